@@ -1,0 +1,167 @@
+//! RFC 9457 problem details: every management API error is one of these.
+
+use crate::model::{FieldErrorBody, Key, Reason, ValidationErrors};
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+const TYPE_BASE: &str = "https://mcpgate.dev/problems/";
+
+/// What went wrong, as a machine-readable `type` and its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    Validation,
+    MalformedJson,
+    UnsupportedMediaType,
+    Unauthorized,
+    NotFound,
+    AlreadyExists,
+    PreconditionFailed,
+    StillReferenced,
+    SubscriptionsLimit,
+    InvalidState,
+    Internal,
+}
+
+impl ProblemType {
+    fn slug(self) -> &'static str {
+        match self {
+            ProblemType::Validation => "validation-error",
+            ProblemType::MalformedJson => "malformed-json",
+            ProblemType::UnsupportedMediaType => "unsupported-media-type",
+            ProblemType::Unauthorized => "unauthorized",
+            ProblemType::NotFound => "not-found",
+            ProblemType::AlreadyExists => "already-exists",
+            ProblemType::PreconditionFailed => "precondition-failed",
+            ProblemType::StillReferenced => "still-referenced",
+            ProblemType::SubscriptionsLimit => "subscriptions-limit",
+            ProblemType::InvalidState => "invalid-state",
+            ProblemType::Internal => "internal",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            ProblemType::Validation | ProblemType::MalformedJson => StatusCode::BAD_REQUEST,
+            ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemType::NotFound => StatusCode::NOT_FOUND,
+            ProblemType::AlreadyExists
+            | ProblemType::StillReferenced
+            | ProblemType::SubscriptionsLimit
+            | ProblemType::InvalidState => StatusCode::CONFLICT,
+            ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            ProblemType::Validation => "The request has invalid fields",
+            ProblemType::MalformedJson => "The request body is not valid JSON",
+            ProblemType::UnsupportedMediaType => "The request body must be JSON",
+            ProblemType::Unauthorized => "A valid bearer token is required",
+            ProblemType::NotFound => "The resource does not exist",
+            ProblemType::AlreadyExists => "The resource exists already",
+            ProblemType::PreconditionFailed => "The resource has changed",
+            ProblemType::StillReferenced => "Other resources still refer to this one",
+            ProblemType::SubscriptionsLimit => "The product has no subscriptions left",
+            ProblemType::InvalidState => "The resource is not in a state that allows this",
+            ProblemType::Internal => "Internal error",
+        }
+    }
+}
+
+/// The problem document (RFC 9457).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// For validation errors: every refused field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldErrorBody>,
+    /// For still-referenced conflicts: the paths of the referring resources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub referenced_by: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub kind: ProblemType,
+    pub detail: String,
+    pub errors: ValidationErrors,
+    pub referenced_by: Vec<String>,
+}
+
+impl ApiError {
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> ApiError {
+        ApiError { kind, detail: detail.into(), errors: ValidationErrors::default(), referenced_by: Vec::new() }
+    }
+
+    pub fn not_found(key: &Key) -> ApiError {
+        ApiError::new(ProblemType::NotFound, format!("{} does not exist", key.path()))
+    }
+
+    pub fn field(field: impl Into<String>, reason: Reason) -> ApiError {
+        ValidationErrors::single(field, reason).into()
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %err, "internal error");
+        ApiError::new(ProblemType::Internal, "the request failed inside mcpgate; the log has details")
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> ApiError {
+        ApiError { kind: ProblemType::Validation, detail: errors.to_string(), errors, referenced_by: Vec::new() }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        let detail = err.to_string();
+        match err {
+            StoreError::NotFound(key) => ApiError::not_found(&key),
+            StoreError::AlreadyExists { .. } => ApiError::new(ProblemType::AlreadyExists, detail),
+            StoreError::PreconditionFailed { .. } => ApiError::new(ProblemType::PreconditionFailed, detail),
+            StoreError::StillReferenced { by, .. } => {
+                ApiError { referenced_by: by, ..ApiError::new(ProblemType::StillReferenced, format!("{detail}; delete them first or pass ?cascade=true")) }
+            }
+            StoreError::MissingReference { missing, in_path: true, .. } => ApiError::not_found(&missing),
+            StoreError::MissingReference { field, missing, in_path: false } => {
+                ApiError::field(field, Reason::Malformed { message: format!("{} does not exist", missing.path()) })
+            }
+            StoreError::Invalid { field, reason } => ApiError::field(field, reason),
+            StoreError::SubscriptionsLimit { .. } => ApiError::new(ProblemType::SubscriptionsLimit, detail),
+            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migration(_) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        let problem = Problem {
+            type_uri: format!("{TYPE_BASE}{}", self.kind.slug()),
+            title: self.kind.title().to_string(),
+            status: status.as_u16(),
+            detail: self.detail,
+            errors: self.errors.0.iter().map(FieldErrorBody::from).collect(),
+            referenced_by: self.referenced_by,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"mcpgate\""));
+        }
+        response
+    }
+}

@@ -1,0 +1,34 @@
+//! `products/{product}/servers/{server}`: the association putting a server in a product.
+
+use super::resource::{ApiResource, Revealed};
+use crate::model::{Key, Kind, ProductServer, ProductServerSpec, ValidationErrors};
+use crate::store::Record;
+
+pub struct ProductServers;
+
+impl ApiResource for ProductServers {
+    const KIND: Kind = Kind::ProductServer;
+    const COLLECTION: &'static str = "/products/{product}/servers";
+    const ITEM: &'static str = "/products/{product}/servers/{server}";
+    type Spec = ProductServerSpec;
+    type View = ProductServer;
+
+    fn validate(spec: &ProductServerSpec) -> Result<(), ValidationErrors> {
+        spec.validate()
+    }
+
+    fn identity(key: &Key) -> Vec<(&'static str, String)> {
+        vec![("product", key.parent.clone()), ("server", key.name.clone())]
+    }
+
+    fn view(record: &Record, spec: ProductServerSpec, _: Revealed) -> ProductServer {
+        ProductServer {
+            product: record.key.parent.clone(),
+            server: record.key.name.clone(),
+            tools: spec.tools,
+            versions: spec.versions,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}

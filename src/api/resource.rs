@@ -1,0 +1,356 @@
+//! The five verbs every resource shares (PUT, GET, PATCH, DELETE, list),
+//! written once over [`ApiResource`]; each resource file says only what is
+//! particular to it.
+
+use super::problem::{ApiError, ProblemType};
+use super::AppState;
+use crate::model::{rules, Key, Kind, Reason, ValidationErrors};
+use crate::store::{KeyHashes, ListQuery, Precondition, Put, Record, StoreError, Written};
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::{Query, RawPathParams, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// Subscription keys shown once, in the response that created them.
+#[derive(Debug, Clone, Default)]
+pub struct Revealed {
+    pub primary: Option<String>,
+    pub secondary: Option<String>,
+}
+
+/// What a resource's own write rules add to the stored write.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub key_hashes: Option<KeyHashes>,
+    pub revealed: Revealed,
+}
+
+#[async_trait]
+pub trait ApiResource: Send + Sync + 'static {
+    const KIND: Kind;
+    /// Route of the collection below `/api/v1`, e.g. `/servers/{server}/versions`.
+    const COLLECTION: &'static str;
+    /// Route of one resource below `/api/v1`.
+    const ITEM: &'static str;
+    /// Representation fields a write may carry (a GET sent back) but not set.
+    const READ_ONLY: &'static [&'static str] = &["created_at", "updated_at"];
+    /// Query parameters, besides paging, that filter the collection.
+    const FILTERS: &'static [&'static str] = &[];
+    type Spec: Serialize + DeserializeOwned + Clone + Send + Sync + ToSchema;
+    type View: Serialize + ToSchema;
+
+    fn validate(spec: &Self::Spec) -> Result<(), ValidationErrors>;
+
+    fn view(record: &Record, spec: Self::Spec, revealed: Revealed) -> Self::View;
+
+    /// Body fields that name the resource; when present they must match the path.
+    fn identity(key: &Key) -> Vec<(&'static str, String)> {
+        vec![("name", key.name.clone())]
+    }
+
+    /// Rules that depend on the stored resource or others, run before each write.
+    async fn prepare(
+        _state: &AppState,
+        _key: &Key,
+        _current: Option<&Self::Spec>,
+        _spec: &mut Self::Spec,
+    ) -> Result<Prepared, ApiError> {
+        Ok(Prepared::default())
+    }
+}
+
+/// How often a write without a client precondition retries after losing a race.
+const WRITE_ATTEMPTS: usize = 5;
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Builds the key from the matched path, checking every name in it.
+pub fn key_from_path(kind: Kind, params: &RawPathParams) -> Result<Key, ApiError> {
+    let values: Vec<(&str, &str)> = params.iter().collect();
+    let mut errors = ValidationErrors::default();
+    for (i, (param, value)) in values.iter().enumerate() {
+        let field = if i + 1 == values.len() { "name" } else { param };
+        errors.check(field, rules::name(value));
+    }
+    errors.into_result()?;
+    Ok(match values.as_slice() {
+        [(_, name)] => Key::top(kind, *name),
+        [(_, parent), (_, name)] => Key::child(kind, *parent, *name),
+        _ => return Err(ApiError::internal(format!("route for {kind:?} has {} path parameters", values.len()))),
+    })
+}
+
+/// The parent named by a nested collection's path.
+fn parent_from_path(kind: Kind, params: &RawPathParams) -> Result<(String, Option<Key>), ApiError> {
+    let Some((param, value)) = params.iter().next() else { return Ok((String::new(), None)) };
+    if rules::name(value).is_err() {
+        return Err(ApiError::field(param, Reason::BadName));
+    }
+    let parent_kind = match kind {
+        Kind::Version => Kind::Server,
+        _ => Kind::Product,
+    };
+    Ok((value.to_string(), Some(Key::top(parent_kind, value))))
+}
+
+fn precondition(headers: &HeaderMap) -> Precondition {
+    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::trim);
+    if value(header::IF_NONE_MATCH) == Some("*") {
+        return Precondition::Absent;
+    }
+    match value(header::IF_MATCH) {
+        Some("*") => Precondition::Matches("*".into()),
+        Some(tag) => {
+            let first = tag.split(',').next().unwrap_or_default().trim();
+            Precondition::Matches(first.trim_start_matches("W/").trim_matches('"').to_string())
+        }
+        None => Precondition::None,
+    }
+}
+
+/// Checks the client's precondition against what was read.
+fn check_client_precondition(key: &Key, current: Option<&Record>, pre: &Precondition) -> Result<(), ApiError> {
+    match (pre, current) {
+        (Precondition::Absent, Some(_)) => Err(StoreError::AlreadyExists { key: key.clone() }.into()),
+        (Precondition::Matches(tag), Some(rec)) if tag != "*" && &rec.etag != tag => {
+            Err(StoreError::PreconditionFailed { key: key.clone(), current: Some(rec.etag.clone()) }.into())
+        }
+        (Precondition::Matches(_), None) => Err(StoreError::PreconditionFailed { key: key.clone(), current: None }.into()),
+        _ => Ok(()),
+    }
+}
+
+pub fn etag_header(etag: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{etag}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+pub fn stored_spec<R: ApiResource>(record: &Record) -> Result<R::Spec, ApiError> {
+    serde_json::from_value(record.body.clone()).map_err(|e| ApiError::internal(format!("{}: {e}", record.key)))
+}
+
+pub fn respond<R: ApiResource>(status: StatusCode, record: &Record, revealed: Revealed) -> Result<Response, ApiError> {
+    let view = R::view(record, stored_spec::<R>(record)?, revealed);
+    let mut response = (status, axum::Json(view)).into_response();
+    response.headers_mut().insert(header::ETAG, etag_header(&record.etag));
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/{}", record.key.path())) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| ApiError::new(ProblemType::MalformedJson, e.to_string()))?;
+    if !doc.is_object() {
+        return Err(ApiError::field("body", Reason::Malformed { message: "must be a JSON object".into() }));
+    }
+    Ok(doc)
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(ProblemType::UnsupportedMediaType, format!("Content-Type {content_type:?} is not JSON")))
+    }
+}
+
+/// Removes the identity and read-only fields of a document, checking that
+/// identity fields agree with the path.
+fn strip_non_spec<R: ApiResource>(key: &Key, doc: &mut Value) -> Result<(), ApiError> {
+    let Some(object) = doc.as_object_mut() else { return Ok(()) };
+    let mut errors = ValidationErrors::default();
+    for (field, expected) in R::identity(key) {
+        match object.remove(field) {
+            Some(Value::String(given)) if given != expected => errors.add(field, Reason::NameMismatch { expected }),
+            Some(Value::String(_)) | None => {}
+            Some(_) => errors.add(field, Reason::NameMismatch { expected }),
+        }
+    }
+    for field in R::READ_ONLY {
+        object.remove(*field);
+    }
+    errors.into_result().map_err(ApiError::from)
+}
+
+fn decode_spec<R: ApiResource>(doc: Value) -> Result<R::Spec, ApiError> {
+    let spec = rules::decode::<R::Spec>(doc)?;
+    R::validate(&spec)?;
+    Ok(spec)
+}
+
+/// A compare-and-set write: reads, builds the new spec from what it read,
+/// and stores it only if nothing changed in between. Without a client
+/// precondition a lost race is retried; with one it is reported.
+pub async fn write<R: ApiResource>(
+    state: &AppState,
+    key: &Key,
+    client: &Precondition,
+    build: impl Fn(Option<&Record>) -> Result<R::Spec, ApiError>,
+) -> Result<(Written, Revealed), ApiError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = state.store.get(key).await?;
+        check_client_precondition(key, current.as_ref(), client)?;
+        let current_spec = current.as_ref().map(stored_spec::<R>).transpose()?;
+        let mut spec = build(current.as_ref())?;
+        let prepared = R::prepare(state, key, current_spec.as_ref(), &mut spec).await?;
+        let precondition = match &current {
+            Some(record) => Precondition::Matches(record.etag.clone()),
+            None => Precondition::Absent,
+        };
+        let body = serde_json::to_value(&spec).map_err(ApiError::internal)?;
+        let put = Put { key: key.clone(), body, precondition, key_hashes: prepared.key_hashes };
+        match state.store.put(put).await {
+            Ok(written) => {
+                state.notify_change();
+                return Ok((written, prepared.revealed));
+            }
+            Err(StoreError::PreconditionFailed { .. } | StoreError::AlreadyExists { .. }) if *client == Precondition::None => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::new(ProblemType::PreconditionFailed, format!("{key} kept changing while being written; try again")))
+}
+
+pub async fn put<R: ApiResource>(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = key_from_path(R::KIND, &params)?;
+    require_json(&headers)?;
+    let mut doc = parse_json(&body)?;
+    strip_non_spec::<R>(&key, &mut doc)?;
+    let spec = decode_spec::<R>(doc)?;
+    let (written, revealed) = write::<R>(&state, &key, &precondition(&headers), |_| Ok(spec.clone())).await?;
+    let status = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+    respond::<R>(status, &written.record, revealed)
+}
+
+pub async fn patch<R: ApiResource>(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = key_from_path(R::KIND, &params)?;
+    require_json(&headers)?;
+    let mut merge_patch = parse_json(&body)?;
+    strip_non_spec::<R>(&key, &mut merge_patch)?;
+    let build = |current: Option<&Record>| {
+        let current = current.ok_or_else(|| ApiError::not_found(&key))?;
+        let mut doc = current.body.clone();
+        json_patch::merge(&mut doc, &merge_patch);
+        decode_spec::<R>(doc)
+    };
+    let client = precondition(&headers);
+    if client == Precondition::Absent {
+        return Err(ApiError::field("If-None-Match", Reason::Malformed { message: "PATCH only changes an existing resource".into() }));
+    }
+    let (written, revealed) = write::<R>(&state, &key, &client, build).await?;
+    respond::<R>(StatusCode::OK, &written.record, revealed)
+}
+
+pub async fn get_one<R: ApiResource>(State(state): State<AppState>, params: RawPathParams) -> Result<Response, ApiError> {
+    let key = key_from_path(R::KIND, &params)?;
+    let record = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
+    respond::<R>(StatusCode::OK, &record, Revealed::default())
+}
+
+pub async fn delete<R: ApiResource>(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let key = key_from_path(R::KIND, &params)?;
+    let cascade = match query.get("cascade").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::field("cascade", Reason::Malformed { message: "must be true or false".into() })),
+    };
+    let mut pre = precondition(&headers);
+    if pre == Precondition::Matches("*".into()) {
+        pre = Precondition::None;
+    }
+    state.store.delete(&key, &pre, cascade).await?;
+    state.notify_change();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: Option<String>,
+}
+
+pub async fn list<R: ApiResource>(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (parent, parent_key) = parent_from_path(R::KIND, &params)?;
+    let mut errors = ValidationErrors::default();
+    for name in query.keys() {
+        if !["limit", "page_token"].contains(&name.as_str()) && !R::FILTERS.contains(&name.as_str()) {
+            errors.add(name.clone(), Reason::UnknownField);
+        }
+    }
+    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
+        None => i64::from(DEFAULT_PAGE_SIZE),
+        Some(Ok(n)) => n,
+        Some(Err(_)) => -1,
+    };
+    errors.check("limit", rules::range(limit, 1, MAX_PAGE_SIZE.into()));
+    let after = match query.get("page_token") {
+        Some(token) => match decode_page_token(token) {
+            Some(name) => Some(name),
+            None => {
+                errors.add("page_token", Reason::Malformed { message: "is not a token this API issued".into() });
+                None
+            }
+        },
+        None => None,
+    };
+    errors.into_result()?;
+    if let Some(parent_key) = &parent_key {
+        if state.store.get(parent_key).await?.is_none() {
+            return Err(ApiError::not_found(parent_key));
+        }
+    }
+    let limit = u32::try_from(limit).unwrap_or(DEFAULT_PAGE_SIZE);
+    let list_query = ListQuery { kind: R::KIND, parent, after, limit: limit + 1, product: query.get("product").cloned() };
+    let mut records = state.store.list(&list_query).await?;
+    let next_page_token = if records.len() > limit as usize {
+        records.truncate(limit as usize);
+        records.last().map(|r| encode_page_token(&r.key.name))
+    } else {
+        None
+    };
+    let items = records
+        .iter()
+        .map(|r| Ok(R::view(r, stored_spec::<R>(r)?, Revealed::default())))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(axum::Json(Page { items, next_page_token }).into_response())
+}
+
+fn encode_page_token(last: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last)
+}
+
+fn decode_page_token(token: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+    let name = String::from_utf8(bytes).ok()?;
+    rules::name(&name).ok().map(|_| name)
+}

@@ -1,0 +1,122 @@
+//! `subscriptions/{subscription}`, with approve, reject and regenerate-key.
+
+use super::problem::{ApiError, ProblemType};
+use super::resource::{self, ApiResource, Prepared, Revealed};
+use super::AppState;
+use crate::model::subscription::{generate_key, hash_key};
+use crate::model::{Key, KeySlot, Kind, ProductSpec, Reason, Subscription, SubscriptionSpec, SubscriptionState, ValidationErrors};
+use crate::store::{KeyHashes, Precondition, Put, Record};
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::{RawPathParams, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub struct Subscriptions;
+
+#[async_trait]
+impl ApiResource for Subscriptions {
+    const KIND: Kind = Kind::Subscription;
+    const COLLECTION: &'static str = "/subscriptions";
+    const ITEM: &'static str = "/subscriptions/{subscription}";
+    const READ_ONLY: &'static [&'static str] = &["created_at", "updated_at", "primary_key", "secondary_key"];
+    const FILTERS: &'static [&'static str] = &["product"];
+    type Spec = SubscriptionSpec;
+    type View = Subscription;
+
+    fn validate(spec: &SubscriptionSpec) -> Result<(), ValidationErrors> {
+        spec.validate()
+    }
+
+    fn view(record: &Record, spec: SubscriptionSpec, revealed: Revealed) -> Subscription {
+        Subscription {
+            name: record.key.name.clone(),
+            product: spec.product,
+            display_name: spec.display_name,
+            owner: spec.owner,
+            state: spec.state.unwrap_or(SubscriptionState::Active),
+            primary_key: revealed.primary,
+            secondary_key: revealed.secondary,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+
+    /// New subscriptions get their state from the product and a fresh key
+    /// pair; existing ones may only move along the lifecycle.
+    async fn prepare(
+        state: &AppState,
+        _key: &Key,
+        current: Option<&SubscriptionSpec>,
+        spec: &mut SubscriptionSpec,
+    ) -> Result<Prepared, ApiError> {
+        if let Some(current) = current {
+            spec.check_update(current)?;
+            return Ok(Prepared::default());
+        }
+        let product_key = Key::top(Kind::Product, &spec.product);
+        let Some(product) = state.store.get(&product_key).await? else {
+            return Err(ApiError::field("product", Reason::Malformed { message: format!("{} does not exist", product_key.path()) }));
+        };
+        let product: ProductSpec = serde_json::from_value(product.body).map_err(ApiError::internal)?;
+        spec.check_create(&product)?;
+        let (primary, secondary) = (generate_key(), generate_key());
+        Ok(Prepared {
+            key_hashes: Some(KeyHashes { primary: hash_key(&primary), secondary: hash_key(&secondary) }),
+            revealed: Revealed { primary: Some(primary), secondary: Some(secondary) },
+        })
+    }
+}
+
+/// Moves a submitted subscription to `to`.
+async fn decide(state: &AppState, params: &RawPathParams, to: SubscriptionState) -> Result<Response, ApiError> {
+    let key = resource::key_from_path(Kind::Subscription, params)?;
+    let build = |current: Option<&Record>| {
+        let current = current.ok_or_else(|| ApiError::not_found(&key))?;
+        let mut spec = resource::stored_spec::<Subscriptions>(current)?;
+        let from = spec.state.unwrap_or(SubscriptionState::Active);
+        if from != SubscriptionState::Submitted {
+            return Err(ApiError::new(ProblemType::InvalidState, format!("{key} is {from}; only submitted subscriptions can be decided")));
+        }
+        spec.state = Some(to);
+        Ok(spec)
+    };
+    let (written, _) = resource::write::<Subscriptions>(state, &key, &Precondition::None, build).await?;
+    resource::respond::<Subscriptions>(StatusCode::OK, &written.record, Revealed::default())
+}
+
+pub async fn approve(State(state): State<AppState>, params: RawPathParams) -> Result<Response, ApiError> {
+    decide(&state, &params, SubscriptionState::Active).await
+}
+
+pub async fn reject(State(state): State<AppState>, params: RawPathParams) -> Result<Response, ApiError> {
+    decide(&state, &params, SubscriptionState::Rejected).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateKey {
+    /// Which key to replace.
+    pub key: KeySlot,
+}
+
+/// Replaces one key; the other keeps working, so consumers can roll keys
+/// without downtime.
+pub async fn regenerate_key(State(state): State<AppState>, params: RawPathParams, body: Bytes) -> Result<Response, ApiError> {
+    let key = resource::key_from_path(Kind::Subscription, &params)?;
+    let doc = serde_json::from_slice(&body).map_err(|e| ApiError::new(ProblemType::MalformedJson, e.to_string()))?;
+    let request: RegenerateKey = crate::model::rules::decode(doc)?;
+    let current = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
+    let hashes = state.store.key_hashes(&key.name).await?.ok_or_else(|| ApiError::not_found(&key))?;
+    let new_key = generate_key();
+    let (key_hashes, revealed) = match request.key {
+        KeySlot::Primary => (KeyHashes { primary: hash_key(&new_key), ..hashes }, Revealed { primary: Some(new_key), secondary: None }),
+        KeySlot::Secondary => (KeyHashes { secondary: hash_key(&new_key), ..hashes }, Revealed { primary: None, secondary: Some(new_key) }),
+    };
+    let put = Put { key: key.clone(), body: current.body, precondition: Precondition::Matches(current.etag), key_hashes: Some(key_hashes) };
+    let written = state.store.put(put).await?;
+    state.notify_change();
+    resource::respond::<Subscriptions>(StatusCode::OK, &written.record, revealed)
+}

@@ -1,0 +1,12 @@
+//! mcpgate: API management for MCP servers.
+//!
+//! See `docs/ARCHITECTURE.md` for the map: `model` is the shared domain,
+//! `store` persists it, `api` is the control plane, `gateway` the data plane,
+//! `provider` the Terraform provider, `telemetry` logs, traces and metrics.
+
+pub mod api;
+pub mod gateway;
+pub mod model;
+pub mod serve;
+pub mod store;
+pub mod telemetry;

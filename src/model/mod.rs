@@ -1,0 +1,77 @@
+//! The one domain model shared by the management API, the gateway and the
+//! Terraform provider: resource shapes, their validation rules, and the
+//! decisions (lifecycles, limits) that must agree everywhere.
+
+pub mod error;
+pub mod product;
+pub mod product_server;
+pub mod rules;
+pub mod server;
+pub mod subscription;
+pub mod version;
+
+pub use error::{FieldError, FieldErrorBody, Reason, ValidationErrors};
+pub use product::{CallLimit, Product, ProductSpec, ProductState};
+pub use product_server::{ProductServer, ProductServerSpec, ToolFilter};
+pub use server::{Server, ServerSpec};
+pub use subscription::{KeySlot, Subscription, SubscriptionSpec, SubscriptionState};
+pub use version::{Transport, Version, VersionSpec, VersionStatus};
+
+/// The kinds of resource the control plane stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Server,
+    Version,
+    Product,
+    ProductServer,
+    Subscription,
+}
+
+impl Kind {
+    /// The name used in API paths and messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Server => "server",
+            Kind::Version => "version",
+            Kind::Product => "product",
+            Kind::ProductServer => "product server",
+            Kind::Subscription => "subscription",
+        }
+    }
+}
+
+/// Identifies one stored resource. `parent` is the server of a version and
+/// the product of a product server; empty for top-level resources.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub kind: Kind,
+    pub parent: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn top(kind: Kind, name: impl Into<String>) -> Key {
+        Key { kind, parent: String::new(), name: name.into() }
+    }
+
+    pub fn child(kind: Kind, parent: impl Into<String>, name: impl Into<String>) -> Key {
+        Key { kind, parent: parent.into(), name: name.into() }
+    }
+
+    /// The resource's API path below `/api/v1`, e.g. `servers/a/versions/v1`.
+    pub fn path(&self) -> String {
+        match self.kind {
+            Kind::Server => format!("servers/{}", self.name),
+            Kind::Version => format!("servers/{}/versions/{}", self.parent, self.name),
+            Kind::Product => format!("products/{}", self.name),
+            Kind::ProductServer => format!("products/{}/servers/{}", self.parent, self.name),
+            Kind::Subscription => format!("subscriptions/{}", self.name),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.path())
+    }
+}

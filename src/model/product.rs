@@ -1,0 +1,125 @@
+//! A product bundles servers for consumers and carries their access policy.
+
+use super::error::{Reason, ValidationErrors};
+use super::rules;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductState {
+    Published,
+    #[default]
+    NotPublished,
+}
+
+/// `calls` JSON-RPC requests per `period_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallLimit {
+    pub calls: i64,
+    pub period_seconds: i64,
+}
+
+/// Longest limit period: one year.
+pub const MAX_PERIOD_SECONDS: i64 = 366 * 24 * 3600;
+
+impl CallLimit {
+    fn validate(&self, field: &str, errors: &mut ValidationErrors) {
+        errors.check(format!("{field}.calls"), rules::range(self.calls, 1, MAX_CALLS));
+        errors.check(format!("{field}.period_seconds"), rules::range(self.period_seconds, 1, MAX_PERIOD_SECONDS));
+    }
+}
+
+pub const MAX_CALLS: i64 = 1_000_000_000;
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub state: ProductState,
+    /// Whether consumers must present a subscription key.
+    #[serde(default = "yes")]
+    pub subscription_required: bool,
+    /// Whether new subscriptions wait in `submitted` for an approval.
+    #[serde(default)]
+    pub approval_required: bool,
+    /// Most live (not cancelled or rejected) subscriptions; null = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions_limit: Option<i64>,
+    /// Sliding-window limit per subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<CallLimit>,
+    /// Fixed-window quota per subscription, persisted across restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<CallLimit>,
+    #[serde(default)]
+    pub terms: String,
+}
+
+impl Default for ProductSpec {
+    fn default() -> Self {
+        ProductSpec {
+            display_name: None,
+            description: String::new(),
+            state: ProductState::default(),
+            subscription_required: true,
+            approval_required: false,
+            subscriptions_limit: None,
+            rate_limit: None,
+            quota: None,
+            terms: String::new(),
+        }
+    }
+}
+
+impl ProductSpec {
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if let Some(display_name) = &self.display_name {
+            errors.check("display_name", rules::max_len(display_name, rules::MAX_LABEL_LEN));
+        }
+        errors.check("description", rules::max_len(&self.description, rules::MAX_TEXT_LEN));
+        errors.check("terms", rules::max_len(&self.terms, 8 * rules::MAX_TEXT_LEN));
+        if self.approval_required && !self.subscription_required {
+            errors.add("approval_required", Reason::Requires { other: "subscription_required", value: "true" });
+        }
+        if let Some(limit) = self.subscriptions_limit {
+            errors.check("subscriptions_limit", rules::range(limit, 0, MAX_CALLS));
+        }
+        if let Some(limit) = &self.rate_limit {
+            limit.validate("rate_limit", &mut errors);
+        }
+        if let Some(quota) = &self.quota {
+            quota.validate("quota", &mut errors);
+        }
+        errors.into_result()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub state: ProductState,
+    pub subscription_required: bool,
+    pub approval_required: bool,
+    #[serde(default)]
+    pub subscriptions_limit: Option<i64>,
+    #[serde(default)]
+    pub rate_limit: Option<CallLimit>,
+    #[serde(default)]
+    pub quota: Option<CallLimit>,
+    pub terms: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}

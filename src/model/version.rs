@@ -1,0 +1,118 @@
+//! One deployable revision of a server: where the gateway sends traffic and how.
+
+use super::error::{Reason, ValidationErrors};
+use super::rules;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// MCP Streamable HTTP (protocol 2025-03-26 and later).
+    #[default]
+    StreamableHttp,
+    /// The legacy HTTP+SSE transport (protocol 2024-11-05).
+    Sse,
+}
+
+/// Lifecycle of a version. Only `active` versions share weighted traffic;
+/// `preview` ones are reachable through products that list them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    Preview,
+    #[default]
+    Active,
+    Deprecated,
+    Retired,
+}
+
+pub const DEFAULT_TIMEOUT_SECONDS: i64 = 30;
+pub const MAX_TIMEOUT_SECONDS: i64 = 3600;
+pub const DEFAULT_TRAFFIC_WEIGHT: i64 = 100;
+/// The `tool_costs` key that prices every tool without its own entry.
+pub const DEFAULT_COST_KEY: &str = "default";
+
+fn default_timeout() -> i64 {
+    DEFAULT_TIMEOUT_SECONDS
+}
+
+fn default_weight() -> i64 {
+    DEFAULT_TRAFFIC_WEIGHT
+}
+
+/// The writable fields of a version. `backend_headers` holds secret values:
+/// they are stored, sent upstream, and never returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    /// Upstream MCP endpoint, e.g. `https://tools.internal/mcp`.
+    pub backend_url: String,
+    #[serde(default)]
+    pub transport: Transport,
+    #[serde(default)]
+    pub status: VersionStatus,
+    /// Share of traffic among `active` versions (0-100).
+    #[serde(default = "default_weight")]
+    pub traffic_weight: i64,
+    /// Upstream response timeout (1-3600 s).
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: i64,
+    /// Record tool arguments and results in traces and the call log.
+    #[serde(default)]
+    pub payload_logging: bool,
+    /// When the version goes away; sent as the `Sunset` header once deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sunset_at: Option<DateTime<Utc>>,
+    /// Headers added to upstream requests (write-only secrets).
+    #[serde(default)]
+    pub backend_headers: BTreeMap<String, String>,
+    /// Cost per call by tool name; the `default` entry prices the rest.
+    #[serde(default)]
+    pub tool_costs: BTreeMap<String, f64>,
+}
+
+impl VersionSpec {
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        errors.check("backend_url", rules::http_url(&self.backend_url).map(drop));
+        errors.check("traffic_weight", rules::range(self.traffic_weight, 0, 100));
+        errors.check("timeout_seconds", rules::range(self.timeout_seconds, 1, MAX_TIMEOUT_SECONDS));
+        for (name, value) in &self.backend_headers {
+            errors.check(format!("backend_headers.{name}"), rules::backend_header(name, value));
+        }
+        for (tool, cost) in &self.tool_costs {
+            if !cost.is_finite() || *cost < 0.0 {
+                errors.add(format!("tool_costs.{tool}"), Reason::BadCost);
+            }
+        }
+        errors.into_result()
+    }
+
+    /// What one call of `tool` costs under this version's price list.
+    pub fn cost_of(&self, tool: &str) -> f64 {
+        self.tool_costs.get(tool).or_else(|| self.tool_costs.get(DEFAULT_COST_KEY)).copied().unwrap_or(0.0)
+    }
+}
+
+/// A version as the API returns it: header values are replaced by their names.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Version {
+    pub server: String,
+    pub name: String,
+    pub backend_url: String,
+    pub transport: Transport,
+    pub status: VersionStatus,
+    pub traffic_weight: i64,
+    pub timeout_seconds: i64,
+    pub payload_logging: bool,
+    #[serde(default)]
+    pub sunset_at: Option<DateTime<Utc>>,
+    /// Names of the configured backend headers; values are never returned.
+    pub backend_header_names: Vec<String>,
+    pub tool_costs: BTreeMap<String, f64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,120 @@
+//! `mcpgate serve`: one process, two listeners (admin and gateway) over one store.
+
+use crate::api::{self, AppState};
+use crate::store;
+use clap::Args;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address of the admin listener (management API, health, metrics).
+    #[arg(long, env = "MCPGATE_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    pub admin_listen: SocketAddr,
+    /// Address of the gateway listener (MCP traffic).
+    #[arg(long, env = "MCPGATE_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub gateway_listen: SocketAddr,
+    /// Store URL: `sqlite://PATH` or `sqlite::memory:`.
+    #[arg(long, env = "MCPGATE_DATABASE", default_value = "sqlite://mcpgate.db")]
+    pub database: String,
+    /// Bearer token the management API requires.
+    #[arg(long, env = "MCPGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Serve the management API without a token (local experiments only).
+    #[arg(long, env = "MCPGATE_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// Throwaway instance: in-memory store, free loopback ports, a random
+    /// token unless one is given; prints its URLs and token as one JSON line.
+    #[arg(long, env = "MCPGATE_EPHEMERAL")]
+    pub ephemeral: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("no admin token: set --admin-token or MCPGATE_ADMIN_TOKEN, or pass --insecure-no-auth to run the management API unauthenticated")]
+    NoAdminToken,
+    #[error("cannot listen on {addr} ({listener} listener): {source}")]
+    Bind { listener: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("cannot open the store {url}: {source}")]
+    Store { url: String, source: store::StoreError },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ServeArgs {
+    /// Applies `--ephemeral`'s defaults.
+    fn resolved(mut self) -> ServeArgs {
+        if self.ephemeral {
+            self.database = "sqlite::memory:".into();
+            self.admin_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            self.gateway_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            if self.admin_token.is_none() && !self.insecure_no_auth {
+                self.admin_token = Some(crate::model::subscription::generate_key().replacen("mcpk_", "mcpa_", 1));
+            }
+        }
+        self
+    }
+}
+
+async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { listener, addr, source })
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let args = args.resolved();
+    let token = match (&args.admin_token, args.insecure_no_auth) {
+        (Some(token), _) => Some(token.clone()),
+        (None, true) => {
+            tracing::warn!("the management API accepts requests without a token (--insecure-no-auth)");
+            None
+        }
+        (None, false) => return Err(ServeError::NoAdminToken),
+    };
+    let store = store::open(&args.database).await.map_err(|source| ServeError::Store { url: args.database.clone(), source })?;
+    let admin_listener = bind("admin", args.admin_listen).await?;
+    let gateway_listener = bind("gateway", args.gateway_listen).await?;
+    let admin_addr = admin_listener.local_addr()?;
+    let gateway_addr = gateway_listener.local_addr()?;
+
+    let state = AppState::new(store, token.as_deref());
+    let admin = axum::serve(admin_listener, api::admin_router(state.clone())).with_graceful_shutdown(shutdown_signal());
+    let gateway = axum::serve(gateway_listener, crate::gateway::router()).with_graceful_shutdown(shutdown_signal());
+    state.set_ready();
+
+    tracing::info!(admin = %format!("http://{admin_addr}"), gateway = %format!("http://{gateway_addr}"), database = %args.database, "mcpgate is serving");
+    if args.ephemeral {
+        let line = serde_json::json!({
+            "admin_url": format!("http://{admin_addr}"),
+            "gateway_url": format!("http://{gateway_addr}"),
+            "token": token,
+        });
+        println!("{line}");
+    }
+    let (admin_result, gateway_result) = tokio::join!(async { admin.await }, async { gateway.await });
+    admin_result?;
+    gateway_result?;
+    tracing::info!("mcpgate stopped");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

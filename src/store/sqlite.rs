@@ -1,0 +1,395 @@
+//! The embedded store: SQLite through sqlx. Writes run in `BEGIN IMMEDIATE`
+//! transactions, so the compare-and-set and the referential checks see the
+//! same state the write lands on.
+
+use super::{KeyHashes, ListQuery, Precondition, Put, Record, Store, StoreError, Written};
+use crate::model::{Key, Kind, ProductSpec, Reason, SubscriptionState};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// Where a kind lives: its table, the column holding the parent's name, and
+/// the column holding its own name.
+struct Table {
+    name: &'static str,
+    parent: Option<&'static str>,
+    name_col: &'static str,
+}
+
+fn table(kind: Kind) -> Table {
+    match kind {
+        Kind::Server => Table { name: "servers", parent: None, name_col: "name" },
+        Kind::Version => Table { name: "versions", parent: Some("server"), name_col: "name" },
+        Kind::Product => Table { name: "products", parent: None, name_col: "name" },
+        Kind::ProductServer => Table { name: "product_servers", parent: Some("product"), name_col: "server" },
+        Kind::Subscription => Table { name: "subscriptions", parent: None, name_col: "name" },
+    }
+}
+
+impl Table {
+    fn select(&self) -> String {
+        let parent = self.parent.unwrap_or("''");
+        format!(
+            "SELECT {parent} AS parent, {name} AS name, body, etag, created_at, updated_at FROM {table}",
+            name = self.name_col,
+            table = self.name
+        )
+    }
+
+    /// `WHERE` clause selecting one row by key, binding parent (if any) then name.
+    fn by_key(&self) -> String {
+        match self.parent {
+            Some(parent) => format!("WHERE {parent} = ? AND {} = ?", self.name_col),
+            None => format!("WHERE {} = ?", self.name_col),
+        }
+    }
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if !in_memory {
+            options = options.journal_mode(SqliteJournalMode::Wal);
+        }
+        // An in-memory database lives and dies with its one connection.
+        let pool_options = if in_memory {
+            SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool_options.connect_with(options).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn record(kind: Kind, row: &SqliteRow) -> Result<Record, StoreError> {
+    let body: String = row.try_get("body")?;
+    let body = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Record {
+        key: Key { kind, parent: row.try_get("parent")?, name: row.try_get("name")? },
+        body,
+        etag: row.try_get("etag")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn fetch(conn: &mut SqliteConnection, key: &Key) -> Result<Option<Record>, StoreError> {
+    let t = table(key.kind);
+    let sql = format!("{} {}", t.select(), t.by_key());
+    let mut query = sqlx::query(&sql);
+    if t.parent.is_some() {
+        query = query.bind(&key.parent);
+    }
+    let row = query.bind(&key.name).fetch_optional(&mut *conn).await?;
+    row.map(|r| record(key.kind, &r)).transpose()
+}
+
+async fn exists(conn: &mut SqliteConnection, key: &Key) -> Result<bool, StoreError> {
+    Ok(fetch(conn, key).await?.is_some())
+}
+
+fn check_precondition(key: &Key, current: Option<&Record>, precondition: &Precondition) -> Result<(), StoreError> {
+    match (precondition, current) {
+        (Precondition::Absent, Some(_)) => Err(StoreError::AlreadyExists { key: key.clone() }),
+        (Precondition::Matches(expected), Some(record)) if &record.etag != expected => {
+            Err(StoreError::PreconditionFailed { key: key.clone(), current: Some(record.etag.clone()) })
+        }
+        (Precondition::Matches(_), None) => Err(StoreError::PreconditionFailed { key: key.clone(), current: None }),
+        _ => Ok(()),
+    }
+}
+
+/// The references a write of `put` relies on, checked in its transaction.
+async fn check_references(conn: &mut SqliteConnection, put: &Put, creating: bool) -> Result<(), StoreError> {
+    let key = &put.key;
+    match key.kind {
+        Kind::Version => require(conn, "server", Key::top(Kind::Server, &key.parent), true).await,
+        Kind::ProductServer => {
+            require(conn, "product", Key::top(Kind::Product, &key.parent), true).await?;
+            require(conn, "server", Key::top(Kind::Server, &key.name), true).await?;
+            let versions = put.body.get("versions").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+            for (i, version) in versions.iter().enumerate() {
+                let version = version.as_str().unwrap_or_default();
+                if !exists(conn, &Key::child(Kind::Version, &key.name, version)).await? {
+                    let reason = Reason::UnknownVersion { server: key.name.clone(), version: version.to_string() };
+                    return Err(StoreError::Invalid { field: format!("versions[{i}]"), reason });
+                }
+            }
+            Ok(())
+        }
+        Kind::Subscription => {
+            let product = put.body.get("product").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let product_key = Key::top(Kind::Product, &product);
+            let Some(product_record) = fetch(conn, &product_key).await? else {
+                return Err(StoreError::MissingReference { field: "product", missing: product_key, in_path: false });
+            };
+            if creating {
+                check_subscriptions_limit(conn, &product, &product_record).await?;
+            }
+            Ok(())
+        }
+        Kind::Server | Kind::Product => Ok(()),
+    }
+}
+
+async fn require(conn: &mut SqliteConnection, field: &'static str, key: Key, in_path: bool) -> Result<(), StoreError> {
+    if exists(conn, &key).await? {
+        Ok(())
+    } else {
+        Err(StoreError::MissingReference { field, missing: key, in_path })
+    }
+}
+
+async fn check_subscriptions_limit(conn: &mut SqliteConnection, product: &str, record: &Record) -> Result<(), StoreError> {
+    let spec: ProductSpec = serde_json::from_value(record.body.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let Some(limit) = spec.subscriptions_limit else { return Ok(()) };
+    let rows = sqlx::query("SELECT json_extract(body, '$.state') AS state FROM subscriptions WHERE product = ?")
+        .bind(product)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut live = 0u64;
+    for row in rows {
+        let state: Option<String> = row.try_get("state")?;
+        let state: Option<SubscriptionState> = state.and_then(|s| serde_json::from_value(s.into()).ok());
+        if state.is_some_and(SubscriptionState::is_live) {
+            live += 1;
+        }
+    }
+    if live >= u64::try_from(limit).unwrap_or(0) {
+        return Err(StoreError::SubscriptionsLimit { product: product.to_string(), limit });
+    }
+    Ok(())
+}
+
+async fn stored_key_hashes(conn: &mut SqliteConnection, name: &str) -> Result<Option<KeyHashes>, StoreError> {
+    let row = sqlx::query("SELECT primary_key_hash, secondary_key_hash FROM subscriptions WHERE name = ?")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok(KeyHashes { primary: r.try_get("primary_key_hash")?, secondary: r.try_get("secondary_key_hash")? }))
+        .transpose()
+}
+
+async fn write_row(
+    conn: &mut SqliteConnection,
+    put: &Put,
+    body: &str,
+    etag: &str,
+    hashes: Option<&KeyHashes>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let key = &put.key;
+    let t = table(key.kind);
+    let (sql, extra): (String, Vec<String>) = match (key.kind, hashes) {
+        (Kind::Subscription, Some(h)) => (
+            "INSERT INTO subscriptions (name, body, etag, created_at, updated_at, product, primary_key_hash, secondary_key_hash) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body, etag = excluded.etag, \
+             updated_at = excluded.updated_at, primary_key_hash = excluded.primary_key_hash, \
+             secondary_key_hash = excluded.secondary_key_hash"
+                .to_string(),
+            vec![
+                put.body.get("product").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                h.primary.clone(),
+                h.secondary.clone(),
+            ],
+        ),
+        (Kind::Subscription, None) => return Err(StoreError::Corrupt(format!("{key} has no key hashes"))),
+        _ => {
+            let (cols, conflict) = match t.parent {
+                Some(parent) => (format!("{parent}, {}", t.name_col), format!("{parent}, {}", t.name_col)),
+                None => (t.name_col.to_string(), t.name_col.to_string()),
+            };
+            let placeholders = if t.parent.is_some() { "?, ?" } else { "?" };
+            (
+                format!(
+                    "INSERT INTO {table} ({cols}, body, etag, created_at, updated_at) VALUES ({placeholders}, ?, ?, ?, ?) \
+                     ON CONFLICT ({conflict}) DO UPDATE SET body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at",
+                    table = t.name
+                ),
+                Vec::new(),
+            )
+        }
+    };
+    let mut query = sqlx::query(&sql);
+    if key.kind != Kind::Subscription && t.parent.is_some() {
+        query = query.bind(&key.parent);
+    }
+    query = query.bind(&key.name).bind(body).bind(etag).bind(created_at).bind(now);
+    for value in extra {
+        query = query.bind(value);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn names(conn: &mut SqliteConnection, sql: &str, arg: String) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(sql).bind(arg).fetch_all(&mut *conn).await?;
+    Ok(rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<Vec<String>, _>>()?)
+}
+
+/// Paths of the resources that refer to `key` and block its deletion.
+async fn referrers(conn: &mut SqliteConnection, key: &Key) -> Result<Vec<Key>, StoreError> {
+    let mut found = Vec::new();
+    match key.kind {
+        Kind::Server => {
+            for v in names(conn, "SELECT name FROM versions WHERE server = ? ORDER BY name", key.name.clone()).await? {
+                found.push(Key::child(Kind::Version, &key.name, v));
+            }
+            for p in names(conn, "SELECT product FROM product_servers WHERE server = ? ORDER BY product", key.name.clone()).await? {
+                found.push(Key::child(Kind::ProductServer, p, &key.name));
+            }
+        }
+        Kind::Product => {
+            for s in names(conn, "SELECT server FROM product_servers WHERE product = ? ORDER BY server", key.name.clone()).await? {
+                found.push(Key::child(Kind::ProductServer, &key.name, s));
+            }
+            for s in names(conn, "SELECT name FROM subscriptions WHERE product = ? ORDER BY name", key.name.clone()).await? {
+                found.push(Key::top(Kind::Subscription, s));
+            }
+        }
+        Kind::Version => {
+            let rows = sqlx::query(
+                "SELECT product FROM product_servers WHERE server = ? AND EXISTS \
+                 (SELECT 1 FROM json_each(product_servers.body, '$.versions') WHERE value = ?) ORDER BY product",
+            )
+            .bind(&key.parent)
+            .bind(&key.name)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                found.push(Key::child(Kind::ProductServer, row.try_get::<String, _>(0)?, &key.parent));
+            }
+        }
+        Kind::ProductServer | Kind::Subscription => {}
+    }
+    Ok(found)
+}
+
+async fn delete_row(conn: &mut SqliteConnection, key: &Key) -> Result<(), StoreError> {
+    let t = table(key.kind);
+    let sql = format!("DELETE FROM {} {}", t.name, t.by_key());
+    let mut query = sqlx::query(&sql);
+    if t.parent.is_some() {
+        query = query.bind(&key.parent);
+    }
+    query.bind(&key.name).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Removes a deleted version from the `versions` list of an association.
+async fn drop_version_reference(conn: &mut SqliteConnection, association: &Key, version: &str) -> Result<(), StoreError> {
+    let Some(mut record) = fetch(conn, association).await? else { return Ok(()) };
+    if let Some(list) = record.body.get_mut("versions").and_then(|v| v.as_array_mut()) {
+        list.retain(|v| v.as_str() != Some(version));
+    }
+    let body = record.body.to_string();
+    let etag = super::etag_of(&body, &[]);
+    let put = Put { key: association.clone(), body: record.body, precondition: Precondition::None, key_hashes: None };
+    write_row(conn, &put, &body, &etag, None, record.created_at, Utc::now()).await
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, key: &Key) -> Result<Option<Record>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        fetch(&mut conn, key).await
+    }
+
+    async fn list(&self, q: &ListQuery) -> Result<Vec<Record>, StoreError> {
+        let t = table(q.kind);
+        let mut sql = format!("{} WHERE {} > ?", t.select(), t.name_col);
+        if let Some(parent) = t.parent {
+            sql.push_str(&format!(" AND {parent} = ?"));
+        }
+        if q.product.is_some() {
+            sql.push_str(" AND product = ?");
+        }
+        sql.push_str(&format!(" ORDER BY {} LIMIT ?", t.name_col));
+        let mut query = sqlx::query(&sql).bind(q.after.clone().unwrap_or_default());
+        if t.parent.is_some() {
+            query = query.bind(&q.parent);
+        }
+        if let Some(product) = &q.product {
+            query = query.bind(product);
+        }
+        let rows = query.bind(i64::from(q.limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(|row| record(q.kind, row)).collect()
+    }
+
+    async fn put(&self, put: Put) -> Result<Written, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current = fetch(&mut tx, &put.key).await?;
+        check_precondition(&put.key, current.as_ref(), &put.precondition)?;
+        check_references(&mut tx, &put, current.is_none()).await?;
+        let hashes = match (&put.key_hashes, put.key.kind) {
+            (Some(h), _) => Some(h.clone()),
+            (None, Kind::Subscription) => stored_key_hashes(&mut tx, &put.key.name).await?,
+            (None, _) => None,
+        };
+        let body = put.body.to_string();
+        let etag = match &hashes {
+            Some(h) => super::etag_of(&body, &[&h.primary, &h.secondary]),
+            None => super::etag_of(&body, &[]),
+        };
+        if let Some(current) = current.as_ref().filter(|c| c.etag == etag) {
+            return Ok(Written { record: current.clone(), created: false });
+        }
+        let now = Utc::now();
+        let created_at = current.as_ref().map_or(now, |c| c.created_at);
+        write_row(&mut tx, &put, &body, &etag, hashes.as_ref(), created_at, now).await?;
+        tx.commit().await?;
+        let record = Record { key: put.key, body: put.body, etag, created_at, updated_at: now };
+        Ok(Written { record, created: current.is_none() })
+    }
+
+    async fn delete(&self, key: &Key, precondition: &Precondition, cascade: bool) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(current) = fetch(&mut tx, key).await? else {
+            return Err(StoreError::NotFound(key.clone()));
+        };
+        check_precondition(key, Some(&current), precondition)?;
+        let blocking = referrers(&mut tx, key).await?;
+        if !blocking.is_empty() && !cascade {
+            return Err(StoreError::StillReferenced { key: key.clone(), by: blocking.iter().map(Key::path).collect() });
+        }
+        for referrer in &blocking {
+            if key.kind == Kind::Version {
+                drop_version_reference(&mut tx, referrer, &key.name).await?;
+            } else {
+                delete_row(&mut tx, referrer).await?;
+            }
+        }
+        delete_row(&mut tx, key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn key_hashes(&self, subscription: &str) -> Result<Option<KeyHashes>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        stored_key_hashes(&mut conn, subscription).await
+    }
+
+    async fn subscription_by_key_hash(&self, hash: &str) -> Result<Option<Record>, StoreError> {
+        let sql = format!("{} WHERE primary_key_hash = ? OR secondary_key_hash = ?", table(Kind::Subscription).select());
+        let row = sqlx::query(&sql).bind(hash).bind(hash).fetch_optional(&self.pool).await?;
+        row.map(|r| record(Kind::Subscription, &r)).transpose()
+    }
+}
