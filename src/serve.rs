@@ -1,7 +1,9 @@
 //! `mcpgate serve`: one process, two listeners (admin and gateway) over one store.
 
 use crate::api::{self, AppState};
+use crate::gateway::{self, Gateway, GatewaySettings};
 use crate::store;
+use std::time::Duration;
 use clap::Args;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -23,6 +25,12 @@ pub struct ServeArgs {
     /// Serve the management API without a token (local experiments only).
     #[arg(long, env = "MCPGATE_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Largest MCP request body the gateway accepts, in bytes.
+    #[arg(long, env = "MCPGATE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How long the gateway waits to connect to an upstream MCP server, in seconds.
+    #[arg(long, env = "MCPGATE_UPSTREAM_CONNECT_TIMEOUT", default_value_t = 5)]
+    pub upstream_connect_timeout: u64,
     /// Throwaway instance: in-memory store, free loopback ports, a random
     /// token unless one is given; prints its URLs and token as one JSON line.
     #[arg(long, env = "MCPGATE_EPHEMERAL")]
@@ -76,9 +84,18 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let admin_addr = admin_listener.local_addr()?;
     let gateway_addr = gateway_listener.local_addr()?;
 
-    let state = AppState::new(store, token.as_deref());
+    let state = AppState::new(store.clone(), token.as_deref());
+    let settings = GatewaySettings {
+        max_body_bytes: args.max_body_bytes,
+        connect_timeout: Duration::from_secs(args.upstream_connect_timeout),
+        ..GatewaySettings::default()
+    };
+    let gateway = Gateway::start(store, state.subscribe_changes(), settings)
+        .await
+        .map_err(|source| ServeError::Store { url: args.database.clone(), source })?;
     let admin = axum::serve(admin_listener, api::admin_router(state.clone())).with_graceful_shutdown(shutdown_signal());
-    let gateway = axum::serve(gateway_listener, crate::gateway::router()).with_graceful_shutdown(shutdown_signal());
+    let gateway_app = gateway::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let gateway_server = axum::serve(gateway_listener, gateway_app).with_graceful_shutdown(shutdown_signal());
     state.set_ready();
 
     tracing::info!(admin = %format!("http://{admin_addr}"), gateway = %format!("http://{gateway_addr}"), database = %args.database, "mcpgate is serving");
@@ -90,7 +107,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         });
         println!("{line}");
     }
-    let (admin_result, gateway_result) = tokio::join!(async { admin.await }, async { gateway.await });
+    let (admin_result, gateway_result) = tokio::join!(async { admin.await }, async { gateway_server.await });
+    gateway.flush().await;
     admin_result?;
     gateway_result?;
     tracing::info!("mcpgate stopped");

@@ -31,7 +31,12 @@ pub struct AppState {
     /// Bumped after every committed write, so the gateway reloads at once.
     changes: Arc<tokio::sync::watch::Sender<u64>>,
     ready: Arc<AtomicBool>,
+    /// Serialises this process's writers per resource, so compare-and-set
+    /// retries are needed only against other processes.
+    write_locks: Arc<[tokio::sync::Mutex<()>; WRITE_LOCK_STRIPES]>,
 }
+
+const WRITE_LOCK_STRIPES: usize = 64;
 
 impl AppState {
     pub fn new(store: DynStore, admin_token: Option<&str>) -> AppState {
@@ -40,7 +45,17 @@ impl AppState {
             admin_token_hash: admin_token.map(|t| Sha256::digest(t.as_bytes()).into()),
             changes: Arc::new(tokio::sync::watch::channel(0).0),
             ready: Arc::new(AtomicBool::new(false)),
+            write_locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
         }
+    }
+
+    /// Held for the read-modify-write of one resource.
+    pub async fn lock_for_write(&self, key: &crate::model::Key) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        let stripe = (hasher.finish() % WRITE_LOCK_STRIPES as u64) as usize;
+        self.write_locks[stripe].lock().await
     }
 
     pub fn notify_change(&self) {

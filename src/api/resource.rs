@@ -198,7 +198,11 @@ pub async fn write<R: ApiResource>(
     client: &Precondition,
     build: impl Fn(Option<&Record>) -> Result<R::Spec, ApiError>,
 ) -> Result<(Written, Revealed), ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let _guard = state.lock_for_write(key).await;
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+        }
         let current = state.store.get(key).await?;
         check_client_precondition(key, current.as_ref(), client)?;
         let current_spec = current.as_ref().map(stored_spec::<R>).transpose()?;

@@ -108,6 +108,7 @@ pub async fn regenerate_key(State(state): State<AppState>, params: RawPathParams
     let key = resource::key_from_path(Kind::Subscription, &params)?;
     let doc = serde_json::from_slice(&body).map_err(|e| ApiError::new(ProblemType::MalformedJson, e.to_string()))?;
     let request: RegenerateKey = crate::model::rules::decode(doc)?;
+    let guard = state.lock_for_write(&key).await;
     let current = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
     let hashes = state.store.key_hashes(&key.name).await?.ok_or_else(|| ApiError::not_found(&key))?;
     let new_key = generate_key();
@@ -117,6 +118,7 @@ pub async fn regenerate_key(State(state): State<AppState>, params: RawPathParams
     };
     let put = Put { key: key.clone(), body: current.body, precondition: Precondition::Matches(current.etag), key_hashes: Some(key_hashes) };
     let written = state.store.put(put).await?;
+    drop(guard);
     state.notify_change();
     resource::respond::<Subscriptions>(StatusCode::OK, &written.record, revealed)
 }

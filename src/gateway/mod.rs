@@ -1,17 +1,224 @@
-//! The data plane: the MCP gateway on the gateway listener.
+//! The data plane: the MCP gateway on the gateway listener. For each request
+//! it authenticates the subscription key, authorizes the product, picks the
+//! server version, enforces the tool allow-list and the limits, and proxies
+//! Streamable HTTP to the version's backend.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+pub mod access;
+pub mod config;
+pub mod jsonrpc;
+pub mod limits;
+mod proxy;
+mod refusal;
+pub mod sessions;
+pub mod sse;
+
+use crate::model::routing::{choose_version, Requested, RouteError};
+use crate::store::DynStore;
+use access::Grant;
+use axum::extract::{ConnectInfo, RawPathParams, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use axum::routing::any;
 use axum::Router;
-use serde_json::json;
+use config::{ConfigHandle, Snapshot};
+use limits::{Decision, Limiter};
+use refusal::{Refusal, RequestIds};
+use sessions::Sessions;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Until routing lands every MCP request is refused with a JSON-RPC error,
-/// so clients show why rather than failing to parse.
-async fn not_routed() -> Response {
-    let body = json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32601, "message": "no MCP server is routed here" } });
-    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+pub const SUBSCRIPTION_KEY_HEADER: &str = "x-subscription-key";
+pub const SERVER_VERSION_HEADER: &str = "mcp-server-version";
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    pub max_body_bytes: usize,
+    pub connect_timeout: Duration,
+    /// How often configuration is re-read even without a local change.
+    pub config_poll: Duration,
+    /// How often quota counts are written to the store.
+    pub quota_flush: Duration,
 }
 
-pub fn router() -> Router {
-    Router::new().fallback(not_routed)
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            max_body_bytes: 4 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(5),
+            config_poll: Duration::from_secs(1),
+            quota_flush: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct Gateway {
+    pub config: ConfigHandle,
+    pub limiter: Arc<Limiter>,
+    pub sessions: Sessions,
+    pub settings: GatewaySettings,
+    client: reqwest::Client,
+    store: DynStore,
+}
+
+impl Gateway {
+    /// Loads the configuration and quota counts, and starts the background
+    /// reload and flush tasks.
+    pub async fn start(
+        store: DynStore,
+        changes: tokio::sync::watch::Receiver<u64>,
+        settings: GatewaySettings,
+    ) -> Result<Arc<Gateway>, crate::store::StoreError> {
+        let config = ConfigHandle::default();
+        config.reload(&store).await?;
+        config.watch(store.clone(), changes, settings.config_poll);
+        let limiter = Arc::new(Limiter::load(&store).await?);
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("HTTP client: {e}")))?;
+        let gateway = Arc::new(Gateway { config, limiter, sessions: Sessions::default(), settings, client, store });
+        gateway.spawn_quota_flush();
+        Ok(gateway)
+    }
+
+    fn spawn_quota_flush(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let period = self.settings.quota_flush;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(gateway) = weak.upgrade() else { return };
+                gateway.limiter.flush(&gateway.store).await;
+            }
+        });
+    }
+
+    /// Writes what is still unsaved; called on shutdown.
+    pub async fn flush(&self) {
+        self.limiter.flush(&self.store).await;
+    }
+}
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/mcp/{server}", any(handle))
+        .route("/mcp/{server}/{version}", any(handle))
+        .fallback(not_routed)
+        .with_state(gateway)
+}
+
+async fn not_routed() -> Response {
+    Refusal::new(StatusCode::NOT_FOUND, "not_found", "MCP servers are served at /mcp/{server}").respond(&RequestIds::default())
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Everything decided about a request before it goes upstream.
+pub struct Routed {
+    pub server: String,
+    pub version: String,
+    pub grant: Grant,
+    pub caller: String,
+    pub session_id: Option<String>,
+    pub snapshot: Arc<Snapshot>,
+}
+
+fn route_refusal(err: RouteError) -> Refusal {
+    let status = match err {
+        RouteError::UnknownVersion(_) => StatusCode::NOT_FOUND,
+        RouteError::Retired(_) => StatusCode::GONE,
+        RouteError::NotAllowed(_) => StatusCode::FORBIDDEN,
+        RouteError::NoVersion => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let reason = match err {
+        RouteError::UnknownVersion(_) => "unknown_version",
+        RouteError::Retired(_) => "version_retired",
+        RouteError::NotAllowed(_) => "version_not_allowed",
+        RouteError::NoVersion => "no_version",
+    };
+    Refusal::new(status, reason, err.to_string())
+}
+
+/// Authenticates, authorizes and picks the version.
+fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client: SocketAddr) -> Result<Routed, Refusal> {
+    let mut segments = params.iter().map(|(_, v)| v.to_string());
+    let server = segments.next().unwrap_or_default();
+    let path_version = segments.next();
+    let snapshot = gateway.config.current();
+    let Some(server_config) = snapshot.servers.get(&server) else {
+        return Err(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {server:?}")));
+    };
+    let grant = access::authorize(&snapshot, &server, header(headers, SUBSCRIPTION_KEY_HEADER))
+        .map_err(|d| Refusal::new(d.status, d.reason, d.message))?;
+    let caller = grant.caller(&client.ip().to_string());
+    let session_id = header(headers, SESSION_HEADER).map(str::to_string);
+    let pinned = match &session_id {
+        Some(id) => match gateway.sessions.get(&server, id) {
+            Some(session) if session.caller != caller => {
+                return Err(Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session"));
+            }
+            Some(session) => Some(session.version),
+            None => None,
+        },
+        None => None,
+    };
+    let requested = match (&path_version, header(headers, SERVER_VERSION_HEADER), &pinned) {
+        (Some(v), _, _) => Requested::Path(v),
+        (None, Some(v), _) => Requested::Header(v),
+        (None, None, Some(v)) => Requested::Session(v),
+        (None, None, None) => Requested::Unspecified,
+    };
+    let allowed = grant.association(&server).and_then(|a| a.versions.as_deref());
+    let version = choose_version(&server_config.specs, allowed, requested, &caller).map_err(route_refusal)?.to_string();
+    Ok(Routed { server, version, grant, caller, session_id, snapshot: snapshot.clone() })
+}
+
+async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    params: RawPathParams,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    if !matches!(parts.method, Method::POST | Method::GET | Method::DELETE) {
+        let refusal = Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST, GET or DELETE");
+        return refusal.with_header(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("GET, POST, DELETE")).respond(&RequestIds::default());
+    }
+    if parts.method != Method::POST {
+        return match route(&gateway, &params, &parts.headers, client) {
+            Ok(routed) => proxy::forward_stream(&gateway, &routed, parts).await,
+            Err(refusal) => refusal.respond(&RequestIds::default()),
+        };
+    }
+    let bytes = match axum::body::to_bytes(body, gateway.settings.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let message = format!("the request body exceeds {} bytes", gateway.settings.max_body_bytes);
+            return Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
+                .with_code(jsonrpc::INVALID_REQUEST)
+                .respond(&RequestIds::default());
+        }
+    };
+    let message = match jsonrpc::Body::parse(&bytes) {
+        Ok(message) => message,
+        Err(err) => {
+            return Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default());
+        }
+    };
+    match route(&gateway, &params, &parts.headers, client) {
+        Ok(routed) => proxy::forward_messages(&gateway, routed, parts, message).await,
+        Err(refusal) => refusal.respond(&RequestIds::of(&message)),
+    }
+}
+
+/// Charges the forwarded requests against the product's limits.
+fn admit(gateway: &Gateway, routed: &Routed, calls: u64) -> Decision {
+    let spec = &routed.grant.product.spec;
+    let unix_now = chrono::Utc::now().timestamp();
+    gateway.limiter.admit(&routed.caller, spec.rate_limit, spec.quota, calls, Instant::now(), unix_now)
 }

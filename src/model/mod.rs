@@ -5,6 +5,7 @@
 pub mod error;
 pub mod product;
 pub mod product_server;
+pub mod routing;
 pub mod rules;
 pub mod server;
 pub mod subscription;

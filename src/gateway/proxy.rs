@@ -1,0 +1,365 @@
+//! The upstream leg: Streamable HTTP to the chosen version's backend, with
+//! responses streamed back as they arrive (JSON bodies are read whole only
+//! when a `tools/list` result must be filtered).
+
+use super::config::VersionConfig;
+use super::limits::{Decision, Standing};
+use super::refusal::{Refusal, RequestIds};
+use super::{admit, jsonrpc, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
+use crate::model::{ToolFilter, VersionStatus};
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::time::{timeout, Instant};
+
+/// Headers that belong to one hop, or to the gateway, and never cross it.
+const NOT_FORWARDED: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "accept-encoding",
+    SUBSCRIPTION_KEY_HEADER,
+    SERVER_VERSION_HEADER,
+];
+
+fn upstream_headers(client: &HeaderMap, version: &VersionConfig) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in client {
+        if !NOT_FORWARDED.contains(&name.as_str()) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in &version.spec.backend_headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
+fn version_of<'a>(routed: &'a Routed) -> Option<&'a VersionConfig> {
+    routed.snapshot.servers.get(&routed.server)?.versions.get(&routed.version)
+}
+
+/// Copies upstream response headers that may cross the hop, and adds the
+/// gateway's own.
+fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConfig, rewritten: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in upstream {
+        let hop = NOT_FORWARDED.contains(&name.as_str());
+        if !hop || (name == header::CONTENT_LENGTH && !rewritten) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&routed.version) {
+        headers.insert(SERVER_VERSION_HEADER, value);
+    }
+    if version.spec.status == VersionStatus::Deprecated {
+        if let Ok(value) = HeaderValue::from_str(&format!("@{}", version.updated_at.timestamp())) {
+            headers.insert("deprecation", value);
+        }
+        if let Some(sunset) = version.spec.sunset_at {
+            if let Ok(value) = HeaderValue::from_str(&sunset.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+                headers.insert("sunset", value);
+            }
+        }
+    }
+    headers
+}
+
+fn policy_name(standing: &Standing) -> &'static str {
+    standing.kind.reason()
+}
+
+/// `RateLimit-Policy` and `RateLimit` (IETF httpapi ratelimit-headers draft).
+fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap) {
+    let Some(tightest) = standings.iter().min_by_key(|s| s.remaining) else { return };
+    let policies: Vec<String> =
+        standings.iter().map(|s| format!("\"{}\";q={};w={}", policy_name(s), s.limit.calls, s.limit.period_seconds)).collect();
+    if let Ok(value) = HeaderValue::from_str(&policies.join(", ")) {
+        headers.insert("ratelimit-policy", value);
+    }
+    let current = format!("\"{}\";r={};t={}", policy_name(tightest), tightest.remaining, tightest.reset_seconds);
+    if let Ok(value) = HeaderValue::from_str(&current) {
+        headers.insert("ratelimit", value);
+    }
+}
+
+fn throttled(exceeded: Standing, standings: &[Standing], requests: &RequestIds) -> Response {
+    let message = match exceeded.kind {
+        super::limits::LimitKind::RateLimit => format!("rate limit of {} calls per {} s exceeded", exceeded.limit.calls, exceeded.limit.period_seconds),
+        super::limits::LimitKind::Quota => format!("quota of {} calls per {} s exhausted", exceeded.limit.calls, exceeded.limit.period_seconds),
+    };
+    let mut refusal = Refusal::new(StatusCode::TOO_MANY_REQUESTS, exceeded.kind.reason(), message)
+        .with_data("retryAfterSeconds", Value::from(exceeded.reset_seconds))
+        .with_header(header::RETRY_AFTER, HeaderValue::from(exceeded.reset_seconds));
+    let mut standings = standings.to_vec();
+    for s in &mut standings {
+        if s.kind == exceeded.kind {
+            s.remaining = 0;
+        }
+    }
+    rate_limit_headers(&standings, &mut refusal.headers);
+    refusal.respond(requests)
+}
+
+fn upstream_failure(err: &reqwest::Error, requests: &RequestIds) -> Response {
+    if err.is_timeout() {
+        return Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time").respond(requests);
+    }
+    tracing::warn!(error = %err, "upstream request failed");
+    Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", format!("the MCP server is unreachable: {}", root_cause(err))).respond(requests)
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn timed_out(requests: &RequestIds) -> Response {
+    Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time").respond(requests)
+}
+
+/// Rewrites upstream messages on their way back: filters `tools/list`
+/// results to the product's allow-list.
+struct ResponseHook {
+    tool_filter: Option<ToolFilter>,
+    list_ids: HashSet<String>,
+}
+
+impl ResponseHook {
+    fn on_message(&mut self, message: &mut Value) -> bool {
+        let Some(filter) = &self.tool_filter else { return false };
+        let is_list_reply = jsonrpc::id(message).is_some_and(|id| self.list_ids.contains(&id.to_string()));
+        if !is_list_reply {
+            return false;
+        }
+        let Some(tools) = message.pointer_mut("/result/tools").and_then(Value::as_array_mut) else { return false };
+        let before = tools.len();
+        tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.allows(name)));
+        tools.len() != before
+    }
+
+    fn rewrites(&self) -> bool {
+        self.tool_filter.is_some() && !self.list_ids.is_empty()
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase()
+}
+
+fn sse_event(message: &Value) -> Bytes {
+    Bytes::from(format!("event: message\ndata: {message}\n\n"))
+}
+
+/// POST: JSON-RPC messages from the client.
+pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, body: jsonrpc::Body) -> Response {
+    let requests = RequestIds::of(&body);
+    let Some(version) = version_of(&routed).cloned() else {
+        return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
+    };
+    let association = routed.grant.association(&routed.server);
+    let tool_filter = association.filter(|a| a.restricts_tools).map(|a| a.tools.clone());
+
+    let mut local_replies = Vec::new();
+    let refused: Vec<bool> = body
+        .messages()
+        .iter()
+        .map(|message| match (jsonrpc::tool_name(message), &tool_filter) {
+            (Some(tool), Some(filter)) if !filter.allows(tool) => {
+                if jsonrpc::is_request(message) {
+                    local_replies.push(jsonrpc::unknown_tool(jsonrpc::id(message), tool));
+                }
+                true
+            }
+            _ => false,
+        })
+        .collect();
+    let batch = body.is_batch();
+    let forwarded = body.retain(|i| !refused[i]);
+    let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(|m| jsonrpc::is_request(m)).count() as u64);
+    let standings = match admit(gateway, &routed, calls) {
+        Decision::Admitted(standings) => standings,
+        Decision::Throttled { exceeded, standings } => return throttled(exceeded, &standings, &requests),
+    };
+    let Some(forwarded) = forwarded else {
+        return local_only(local_replies, batch, &routed, &version, &standings);
+    };
+    let hook = ResponseHook {
+        tool_filter,
+        list_ids: forwarded
+            .messages()
+            .iter()
+            .filter(|m| jsonrpc::method(m) == Some("tools/list"))
+            .filter_map(|m| jsonrpc::id(m).map(Value::to_string))
+            .collect(),
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(u64::try_from(version.spec.timeout_seconds).unwrap_or(30));
+    let request = gateway
+        .client
+        .post(&version.spec.backend_url)
+        .headers(upstream_headers(&parts.headers, &version))
+        .body(forwarded.to_bytes());
+    let upstream = match timeout(deadline - Instant::now(), request.send()).await {
+        Err(_) => return timed_out(&requests),
+        Ok(Err(err)) => return upstream_failure(&err, &requests),
+        Ok(Ok(response)) => response,
+    };
+    if let Some(session) = upstream.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        gateway.sessions.pin(&routed.server, session, &routed.version, &routed.caller);
+    }
+    let status = upstream.status();
+    let kind = content_type(upstream.headers());
+    let rewrites = hook.rewrites() || !local_replies.is_empty();
+    let mut headers = response_headers(upstream.headers(), &routed, &version, rewrites);
+    rate_limit_headers(&standings, &mut headers);
+
+    if status == StatusCode::ACCEPTED && !local_replies.is_empty() {
+        // Only notifications went upstream; the client still awaits the refusals.
+        return local_only(local_replies, batch, &routed, &version, &standings);
+    }
+    if !status.is_success() || !rewrites {
+        return stream_through(status, headers, upstream);
+    }
+    if kind.starts_with("text/event-stream") {
+        return rewrite_sse(status, headers, upstream, hook, local_replies);
+    }
+    if kind.starts_with("application/json") {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        return match timeout(remaining, upstream.bytes()).await {
+            Err(_) => timed_out(&requests),
+            Ok(Err(err)) => upstream_failure(&err, &requests),
+            Ok(Ok(bytes)) => rewrite_json(status, headers, &bytes, hook, local_replies),
+        };
+    }
+    stream_through(status, headers, upstream)
+}
+
+fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, version: &VersionConfig, standings: &[Standing]) -> Response {
+    let body = if batch || replies.len() != 1 { Value::Array(replies) } else { replies.into_iter().next().unwrap_or(Value::Null) };
+    let mut headers = response_headers(&HeaderMap::new(), routed, version, true);
+    rate_limit_headers(standings, &mut headers);
+    (StatusCode::OK, headers, axum::Json(body)).into_response()
+}
+
+fn stream_through(status: StatusCode, headers: HeaderMap, upstream: reqwest::Response) -> Response {
+    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: &[u8], mut hook: ResponseHook, local: Vec<Value>) -> Response {
+    let Ok(mut body) = serde_json::from_slice::<Value>(bytes) else {
+        let mut response = Response::new(Body::from(bytes.to_vec()));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        return response;
+    };
+    match &mut body {
+        Value::Array(items) => {
+            items.iter_mut().for_each(|m| {
+                hook.on_message(m);
+            });
+            items.extend(local);
+        }
+        single => {
+            hook.on_message(single);
+            if !local.is_empty() {
+                let mut items = vec![single.clone()];
+                items.extend(local);
+                *single = Value::Array(items);
+            }
+        }
+    }
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().extend(headers);
+    response
+}
+
+fn rewrite_sse(status: StatusCode, headers: HeaderMap, upstream: reqwest::Response, mut hook: ResponseHook, local: Vec<Value>) -> Response {
+    let prelude: Vec<Result<Bytes, std::io::Error>> = local.iter().map(|m| Ok(sse_event(m))).collect();
+    let mut rewriter = super::sse::EventRewriter::default();
+    let mut upstream_stream = upstream.bytes_stream();
+    let events = async_stream_from(move |tx| async move {
+        for item in prelude {
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+        while let Some(chunk) = upstream_stream.next().await {
+            let item = match chunk {
+                Ok(chunk) => Ok(rewriter.push(&chunk, &mut |m| hook.on_message(m))),
+                Err(err) => Err(std::io::Error::other(err)),
+            };
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+        let _ = tx.send(Ok(rewriter.finish(&mut |m| hook.on_message(m)))).await;
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// A stream fed by a task through a small channel: chunks go out as soon as
+/// they are produced, and a slow client pushes back on the upstream.
+fn async_stream_from<F, Fut>(producer: F) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(producer(tx));
+    tokio_stream_from(rx)
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// GET (the server's SSE stream) and DELETE (ending the session): no body,
+/// streamed through untouched.
+pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) -> Response {
+    let requests = RequestIds::default();
+    let Some(version) = version_of(routed) else {
+        return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
+    };
+    let wait = Duration::from_secs(u64::try_from(version.spec.timeout_seconds).unwrap_or(30));
+    let request = gateway.client.request(parts.method.clone(), &version.spec.backend_url).headers(upstream_headers(&parts.headers, version));
+    let upstream = match timeout(wait, request.send()).await {
+        Err(_) => return timed_out(&requests),
+        Ok(Err(err)) => return upstream_failure(&err, &requests),
+        Ok(Ok(response)) => response,
+    };
+    if parts.method == Method::DELETE && upstream.status().is_success() {
+        if let Some(session) = &routed.session_id {
+            gateway.sessions.end(&routed.server, session);
+        }
+    }
+    let headers = response_headers(upstream.headers(), routed, version, false);
+    stream_through(upstream.status(), headers, upstream)
+}

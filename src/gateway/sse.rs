@@ -1,0 +1,103 @@
+//! An incremental `text/event-stream` rewriter: events pass through as they
+//! arrive, and only events whose JSON-RPC message a hook changes are
+//! re-encoded.
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+
+/// Splits a byte stream into SSE events and lets a hook rewrite each event's
+/// JSON data.
+#[derive(Default)]
+pub struct EventRewriter {
+    buffer: BytesMut,
+}
+
+/// Finds the end of the first event: the blank line that terminates it.
+fn event_end(buffer: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buffer.len() {
+        if buffer[i] == b'\n' {
+            match buffer.get(i + 1) {
+                Some(b'\n') => return Some(i + 2),
+                Some(b'\r') if buffer.get(i + 2) == Some(&b'\n') => return Some(i + 3),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+impl EventRewriter {
+    /// Feeds a chunk; returns the bytes of every event it completed.
+    pub fn push(&mut self, chunk: &[u8], hook: &mut impl FnMut(&mut Value) -> bool) -> Bytes {
+        self.buffer.extend_from_slice(chunk);
+        let mut out = BytesMut::new();
+        while let Some(end) = event_end(&self.buffer) {
+            let event = self.buffer.split_to(end);
+            out.extend_from_slice(&rewrite_event(&event, hook));
+        }
+        out.freeze()
+    }
+
+    /// What is left when the stream ends (an unterminated last event).
+    pub fn finish(&mut self, hook: &mut impl FnMut(&mut Value) -> bool) -> Bytes {
+        let rest = self.buffer.split();
+        if rest.is_empty() {
+            return Bytes::new();
+        }
+        Bytes::from(rewrite_event(&rest, hook))
+    }
+}
+
+fn rewrite_event(event: &[u8], hook: &mut impl FnMut(&mut Value) -> bool) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(event) else { return event.to_vec() };
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .collect();
+    if data.is_empty() {
+        return event.to_vec();
+    }
+    let Ok(mut message) = serde_json::from_str::<Value>(&data.join("\n")) else { return event.to_vec() };
+    if !hook(&mut message) {
+        return event.to_vec();
+    }
+    let mut rebuilt = String::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with("data:")) {
+        rebuilt.push_str(line);
+        rebuilt.push('\n');
+    }
+    rebuilt.push_str("data: ");
+    rebuilt.push_str(&message.to_string());
+    rebuilt.push_str("\n\n");
+    rebuilt.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn passes_untouched_events_through_byte_for_byte() {
+        let mut rewriter = EventRewriter::default();
+        let mut never = |_: &mut Value| false;
+        let input = b"event: message\nid: 1\ndata: {\"id\":1}\n\n: comment\n\n";
+        let mut out = rewriter.push(&input[..10], &mut never).to_vec();
+        out.extend_from_slice(&rewriter.push(&input[10..], &mut never));
+        assert_eq!(out, input);
+    }
+
+    #[test]
+    fn rewrites_what_the_hook_changes() {
+        let mut rewriter = EventRewriter::default();
+        let mut hook = |m: &mut Value| {
+            m["result"] = json!("changed");
+            true
+        };
+        let out = rewriter.push(b"event: message\r\nid: 7\r\ndata: {\"id\":1,\"result\":1}\r\n\r\n", &mut hook);
+        assert_eq!(std::str::from_utf8(&out).unwrap(), "event: message\nid: 7\ndata: {\"id\":1,\"result\":\"changed\"}\n\n");
+    }
+}

@@ -1,0 +1,110 @@
+//! Test support: an in-process admin API on an ephemeral port, and a small
+//! client that returns status, headers and JSON.
+#![allow(dead_code)]
+
+use mcpgate::api::{admin_router, AppState};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub const TOKEN: &str = "test-admin-token";
+
+pub struct Api {
+    pub base: String,
+    pub state: AppState,
+    client: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn etag(&self) -> String {
+        self.headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    }
+
+    /// The `(field, code)` pairs of a validation problem.
+    pub fn field_errors(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| (e["field"].as_str().unwrap_or_default().to_string(), e["code"].as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Api {
+    pub async fn start(database: &str) -> Api {
+        let store = mcpgate::store::open(database).await.expect("store opens");
+        let state = AppState::new(store, Some(TOKEN));
+        state.set_ready();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = admin_router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Api { base, state, client: reqwest::Client::new(), task }
+    }
+
+    pub async fn memory() -> Api {
+        Api::start("sqlite::memory:").await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let url = format!("{}/api/v1/{}", self.base, path.trim_start_matches('/'));
+        let mut request = self.client.request(method, url).bearer_auth(TOKEN);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request is sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        Reply { status, headers, body }
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body), &[]).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body), &[("content-type", "application/merge-patch+json")]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Puts and insists on success.
+    pub async fn create(&self, path: &str, body: Value) -> Reply {
+        let reply = self.put(path, body).await;
+        assert!(reply.status.is_success(), "PUT {path}: {} {}", reply.status, reply.body);
+        reply
+    }
+
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
