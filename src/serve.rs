@@ -90,7 +90,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         connect_timeout: Duration::from_secs(args.upstream_connect_timeout),
         ..GatewaySettings::default()
     };
-    let gateway = Gateway::start(store, state.subscribe_changes(), settings)
+    let gateway = Gateway::start(store, state.change_feed(), settings)
         .await
         .map_err(|source| ServeError::Store { url: args.database.clone(), source })?;
     let admin = axum::serve(admin_listener, api::admin_router(state.clone())).with_graceful_shutdown(shutdown_signal());

@@ -30,6 +30,8 @@ pub struct AppState {
     admin_token_hash: Option<[u8; 32]>,
     /// Bumped after every committed write, so the gateway reloads at once.
     changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The last change generation the gateway has applied.
+    applied: Arc<tokio::sync::watch::Sender<u64>>,
     ready: Arc<AtomicBool>,
     /// Serialises this process's writers per resource, so compare-and-set
     /// retries are needed only against other processes.
@@ -44,6 +46,7 @@ impl AppState {
             store,
             admin_token_hash: admin_token.map(|t| Sha256::digest(t.as_bytes()).into()),
             changes: Arc::new(tokio::sync::watch::channel(0).0),
+            applied: Arc::new(tokio::sync::watch::channel(0).0),
             ready: Arc::new(AtomicBool::new(false)),
             write_locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
         }
@@ -58,12 +61,28 @@ impl AppState {
         self.write_locks[stripe].lock().await
     }
 
-    pub fn notify_change(&self) {
-        self.changes.send_modify(|generation| *generation += 1);
+    /// Announces a committed write and, when a gateway in this process
+    /// listens, waits (briefly) until it serves the new configuration, so a
+    /// caller that got a response can use what it wrote at once.
+    pub async fn notify_change(&self) {
+        let mut generation = 0;
+        self.changes.send_modify(|g| {
+            *g += 1;
+            generation = *g;
+        });
+        if self.changes.receiver_count() == 0 {
+            return;
+        }
+        let mut applied = self.applied.subscribe();
+        let caught_up = applied.wait_for(|g| *g >= generation);
+        if tokio::time::timeout(std::time::Duration::from_secs(1), caught_up).await.is_err() {
+            tracing::warn!(generation, "the gateway has not applied a configuration change within 1 s");
+        }
     }
 
-    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.changes.subscribe()
+    /// For the gateway: the change feed, and where to report what it applied.
+    pub fn change_feed(&self) -> ChangeFeed {
+        ChangeFeed { changes: self.changes.subscribe(), applied: self.applied.clone() }
     }
 
     pub fn set_ready(&self) {
@@ -76,6 +95,12 @@ impl AppState {
         // Comparing digests in full keeps the time independent of the token.
         presented.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
+}
+
+/// What the gateway listens to for configuration changes.
+pub struct ChangeFeed {
+    pub changes: tokio::sync::watch::Receiver<u64>,
+    pub applied: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -216,7 +216,7 @@ pub async fn write<R: ApiResource>(
         let put = Put { key: key.clone(), body, precondition, key_hashes: prepared.key_hashes };
         match state.store.put(put).await {
             Ok(written) => {
-                state.notify_change();
+                state.notify_change().await;
                 return Ok((written, prepared.revealed));
             }
             Err(StoreError::PreconditionFailed { .. } | StoreError::AlreadyExists { .. }) if *client == Precondition::None => continue,
@@ -289,7 +289,7 @@ pub async fn delete<R: ApiResource>(
         pre = Precondition::None;
     }
     state.store.delete(&key, &pre, cascade).await?;
-    state.notify_change();
+    state.notify_change().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -119,6 +119,6 @@ pub async fn regenerate_key(State(state): State<AppState>, params: RawPathParams
     let put = Put { key: key.clone(), body: current.body, precondition: Precondition::Matches(current.etag), key_hashes: Some(key_hashes) };
     let written = state.store.put(put).await?;
     drop(guard);
-    state.notify_change();
+    state.notify_change().await;
     resource::respond::<Subscriptions>(StatusCode::OK, &written.record, revealed)
 }

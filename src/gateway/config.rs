@@ -2,6 +2,7 @@
 //! everything routing and access need, swapped whole when the store changes.
 
 use crate::model::{Kind, ProductSpec, ProductState, ProductServerSpec, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec};
+use crate::api::ChangeFeed;
 use crate::store::{DynStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -135,16 +136,19 @@ impl ConfigHandle {
 
     /// Reloads on every local change at once, and every `poll` anyway so
     /// changes made by another mcpgate process on the same store arrive too.
-    pub fn watch(&self, store: DynStore, mut changes: tokio::sync::watch::Receiver<u64>, poll: Duration) {
+    pub fn watch(&self, store: DynStore, feed: ChangeFeed, poll: Duration) {
         let handle = self.clone();
+        let ChangeFeed { mut changes, applied } = feed;
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     changed = changes.changed() => if changed.is_err() { return },
                     _ = tokio::time::sleep(poll) => {},
                 }
-                if let Err(err) = handle.reload(&store).await {
-                    tracing::warn!(error = %err, "gateway configuration reload failed; keeping the previous one");
+                let generation = *changes.borrow_and_update();
+                match handle.reload(&store).await {
+                    Ok(()) => applied.send_modify(|g| *g = (*g).max(generation)),
+                    Err(err) => tracing::warn!(error = %err, "gateway configuration reload failed; keeping the previous one"),
                 }
             }
         });

@@ -67,7 +67,7 @@ impl Gateway {
     /// reload and flush tasks.
     pub async fn start(
         store: DynStore,
-        changes: tokio::sync::watch::Receiver<u64>,
+        changes: crate::api::ChangeFeed,
         settings: GatewaySettings,
     ) -> Result<Arc<Gateway>, crate::store::StoreError> {
         let config = ConfigHandle::default();

@@ -2,6 +2,9 @@
 //! client that returns status, headers and JSON.
 #![allow(dead_code)]
 
+pub mod stack;
+pub mod upstream;
+
 use mcpgate::api::{admin_router, AppState};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

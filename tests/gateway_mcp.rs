@@ -1,0 +1,152 @@
+//! The gateway in front of a real MCP server (npm server-everything), driven
+//! by a real MCP client (rmcp) and by raw Streamable HTTP where HTTP details
+//! matter.
+
+mod support;
+
+use reqwest::StatusCode;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
+use serde_json::json;
+use std::collections::HashMap;
+use support::stack::{RawMcp, Stack};
+use support::upstream::Upstream;
+
+async fn rmcp_client(url: &str, key: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let mut headers = HashMap::new();
+    headers.insert(http::HeaderName::from_static("x-subscription-key"), http::HeaderValue::from_str(key).unwrap());
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).custom_headers(headers);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    ().serve(transport).await.expect("MCP session through the gateway")
+}
+
+#[tokio::test]
+async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
+    let upstream = Upstream::start().await;
+    let stack = Stack::memory().await;
+    stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo", "get-sum"] })).await;
+    let key = stack.subscribe("alice", "gold").await;
+
+    let client = rmcp_client(&stack.mcp_url("everything"), &key).await;
+    let info = client.peer_info().expect("initialized");
+    assert_eq!(info.server_info.as_ref().map(|s| s.name.as_str()), Some("mcp-servers/everything"));
+
+    let mut tools: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    tools.sort();
+    assert_eq!(tools, vec!["echo", "get-sum"], "tools/list is filtered to the allow-list");
+
+    let echoed = client
+        .call_tool(CallToolRequestParams::new("echo").with_arguments(json!({ "message": "through the gateway" }).as_object().unwrap().clone()))
+        .await
+        .unwrap();
+    assert_eq!(echoed.content[0].as_text().map(|t| t.text.as_str()), Some("Echo: through the gateway"));
+    let sum = client.call_tool(CallToolRequestParams::new("get-sum").with_arguments(json!({ "a": 2, "b": 3 }).as_object().unwrap().clone())).await.unwrap();
+    assert!(sum.content[0].as_text().map(|t| t.text.contains('5')).unwrap_or(false), "{sum:?}");
+
+    let refused = client.call_tool(CallToolRequestParams::new("get-env")).await.expect_err("get-env is not in the product");
+    match refused {
+        rmcp::ServiceError::McpError(error) => {
+            assert_eq!(error.code.0, -32602);
+            assert_eq!(error.message, "Unknown tool: get-env");
+        }
+        other => panic!("expected the unknown-tool error, got {other:?}"),
+    }
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn sessions_are_pinned_proxied_and_deleted() {
+    let upstream = Upstream::start().await;
+    let stack = Stack::memory().await;
+    stack.publish("everything", &upstream.url, "gold", json!({})).await;
+    let key = stack.subscribe("alice", "gold").await;
+    let mut mcp = RawMcp::new(stack.mcp_url("everything"), Some(&key));
+    let init = mcp.initialize().await;
+    assert_eq!(init.status, StatusCode::OK);
+    assert!(init.header("content-type").unwrap().starts_with("text/event-stream"), "SSE passes through");
+    assert_eq!(init.first()["result"]["serverInfo"]["name"], "mcp-servers/everything");
+    let session = mcp.session.clone().expect("Mcp-Session-Id passes back");
+    assert_eq!(init.header("mcp-server-version").as_deref(), Some("v1"));
+
+    let notification = mcp.post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).await;
+    assert_eq!(notification.status, StatusCode::ACCEPTED, "202 for notifications");
+    let listed = mcp.post(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" })).await;
+    assert!(listed.first()["result"]["tools"].as_array().unwrap().len() > 5, "no allow-list: every tool");
+
+    let batch = mcp
+        .post(json!([
+            { "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": { "name": "echo", "arguments": { "message": "a" } } },
+            { "jsonrpc": "2.0", "id": 4, "method": "ping" }
+        ]))
+        .await;
+    let mut ids: Vec<i64> = batch.messages.iter().filter_map(|m| m["id"].as_i64()).collect();
+    ids.sort();
+    assert_eq!(ids, vec![3, 4], "a batch is answered message by message");
+
+    let intruder_key = stack.subscribe("mallory", "gold").await;
+    let mut intruder = RawMcp::new(stack.mcp_url("everything"), Some(&intruder_key));
+    intruder.session = Some(session.clone());
+    let hijack = intruder.post(json!({ "jsonrpc": "2.0", "id": 9, "method": "ping" })).await;
+    assert_eq!(hijack.status, StatusCode::NOT_FOUND, "a session belongs to the subscription that started it");
+
+    let deleted = mcp
+        .client
+        .delete(stack.mcp_url("everything"))
+        .header("x-subscription-key", &key)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "DELETE reaches the server: {}", deleted.status());
+    assert!(stack.gateway.sessions.get("everything", &session).is_none(), "the pin is gone");
+    let after = mcp.post(json!({ "jsonrpc": "2.0", "id": 5, "method": "ping" })).await;
+    assert!(after.status.is_client_error(), "the upstream forgot the session: {}", after.status);
+    assert!(after.first()["error"]["message"].as_str().unwrap().contains("session ID"), "{:?}", after.messages);
+}
+
+#[tokio::test]
+async fn upstream_client_errors_pass_through_unchanged() {
+    let upstream = Upstream::start().await;
+    let stack = Stack::memory().await;
+    stack.publish("everything", &upstream.url, "gold", json!({})).await;
+    let key = stack.subscribe("alice", "gold").await;
+    let mcp = RawMcp::new(stack.mcp_url("everything"), Some(&key));
+    let discover = mcp.post(json!({ "jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {} })).await;
+    assert_eq!(discover.status, StatusCode::BAD_REQUEST, "older servers answer 400 and clients fall back");
+    assert_eq!(discover.first()["error"]["code"], -32000);
+    assert_eq!(discover.first()["error"]["message"], "Bad Request: Server not initialized");
+}
+
+#[tokio::test]
+async fn tool_calls_outside_the_allow_list_never_reach_the_upstream() {
+    let upstream = Upstream::start().await;
+    let stack = Stack::memory().await;
+    stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo"] })).await;
+    stack.api.create("products/gold", json!({ "state": "published", "quota": { "calls": 100, "period_seconds": 3600 } })).await;
+    let key = stack.subscribe("alice", "gold").await;
+    let mut mcp = RawMcp::new(stack.mcp_url("everything"), Some(&key));
+    mcp.initialize().await;
+
+    let refused = mcp.call(7, "toggle-simulated-logging", json!({})).await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert_eq!(refused.first(), json!({ "jsonrpc": "2.0", "id": 7, "error": { "code": -32602, "message": "Unknown tool: toggle-simulated-logging" } }));
+
+    let mixed = mcp
+        .post(json!([
+            { "jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": { "name": "echo", "arguments": { "message": "ok" } } },
+            { "jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": { "name": "get-env", "arguments": {} } }
+        ]))
+        .await;
+    let by_id: HashMap<i64, serde_json::Value> = mixed.messages.iter().map(|m| (m["id"].as_i64().unwrap(), m.clone())).collect();
+    assert_eq!(by_id[&8]["result"]["content"][0]["text"], "Echo: ok");
+    assert_eq!(by_id[&9]["error"]["code"], -32602);
+    let quota = mixed.header("ratelimit").unwrap();
+    assert!(quota.contains("r=98"), "initialize and echo were charged, the refused call was not: {quota}");
+
+    let listed = mcp.post(json!({ "jsonrpc": "2.0", "id": 10, "method": "tools/list" })).await;
+    let first = listed.first();
+    let names: Vec<&str> = first["result"]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, vec!["echo"]);
+}
