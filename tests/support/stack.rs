@@ -61,6 +61,7 @@ impl Drop for Stack {
 }
 
 /// A raw MCP exchange over reqwest, for asserting on HTTP details.
+#[derive(Clone)]
 pub struct RawMcp {
     pub client: reqwest::Client,
     pub url: String,
