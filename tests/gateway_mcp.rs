@@ -150,3 +150,33 @@ async fn tool_calls_outside_the_allow_list_never_reach_the_upstream() {
     let names: Vec<&str> = first["result"]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names, vec!["echo"]);
 }
+
+#[tokio::test]
+async fn legacy_sse_backends_are_served_as_streamable_http() {
+    let upstream = Upstream::start_sse().await;
+    let stack = Stack::memory().await;
+    stack.api.create("servers/legacy", json!({})).await;
+    stack.api.create("servers/legacy/versions/v1", json!({ "backend_url": upstream.url, "transport": "sse" })).await;
+    stack.api.create("products/gold", json!({ "state": "published" })).await;
+    stack.api.create("products/gold/servers/legacy", json!({ "tools": ["echo"] })).await;
+    let key = stack.subscribe("alice", "gold").await;
+
+    let client = rmcp_client(&stack.mcp_url("legacy"), &key).await;
+    let tools: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(tools, vec!["echo"]);
+    let echoed = client
+        .call_tool(CallToolRequestParams::new("echo").with_arguments(json!({ "message": "over sse" }).as_object().unwrap().clone()))
+        .await
+        .unwrap();
+    assert_eq!(echoed.content[0].as_text().map(|t| t.text.as_str()), Some("Echo: over sse"));
+    client.cancel().await.unwrap();
+
+    let mut raw = RawMcp::new(stack.mcp_url("legacy"), Some(&key));
+    let init = raw.initialize().await;
+    let session = raw.session.clone().expect("the gateway issues a session id");
+    assert_eq!(init.first()["result"]["serverInfo"]["name"], "mcp-servers/everything");
+    let deleted = raw.client.delete(stack.mcp_url("legacy")).header("x-subscription-key", &key).header("mcp-session-id", &session).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let stale = raw.call(3, "echo", json!({ "message": "gone" })).await;
+    assert_eq!(stale.status, StatusCode::NOT_FOUND, "clients re-initialize on 404");
+}

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod config;
 pub mod jsonrpc;
+mod legacy_sse;
 pub mod limits;
 mod proxy;
 mod refusal;
@@ -57,6 +58,7 @@ pub struct Gateway {
     pub config: ConfigHandle,
     pub limiter: Arc<Limiter>,
     pub sessions: Sessions,
+    bridges: legacy_sse::Bridges,
     pub settings: GatewaySettings,
     client: reqwest::Client,
     store: DynStore,
@@ -79,7 +81,7 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| crate::store::StoreError::Corrupt(format!("HTTP client: {e}")))?;
-        let gateway = Arc::new(Gateway { config, limiter, sessions: Sessions::default(), settings, client, store });
+        let gateway = Arc::new(Gateway { config, limiter, sessions: Sessions::default(), bridges: Default::default(), settings, client, store });
         gateway.spawn_quota_flush();
         Ok(gateway)
     }

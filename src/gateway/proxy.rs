@@ -6,7 +6,8 @@ use super::config::VersionConfig;
 use super::limits::{Decision, Standing};
 use super::refusal::{Refusal, RequestIds};
 use super::{admit, jsonrpc, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
-use crate::model::{ToolFilter, VersionStatus};
+use crate::model::{ToolFilter, Transport, VersionStatus};
+use super::legacy_sse::BridgeError;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -212,7 +213,11 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, b
             .collect(),
     };
 
-    let deadline = Instant::now() + Duration::from_secs(u64::try_from(version.spec.timeout_seconds).unwrap_or(30));
+    if version.spec.transport == Transport::Sse {
+        let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
+        return forward_legacy(gateway, exchange, forwarded, hook, local_replies).await;
+    }
+    let deadline = Instant::now() + timeout_of(&version);
     let request = gateway
         .client
         .post(&version.spec.backend_url)
@@ -341,6 +346,97 @@ fn tokio_stream_from(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+fn timeout_of(version: &VersionConfig) -> Duration {
+    Duration::from_secs(u64::try_from(version.spec.timeout_seconds).unwrap_or(30))
+}
+
+struct LegacyExchange<'a> {
+    routed: &'a Routed,
+    version: &'a VersionConfig,
+    parts: &'a Parts,
+    requests: &'a RequestIds,
+    standings: &'a [Standing],
+}
+
+fn bridge_failure(err: BridgeError, requests: &RequestIds) -> Response {
+    match err {
+        BridgeError::Timeout => timed_out(requests),
+        other => Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", other.to_string()).respond(requests),
+    }
+}
+
+/// Legacy HTTP+SSE backends: the gateway holds the upstream SSE stream and
+/// answers the client in Streamable HTTP, with a session id of its own.
+async fn forward_legacy(
+    gateway: &Gateway,
+    exchange: LegacyExchange<'_>,
+    forwarded: jsonrpc::Body,
+    mut hook: ResponseHook,
+    local: Vec<Value>,
+) -> Response {
+    let LegacyExchange { routed, version, parts, requests, standings } = exchange;
+    let mut upstream_headers = upstream_headers(&parts.headers, version);
+    upstream_headers.remove(SESSION_HEADER);
+    let wait = timeout_of(version);
+    let existing = routed.session_id.as_deref().and_then(|id| gateway.bridges.get(id).map(|b| (id.to_string(), b)));
+    let starts_session = forwarded.messages().iter().any(|m| jsonrpc::method(m) == Some("initialize"));
+    let (session, bridge, opened) = match existing {
+        Some((id, bridge)) => (id, bridge, false),
+        None if starts_session => match gateway.bridges.open(&gateway.client, &version.spec.backend_url, upstream_headers.clone(), wait).await {
+            Ok((id, bridge)) => (id, bridge, true),
+            Err(err) => return bridge_failure(err, requests),
+        },
+        None => return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize first").respond(requests),
+    };
+    let mut replies = match bridge.exchange(&gateway.client, upstream_headers, forwarded.messages(), wait).await {
+        Ok(replies) => replies,
+        Err(err) => return bridge_failure(err, requests),
+    };
+    if opened {
+        gateway.sessions.pin(&routed.server, &session, &routed.version, &routed.caller);
+    }
+    replies.iter_mut().for_each(|m| {
+        hook.on_message(m);
+    });
+    replies.extend(local);
+    let mut headers = response_headers(&HeaderMap::new(), routed, version, true);
+    rate_limit_headers(standings, &mut headers);
+    if let Ok(value) = HeaderValue::from_str(&session) {
+        headers.insert(SESSION_HEADER, value);
+    }
+    if replies.is_empty() {
+        return (StatusCode::ACCEPTED, headers).into_response();
+    }
+    let body = if forwarded.is_batch() || replies.len() > 1 { Value::Array(replies) } else { replies.remove(0) };
+    (StatusCode::OK, headers, axum::Json(body)).into_response()
+}
+
+/// GET and DELETE on a legacy backend's bridged session.
+fn legacy_stream(gateway: &Gateway, routed: &Routed, method: &Method) -> Response {
+    let requests = RequestIds::default();
+    let Some(session) = routed.session_id.as_deref() else {
+        return Refusal::new(StatusCode::BAD_REQUEST, "missing_session", "send the Mcp-Session-Id header").respond(&requests);
+    };
+    if *method == Method::DELETE {
+        gateway.sessions.end(&routed.server, session);
+        return if gateway.bridges.end(session) {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session").respond(&requests)
+        };
+    }
+    let Some(receiver) = gateway.bridges.get(session).and_then(|b| b.take_server_messages()) else {
+        return Refusal::new(StatusCode::CONFLICT, "stream_taken", "this session's stream is already open or gone").respond(&requests);
+    };
+    let events = futures::stream::unfold(receiver, |mut rx| async move {
+        let message = rx.recv().await?;
+        Some((Ok::<_, std::io::Error>(sse_event(&message)), rx))
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    response
+}
+
 /// GET (the server's SSE stream) and DELETE (ending the session): no body,
 /// streamed through untouched.
 pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) -> Response {
@@ -348,7 +444,10 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
     let Some(version) = version_of(routed) else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
-    let wait = Duration::from_secs(u64::try_from(version.spec.timeout_seconds).unwrap_or(30));
+    if version.spec.transport == Transport::Sse {
+        return legacy_stream(gateway, routed, &parts.method);
+    }
+    let wait = timeout_of(version);
     let request = gateway.client.request(parts.method.clone(), &version.spec.backend_url).headers(upstream_headers(&parts.headers, version));
     let upstream = match timeout(wait, request.send()).await {
         Err(_) => return timed_out(&requests),
