@@ -7,6 +7,7 @@
 pub mod api;
 pub mod gateway;
 pub mod model;
+pub mod provider;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

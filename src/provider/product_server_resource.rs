@@ -1,0 +1,36 @@
+//! `mcp_product_server`: puts a server into a product, so separate modules
+//! can add their servers to a shared product.
+
+use super::dynamic::{Type, Value};
+use super::resource::{known_strings, validate_spec, ResourceDef};
+use super::schema::{string_set, Attribute, Identity, Schema};
+use crate::model::ProductServerSpec;
+
+pub fn attributes() -> Vec<Attribute> {
+    vec![
+        Attribute::required("product", Type::String, "Name of the `mcp_product`.").replace(),
+        Attribute::required("server", Type::String, "Name of the `mcp_server`.").replace(),
+        Attribute::optional("tools", string_set(), "Tool allow-list of glob patterns (`get_*`); unset allows every tool."),
+        Attribute::optional("versions", string_set(), "Versions this product reaches, preview ones included; unset means the active ones."),
+        Attribute::computed("created_at", Type::String, "When the server joined the product (RFC 3339)."),
+        Attribute::computed("updated_at", Type::String, "When the association last changed (RFC 3339).").volatile(),
+    ]
+}
+
+fn path(value: &Value) -> Option<String> {
+    let [product, server] = known_strings(value, &["product", "server"])?[..] else { return None };
+    Some(format!("products/{product}/servers/{server}"))
+}
+
+pub fn definition() -> ResourceDef {
+    ResourceDef {
+        type_name: "mcp_product_server",
+        schema: Schema::new("A server in a product, with the tools and versions the product's consumers may reach.", attributes()),
+        identity: Identity { version: 0, attributes: vec![("product", "The product's name."), ("server", "The server's name.")] },
+        path,
+        validate: |body| validate_spec::<ProductServerSpec>(body, &["product", "server"], ProductServerSpec::validate),
+        map_attributes: &[],
+        plan_hook: None,
+        list: None,
+    }
+}

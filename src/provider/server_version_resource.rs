@@ -1,0 +1,72 @@
+//! `mcp_server_version`: one deployable revision of a server.
+
+use super::dynamic::{Number, Type, Value};
+use super::resource::{known_strings, validate_spec, ListDef, ResourceDef};
+use super::schema::{string_map, Api, Attribute, Identity, Schema};
+use crate::model::version::{DEFAULT_TIMEOUT_SECONDS, DEFAULT_TRAFFIC_WEIGHT};
+use crate::model::VersionSpec;
+use std::collections::BTreeMap;
+
+pub fn attributes() -> Vec<Attribute> {
+    vec![
+        Attribute::required("server", Type::String, "Name of the `mcp_server` this version belongs to.").replace(),
+        Attribute::required("name", Type::String, "Version name (slug), e.g. `v1`.").replace(),
+        Attribute::required("backend_url", Type::String, "The upstream MCP endpoint (http or https)."),
+        Attribute::optional_computed("transport", Type::String, "`streamable_http` (default) or `sse` (legacy HTTP+SSE backends).")
+            .default(Value::string("streamable_http")),
+        Attribute::optional_computed("status", Type::String, "`preview`, `active` (default), `deprecated` or `retired`.").default(Value::string("active")),
+        Attribute::optional_computed("traffic_weight", Type::Number, "Share of traffic among active versions, 0-100 (default 100).")
+            .default(Value::Number(Number::from_i64(DEFAULT_TRAFFIC_WEIGHT))),
+        Attribute::optional_computed("timeout_seconds", Type::Number, "Upstream timeout in seconds, 1-3600 (default 30).")
+            .default(Value::Number(Number::from_i64(DEFAULT_TIMEOUT_SECONDS))),
+        Attribute::optional_computed("payload_logging", Type::Bool, "Record tool arguments and results in traces and the call log.")
+            .default(Value::Bool(false)),
+        Attribute::optional("sunset_at", Type::String, "When the version goes away (RFC 3339); sent as `Sunset` once deprecated."),
+        Attribute::optional("backend_headers", string_map(), "Headers added to upstream requests, e.g. credentials. Write-only: never stored in state or returned by the API. Change `backend_headers_version` to send new values.")
+            .api(Api::WriteOnly),
+        Attribute::optional("backend_headers_version", Type::Number, "Bump to send changed `backend_headers` values.").api(Api::Local),
+        Attribute::computed("backend_header_names", Type::List(Box::new(Type::String)), "Names of the configured backend headers."),
+        Attribute::optional_computed("tool_costs", Type::Map(Box::new(Type::Number)), "Cost per call by tool; the `default` entry prices the rest.")
+            .default(Value::Map(BTreeMap::new())),
+        Attribute::computed("created_at", Type::String, "When the version was created (RFC 3339)."),
+        Attribute::computed("updated_at", Type::String, "When the version last changed (RFC 3339).").volatile(),
+    ]
+}
+
+fn path(value: &Value) -> Option<String> {
+    let [server, name] = known_strings(value, &["server", "name"])?[..] else { return None };
+    Some(format!("servers/{server}/versions/{name}"))
+}
+
+/// The header names are known at plan time from the configuration's keys.
+fn plan_header_names(planned: &mut BTreeMap<String, Value>, config: &Value) {
+    let names = match config.attr("backend_headers") {
+        Value::Map(headers) => Value::List(headers.keys().map(|k| Value::string(k.clone())).collect()),
+        Value::Null => Value::List(Vec::new()),
+        _ => Value::unknown(),
+    };
+    planned.insert("backend_header_names".into(), names);
+}
+
+pub fn definition() -> ResourceDef {
+    ResourceDef {
+        type_name: "mcp_server_version",
+        schema: Schema::new("A version of an MCP server: where the gateway sends traffic, with what status and weight.", attributes()),
+        identity: Identity { version: 0, attributes: vec![("server", "The server's name."), ("name", "The version's name.")] },
+        path,
+        validate: |body| validate_spec::<VersionSpec>(body, &["server", "name"], VersionSpec::validate),
+        map_attributes: &["backend_headers", "tool_costs"],
+        plan_hook: Some(plan_header_names),
+        list: Some(ListDef {
+            schema: Schema::new(
+                "Lists the versions of one MCP server.",
+                vec![Attribute::required("server", Type::String, "The server whose versions to list.")],
+            ),
+            collection: |config| match config.attr("server").as_str() {
+                Some(server) => Ok(format!("servers/{server}/versions")),
+                None => Err("server must be known".into()),
+            },
+            filter: |_, _| true,
+        }),
+    }
+}
