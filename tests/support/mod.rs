@@ -2,7 +2,9 @@
 //! client that returns status, headers and JSON.
 #![allow(dead_code)]
 
+pub mod scenario;
 pub mod stack;
+pub mod terraform;
 pub mod upstream;
 
 use mcpgate::api::{admin_router, AppState};

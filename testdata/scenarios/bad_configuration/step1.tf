@@ -1,0 +1,3 @@
+resource "mcp_server" "bad_name" {
+  name = "Bad_Name"
+}

@@ -1,0 +1,5 @@
+resource "mcp_product_server" "bad" {
+  product = "acc-p"
+  server  = "acc-s"
+  tools   = ["ok-*", "broken[glob"]
+}

@@ -1,0 +1,5 @@
+resource "mcp_server" "managed" {
+  name        = "acc-drifting"
+  description = "Managed by Terraform"
+  owner       = "platform"
+}
