@@ -73,7 +73,8 @@ impl ResourceDef {
         let mut state = BTreeMap::new();
         for attr in &self.schema.attributes {
             let value = match attr.api {
-                Api::Field | Api::ReadOnly => Value::from_api_json(json.get(attr.name), &attr.ty),
+                Api::Field => same_instant_as(base.attr(attr.name), Value::from_api_json(json.get(attr.name), &attr.ty)),
+                Api::ReadOnly => Value::from_api_json(json.get(attr.name), &attr.ty),
                 Api::WriteOnly => Value::Null,
                 Api::Local => known_or_null(base.attr(attr.name)),
                 Api::OnCreate => match Value::from_api_json(json.get(attr.name), &attr.ty) {
@@ -204,6 +205,16 @@ impl ResourceDef {
             )],
             other => vec![diagnostics::error(summary, other.to_string())],
         }
+    }
+}
+
+/// The API writes timestamps in its own RFC 3339 form; the configuration's
+/// spelling of the same instant is kept, so applies stay consistent.
+fn same_instant_as(configured: &Value, returned: Value) -> Value {
+    let instant = |v: &Value| v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    match (instant(configured), instant(&returned)) {
+        (Some(a), Some(b)) if a == b => configured.clone(),
+        _ => returned,
     }
 }
 

@@ -1,0 +1,29 @@
+//! The provider's schema as Terraform reports it (`terraform providers
+//! schema -json`), snapshotted, plus the protocol facts Terraform relies on.
+
+mod support;
+
+use support::terraform::Workspace;
+
+#[test]
+fn terraform_reports_the_provider_schema() {
+    let workspace = Workspace::with_env(vec![]);
+    workspace.write(&[("main.tf", "terraform {\n  required_providers {\n    mcp = { source = \"mcpgate/mcp\" }\n  }\n}\n")]);
+    let run = workspace.terraform(&["providers", "schema", "-json"]);
+    assert!(run.ok(), "terraform providers schema failed:\n{}", run.output());
+    let schemas: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let provider = &schemas["provider_schemas"]["registry.terraform.io/mcpgate/mcp"];
+    let resources = provider["resource_schemas"].as_object().expect("resources");
+    let mut names: Vec<&str> = resources.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["mcp_product", "mcp_product_server", "mcp_server", "mcp_server_version", "mcp_subscription"]);
+    let mut data_sources: Vec<&str> = provider["data_source_schemas"].as_object().expect("data sources").keys().map(String::as_str).collect();
+    data_sources.sort();
+    assert_eq!(data_sources, ["mcp_product", "mcp_server", "mcp_servers"]);
+    let version = &resources["mcp_server_version"]["block"]["attributes"];
+    assert_eq!(version["backend_headers"]["write_only"], true, "backend header values are write-only");
+    assert_eq!(provider["provider"]["block"]["attributes"]["token"]["sensitive"], true);
+    let rate_limit = &resources["mcp_product"]["block"]["attributes"]["rate_limit"];
+    assert_eq!(rate_limit["nested_type"]["nesting_mode"], "single", "nested attributes, not blocks");
+    insta::assert_json_snapshot!("provider_schema", provider);
+}
