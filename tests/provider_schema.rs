@@ -27,3 +27,29 @@ fn terraform_reports_the_provider_schema() {
     assert_eq!(rate_limit["nested_type"]["nesting_mode"], "single", "nested attributes, not blocks");
     insta::assert_json_snapshot!("provider_schema", provider);
 }
+
+/// The registry docs are generated from the schema and the examples; this
+/// test fails when they are stale (`MCPGATE_UPDATE_DOCS=1` rewrites them).
+#[test]
+fn registry_docs_match_the_schema() {
+    let workspace = Workspace::with_env(vec![]);
+    workspace.write(&[("main.tf", "terraform {\n  required_providers {\n    mcp = { source = \"mcpgate/mcp\" }\n  }\n}\n")]);
+    let run = workspace.terraform(&["providers", "schema", "-json"]);
+    assert!(run.ok(), "{}", run.output());
+    let schemas: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pages = support::docs::render(&schemas["provider_schemas"]["registry.terraform.io/mcpgate/mcp"], root);
+    assert_eq!(pages.len(), 9, "index, five resources, three data sources");
+    let update = std::env::var("MCPGATE_UPDATE_DOCS").is_ok_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for (path, content) in pages {
+        let file = root.join(&path);
+        if update {
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&file, &content).expect("write docs");
+        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(content.as_str()) {
+            stale.push(path);
+        }
+    }
+    assert!(stale.is_empty(), "stale docs (regenerate with MCPGATE_UPDATE_DOCS=1 cargo test --test provider_schema): {stale:?}");
+}

@@ -2,6 +2,7 @@
 //! client that returns status, headers and JSON.
 #![allow(dead_code)]
 
+pub mod docs;
 pub mod scenario;
 pub mod stack;
 pub mod terraform;

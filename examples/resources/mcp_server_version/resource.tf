@@ -1,0 +1,29 @@
+resource "mcp_server" "weather" {
+  name = "weather"
+}
+
+resource "mcp_server_version" "v1" {
+  server      = mcp_server.weather.name
+  name        = "v1"
+  backend_url = "http://127.0.0.1:3001/mcp"
+
+  # Sent upstream by the gateway, never stored in state. Bump the version to
+  # send new values.
+  backend_headers = {
+    Authorization = "Bearer upstream-credential"
+  }
+  backend_headers_version = 1
+
+  tool_costs = {
+    forecast = 0.02
+    default  = 0.01
+  }
+}
+
+# A canary: 10% of active traffic while v1 keeps the rest.
+resource "mcp_server_version" "v2" {
+  server         = mcp_server.weather.name
+  name           = "v2"
+  backend_url    = "http://127.0.0.1:3002/mcp"
+  traffic_weight = 10
+}

@@ -1,0 +1,123 @@
+//! Registry-layout documentation (`docs/index.md`, `docs/resources/*.md`,
+//! `docs/data-sources/*.md`) rendered from the schema Terraform reports and
+//! the examples, in the layout tfplugindocs produces.
+
+use serde_json::Value;
+use std::path::Path;
+
+fn type_name(attribute: &Value) -> String {
+    if attribute.get("nested_type").is_some() {
+        return "Attributes".into();
+    }
+    fn render(ty: &Value) -> String {
+        match ty {
+            Value::String(s) => capitalize(s),
+            Value::Array(parts) if parts.len() == 2 => {
+                let kind = parts[0].as_str().unwrap_or_default();
+                match kind {
+                    "object" => "Object".into(),
+                    _ => format!("{} of {}", capitalize(kind), render(&parts[1])),
+                }
+            }
+            _ => "Dynamic".into(),
+        }
+    }
+    render(&attribute["type"])
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+fn group(attributes: &serde_json::Map<String, Value>, nested_prefix: &str, out: &mut String, nested: &mut Vec<(String, Value)>) {
+    let sections: [(&str, fn(&Value) -> bool); 3] = [
+        ("Required", |a| a["required"] == true),
+        ("Optional", |a| a["optional"] == true),
+        ("Read-Only", |a| a["computed"] == true && a["optional"] != true && a["required"] != true),
+    ];
+    for (title, wanted) in sections {
+        let mut names: Vec<&String> = attributes.iter().filter(|(_, a)| wanted(a)).map(|(n, _)| n).collect();
+        names.sort();
+        if names.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n### {title}\n\n"));
+        for name in names {
+            let attribute = &attributes[name];
+            let mut traits = vec![type_name(attribute)];
+            if attribute["sensitive"] == true {
+                traits.push("Sensitive".into());
+            }
+            if attribute["write_only"] == true {
+                traits.push("Write-only".into());
+            }
+            let description = attribute["description"].as_str().unwrap_or_default();
+            let link = if attribute.get("nested_type").is_some() {
+                nested.push((format!("{nested_prefix}{name}"), attribute["nested_type"].clone()));
+                format!(" (see [below for nested schema](#nestedatt--{nested_prefix}{name}))")
+            } else {
+                String::new()
+            };
+            out.push_str(&format!("- `{name}` ({}) {description}{link}\n", traits.join(", ")));
+        }
+    }
+}
+
+fn schema_markdown(block: &Value) -> String {
+    let mut out = String::from("## Schema\n");
+    let mut nested = Vec::new();
+    if let Some(attributes) = block["attributes"].as_object() {
+        group(attributes, "", &mut out, &mut nested);
+    }
+    while let Some((name, nested_type)) = nested.pop() {
+        out.push_str(&format!("\n<a id=\"nestedatt--{name}\"></a>\n### Nested Schema for `{name}`\n"));
+        if let Some(attributes) = nested_type["attributes"].as_object() {
+            group(attributes, &format!("{name}--"), &mut out, &mut nested);
+        }
+    }
+    out
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// The pages for a provider schema (as `terraform providers schema -json`
+/// reports it), by path relative to the repository root.
+pub fn render(provider: &Value, root: &Path) -> Vec<(String, String)> {
+    let mut pages = Vec::new();
+    let provider_example = read(&root.join("examples/provider/provider.tf")).unwrap_or_default();
+    let description = provider["provider"]["block"]["description"].as_str().unwrap_or_default();
+    pages.push((
+        "docs/index.md".to_string(),
+        format!(
+            "---\npage_title: \"mcp Provider\"\ndescription: |-\n  {description}\n---\n\n# mcp Provider\n\n{description}\n\n## Example Usage\n\n```terraform\n{provider_example}```\n\n{}",
+            schema_markdown(&provider["provider"]["block"])
+        ),
+    ));
+    for (kind, folder, title, example_file) in [
+        ("resource_schemas", "resources", "Resource", "resource.tf"),
+        ("data_source_schemas", "data-sources", "Data Source", "data-source.tf"),
+    ] {
+        for (name, schema) in provider[kind].as_object().into_iter().flatten() {
+            let block = &schema["block"];
+            let description = block["description"].as_str().unwrap_or_default();
+            let mut page = format!(
+                "---\npage_title: \"{name} {title} - terraform-provider-mcp\"\nsubcategory: \"\"\ndescription: |-\n  {description}\n---\n\n# {name} ({title})\n\n{description}\n"
+            );
+            let examples = root.join("examples").join(folder).join(name);
+            if let Some(example) = read(&examples.join(example_file)) {
+                page.push_str(&format!("\n## Example Usage\n\n```terraform\n{example}```\n"));
+            }
+            page.push_str(&format!("\n{}", schema_markdown(block)));
+            if let Some(import) = read(&examples.join("import.sh")) {
+                page.push_str(&format!(
+                    "\n## Import\n\nImport is supported using the following syntax, or with an `import` block naming the resource's identity:\n\n```shell\n{import}```\n"
+                ));
+            }
+            pages.push((format!("docs/{folder}/{name}.md"), page));
+        }
+    }
+    pages
+}
