@@ -2,6 +2,7 @@
 //! Terraform provider: resource shapes, their validation rules, and the
 //! decisions (lifecycles, limits) that must agree everywhere.
 
+pub mod calls;
 pub mod error;
 pub mod product;
 pub mod product_server;

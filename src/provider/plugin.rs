@@ -6,6 +6,7 @@ use super::proto::plugin as gp;
 use super::proto::tfplugin6::provider_server::ProviderServer;
 use super::service::ProviderService;
 use base64::Engine;
+use futures::StreamExt;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -70,7 +71,14 @@ pub async fn run(debug: bool) -> Result<(), PluginError> {
     }
     match tls {
         Some(tls) => router.serve_with_incoming_shutdown(tls.incoming(listener), crate::serve::shutdown_signal()).await?,
-        None => router.serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), crate::serve::shutdown_signal()).await?,
+        None => {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|tcp| {
+                let tcp = tcp?;
+                tcp.set_nodelay(true)?;
+                Ok::<_, std::io::Error>(tcp)
+            });
+            router.serve_with_incoming_shutdown(incoming, crate::serve::shutdown_signal()).await?
+        }
     }
     Ok(())
 }
@@ -130,6 +138,8 @@ impl AutoMtls {
                     Ok(accepted) => accepted,
                     Err(err) => return Some((Err(err), (listener, acceptor))),
                 };
+                // Small gRPC frames must not wait for Nagle's algorithm.
+                let _ = tcp.set_nodelay(true);
                 match acceptor.accept(tcp).await {
                     Ok(tls) => return Some((Ok(TlsConnection(tls)), (listener, acceptor))),
                     Err(err) => tracing::warn!(error = %err, "TLS handshake with Terraform failed"),

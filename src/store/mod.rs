@@ -76,6 +76,19 @@ pub struct QuotaCounter {
     pub count: i64,
 }
 
+/// Which call-log records to return, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct CallQuery {
+    pub server: Option<String>,
+    pub tool: Option<String>,
+    pub session_id: Option<String>,
+    pub status: Option<crate::model::calls::CallStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// `None`: every match (analytics).
+    pub limit: Option<u32>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} does not exist")]
@@ -129,6 +142,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Upserts the given counters in one transaction.
     async fn save_quota_counters(&self, counters: &[QuotaCounter]) -> Result<(), StoreError>;
+
+    /// Appends call records in one transaction.
+    async fn insert_calls(&self, calls: &[crate::model::calls::CallRecord]) -> Result<(), StoreError>;
+
+    /// Drops records older than `older_than`, then all but the newest `keep`.
+    async fn prune_calls(&self, older_than: DateTime<Utc>, keep: u64) -> Result<u64, StoreError>;
+
+    async fn find_calls(&self, query: &CallQuery) -> Result<Vec<crate::model::calls::CallRecord>, StoreError>;
 
     /// Every resource of a kind, under every parent (the gateway loads its configuration with it).
     async fn list_all(&self, kind: Kind) -> Result<Vec<Record>, StoreError>;

@@ -2,7 +2,8 @@
 //! transactions, so the compare-and-set and the referential checks see the
 //! same state the write lands on.
 
-use super::{KeyHashes, ListQuery, Precondition, Put, QuotaCounter, Record, Store, StoreError, Written};
+use super::{CallQuery, KeyHashes, ListQuery, Precondition, Put, QuotaCounter, Record, Store, StoreError, Written};
+use crate::model::calls::{CallRecord, CallStatus};
 use crate::model::{Key, Kind, ProductSpec, Reason, SubscriptionState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -432,5 +433,113 @@ impl Store for SqliteStore {
         let sql = format!("{} ORDER BY {}{}", t.select(), t.parent.map(|p| format!("{p}, ")).unwrap_or_default(), t.name_col);
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(|row| record(kind, row)).collect()
+    }
+
+    async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for call in calls {
+            sqlx::query(
+                "INSERT INTO calls (time, subscription, product, server, version, tool, client_name, client_version, session_id, \
+                 duration_ms, status, error_type, error_message, arguments, result, cost) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(call.time)
+            .bind(&call.subscription)
+            .bind(&call.product)
+            .bind(&call.server)
+            .bind(&call.version)
+            .bind(&call.tool)
+            .bind(&call.client_name)
+            .bind(&call.client_version)
+            .bind(&call.session_id)
+            .bind(call.duration_ms)
+            .bind(call.status.as_str())
+            .bind(&call.error_type)
+            .bind(&call.error_message)
+            .bind(&call.arguments)
+            .bind(&call.result)
+            .bind(call.cost)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn prune_calls(&self, older_than: chrono::DateTime<Utc>, keep: u64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let aged = sqlx::query("DELETE FROM calls WHERE time < ?").bind(older_than).execute(&mut *tx).await?.rows_affected();
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let surplus = sqlx::query("DELETE FROM calls WHERE id <= (SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?)")
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(aged + surplus)
+    }
+
+    async fn find_calls(&self, query: &CallQuery) -> Result<Vec<CallRecord>, StoreError> {
+        let mut sql = String::from(
+            "SELECT time, subscription, product, server, version, tool, client_name, client_version, session_id, duration_ms, \
+             status, error_type, error_message, arguments, result, cost FROM calls WHERE 1 = 1",
+        );
+        let mut text_filters: Vec<String> = Vec::new();
+        for (column, value) in [("server", &query.server), ("tool", &query.tool), ("session_id", &query.session_id)] {
+            if let Some(value) = value {
+                sql.push_str(&format!(" AND {column} = ?"));
+                text_filters.push(value.clone());
+            }
+        }
+        if let Some(status) = query.status {
+            sql.push_str(" AND status = ?");
+            text_filters.push(status.as_str().to_string());
+        }
+        if query.from.is_some() {
+            sql.push_str(" AND time >= ?");
+        }
+        if query.to.is_some() {
+            sql.push_str(" AND time < ?");
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if query.limit.is_some() {
+            sql.push_str(" LIMIT ?");
+        }
+        let mut q = sqlx::query(&sql);
+        for value in &text_filters {
+            q = q.bind(value);
+        }
+        if let Some(from) = query.from {
+            q = q.bind(from);
+        }
+        if let Some(to) = query.to {
+            q = q.bind(to);
+        }
+        if let Some(limit) = query.limit {
+            q = q.bind(i64::from(limit));
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok(CallRecord {
+                    time: r.try_get("time")?,
+                    subscription: r.try_get("subscription")?,
+                    product: r.try_get("product")?,
+                    server: r.try_get("server")?,
+                    version: r.try_get("version")?,
+                    tool: r.try_get("tool")?,
+                    client_name: r.try_get("client_name")?,
+                    client_version: r.try_get("client_version")?,
+                    session_id: r.try_get("session_id")?,
+                    duration_ms: r.try_get("duration_ms")?,
+                    status: if status == "ok" { CallStatus::Ok } else { CallStatus::Error },
+                    error_type: r.try_get("error_type")?,
+                    error_message: r.try_get("error_message")?,
+                    arguments: r.try_get("arguments")?,
+                    result: r.try_get("result")?,
+                    cost: r.try_get("cost")?,
+                })
+            })
+            .collect()
     }
 }
