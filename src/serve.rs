@@ -3,6 +3,9 @@
 use crate::api::{self, AppState};
 use crate::gateway::{self, Gateway, GatewaySettings};
 use crate::store;
+use crate::telemetry::call_log::Retention;
+use crate::telemetry::payload::PayloadPolicy;
+use crate::telemetry::{Telemetry, TelemetrySettings};
 use std::time::Duration;
 use clap::Args;
 use std::net::SocketAddr;
@@ -31,6 +34,18 @@ pub struct ServeArgs {
     /// How long the gateway waits to connect to an upstream MCP server, in seconds.
     #[arg(long, env = "MCPGATE_UPSTREAM_CONNECT_TIMEOUT", default_value_t = 5)]
     pub upstream_connect_timeout: u64,
+    /// Largest tool payload recorded (when a version enables payload logging), in bytes.
+    #[arg(long, env = "MCPGATE_PAYLOAD_MAX_BYTES", default_value_t = crate::telemetry::payload::DEFAULT_MAX_BYTES)]
+    pub payload_max_bytes: usize,
+    /// JSON keys whose values are redacted in recorded payloads (comma-separated).
+    #[arg(long, env = "MCPGATE_PAYLOAD_REDACT_KEYS", value_delimiter = ',', default_values_t = crate::telemetry::payload::DEFAULT_REDACT_KEYS.iter().map(|k| k.to_string()))]
+    pub payload_redact_keys: Vec<String>,
+    /// Call-log records older than this many days are pruned.
+    #[arg(long, env = "MCPGATE_CALL_LOG_MAX_AGE_DAYS", default_value_t = 30)]
+    pub call_log_max_age_days: u64,
+    /// At most this many call-log records are kept (the newest).
+    #[arg(long, env = "MCPGATE_CALL_LOG_MAX_ROWS", default_value_t = 1_000_000)]
+    pub call_log_max_rows: u64,
     /// Throwaway instance: in-memory store, free loopback ports, a random
     /// token unless one is given; prints its URLs and token as one JSON line.
     #[arg(long, env = "MCPGATE_EPHEMERAL")]
@@ -45,6 +60,8 @@ pub enum ServeError {
     Bind { listener: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("cannot open the store {url}: {source}")]
     Store { url: String, source: store::StoreError },
+    #[error("{0}")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -84,13 +101,23 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let admin_addr = admin_listener.local_addr()?;
     let gateway_addr = gateway_listener.local_addr()?;
 
-    let state = AppState::new(store.clone(), token.as_deref());
+    let telemetry_settings = TelemetrySettings {
+        otlp: TelemetrySettings::otlp_from_env(),
+        payload: PayloadPolicy { max_bytes: args.payload_max_bytes, redact_keys: args.payload_redact_keys.iter().map(|k| k.trim().to_lowercase()).collect() },
+        retention: Retention { max_age: Duration::from_secs(args.call_log_max_age_days * 24 * 3600), max_rows: args.call_log_max_rows },
+        ..TelemetrySettings::default()
+    };
+    let telemetry = Telemetry::start(&telemetry_settings, store.clone())?;
+    if let Some(otlp) = &telemetry_settings.otlp {
+        tracing::info!(endpoint = %otlp.endpoint, protocol = ?otlp.protocol, "exporting traces and metrics over OTLP");
+    }
+    let state = AppState::new(store.clone(), token.as_deref()).with_telemetry(telemetry.clone());
     let settings = GatewaySettings {
         max_body_bytes: args.max_body_bytes,
         connect_timeout: Duration::from_secs(args.upstream_connect_timeout),
         ..GatewaySettings::default()
     };
-    let gateway = Gateway::start(store, state.change_feed(), settings)
+    let gateway = Gateway::start(store, state.change_feed(), settings, telemetry)
         .await
         .map_err(|source| ServeError::Store { url: args.database.clone(), source })?;
     let admin = axum::serve(admin_listener, api::admin_router(state.clone())).with_graceful_shutdown(shutdown_signal());

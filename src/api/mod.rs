@@ -1,5 +1,6 @@
 //! The management REST API (`/api/v1`) and the admin listener's other routes.
 
+pub mod analytics;
 pub mod openapi;
 pub mod problem;
 pub mod product_servers;
@@ -36,6 +37,8 @@ pub struct AppState {
     /// Serialises this process's writers per resource, so compare-and-set
     /// retries are needed only against other processes.
     write_locks: Arc<[tokio::sync::Mutex<()>; WRITE_LOCK_STRIPES]>,
+    /// Metrics for `/metrics`; absent in API-only setups.
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
 }
 
 const WRITE_LOCK_STRIPES: usize = 64;
@@ -49,7 +52,13 @@ impl AppState {
             applied: Arc::new(tokio::sync::watch::channel(0).0),
             ready: Arc::new(AtomicBool::new(false)),
             write_locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
+            telemetry: None,
         }
+    }
+
+    pub fn with_telemetry(mut self, telemetry: Arc<crate::telemetry::Telemetry>) -> AppState {
+        self.telemetry = Some(telemetry);
+        self
     }
 
     /// Held for the read-modify-write of one resource.
@@ -154,6 +163,16 @@ fn management_routes() -> Router<AppState> {
         .route("/subscriptions/{subscription}/approve", post(subscriptions::approve))
         .route("/subscriptions/{subscription}/reject", post(subscriptions::reject))
         .route("/subscriptions/{subscription}/regenerate-key", post(subscriptions::regenerate_key))
+        .route("/analytics", get(analytics::analytics))
+        .route("/calls", get(analytics::calls))
+}
+
+/// Prometheus text exposition of the gateway's metrics.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.telemetry {
+        Some(telemetry) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], telemetry.prometheus_text()).into_response(),
+        None => ApiError::new(ProblemType::NotFound, "metrics are not collected in this process").into_response(),
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
@@ -173,6 +192,7 @@ pub fn admin_router(state: AppState) -> Router {
     let protected = management_routes().route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .nest("/api/v1", protected)
         .fallback(not_found)

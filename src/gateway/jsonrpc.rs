@@ -37,6 +37,13 @@ impl Body {
         }
     }
 
+    pub fn messages_mut(&mut self) -> &mut [Value] {
+        match self {
+            Body::Single(value) => std::slice::from_mut(value),
+            Body::Batch(items) => items,
+        }
+    }
+
     pub fn is_batch(&self) -> bool {
         matches!(self, Body::Batch(_))
     }

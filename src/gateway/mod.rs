@@ -8,6 +8,7 @@ pub mod config;
 pub mod jsonrpc;
 mod legacy_sse;
 pub mod limits;
+mod observe;
 mod proxy;
 mod refusal;
 pub mod sessions;
@@ -24,6 +25,8 @@ use axum::Router;
 use config::{ConfigHandle, Snapshot};
 use limits::{Decision, Limiter};
 use refusal::{Refusal, RequestIds};
+use crate::telemetry::observation::CallContext;
+use crate::telemetry::Telemetry;
 use sessions::Sessions;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +60,8 @@ impl Default for GatewaySettings {
 pub struct Gateway {
     pub config: ConfigHandle,
     pub limiter: Arc<Limiter>,
-    pub sessions: Sessions,
+    pub sessions: Arc<Sessions>,
+    pub telemetry: Arc<Telemetry>,
     bridges: legacy_sse::Bridges,
     pub settings: GatewaySettings,
     client: reqwest::Client,
@@ -71,6 +75,7 @@ impl Gateway {
         store: DynStore,
         changes: crate::api::ChangeFeed,
         settings: GatewaySettings,
+        telemetry: Arc<Telemetry>,
     ) -> Result<Arc<Gateway>, crate::store::StoreError> {
         let config = ConfigHandle::default();
         config.reload(&store).await?;
@@ -81,7 +86,7 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| crate::store::StoreError::Corrupt(format!("HTTP client: {e}")))?;
-        let gateway = Arc::new(Gateway { config, limiter, sessions: Sessions::default(), bridges: Default::default(), settings, client, store });
+        let gateway = Arc::new(Gateway { config, limiter, sessions: Arc::default(), telemetry, bridges: Default::default(), settings, client, store });
         gateway.spawn_quota_flush();
         Ok(gateway)
     }
@@ -98,9 +103,11 @@ impl Gateway {
         });
     }
 
-    /// Writes what is still unsaved; called on shutdown.
+    /// Writes what is still unsaved (quota counts, call records, spans);
+    /// called on shutdown, and by tests.
     pub async fn flush(&self) {
         self.limiter.flush(&self.store).await;
+        self.telemetry.flush().await;
     }
 }
 
@@ -128,6 +135,8 @@ pub struct Routed {
     pub caller: String,
     pub session_id: Option<String>,
     pub snapshot: Arc<Snapshot>,
+    /// What telemetry reports about this exchange.
+    pub context: CallContext,
 }
 
 fn route_refusal(err: RouteError) -> Refusal {
@@ -177,7 +186,43 @@ fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client:
     };
     let allowed = grant.association(&server).and_then(|a| a.versions.as_deref());
     let version = choose_version(&server_config.specs, allowed, requested, &caller).map_err(route_refusal)?.to_string();
-    Ok(Routed { server, version, grant, caller, session_id, snapshot: snapshot.clone() })
+    let context = call_context(&server, &version, &grant, session_id.as_deref(), headers, client, &gateway.sessions);
+    Ok(Routed { server, version, grant, caller, session_id, snapshot: snapshot.clone(), context })
+}
+
+fn call_context(
+    server: &str,
+    version: &str,
+    grant: &Grant,
+    session_id: Option<&str>,
+    headers: &HeaderMap,
+    client: SocketAddr,
+    sessions: &Sessions,
+) -> CallContext {
+    let host = header(headers, "host").unwrap_or_default();
+    let (server_address, server_port) = match host.rsplit_once(':') {
+        Some((address, port)) => (Some(address.to_string()), port.parse().ok()),
+        None => ((!host.is_empty()).then(|| host.to_string()), None),
+    };
+    let mut context = CallContext {
+        server: server.to_string(),
+        version: version.to_string(),
+        product: grant.product.name.clone(),
+        subscription: grant.subscription.as_ref().map(|s| s.name.clone()),
+        auth_type: grant.auth_type(),
+        session_id: session_id.map(str::to_string),
+        protocol_version: header(headers, "mcp-protocol-version").map(str::to_string),
+        client_address: Some(client.ip().to_string()),
+        client_port: Some(client.port()),
+        server_address,
+        server_port,
+        http_version: "1.1",
+        ..CallContext::default()
+    };
+    if let Some(session) = session_id.and_then(|id| sessions.get(server, id)) {
+        session.info.fill(&mut context);
+    }
+    context
 }
 
 async fn handle(
@@ -191,6 +236,11 @@ async fn handle(
         let refusal = Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST, GET or DELETE");
         return refusal.with_header(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("GET, POST, DELETE")).respond(&RequestIds::default());
     }
+    let http_version = match parts.version {
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_10 => "1.0",
+        _ => "1.1",
+    };
     if parts.method != Method::POST {
         return match route(&gateway, &params, &parts.headers, client) {
             Ok(routed) => proxy::forward_stream(&gateway, &routed, parts).await,
@@ -213,7 +263,11 @@ async fn handle(
         }
     };
     match route(&gateway, &params, &parts.headers, client) {
-        Ok(routed) => proxy::forward_messages(&gateway, routed, parts, message).await,
+        Ok(mut routed) => {
+            routed.context.http_version = http_version;
+            gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
+            proxy::forward_messages(&gateway, routed, parts, message).await
+        }
         Err(refusal) => refusal.respond(&RequestIds::of(&message)),
     }
 }

@@ -8,6 +8,8 @@ use super::refusal::{Refusal, RequestIds};
 use super::{admit, jsonrpc, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
 use crate::model::{ToolFilter, Transport, VersionStatus};
 use super::legacy_sse::BridgeError;
+use super::observe::{Exchanges, SessionSink};
+use super::sessions::SessionInfo;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -137,15 +139,22 @@ fn timed_out(requests: &RequestIds) -> Response {
     Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time").respond(requests)
 }
 
-/// Rewrites upstream messages on their way back: filters `tools/list`
-/// results to the product's allow-list.
+/// Rewrites upstream messages on their way back (filters `tools/list`
+/// results to the product's allow-list) and reports each answer.
 struct ResponseHook {
     tool_filter: Option<ToolFilter>,
     list_ids: HashSet<String>,
+    exchanges: Exchanges,
 }
 
 impl ResponseHook {
     fn on_message(&mut self, message: &mut Value) -> bool {
+        let changed = self.filter_tools(message);
+        self.exchanges.complete(message);
+        changed
+    }
+
+    fn filter_tools(&self, message: &mut Value) -> bool {
         let Some(filter) = &self.tool_filter else { return false };
         let is_list_reply = jsonrpc::id(message).is_some_and(|id| self.list_ids.contains(&id.to_string()));
         if !is_list_reply {
@@ -155,10 +164,6 @@ impl ResponseHook {
         let before = tools.len();
         tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.allows(name)));
         tools.len() != before
-    }
-
-    fn rewrites(&self) -> bool {
-        self.tool_filter.is_some() && !self.list_ids.is_empty()
     }
 }
 
@@ -171,11 +176,14 @@ fn sse_event(message: &Value) -> Bytes {
 }
 
 /// POST: JSON-RPC messages from the client.
-pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, body: jsonrpc::Body) -> Response {
+pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, mut body: jsonrpc::Body) -> Response {
     let requests = RequestIds::of(&body);
     let Some(version) = version_of(&routed).cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
+    let mut exchanges = Exchanges::new(gateway.telemetry.clone(), routed.context.clone(), version.spec.payload_logging, version.spec.tool_costs.clone());
+    let incoming_traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
     let association = routed.grant.association(&routed.server);
     let tool_filter = association.filter(|a| a.restricts_tools).map(|a| a.tools.clone());
 
@@ -193,16 +201,23 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, b
             _ => false,
         })
         .collect();
+    local_replies.iter().for_each(|reply| exchanges.complete(reply));
     let batch = body.is_batch();
     let forwarded = body.retain(|i| !refused[i]);
     let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(|m| jsonrpc::is_request(m)).count() as u64);
     let standings = match admit(gateway, &routed, calls) {
         Decision::Admitted(standings) => standings,
-        Decision::Throttled { exceeded, standings } => return throttled(exceeded, &standings, &requests),
+        Decision::Throttled { exceeded, standings } => {
+            gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, &routed.grant.product.name);
+            let response = throttled(exceeded, &standings, &requests);
+            exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), exceeded.kind.reason());
+            return response;
+        }
     };
     let Some(forwarded) = forwarded else {
         return local_only(local_replies, batch, &routed, &version, &standings);
     };
+    exchanges.forwarded();
     let hook = ResponseHook {
         tool_filter,
         list_ids: forwarded
@@ -211,51 +226,92 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, b
             .filter(|m| jsonrpc::method(m) == Some("tools/list"))
             .filter_map(|m| jsonrpc::id(m).map(Value::to_string))
             .collect(),
+        exchanges,
     };
-
     if version.spec.transport == Transport::Sse {
         let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
         return forward_legacy(gateway, exchange, forwarded, hook, local_replies).await;
     }
-    let deadline = Instant::now() + timeout_of(&version);
-    let request = gateway
-        .client
-        .post(&version.spec.backend_url)
-        .headers(upstream_headers(&parts.headers, &version))
-        .body(forwarded.to_bytes());
+    forward_streamable(gateway, Upstream { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings }, forwarded, hook, local_replies, upstream_traceparent).await
+}
+
+/// What the upstream leg of one POST needs to know.
+struct Upstream<'a> {
+    routed: &'a Routed,
+    version: &'a VersionConfig,
+    parts: &'a Parts,
+    requests: &'a RequestIds,
+    standings: &'a [Standing],
+}
+
+async fn forward_streamable(
+    gateway: &Gateway,
+    leg: Upstream<'_>,
+    forwarded: jsonrpc::Body,
+    mut hook: ResponseHook,
+    local_replies: Vec<Value>,
+    traceparent: Option<String>,
+) -> Response {
+    let Upstream { routed, version, parts, requests, standings } = leg;
+    let deadline = Instant::now() + timeout_of(version);
+    let mut headers = upstream_headers(&parts.headers, version);
+    if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert("traceparent", value);
+    }
+    let request = gateway.client.post(&version.spec.backend_url).headers(headers).body(forwarded.to_bytes());
     let upstream = match timeout(deadline - Instant::now(), request.send()).await {
-        Err(_) => return timed_out(&requests),
-        Ok(Err(err)) => return upstream_failure(&err, &requests),
+        Err(_) => {
+            hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
+            return timed_out(requests);
+        }
+        Ok(Err(err)) => {
+            hook.exchanges.fail_all(if err.is_timeout() { "timeout" } else { "upstream_unavailable" }, &root_cause(&err));
+            return upstream_failure(&err, requests);
+        }
         Ok(Ok(response)) => response,
     };
     if let Some(session) = upstream.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        gateway.sessions.pin(&routed.server, session, &routed.version, &routed.caller);
+        gateway.sessions.pin(&routed.server, session, &routed.version, &routed.caller, SessionInfo::of(&hook.exchanges.context));
+        hook.exchanges.context.session_id.get_or_insert_with(|| session.to_string());
+        hook.exchanges.session_sink = Some(SessionSink { sessions: gateway.sessions.clone(), server: routed.server.clone() });
     }
     let status = upstream.status();
     let kind = content_type(upstream.headers());
-    let rewrites = hook.rewrites() || !local_replies.is_empty();
-    let mut headers = response_headers(upstream.headers(), &routed, &version, rewrites);
-    rate_limit_headers(&standings, &mut headers);
+    let mut headers = response_headers(upstream.headers(), routed, version, true);
+    rate_limit_headers(standings, &mut headers);
 
     if status == StatusCode::ACCEPTED && !local_replies.is_empty() {
         // Only notifications went upstream; the client still awaits the refusals.
-        return local_only(local_replies, batch, &routed, &version, &standings);
+        return local_only(local_replies, forwarded.is_batch(), routed, version, standings);
     }
-    if !status.is_success() || !rewrites {
-        return stream_through(status, headers, upstream);
+    let metrics_server = routed.server.clone();
+    if !status.is_success() {
+        hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
+        let headers = response_headers(upstream.headers(), routed, version, false);
+        return stream_through(status, headers, upstream, gateway, metrics_server);
     }
     if kind.starts_with("text/event-stream") {
-        return rewrite_sse(status, headers, upstream, hook, local_replies);
+        return rewrite_sse(status, headers, upstream, hook, local_replies, gateway, metrics_server);
     }
     if kind.starts_with("application/json") {
         let remaining = deadline.saturating_duration_since(Instant::now());
         return match timeout(remaining, upstream.bytes()).await {
-            Err(_) => timed_out(&requests),
-            Ok(Err(err)) => upstream_failure(&err, &requests),
-            Ok(Ok(bytes)) => rewrite_json(status, headers, &bytes, hook, local_replies),
+            Err(_) => {
+                hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
+                timed_out(requests)
+            }
+            Ok(Err(err)) => {
+                hook.exchanges.fail_all("upstream_unavailable", &root_cause(&err));
+                upstream_failure(&err, requests)
+            }
+            Ok(Ok(bytes)) => {
+                gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, &routed.server);
+                rewrite_json(status, headers, &bytes, hook, local_replies)
+            }
         };
     }
-    stream_through(status, headers, upstream)
+    let headers = response_headers(upstream.headers(), routed, version, false);
+    stream_through(status, headers, upstream, gateway, metrics_server)
 }
 
 fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, version: &VersionConfig, standings: &[Standing]) -> Response {
@@ -265,8 +321,14 @@ fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, version: &Versi
     (StatusCode::OK, headers, axum::Json(body)).into_response()
 }
 
-fn stream_through(status: StatusCode, headers: HeaderMap, upstream: reqwest::Response) -> Response {
-    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
+fn stream_through(status: StatusCode, headers: HeaderMap, upstream: reqwest::Response, gateway: &Gateway, server: String) -> Response {
+    let telemetry = gateway.telemetry.clone();
+    let counted = upstream.bytes_stream().inspect(move |chunk| {
+        if let Ok(chunk) = chunk {
+            telemetry.metrics.record_bytes(0, chunk.len() as u64, &server);
+        }
+    });
+    let mut response = Response::new(Body::from_stream(counted));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
@@ -300,7 +362,16 @@ fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: &[u8], mut hook: 
     response
 }
 
-fn rewrite_sse(status: StatusCode, headers: HeaderMap, upstream: reqwest::Response, mut hook: ResponseHook, local: Vec<Value>) -> Response {
+fn rewrite_sse(
+    status: StatusCode,
+    headers: HeaderMap,
+    upstream: reqwest::Response,
+    mut hook: ResponseHook,
+    local: Vec<Value>,
+    gateway: &Gateway,
+    server: String,
+) -> Response {
+    let telemetry = gateway.telemetry.clone();
     let prelude: Vec<Result<Bytes, std::io::Error>> = local.iter().map(|m| Ok(sse_event(m))).collect();
     let mut rewriter = super::sse::EventRewriter::default();
     let mut upstream_stream = upstream.bytes_stream();
@@ -312,7 +383,10 @@ fn rewrite_sse(status: StatusCode, headers: HeaderMap, upstream: reqwest::Respon
         }
         while let Some(chunk) = upstream_stream.next().await {
             let item = match chunk {
-                Ok(chunk) => Ok(rewriter.push(&chunk, &mut |m| hook.on_message(m))),
+                Ok(chunk) => {
+                    telemetry.metrics.record_bytes(0, chunk.len() as u64, &server);
+                    Ok(rewriter.push(&chunk, &mut |m| hook.on_message(m)))
+                }
                 Err(err) => Err(std::io::Error::other(err)),
             };
             let failed = item.is_err();
@@ -384,16 +458,27 @@ async fn forward_legacy(
         Some((id, bridge)) => (id, bridge, false),
         None if starts_session => match gateway.bridges.open(&gateway.client, &version.spec.backend_url, upstream_headers.clone(), wait).await {
             Ok((id, bridge)) => (id, bridge, true),
-            Err(err) => return bridge_failure(err, requests),
+            Err(err) => {
+                hook.exchanges.fail_all("upstream_unavailable", &err.to_string());
+                return bridge_failure(err, requests);
+            }
         },
-        None => return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize first").respond(requests),
+        None => {
+            hook.exchanges.fail_all("-32000", "no such session");
+            return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize first").respond(requests);
+        }
     };
     let mut replies = match bridge.exchange(&gateway.client, upstream_headers, forwarded.messages(), wait).await {
         Ok(replies) => replies,
-        Err(err) => return bridge_failure(err, requests),
+        Err(err) => {
+            hook.exchanges.fail_all("upstream_unavailable", &err.to_string());
+            return bridge_failure(err, requests);
+        }
     };
+    hook.exchanges.context.session_id.get_or_insert_with(|| session.clone());
     if opened {
-        gateway.sessions.pin(&routed.server, &session, &routed.version, &routed.caller);
+        gateway.sessions.pin(&routed.server, &session, &routed.version, &routed.caller, SessionInfo::of(&hook.exchanges.context));
+        hook.exchanges.session_sink = Some(SessionSink { sessions: gateway.sessions.clone(), server: routed.server.clone() });
     }
     replies.iter_mut().for_each(|m| {
         hook.on_message(m);
@@ -418,7 +503,7 @@ fn legacy_stream(gateway: &Gateway, routed: &Routed, method: &Method) -> Respons
         return Refusal::new(StatusCode::BAD_REQUEST, "missing_session", "send the Mcp-Session-Id header").respond(&requests);
     };
     if *method == Method::DELETE {
-        gateway.sessions.end(&routed.server, session);
+        end_session(gateway, routed, session);
         return if gateway.bridges.end(session) {
             StatusCode::NO_CONTENT.into_response()
         } else {
@@ -456,9 +541,16 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
     };
     if parts.method == Method::DELETE && upstream.status().is_success() {
         if let Some(session) = &routed.session_id {
-            gateway.sessions.end(&routed.server, session);
+            end_session(gateway, routed, session);
         }
     }
     let headers = response_headers(upstream.headers(), routed, version, false);
-    stream_through(upstream.status(), headers, upstream)
+    stream_through(upstream.status(), headers, upstream, gateway, routed.server.clone())
+}
+
+/// Forgets a session and records how long it lasted.
+fn end_session(gateway: &Gateway, routed: &Routed, session: &str) {
+    if let Some(ended) = gateway.sessions.end(&routed.server, session) {
+        gateway.telemetry.metrics.record_session(ended.started.elapsed().as_secs_f64(), &routed.server, &ended.version);
+    }
 }

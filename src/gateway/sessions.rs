@@ -1,9 +1,46 @@
 //! MCP sessions seen through the gateway: which version each started on (a
 //! session never moves), and who owns it.
 
+use crate::telemetry::observation::CallContext;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// What the initialize exchange said about both ends.
+#[derive(Debug, Clone, Default)]
+pub struct SessionInfo {
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
+    pub server_name: Option<String>,
+    pub server_version: Option<String>,
+    pub protocol_version: Option<String>,
+}
+
+impl SessionInfo {
+    pub fn of(context: &CallContext) -> SessionInfo {
+        SessionInfo {
+            client_name: context.client_name.clone(),
+            client_version: context.client_version.clone(),
+            server_name: context.server_name.clone(),
+            server_version: context.server_version.clone(),
+            protocol_version: context.protocol_version.clone(),
+        }
+    }
+
+    /// Fills what the context does not know yet.
+    pub fn fill(&self, context: &mut CallContext) {
+        let fill = |slot: &mut Option<String>, known: &Option<String>| {
+            if slot.is_none() {
+                slot.clone_from(known);
+            }
+        };
+        fill(&mut context.client_name, &self.client_name);
+        fill(&mut context.client_version, &self.client_version);
+        fill(&mut context.server_name, &self.server_name);
+        fill(&mut context.server_version, &self.server_version);
+        fill(&mut context.protocol_version, &self.protocol_version);
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -11,6 +48,7 @@ pub struct Session {
     /// The caller that started it; nobody else may use it.
     pub caller: String,
     pub started: Instant,
+    pub info: SessionInfo,
     last_seen: Instant,
 }
 
@@ -32,7 +70,7 @@ impl Sessions {
         Some(session.clone())
     }
 
-    pub fn pin(&self, server: &str, id: &str, version: &str, caller: &str) {
+    pub fn pin(&self, server: &str, id: &str, version: &str, caller: &str, info: SessionInfo) {
         let now = Instant::now();
         let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
         if sessions.len() >= MAX_SESSIONS {
@@ -45,7 +83,15 @@ impl Sessions {
         }
         sessions
             .entry((server.to_string(), id.to_string()))
-            .or_insert_with(|| Session { version: version.to_string(), caller: caller.to_string(), started: now, last_seen: now });
+            .or_insert_with(|| Session { version: version.to_string(), caller: caller.to_string(), started: now, info, last_seen: now });
+    }
+
+    /// Records what the initialize result said about the server.
+    pub fn describe(&self, server: &str, id: &str, context: &CallContext) {
+        let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(session) = sessions.get_mut(&(server.to_string(), id.to_string())) {
+            session.info = SessionInfo::of(context);
+        }
     }
 
     pub fn end(&self, server: &str, id: &str) -> Option<Session> {

@@ -1,8 +1,30 @@
-//! Logs (and, as the observability issue lands, traces and metrics).
+//! Logs, traces, metrics and the call log. The gateway hands finished
+//! observations to [`Telemetry::record`], which only updates counters and
+//! queues work: spans are built and exported, and call records written, in
+//! the background, through bounded queues whose drops are counted.
 
+pub mod call_log;
+pub mod metrics;
+pub mod observation;
+pub mod payload;
+pub mod traces;
+
+use crate::model::calls::{CallRecord, CallStatus};
+use crate::store::DynStore;
+use observation::Observation;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use payload::PayloadPolicy;
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 use tracing_subscriber::EnvFilter;
 
-/// Logs go to stderr; `RUST_LOG` (or `MCPGATE_LOG`) picks the level.
+/// Logs go to stderr; `MCPGATE_LOG` (or `RUST_LOG`) picks the level.
 pub fn init_logging() {
     let filter = std::env::var("MCPGATE_LOG")
         .ok()
@@ -10,4 +32,231 @@ pub fn init_logging() {
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Otlp {
+    /// Base endpoint, e.g. `http://collector:4318` (HTTP) or `http://collector:4317` (gRPC).
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    pub otlp: Option<Otlp>,
+    pub payload: PayloadPolicy,
+    pub retention: call_log::Retention,
+    /// Capacity of each background queue; past it, records are dropped and counted.
+    pub queue_capacity: usize,
+    pub call_log_flush: Duration,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        TelemetrySettings {
+            otlp: None,
+            payload: PayloadPolicy::default(),
+            retention: call_log::Retention { max_age: Duration::from_secs(30 * 24 * 3600), max_rows: 1_000_000 },
+            queue_capacity: 4096,
+            call_log_flush: Duration::from_millis(250),
+        }
+    }
+}
+
+impl TelemetrySettings {
+    /// OTLP from the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT and
+    /// OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf`, the default, or `grpc`);
+    /// OTEL_SDK_DISABLED=true turns export off.
+    pub fn otlp_from_env() -> Option<Otlp> {
+        if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+            return None;
+        }
+        let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty())?;
+        let protocol = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")).unwrap_or_default();
+        let protocol = if protocol.trim() == "grpc" { OtlpProtocol::Grpc } else { OtlpProtocol::HttpProtobuf };
+        Some(Otlp { endpoint, protocol })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("cannot set up OTLP export to {endpoint}: {message}")]
+    Otlp { endpoint: String, message: String },
+    #[error("cannot set up Prometheus metrics: {0}")]
+    Prometheus(String),
+}
+
+enum SpanJob {
+    Emit(Box<Observation>),
+    Flush(std_mpsc::Sender<()>),
+}
+
+pub struct Telemetry {
+    pub metrics: metrics::Metrics,
+    pub payload: PayloadPolicy,
+    registry: prometheus::Registry,
+    meter_provider: SdkMeterProvider,
+    tracer_provider: Option<SdkTracerProvider>,
+    spans: Option<std_mpsc::SyncSender<SpanJob>>,
+    calls: mpsc::Sender<call_log::Job>,
+}
+
+fn resource() -> opentelemetry_sdk::Resource {
+    opentelemetry_sdk::Resource::builder().with_service_name(std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "mcpgate".into())).build()
+}
+
+fn otlp_error(otlp: &Otlp, err: impl std::fmt::Display) -> TelemetryError {
+    TelemetryError::Otlp { endpoint: otlp.endpoint.clone(), message: err.to_string() }
+}
+
+fn span_exporter(otlp: &Otlp) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    let built = match otlp.protocol {
+        OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(otlp.endpoint.clone()).build(),
+        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(format!("{}/v1/traces", otlp.endpoint.trim_end_matches('/')))
+            .build(),
+    };
+    built.map_err(|e| otlp_error(otlp, e))
+}
+
+fn metric_exporter(otlp: &Otlp) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
+    let built = match otlp.protocol {
+        OtlpProtocol::Grpc => opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(otlp.endpoint.clone()).build(),
+        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .with_endpoint(format!("{}/v1/metrics", otlp.endpoint.trim_end_matches('/')))
+            .build(),
+    };
+    built.map_err(|e| otlp_error(otlp, e))
+}
+
+impl Telemetry {
+    /// Sets up metrics (always), OTLP export (when configured) and the
+    /// call-log writer. Must run inside a Tokio runtime.
+    pub fn start(settings: &TelemetrySettings, store: DynStore) -> Result<Arc<Telemetry>, TelemetryError> {
+        let registry = prometheus::Registry::new();
+        let prometheus = opentelemetry_prometheus::exporter().with_registry(registry.clone()).build().map_err(|e| TelemetryError::Prometheus(e.to_string()))?;
+        let mut meters = SdkMeterProvider::builder().with_resource(resource()).with_reader(prometheus);
+        if let Some(otlp) = &settings.otlp {
+            meters = meters.with_periodic_exporter(metric_exporter(otlp)?);
+        }
+        let meter_provider = meters.build();
+        let metrics = metrics::Metrics::new(&meter_provider.meter("mcpgate"));
+
+        let (tracer_provider, spans) = match &settings.otlp {
+            Some(otlp) => {
+                let batch = BatchConfigBuilder::default().with_max_queue_size(settings.queue_capacity * 2).with_scheduled_delay(Duration::from_millis(500)).build();
+                let processor = BatchSpanProcessor::builder(span_exporter(otlp)?).with_batch_config(batch).build();
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource())
+                    .with_id_generator(traces::PresetIdGenerator)
+                    .with_span_processor(processor)
+                    .build();
+                let (tx, rx) = std_mpsc::sync_channel(settings.queue_capacity);
+                let tracer = provider.tracer("mcpgate");
+                std::thread::Builder::new()
+                    .name("mcpgate-spans".into())
+                    .spawn(move || {
+                        for job in rx {
+                            match job {
+                                SpanJob::Emit(observation) => traces::emit(&tracer, &observation),
+                                SpanJob::Flush(done) => {
+                                    let _ = done.send(());
+                                }
+                            }
+                        }
+                    })
+                    .map_err(|e| otlp_error(otlp, e))?;
+                (Some(provider), Some(tx))
+            }
+            None => (None, None),
+        };
+
+        let (calls, jobs) = mpsc::channel(settings.queue_capacity);
+        tokio::spawn(call_log::run(store, jobs, settings.call_log_flush, settings.retention.clone()));
+        Ok(Arc::new(Telemetry { metrics, payload: settings.payload.clone(), registry, meter_provider, tracer_provider, spans, calls }))
+    }
+
+    /// Whether spans are exported (and trace context injected upstream).
+    pub fn tracing(&self) -> bool {
+        self.spans.is_some()
+    }
+
+    /// Records one finished request: metrics now, span and call record queued.
+    pub fn record(&self, observation: Observation) {
+        self.metrics.record(&observation);
+        if observation.method == "tools/call" {
+            let record = call_record(&observation);
+            if self.calls.try_send(call_log::Job::Record(Box::new(record))).is_err() {
+                self.metrics.record_dropped("call");
+            }
+        }
+        if let Some(spans) = &self.spans {
+            if spans.try_send(SpanJob::Emit(Box::new(observation))).is_err() {
+                self.metrics.record_dropped("span");
+            }
+        }
+    }
+
+    /// Everything recorded so far reaches the store and the exporters.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.calls.send(call_log::Job::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+        if let (Some(spans), Some(provider)) = (self.spans.clone(), self.tracer_provider.clone()) {
+            let _ = tokio::task::spawn_blocking(move || {
+                let (done, emitted) = std_mpsc::channel();
+                if spans.send(SpanJob::Flush(done)).is_ok() {
+                    let _ = emitted.recv();
+                }
+                if let Err(err) = provider.force_flush() {
+                    tracing::warn!(error = %err, "flushing spans failed");
+                }
+            })
+            .await;
+        }
+        if let Err(err) = self.meter_provider.force_flush() {
+            tracing::debug!(error = %err, "flushing metrics failed");
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn prometheus_text(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = prometheus::TextEncoder::new();
+        if let Err(err) = prometheus::Encoder::encode(&encoder, &self.registry.gather(), &mut buffer) {
+            tracing::warn!(error = %err, "encoding metrics failed");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+fn call_record(observation: &Observation) -> CallRecord {
+    let ctx = &observation.context;
+    CallRecord {
+        time: chrono::DateTime::<chrono::Utc>::from(observation.start),
+        subscription: ctx.subscription.clone(),
+        product: ctx.product.clone(),
+        server: ctx.server.clone(),
+        version: ctx.version.clone(),
+        tool: observation.tool.clone().unwrap_or_default(),
+        client_name: ctx.client_name.clone(),
+        client_version: ctx.client_version.clone(),
+        session_id: ctx.session_id.clone(),
+        duration_ms: observation.duration.as_secs_f64() * 1000.0,
+        status: if observation.error.is_some() { CallStatus::Error } else { CallStatus::Ok },
+        error_type: observation.error.as_ref().map(|e| e.error_type.clone()),
+        error_message: observation.error.as_ref().map(|e| e.message.clone()),
+        arguments: observation.arguments.clone(),
+        result: observation.result.clone(),
+        cost: observation.cost,
+    }
 }

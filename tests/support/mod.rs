@@ -49,7 +49,11 @@ impl Reply {
 impl Api {
     pub async fn start(database: &str) -> Api {
         let store = mcpgate::store::open(database).await.expect("store opens");
-        let state = AppState::new(store, Some(TOKEN));
+        Api::serve(AppState::new(store, Some(TOKEN))).await
+    }
+
+    /// Serves the admin API over `state`.
+    pub async fn serve(state: AppState) -> Api {
         state.set_ready();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));

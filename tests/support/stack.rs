@@ -2,7 +2,9 @@
 //! on ephemeral loopback ports.
 
 use super::Api;
+use mcpgate::api::AppState;
 use mcpgate::gateway::{self, Gateway, GatewaySettings};
+use mcpgate::telemetry::{Telemetry, TelemetrySettings};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,8 +22,15 @@ impl Stack {
     }
 
     pub async fn start_with(database: &str, settings: GatewaySettings) -> Stack {
-        let api = Api::start(database).await;
-        let gateway = Gateway::start(api.state.store.clone(), api.state.change_feed(), settings).await.expect("gateway starts");
+        Stack::start_full(database, settings, TelemetrySettings::default()).await
+    }
+
+    /// With telemetry settings (OTLP receivers, payload policy) of the test's choosing.
+    pub async fn start_full(database: &str, settings: GatewaySettings, telemetry: TelemetrySettings) -> Stack {
+        let store = mcpgate::store::open(database).await.expect("store opens");
+        let telemetry = Telemetry::start(&telemetry, store.clone()).expect("telemetry starts");
+        let api = Api::serve(AppState::new(store, Some(super::TOKEN)).with_telemetry(telemetry.clone())).await;
+        let gateway = Gateway::start(api.state.store.clone(), api.state.change_feed(), settings, telemetry).await.expect("gateway starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let gateway_url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = gateway::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();

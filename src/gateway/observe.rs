@@ -1,0 +1,191 @@
+//! Follows every JSON-RPC request of one HTTP exchange from arrival to its
+//! answer (from the upstream or the gateway itself) and reports each to
+//! telemetry: spans, metrics, and the call log.
+
+use super::jsonrpc;
+use super::sessions::Sessions;
+use crate::telemetry::observation::{CallContext, ObservedError, Observation, TraceIds};
+use crate::telemetry::Telemetry;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+struct Pending {
+    method: String,
+    request_id: String,
+    tool: Option<String>,
+    prompt: Option<String>,
+    resource_uri: Option<String>,
+    start: SystemTime,
+    started: Instant,
+    trace: TraceIds,
+    arguments: Option<String>,
+    forwarded: bool,
+}
+
+/// Where the server info of a new session is kept, once the initialize result arrives.
+pub struct SessionSink {
+    pub sessions: Arc<Sessions>,
+    pub server: String,
+}
+
+pub struct Exchanges {
+    telemetry: Arc<Telemetry>,
+    pub context: CallContext,
+    pending: HashMap<String, Pending>,
+    payload_logging: bool,
+    tool_costs: BTreeMap<String, f64>,
+    pub session_sink: Option<SessionSink>,
+}
+
+fn id_key(id: &Value) -> String {
+    id.to_string()
+}
+
+fn id_text(id: &Value) -> String {
+    id.as_str().map_or_else(|| id.to_string(), str::to_string)
+}
+
+fn param(message: &Value, pointer: &str) -> Option<String> {
+    message.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+}
+
+impl Exchanges {
+    pub fn new(telemetry: Arc<Telemetry>, context: CallContext, payload_logging: bool, tool_costs: BTreeMap<String, f64>) -> Exchanges {
+        Exchanges { telemetry, context, pending: HashMap::new(), payload_logging, tool_costs, session_sink: None }
+    }
+
+    /// Starts following the requests among `messages`. With trace export on,
+    /// each request's `params._meta.traceparent` names its gateway span, and
+    /// the returned value is the `traceparent` header for the upstream.
+    pub fn begin(&mut self, messages: &mut [Value], header_traceparent: Option<&str>) -> Option<String> {
+        let tracing = self.telemetry.tracing();
+        let mut upstream_header = None;
+        for message in messages.iter_mut().filter(|m| jsonrpc::is_request(m)) {
+            let Some(id) = jsonrpc::id(message).cloned() else { continue };
+            let method = jsonrpc::method(message).unwrap_or_default().to_string();
+            let incoming = param(message, "/params/_meta/traceparent");
+            let trace = TraceIds::continuing(incoming.as_deref().or(header_traceparent));
+            if method == "initialize" {
+                self.context.client_name = param(message, "/params/clientInfo/name").or(self.context.client_name.take());
+                self.context.client_version = param(message, "/params/clientInfo/version").or(self.context.client_version.take());
+                self.context.protocol_version = param(message, "/params/protocolVersion").or(self.context.protocol_version.take());
+            }
+            let tool = jsonrpc::tool_name(message).map(str::to_string);
+            let arguments = (self.payload_logging && tool.is_some())
+                .then(|| message.pointer("/params/arguments").map(|a| self.telemetry.payload.render(a)))
+                .flatten();
+            if tracing {
+                inject(message, &trace.traceparent());
+                upstream_header.get_or_insert_with(|| trace.traceparent());
+            }
+            let pending = Pending {
+                prompt: (method == "prompts/get").then(|| param(message, "/params/name")).flatten(),
+                resource_uri: method.starts_with("resources/").then(|| param(message, "/params/uri")).flatten(),
+                method,
+                request_id: id_text(&id),
+                tool,
+                start: SystemTime::now(),
+                started: Instant::now(),
+                trace,
+                arguments,
+                forwarded: false,
+            };
+            self.pending.insert(id_key(&id), pending);
+        }
+        upstream_header
+    }
+
+    /// The requests still awaiting an answer went to the upstream.
+    pub fn forwarded(&mut self) {
+        self.pending.values_mut().for_each(|p| p.forwarded = true);
+    }
+
+    /// An answer (from upstream or the gateway) to one of the requests.
+    pub fn complete(&mut self, message: &Value) {
+        if !jsonrpc::is_response(message) {
+            return;
+        }
+        let Some(pending) = jsonrpc::id(message).and_then(|id| self.pending.remove(&id_key(id))) else { return };
+        if pending.method == "initialize" {
+            self.learn_server(message);
+        }
+        let error = if let Some(error) = message.get("error") {
+            Some(ObservedError {
+                error_type: error.get("code").map(|c| c.to_string()).unwrap_or_else(|| "_OTHER".into()),
+                message: error.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
+            })
+        } else if message.pointer("/result/isError") == Some(&Value::Bool(true)) {
+            let text = message.pointer("/result/content/0/text").and_then(Value::as_str).unwrap_or("the tool reported an error");
+            Some(ObservedError { error_type: "tool_error".into(), message: text.to_string() })
+        } else {
+            None
+        };
+        let result = (self.payload_logging && pending.tool.is_some() && error.is_none())
+            .then(|| message.get("result").map(|r| self.telemetry.payload.render(r)))
+            .flatten();
+        self.finish(pending, error, result);
+    }
+
+    /// Every request still waiting ends with this error.
+    pub fn fail_all(&mut self, error_type: &str, message: &str) {
+        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        for p in pending {
+            self.finish(p, Some(ObservedError { error_type: error_type.to_string(), message: message.to_string() }), None);
+        }
+    }
+
+    fn learn_server(&mut self, message: &Value) {
+        self.context.server_name = param(message, "/result/serverInfo/name");
+        self.context.server_version = param(message, "/result/serverInfo/version");
+        if let Some(protocol) = param(message, "/result/protocolVersion") {
+            self.context.protocol_version = Some(protocol);
+        }
+        if let (Some(sink), Some(session)) = (&self.session_sink, &self.context.session_id) {
+            sink.sessions.describe(&sink.server, session, &self.context);
+        }
+    }
+
+    fn finish(&mut self, pending: Pending, error: Option<ObservedError>, result: Option<String>) {
+        let cost = match (&pending.tool, pending.forwarded) {
+            (Some(tool), true) => self.tool_costs.get(tool).or_else(|| self.tool_costs.get(crate::model::version::DEFAULT_COST_KEY)).copied().unwrap_or(0.0),
+            _ => 0.0,
+        };
+        self.telemetry.record(Observation {
+            method: pending.method,
+            request_id: Some(pending.request_id),
+            tool: pending.tool,
+            prompt: pending.prompt,
+            resource_uri: pending.resource_uri,
+            start: pending.start,
+            duration: pending.started.elapsed(),
+            trace: pending.trace,
+            context: Arc::new(self.context.clone()),
+            error,
+            arguments: pending.arguments,
+            result,
+            cost,
+        });
+    }
+}
+
+impl Drop for Exchanges {
+    /// A stream that ended (or a client that left) before every answer.
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            self.fail_all("_OTHER", "the exchange ended before the MCP server answered");
+        }
+    }
+}
+
+/// Puts `traceparent` into `params._meta` (SEP-414: unprefixed).
+fn inject(message: &mut Value, traceparent: &str) {
+    let Some(object) = message.as_object_mut() else { return };
+    let params = object.entry("params").or_insert_with(|| Value::Object(Default::default()));
+    let Some(params) = params.as_object_mut() else { return };
+    let meta = params.entry("_meta").or_insert_with(|| Value::Object(Default::default()));
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert("traceparent".into(), Value::String(traceparent.to_string()));
+    }
+}

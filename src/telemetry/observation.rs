@@ -1,0 +1,111 @@
+//! What the gateway reports about each JSON-RPC request it handled.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// W3C trace context of one request's span, chosen when the request arrives
+/// so it can be propagated upstream before the span exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceIds {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    pub sampled: bool,
+}
+
+impl TraceIds {
+    /// Continues `parent` (a `traceparent` value) when it is valid, else starts a trace.
+    pub fn continuing(parent: Option<&str>) -> TraceIds {
+        let span_id: [u8; 8] = rand::random();
+        match parent.and_then(parse_traceparent) {
+            Some((trace_id, parent_span_id, sampled)) => TraceIds { trace_id, span_id, parent_span_id: Some(parent_span_id), sampled },
+            None => TraceIds { trace_id: rand::random(), span_id, parent_span_id: None, sampled: true },
+        }
+    }
+
+    /// The `traceparent` naming this span as the parent.
+    pub fn traceparent(&self) -> String {
+        format!("00-{}-{}-{}", hex::encode(self.trace_id), hex::encode(self.span_id), if self.sampled { "01" } else { "00" })
+    }
+}
+
+/// Parses `00-<trace id>-<parent id>-<flags>`; all-zero ids are invalid.
+pub fn parse_traceparent(value: &str) -> Option<([u8; 16], [u8; 8], bool)> {
+    let parts: Vec<&str> = value.trim().split('-').collect();
+    let [version, trace, span, flags] = parts[..] else { return None };
+    if version.len() != 2 || version == "ff" || trace.len() != 32 || span.len() != 16 || flags.len() != 2 {
+        return None;
+    }
+    let trace_id: [u8; 16] = hex::decode(trace).ok()?.try_into().ok()?;
+    let span_id: [u8; 8] = hex::decode(span).ok()?.try_into().ok()?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    if trace_id == [0; 16] || span_id == [0; 8] {
+        return None;
+    }
+    Some((trace_id, span_id, flags & 1 == 1))
+}
+
+/// Facts shared by every request of one HTTP exchange.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    pub server: String,
+    pub version: String,
+    pub product: String,
+    pub subscription: Option<String>,
+    pub auth_type: &'static str,
+    pub session_id: Option<String>,
+    pub protocol_version: Option<String>,
+    pub client_name: Option<String>,
+    pub client_version: Option<String>,
+    pub server_name: Option<String>,
+    pub server_version: Option<String>,
+    pub client_address: Option<String>,
+    pub client_port: Option<u16>,
+    pub server_address: Option<String>,
+    pub server_port: Option<u16>,
+    /// HTTP version of the client's request: `1.1`, `2`.
+    pub http_version: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedError {
+    /// JSON-RPC error code as a string, `tool_error`, or an HTTP status.
+    pub error_type: String,
+    pub message: String,
+}
+
+/// One finished JSON-RPC request.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub method: String,
+    pub request_id: Option<String>,
+    pub tool: Option<String>,
+    pub prompt: Option<String>,
+    pub resource_uri: Option<String>,
+    pub start: SystemTime,
+    pub duration: Duration,
+    pub trace: TraceIds,
+    pub context: Arc<CallContext>,
+    pub error: Option<ObservedError>,
+    pub arguments: Option<String>,
+    pub result: Option<String>,
+    pub cost: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trip_and_validation() {
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let ids = TraceIds::continuing(Some(parent));
+        assert_eq!(hex::encode(ids.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ids.parent_span_id.map(hex::encode).as_deref(), Some("00f067aa0ba902b7"));
+        assert!(ids.traceparent().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        for bad in ["", "00-0000-00f067aa0ba902b7-01", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"] {
+            assert!(parse_traceparent(bad).is_none(), "{bad}");
+        }
+        assert!(TraceIds::continuing(None).parent_span_id.is_none());
+    }
+}

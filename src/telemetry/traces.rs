@@ -1,0 +1,114 @@
+//! Spans in the MCP semantic conventions, built off the hot path by one
+//! worker thread from finished observations, and exported by the SDK's
+//! batch processor over OTLP.
+
+use super::observation::Observation;
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{IdGenerator, SdkTracer};
+use std::cell::Cell;
+
+thread_local! {
+    /// The ids the next span built on this thread must carry (the worker
+    /// sets them just before building): they were chosen, and propagated
+    /// upstream, when the request arrived.
+    static PRESET_IDS: Cell<Option<([u8; 16], [u8; 8])>> = const { Cell::new(None) };
+}
+
+/// Hands out the preset ids, or random ones when none are set.
+#[derive(Debug, Default)]
+pub struct PresetIdGenerator;
+
+impl IdGenerator for PresetIdGenerator {
+    fn new_trace_id(&self) -> TraceId {
+        PRESET_IDS.with(|ids| ids.get()).map_or_else(|| TraceId::from_bytes(rand::random()), |(trace, _)| TraceId::from_bytes(trace))
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        PRESET_IDS.with(|ids| ids.get()).map_or_else(|| SpanId::from_bytes(rand::random()), |(_, span)| SpanId::from_bytes(span))
+    }
+}
+
+/// `{mcp.method.name} {target}` with the tool or prompt as the target.
+pub fn span_name(observation: &Observation) -> String {
+    match observation.tool.as_ref().or(observation.prompt.as_ref()) {
+        Some(target) => format!("{} {target}", observation.method),
+        None => observation.method.clone(),
+    }
+}
+
+pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
+    let ctx = &observation.context;
+    let mut attributes = vec![
+        KeyValue::new("mcp.method.name", observation.method.clone()),
+        KeyValue::new("network.transport", "tcp"),
+        KeyValue::new("network.protocol.name", "http"),
+        KeyValue::new("network.protocol.version", ctx.http_version),
+        KeyValue::new("mcpgate.server", ctx.server.clone()),
+        KeyValue::new("mcpgate.version", ctx.version.clone()),
+        KeyValue::new("mcpgate.product", ctx.product.clone()),
+        KeyValue::new("mcpgate.auth.type", ctx.auth_type),
+    ];
+    let mut optional = |key: &'static str, value: Option<&String>| {
+        if let Some(value) = value {
+            attributes.push(KeyValue::new(key, value.clone()));
+        }
+    };
+    optional("jsonrpc.request.id", observation.request_id.as_ref());
+    optional("gen_ai.tool.name", observation.tool.as_ref());
+    optional("gen_ai.prompt.name", observation.prompt.as_ref());
+    optional("mcp.resource.uri", observation.resource_uri.as_ref());
+    optional("mcp.session.id", ctx.session_id.as_ref());
+    optional("gen_ai.conversation.id", ctx.session_id.as_ref());
+    optional("mcp.protocol.version", ctx.protocol_version.as_ref());
+    optional("mcpgate.subscription", ctx.subscription.as_ref());
+    optional("mcp.client.name", ctx.client_name.as_ref());
+    optional("mcp.client.version", ctx.client_version.as_ref());
+    optional("mcp.server.name", ctx.server_name.as_ref());
+    optional("mcp.server.version", ctx.server_version.as_ref());
+    optional("client.address", ctx.client_address.as_ref());
+    optional("server.address", ctx.server_address.as_ref());
+    optional("gen_ai.tool.call.arguments", observation.arguments.as_ref());
+    optional("gen_ai.tool.call.result", observation.result.as_ref());
+    if let Some(port) = ctx.client_port {
+        attributes.push(KeyValue::new("client.port", i64::from(port)));
+    }
+    if let Some(port) = ctx.server_port {
+        attributes.push(KeyValue::new("server.port", i64::from(port)));
+    }
+    if observation.tool.is_some() {
+        attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+    }
+    if let Some(error) = &observation.error {
+        attributes.push(KeyValue::new("error.type", error.error_type.clone()));
+        if error.error_type.starts_with('-') {
+            attributes.push(KeyValue::new("rpc.response.status_code", error.error_type.clone()));
+        }
+    }
+    attributes
+}
+
+/// Builds and ends the span of one observation, with its preset ids and times.
+pub fn emit(tracer: &SdkTracer, observation: &Observation) {
+    let ids = observation.trace;
+    let parent = match ids.parent_span_id {
+        Some(parent) => {
+            let flags = if ids.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+            let remote = SpanContext::new(TraceId::from_bytes(ids.trace_id), SpanId::from_bytes(parent), flags, true, TraceState::default());
+            Context::new().with_remote_span_context(remote)
+        }
+        None => Context::new(),
+    };
+    PRESET_IDS.with(|preset| preset.set(Some((ids.trace_id, ids.span_id))));
+    let mut span = tracer
+        .span_builder(span_name(observation))
+        .with_kind(SpanKind::Server)
+        .with_start_time(observation.start)
+        .with_attributes(attributes(observation))
+        .start_with_context(tracer, &parent);
+    PRESET_IDS.with(|preset| preset.set(None));
+    if let Some(error) = &observation.error {
+        opentelemetry::trace::Span::set_status(&mut span, Status::error(error.message.clone()));
+    }
+    opentelemetry::trace::Span::end_with_timestamp(&mut span, observation.start + observation.duration);
+}
