@@ -37,8 +37,8 @@ impl Metrics {
             calls: meter.u64_counter("mcpgate.gateway.calls").with_description("JSON-RPC requests handled").build(),
             errors: meter.u64_counter("mcpgate.gateway.errors").with_description("JSON-RPC requests that ended in an error").build(),
             throttled: meter.u64_counter("mcpgate.gateway.throttled").with_description("Requests refused by a rate limit or quota").build(),
-            request_bytes: meter.u64_counter("mcpgate.gateway.request.bytes").with_unit("By").with_description("Request body bytes received").build(),
-            response_bytes: meter.u64_counter("mcpgate.gateway.response.bytes").with_unit("By").with_description("Response body bytes sent").build(),
+            request_bytes: meter.u64_counter("mcpgate.gateway.request.size").with_unit("By").with_description("Request body bytes received").build(),
+            response_bytes: meter.u64_counter("mcpgate.gateway.response.size").with_unit("By").with_description("Response body bytes sent").build(),
             dropped: meter.u64_counter("mcpgate.telemetry.dropped").with_description("Spans and call records dropped because a queue was full").build(),
         }
     }

@@ -211,8 +211,13 @@ impl Telemetry {
         if self.calls.send(call_log::Job::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
-        if let (Some(spans), Some(provider)) = (self.spans.clone(), self.tracer_provider.clone()) {
-            let _ = tokio::task::spawn_blocking(move || {
+        // The SDK's flushes block until exporters answer: keep them off the
+        // async workers.
+        let spans = self.spans.clone();
+        let tracer_provider = self.tracer_provider.clone();
+        let meter_provider = self.meter_provider.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let (Some(spans), Some(provider)) = (spans, tracer_provider) {
                 let (done, emitted) = std_mpsc::channel();
                 if spans.send(SpanJob::Flush(done)).is_ok() {
                     let _ = emitted.recv();
@@ -220,12 +225,12 @@ impl Telemetry {
                 if let Err(err) = provider.force_flush() {
                     tracing::warn!(error = %err, "flushing spans failed");
                 }
-            })
-            .await;
-        }
-        if let Err(err) = self.meter_provider.force_flush() {
-            tracing::debug!(error = %err, "flushing metrics failed");
-        }
+            }
+            if let Err(err) = meter_provider.force_flush() {
+                tracing::debug!(error = %err, "flushing metrics failed");
+            }
+        })
+        .await;
     }
 
     /// The Prometheus text exposition of every metric.
