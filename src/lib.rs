@@ -5,6 +5,7 @@
 //! `provider` the Terraform provider, `telemetry` logs, traces and metrics.
 
 pub mod api;
+pub mod cli;
 pub mod gateway;
 pub mod model;
 pub mod provider;

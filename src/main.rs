@@ -14,6 +14,8 @@ struct Cli {
 enum Command {
     /// Run the management API and the MCP gateway.
     Serve(ServeArgs),
+    /// Print calls, errors, latency and cost per tool (or version, product, subscription, client).
+    Analytics(mcpgate::cli::AnalyticsArgs),
 }
 
 #[tokio::main]
@@ -21,7 +23,8 @@ async fn main() -> ExitCode {
     mcpgate::telemetry::init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(args).await.map_err(|e| e.to_string()),
+        Command::Analytics(args) => mcpgate::cli::analytics(args).await.map(|table| print!("{table}")).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

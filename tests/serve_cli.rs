@@ -64,3 +64,29 @@ async fn ephemeral_instance_serves_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test]
+async fn analytics_command_prints_the_table() {
+    let mut child = mcpgate().args(["serve", "--ephemeral"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpgate"))
+        .args(["analytics", "--endpoint", info["admin_url"].as_str().unwrap(), "--group-by", "tool"])
+        .env("MCPGATE_TOKEN", info["token"].as_str().unwrap())
+        .output()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.starts_with("TOOL  CALLS  ERRORS"), "{stdout}");
+    assert!(stdout.contains("(no calls recorded yet)"));
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcpgate"))
+        .args(["analytics", "--endpoint", info["admin_url"].as_str().unwrap(), "--token", "wrong"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("refused"));
+}

@@ -134,11 +134,41 @@ fn subscription_actions(doc: &mut Document) {
     );
 }
 
+fn analytics_paths(doc: &mut Document) {
+    let analytics = doc.schema::<super::analytics::Analytics>();
+    let calls = doc.schema::<super::analytics::Calls>();
+    let query = |name: &str, schema: Value, description: &str| json!({ "name": name, "in": "query", "schema": schema, "description": description });
+    doc.paths.insert(
+        "/api/v1/analytics".into(),
+        json!({ "get": { "tags": ["analytics"], "operationId": "get_analytics", "summary": "Calls, errors, latency percentiles and cost per group",
+            "parameters": [
+                query("group_by", json!({ "type": "string", "enum": ["tool", "version", "product", "subscription", "client"], "default": "tool" }), "What to group calls by"),
+                query("server", json!({ "type": "string" }), "Only this server's calls"),
+                query("from", json!({ "type": "string", "format": "date-time" }), "Calls at or after"),
+                query("to", json!({ "type": "string", "format": "date-time" }), "Calls before")
+            ],
+            "responses": with_problems([("200".to_string(), json!({ "description": "One item per group, busiest first", "content": json_content(analytics) }))].into_iter().collect(), &["400", "401"]) } }),
+    );
+    doc.paths.insert(
+        "/api/v1/calls".into(),
+        json!({ "get": { "tags": ["analytics"], "operationId": "list_calls", "summary": "Recent tool calls, newest first",
+            "parameters": [
+                query("session_id", json!({ "type": "string" }), "Only this MCP session's calls"),
+                query("tool", json!({ "type": "string" }), "Only calls of this tool"),
+                query("status", json!({ "type": "string", "enum": ["ok", "error"] }), "Only successful or failed calls"),
+                query("server", json!({ "type": "string" }), "Only this server's calls"),
+                query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }), "How many")
+            ],
+            "responses": with_problems([("200".to_string(), json!({ "description": "Call records", "content": json_content(calls) }))].into_iter().collect(), &["400", "401"]) } }),
+    );
+}
+
 /// Builds the whole document.
 pub fn document() -> Value {
     let mut doc = Document::default();
     for_each_resource(&mut doc);
     subscription_actions(&mut doc);
+    analytics_paths(&mut doc);
     doc.schema::<Problem>();
     let schemas: Map<String, Value> = doc
         .schemas

@@ -1,0 +1,101 @@
+//! `mcpgate analytics`: the analytics table in the terminal, read from a
+//! running mcpgate's management API.
+
+use clap::Args;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Args)]
+pub struct AnalyticsArgs {
+    /// The admin URL of the mcpgate to ask.
+    #[arg(long, env = "MCPGATE_ENDPOINT", default_value = "http://127.0.0.1:9090")]
+    pub endpoint: String,
+    /// The admin token.
+    #[arg(long, env = "MCPGATE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Group calls by tool, version, product, subscription or client.
+    #[arg(long, default_value = "tool")]
+    pub group_by: String,
+    /// Only this server's calls.
+    #[arg(long)]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot reach {endpoint}: {message}")]
+    Unreachable { endpoint: String, message: String },
+    #[error("the management API refused the request: {0}")]
+    Refused(String),
+}
+
+pub async fn analytics(args: AnalyticsArgs) -> Result<String, CliError> {
+    let mut url = format!("{}/api/v1/analytics?group_by={}", args.endpoint.trim_end_matches('/'), args.group_by);
+    if let Some(server) = &args.server {
+        url.push_str(&format!("&server={server}"));
+    }
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let unreachable = |e: reqwest::Error| CliError::Unreachable { endpoint: args.endpoint.clone(), message: e.to_string() };
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status();
+    let body: Value = response.json().await.map_err(unreachable)?;
+    if !status.is_success() {
+        return Err(CliError::Refused(body["detail"].as_str().unwrap_or(status.as_str()).to_string()));
+    }
+    Ok(table(&args.group_by, body["items"].as_array().map(Vec::as_slice).unwrap_or_default()))
+}
+
+/// Renders analytics items as an aligned text table.
+pub fn table(group_by: &str, items: &[Value]) -> String {
+    let group_columns: Vec<&str> = if group_by == "version" { vec!["server", "version"] } else { vec![group_by] };
+    let mut header: Vec<String> = group_columns.iter().map(|c| c.to_uppercase()).collect();
+    header.extend(["CALLS", "ERRORS", "ERROR %", "P50 ms", "P95 ms", "P99 ms", "COST"].map(String::from));
+    let mut rows = vec![header];
+    for item in items {
+        let mut row: Vec<String> = group_columns.iter().map(|c| item[*c].as_str().unwrap_or("-").to_string()).collect();
+        let number = |key: &str| item[key].as_f64().unwrap_or(0.0);
+        row.push(format!("{}", item["calls"].as_u64().unwrap_or(0)));
+        row.push(format!("{}", item["errors"].as_u64().unwrap_or(0)));
+        row.push(format!("{:.1}", number("error_rate") * 100.0));
+        row.push(format!("{:.2}", number("p50_ms")));
+        row.push(format!("{:.2}", number("p95_ms")));
+        row.push(format!("{:.2}", number("p99_ms")));
+        row.push(format!("{:.2}", number("cost")));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let text_columns = group_columns.len();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| if i < text_columns { format!("{cell:<w$}", w = widths[i]) } else { format!("{cell:>w$}", w = widths[i]) })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    if items.is_empty() {
+        out.push_str("(no calls recorded yet)\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_an_aligned_table() {
+        let items = [json!({ "tool": "echo", "calls": 3, "errors": 1, "error_rate": 0.3333, "p50_ms": 1.5, "p95_ms": 2.0, "p99_ms": 2.25, "cost": 1.5 })];
+        let text = table("tool", &items);
+        assert_eq!(
+            text,
+            "TOOL  CALLS  ERRORS  ERROR %  P50 ms  P95 ms  P99 ms  COST\necho      3       1     33.3    1.50    2.00    2.25  1.50\n"
+        );
+        assert!(table("version", &[]).starts_with("SERVER  VERSION  CALLS"));
+    }
+}
