@@ -77,7 +77,6 @@ async fn analytics_command_prints_the_table() {
         .output()
         .await
         .unwrap();
-    let _ = child.kill();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.starts_with("TOOL  CALLS  ERRORS"), "{stdout}");
@@ -87,6 +86,7 @@ async fn analytics_command_prints_the_table() {
         .output()
         .await
         .unwrap();
+    let _ = child.kill();
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("refused"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("refused"), "{}", String::from_utf8_lossy(&refused.stderr));
 }
