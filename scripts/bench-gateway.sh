@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gateway overhead benchmark: tools/call straight to a fast Rust MCP upstream
-# vs through mcpgate (key auth, quota, tracing), same machine, same run.
+# vs through mcpgate (key auth, allow-list, quota, call log, metrics), with
+# span export off and on (to a local OTLP sink), same machine, same run.
 # Writes the results table into docs/benchmarks.md.
 #   DURATION=15 CONNECTIONS=16 ./scripts/bench-gateway.sh
 set -euo pipefail
@@ -59,12 +60,31 @@ print(f"{rps:.0f} {int(f[\"p50_us\"])/1000:.3f} {int(f[\"p99_us\"])/1000:.3f} {i
 step "direct to the upstream"
 read -r direct_rps direct_p50 direct_p99 direct_err <<<"$(measure "http://127.0.0.1:$upstream_port/mcp" "")"
 
-step "through mcpgate (key auth, tool allow-list, quota; tracing export off)"
+step "through mcpgate, span export off"
 run_gateway plain
 read -r gw_rps gw_p50 gw_p99 gw_err <<<"$(measure "$GATEWAY" "$KEY")"
 
+# A local OTLP/HTTP sink that accepts and discards, so export cost is the gateway's own.
+sink_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+python3 - "$sink_port" <<'PY' &
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+pids+=($!)
+step "through mcpgate, span export on (OTLP/HTTP to a local sink)"
+run_gateway traced OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+read -r tr_rps tr_p50 tr_p99 tr_err <<<"$(measure "$GATEWAY" "$KEY")"
+
+versus() { python3 -c "print(f'{$1/$direct_rps*100:.0f}% of direct, +{$2-$direct_p99:.3f} ms p99')"; }
 rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_err | — |
-| through mcpgate | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $(python3 -c "print(f'{$gw_rps/$direct_rps*100:.0f}% of direct, +{$gw_p99-$direct_p99:.3f} ms p99')") |"
+| through mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $(versus "$gw_rps" "$gw_p99") |
+| through mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $(versus "$tr_rps" "$tr_p99") |"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 python3 - "$rows" "$cpu" "$DURATION" "$CONNECTIONS" <<'PY'
@@ -76,7 +96,9 @@ section = f"""<!-- gateway-bench:start -->
 `tools/call echo` against a minimal rmcp upstream (stateless, JSON replies),
 `wrk -t1 -c{connections} -d{duration}s`, all processes on one machine ({cpu}, 2 cores),
 measured {datetime.date.today()}. Through mcpgate means subscription-key auth, the tool
-allow-list check, a quota check and charge, and version routing on every call.
+allow-list check, a quota check and charge, version routing, metrics and the call log on
+every call; "span export on" adds an OTLP span per call, exported over HTTP to a local sink.
+Targets: under 1 ms added at p99, at least 85% of direct throughput.
 
 | path | requests/s | p50 ms | p99 ms | errors | vs direct |
 | --- | ---: | ---: | ---: | ---: | --- |

@@ -3,7 +3,11 @@
 //! each step does and what must hold after it. A new scenario is a new
 //! folder.
 
+use super::stack::RawMcp;
 use super::terraform::{contains, resources_of, Mcpgate, Workspace};
+use super::upstream::Upstream;
+use serde_json::json;
+use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -13,6 +17,10 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub description: String,
+    /// How many real upstream MCP servers to start; their URLs reach
+    /// Terraform as `var.upstream_url` (the first) and `var.upstream_urls`.
+    #[serde(default)]
+    pub upstreams: usize,
     pub steps: Vec<Step>,
 }
 
@@ -46,6 +54,44 @@ pub struct Step {
     pub api: BTreeMap<String, Value>,
     /// Whether to apply the configuration (default: when it changed and no error is expected).
     pub apply: Option<bool>,
+    /// MCP exchanges through the gateway after the step, and what they must show.
+    #[serde(default)]
+    pub mcp: Vec<McpCheck>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpCheck {
+    /// The Terraform output holding the subscription key (a string, or a map and `key_entry`).
+    pub key_output: String,
+    pub key_entry: Option<String>,
+    pub server: String,
+    /// `/mcp/{server}/{version}` instead of `/mcp/{server}`.
+    pub path_version: Option<String>,
+    /// Sent as `MCP-Server-Version`.
+    pub header_version: Option<String>,
+    /// Use a session remembered by an earlier check instead of starting one.
+    pub use_session: Option<String>,
+    /// Remember this check's session under a name.
+    pub remember: Option<String>,
+    #[serde(default = "ok_status")]
+    pub expect_status: u16,
+    pub expect_version: Option<String>,
+    #[serde(default)]
+    pub expect_version_in: Vec<String>,
+    /// The version must be the one the remembered session started on.
+    pub expect_same_version_as: Option<String>,
+    /// Response headers that must be present.
+    #[serde(default)]
+    pub expect_headers: Vec<String>,
+    /// A tool that must answer `echo`-style: called with {"message": "scenario"}.
+    pub call: Option<String>,
+    /// A tool the product's allow-list must refuse (-32602).
+    pub refused_call: Option<String>,
+}
+
+fn ok_status() -> u16 {
+    200
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,8 +133,9 @@ fn read_files(dir: &Path, names: &[String]) -> Vec<(String, String)> {
         .iter()
         .map(|name| {
             let content = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
-            // Each step's file is the workspace's main.tf unless it is a .tf file of its own.
-            let target = if name.starts_with("step") { "main.tf".to_string() } else { name.clone() };
+            // Each step's file is the workspace's main.tf; other files keep their names.
+            let base = Path::new(name).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone());
+            let target = if base.starts_with("step") { "main.tf".to_string() } else { base };
             (target, content)
         })
         .collect()
@@ -117,7 +164,16 @@ pub fn run(name: &str, dir: &Path) {
     let scenario: Scenario = serde_json::from_str(&std::fs::read_to_string(dir.join("scenario.json")).expect("scenario.json"))
         .unwrap_or_else(|e| panic!("{name}/scenario.json: {e}"));
     let mcpgate = Mcpgate::start();
-    let workspace = Workspace::new(&mcpgate);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let upstreams: Vec<Upstream> = (0..scenario.upstreams).map(|_| runtime.block_on(Upstream::start())).collect();
+    let urls: Vec<String> = upstreams.iter().map(|u| u.url.clone()).collect();
+    let mut env = vec![("MCPGATE_ENDPOINT".to_string(), mcpgate.admin_url.clone()), ("MCPGATE_TOKEN".to_string(), mcpgate.token.clone())];
+    if let Some(first) = urls.first() {
+        env.push(("TF_VAR_upstream_url".into(), first.clone()));
+        env.push(("TF_VAR_upstream_urls".into(), serde_json::to_string(&urls).expect("JSON")));
+    }
+    let workspace = Workspace::with_env(env);
+    let mut sessions: HashMap<String, (RawMcp, String)> = HashMap::new();
     let mut configured: Vec<(String, String)> = Vec::new();
     for step in &scenario.steps {
         let context = format!("scenario {name} ({}), step {:?}", scenario.description, step.name);
@@ -168,6 +224,9 @@ pub fn run(name: &str, dir: &Path) {
                 assert!(contains(actual, expected), "{context}: {address}\n  expected ⊇ {expected}\n  actual     {actual}");
             }
         }
+        for check in &step.mcp {
+            runtime.block_on(run_mcp_check(&mcpgate, &workspace, check, &mut sessions, &context));
+        }
         for (path, expected) in &step.api {
             let actual = mcpgate.get(path);
             match (actual, expected) {
@@ -184,6 +243,67 @@ pub fn run(name: &str, dir: &Path) {
     workspace.write(&base);
     workspace.destroy();
     mcpgate.assert_empty();
+    drop(upstreams);
+}
+
+fn output(workspace: &Workspace, name: &str, entry: Option<&str>, context: &str) -> String {
+    let run = workspace.terraform(&["output", "-json", name]);
+    assert!(run.ok(), "{context}: terraform output {name}:\n{}", run.output());
+    let value: Value = serde_json::from_str(&run.stdout).expect("output JSON");
+    let value = match entry {
+        Some(entry) => value[entry].clone(),
+        None => value,
+    };
+    value.as_str().unwrap_or_else(|| panic!("{context}: output {name} is not a string: {value}")).to_string()
+}
+
+async fn run_mcp_check(mcpgate: &Mcpgate, workspace: &Workspace, check: &McpCheck, sessions: &mut HashMap<String, (RawMcp, String)>, context: &str) {
+    let context = format!("{context}, MCP check {check:?}");
+    let key = output(workspace, &check.key_output, check.key_entry.as_deref(), &context);
+    let url = match &check.path_version {
+        Some(version) => format!("{}/mcp/{}/{version}", mcpgate.gateway_url, check.server),
+        None => format!("{}/mcp/{}", mcpgate.gateway_url, check.server),
+    };
+    let extra: Vec<(&str, &str)> = check.header_version.iter().map(|v| ("mcp-server-version", v.as_str())).collect();
+    let (mut mcp, reply) = match check.use_session.as_ref().and_then(|name| sessions.get(name)) {
+        Some((session, _)) => {
+            let mcp = session.clone();
+            let reply = mcp.post_with(json!({ "jsonrpc": "2.0", "id": 90, "method": "ping" }), &extra).await;
+            (mcp, reply)
+        }
+        None => {
+            let mut mcp = RawMcp::new(url, Some(&key));
+            let reply = mcp.initialize_with(&extra).await;
+            (mcp, reply)
+        }
+    };
+    assert_eq!(reply.status.as_u16(), check.expect_status, "{context}: {:?}", reply.messages);
+    let version = reply.header("mcp-server-version").unwrap_or_default();
+    if let Some(expected) = &check.expect_version {
+        assert_eq!(&version, expected, "{context}");
+    }
+    if !check.expect_version_in.is_empty() {
+        assert!(check.expect_version_in.contains(&version), "{context}: landed on {version:?}");
+    }
+    if let Some(name) = &check.expect_same_version_as {
+        let (_, started_on) = sessions.get(name).unwrap_or_else(|| panic!("{context}: no session {name}"));
+        assert_eq!(&version, started_on, "{context}: a session never moves between versions");
+    }
+    for header in &check.expect_headers {
+        assert!(reply.header(header).is_some(), "{context}: header {header} missing");
+    }
+    if let Some(tool) = &check.call {
+        let called = mcp.call(91, tool, json!({ "message": "scenario" })).await;
+        assert_eq!(called.first()["result"]["content"][0]["text"], "Echo: scenario", "{context}: {:?}", called.messages);
+    }
+    if let Some(tool) = &check.refused_call {
+        let refused = mcp.call(92, tool, json!({})).await;
+        assert_eq!(refused.first()["error"]["code"], -32602, "{context}: {:?}", refused.messages);
+    }
+    if let Some(name) = &check.remember {
+        mcp.key = Some(key);
+        sessions.insert(name.clone(), (mcp, version));
+    }
 }
 
 /// terraform-plugin-testing's ImportStateVerify: the same configuration,

@@ -148,9 +148,16 @@ impl RawMcp {
 
     /// initialize + notifications/initialized; keeps the session id.
     pub async fn initialize(&mut self) -> RawReply {
+        self.initialize_with(&[]).await
+    }
+
+    pub async fn initialize_with(&mut self, extra: &[(&str, &str)]) -> RawReply {
         let reply = self
-            .post(json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "raw-test", "version": "0.1" } } }))
+            .post_with(
+                json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "raw-test", "version": "0.1" } } }),
+                extra,
+            )
             .await;
         self.session = reply.header("mcp-session-id");
         if self.session.is_some() {

@@ -1,0 +1,2 @@
+# Dev runs the candidate already.
+release = "v2"

@@ -1,0 +1,59 @@
+resource "mcp_server" "everything" {
+  name = "lifecycle"
+}
+
+resource "mcp_product" "gold" {
+  name  = "gold"
+  state = "published"
+}
+
+resource "mcp_product" "early" {
+  name  = "early-adopters"
+  state = "published"
+}
+
+resource "mcp_product_server" "gold" {
+  product = mcp_product.gold.name
+  server  = mcp_server.everything.name
+}
+
+resource "mcp_subscription" "alice" {
+  name    = "alice"
+  product = mcp_product.gold.name
+}
+
+resource "mcp_subscription" "eve" {
+  name    = "eve"
+  product = mcp_product.early.name
+}
+
+output "alice_key" {
+  value     = mcp_subscription.alice.primary_key
+  sensitive = true
+}
+
+output "eve_key" {
+  value     = mcp_subscription.eve.primary_key
+  sensitive = true
+}
+
+# v2 arrives as a preview that only the early-adopter product lists.
+resource "mcp_server_version" "v1" {
+  server      = mcp_server.everything.name
+  name        = "v1"
+  backend_url = var.upstream_urls[0]
+}
+
+resource "mcp_server_version" "v2" {
+  server         = mcp_server.everything.name
+  name           = "v2"
+  backend_url    = var.upstream_urls[1]
+  status         = "preview"
+  traffic_weight = 0
+}
+
+resource "mcp_product_server" "early" {
+  product  = mcp_product.early.name
+  server   = mcp_server.everything.name
+  versions = [mcp_server_version.v2.name]
+}
