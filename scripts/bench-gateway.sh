@@ -54,7 +54,8 @@ measure() { # measure URL KEY -> "rps p50_ms p99_ms errors"
 import sys
 f = dict(kv.split("=") for kv in sys.stdin.read().split())
 rps = int(f["requests"]) / (int(f["duration_us"]) / 1e6)
-print(f"{rps:.0f} {int(f[\"p50_us\"])/1000:.3f} {int(f[\"p99_us\"])/1000:.3f} {int(f[\"errors\"]) + int(f[\"non2xx\"])}")'
+errors = int(f["errors"]) + int(f["non2xx"])
+print("%.0f %.3f %.3f %d" % (rps, int(f["p50_us"]) / 1000, int(f["p99_us"]) / 1000, errors))'
 }
 
 step "direct to the upstream"
