@@ -266,7 +266,7 @@ async fn handle(
         Ok(mut routed) => {
             routed.context.http_version = http_version;
             gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
-            proxy::forward_messages(&gateway, routed, parts, message).await
+            proxy::forward_messages(&gateway, routed, parts, message, bytes).await
         }
         Err(refusal) => refusal.respond(&RequestIds::of(&message)),
     }

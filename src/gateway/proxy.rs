@@ -176,7 +176,7 @@ fn sse_event(message: &Value) -> Bytes {
 }
 
 /// POST: JSON-RPC messages from the client.
-pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, mut body: jsonrpc::Body) -> Response {
+pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, mut body: jsonrpc::Body, raw: Bytes) -> Response {
     let requests = RequestIds::of(&body);
     let Some(version) = version_of(&routed).cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
@@ -203,6 +203,9 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         .collect();
     local_replies.iter().for_each(|reply| exchanges.complete(reply));
     let batch = body.is_batch();
+    // Unless a message was dropped or given trace context, the client's
+    // bytes go upstream as they came.
+    let untouched = upstream_traceparent.is_none() && !refused.contains(&true);
     let forwarded = body.retain(|i| !refused[i]);
     let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(|m| jsonrpc::is_request(m)).count() as u64);
     let standings = match admit(gateway, &routed, calls) {
@@ -232,7 +235,9 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
         return forward_legacy(gateway, exchange, forwarded, hook, local_replies).await;
     }
-    forward_streamable(gateway, Upstream { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings }, forwarded, hook, local_replies, upstream_traceparent).await
+    let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
+    let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
+    forward_streamable(gateway, leg, (forwarded.is_batch(), payload), hook, local_replies, upstream_traceparent).await
 }
 
 /// What the upstream leg of one POST needs to know.
@@ -244,10 +249,11 @@ struct Upstream<'a> {
     standings: &'a [Standing],
 }
 
+/// `payload`: whether the body is a batch, and its bytes.
 async fn forward_streamable(
     gateway: &Gateway,
     leg: Upstream<'_>,
-    forwarded: jsonrpc::Body,
+    payload: (bool, Bytes),
     mut hook: ResponseHook,
     local_replies: Vec<Value>,
     traceparent: Option<String>,
@@ -258,7 +264,8 @@ async fn forward_streamable(
     if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
         headers.insert("traceparent", value);
     }
-    let request = gateway.client.post(&version.spec.backend_url).headers(headers).body(forwarded.to_bytes());
+    let (batch, payload) = payload;
+    let request = gateway.client.post(&version.spec.backend_url).headers(headers).body(payload);
     let upstream = match timeout(deadline - Instant::now(), request.send()).await {
         Err(_) => {
             hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
@@ -282,7 +289,7 @@ async fn forward_streamable(
 
     if status == StatusCode::ACCEPTED && !local_replies.is_empty() {
         // Only notifications went upstream; the client still awaits the refusals.
-        return local_only(local_replies, forwarded.is_batch(), routed, version, standings);
+        return local_only(local_replies, batch, routed, version, standings);
     }
     let metrics_server = routed.server.clone();
     if !status.is_success() {
@@ -306,7 +313,7 @@ async fn forward_streamable(
             }
             Ok(Ok(bytes)) => {
                 gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, &routed.server);
-                rewrite_json(status, headers, &bytes, hook, local_replies)
+                rewrite_json(status, headers, bytes, hook, local_replies)
             }
         };
     }
@@ -334,28 +341,29 @@ fn stream_through(status: StatusCode, headers: HeaderMap, upstream: reqwest::Res
     response
 }
 
-fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: &[u8], mut hook: ResponseHook, local: Vec<Value>) -> Response {
-    let Ok(mut body) = serde_json::from_slice::<Value>(bytes) else {
-        let mut response = Response::new(Body::from(bytes.to_vec()));
+fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, mut hook: ResponseHook, local: Vec<Value>) -> Response {
+    let as_received = |bytes: Bytes| {
+        let mut response = Response::new(Body::from(bytes));
         *response.status_mut() = status;
-        *response.headers_mut() = headers;
-        return response;
+        *response.headers_mut() = headers.clone();
+        response
     };
+    let Ok(mut body) = serde_json::from_slice::<Value>(&bytes) else { return as_received(bytes) };
+    let changed = match &mut body {
+        Value::Array(items) => items.iter_mut().fold(false, |changed, m| hook.on_message(m) | changed),
+        single => hook.on_message(single),
+    };
+    if !changed && local.is_empty() {
+        return as_received(bytes);
+    }
     match &mut body {
-        Value::Array(items) => {
-            items.iter_mut().for_each(|m| {
-                hook.on_message(m);
-            });
+        Value::Array(items) => items.extend(local),
+        single if !local.is_empty() => {
+            let mut items = vec![single.clone()];
             items.extend(local);
+            *single = Value::Array(items);
         }
-        single => {
-            hook.on_message(single);
-            if !local.is_empty() {
-                let mut items = vec![single.clone()];
-                items.extend(local);
-                *single = Value::Array(items);
-            }
-        }
+        _ => {}
     }
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().extend(headers);
