@@ -436,30 +436,39 @@ impl Store for SqliteStore {
     }
 
     async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+        // One multi-row statement per chunk: SQLite's driver runs on its own
+        // thread, so statements, not rows, are what cost.
+        const COLUMNS: usize = 16;
+        const ROWS_PER_STATEMENT: usize = 200;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for call in calls {
-            sqlx::query(
+        for chunk in calls.chunks(ROWS_PER_STATEMENT) {
+            let row = format!("({})", vec!["?"; COLUMNS].join(", "));
+            let sql = format!(
                 "INSERT INTO calls (time, subscription, product, server, version, tool, client_name, client_version, session_id, \
-                 duration_ms, status, error_type, error_message, arguments, result, cost) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(call.time)
-            .bind(&call.subscription)
-            .bind(&call.product)
-            .bind(&call.server)
-            .bind(&call.version)
-            .bind(&call.tool)
-            .bind(&call.client_name)
-            .bind(&call.client_version)
-            .bind(&call.session_id)
-            .bind(call.duration_ms)
-            .bind(call.status.as_str())
-            .bind(&call.error_type)
-            .bind(&call.error_message)
-            .bind(&call.arguments)
-            .bind(&call.result)
-            .bind(call.cost)
-            .execute(&mut *tx)
-            .await?;
+                 duration_ms, status, error_type, error_message, arguments, result, cost) VALUES {}",
+                vec![row; chunk.len()].join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for call in chunk {
+                query = query
+                    .bind(call.time)
+                    .bind(&call.subscription)
+                    .bind(&call.product)
+                    .bind(&call.server)
+                    .bind(&call.version)
+                    .bind(&call.tool)
+                    .bind(&call.client_name)
+                    .bind(&call.client_version)
+                    .bind(&call.session_id)
+                    .bind(call.duration_ms)
+                    .bind(call.status.as_str())
+                    .bind(&call.error_type)
+                    .bind(&call.error_message)
+                    .bind(&call.arguments)
+                    .bind(&call.result)
+                    .bind(call.cost);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -17,7 +17,7 @@ pub struct Retention {
     pub max_rows: u64,
 }
 
-const BATCH: usize = 256;
+const BATCH: usize = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs until every sender is gone.
