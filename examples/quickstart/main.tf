@@ -32,7 +32,7 @@ resource "mcp_server_version" "v1" {
   server      = mcp_server.everything.name
   name        = "v1"
   backend_url = var.upstream_url
-  tool_costs  = { echo = 0.001, default = 0.002 }
+  tool_costs  = { echo = 0.01, default = 0.02 }
 }
 
 # v2 is a preview: only products that list it reach it.
