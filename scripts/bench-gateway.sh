@@ -88,30 +88,19 @@ rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_e
 | through mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $(versus "$tr_rps" "$tr_p99") |"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-python3 - "$rows" "$cpu" "$DURATION" "$CONNECTIONS" <<'PY'
-import re, sys, datetime
-rows, cpu, duration, connections = sys.argv[1:5]
-section = f"""<!-- gateway-bench:start -->
-## Gateway overhead (`./scripts/bench-gateway.sh`)
+python3 scripts/lib/bench_section.py gateway-bench <<SECTION
+<!-- gateway-bench:start -->
+## Gateway overhead (\`./scripts/bench-gateway.sh\`)
 
-`tools/call echo` against a minimal rmcp upstream (stateless, JSON replies),
-`wrk -t1 -c{connections} -d{duration}s`, all processes on one machine ({cpu}, 2 cores),
-measured {datetime.date.today()}. Through mcpgate means subscription-key auth, the tool
+\`tools/call echo\` against a minimal rmcp upstream (stateless, JSON replies),
+\`wrk -t1 -c$CONNECTIONS -d${DURATION}s\`, all processes on one machine ($cpu, 2 cores),
+measured $(date +%F). Through mcpgate means subscription-key auth, the tool
 allow-list check, a quota check and charge, version routing, metrics and the call log on
 every call; "span export on" adds an OTLP span per call, exported over HTTP to a local sink.
 Targets: under 1 ms added at p99, at least 85% of direct throughput.
 
 | path | requests/s | p50 ms | p99 ms | errors | vs direct |
 | --- | ---: | ---: | ---: | ---: | --- |
-{rows}
-<!-- gateway-bench:end -->"""
-path = "docs/benchmarks.md"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n\nEvery figure here is written by a script in `scripts/`; rerun it to refresh.\n"
-pattern = re.compile(r"<!-- gateway-bench:start -->.*?<!-- gateway-bench:end -->", re.S)
-text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-open(path, "w").write(text)
-print(section)
-PY
+$rows
+<!-- gateway-bench:end -->
+SECTION

@@ -93,28 +93,17 @@ servers="$(curl -sf -H "Authorization: Bearer $MCPGATE_TOKEN" "$MCPGATE_ENDPOINT
 rows="| \`terraform apply\` (create) | $floor_apply | $mcp_apply | $(python3 -c "print(f'{$mcp_apply/$floor_apply:.2f}×')") |
 | \`terraform plan\` (no change, median of 3) | $floor_plan | $mcp_plan | $(python3 -c "print(f'{$mcp_plan/$floor_plan:.2f}×')") |"
 tf_version="$("$MCPGATE_TERRAFORM" version | head -1)"
-python3 - "$rows" "$COUNT" "$tf_version" <<'PY'
-import re, sys, datetime
-rows, count, tf_version = sys.argv[1:4]
-section = f"""<!-- provider-bench:start -->
-## Terraform provider (`./scripts/bench-provider.sh`)
+python3 scripts/lib/bench_section.py provider-bench <<SECTION
+<!-- provider-bench:start -->
+## Terraform provider (\`./scripts/bench-provider.sh\`)
 
-{count} `mcp_server` + {count} `mcp_server_version` against {int(count) * 2} built-in `terraform_data`
-resources of the same shape, same run, same Terraform ({tf_version}, default parallelism 10),
-release builds, mcpgate on loopback with its in-memory store, measured {datetime.date.today()}.
+$COUNT \`mcp_server\` + $COUNT \`mcp_server_version\` against $((COUNT * 2)) built-in \`terraform_data\`
+resources of the same shape, same run, same Terraform ($tf_version, default parallelism 10),
+release builds, mcpgate on loopback with its in-memory store, measured $(date +%F).
 Target: within 1.5× of the terraform_data floor.
 
 | operation | terraform_data (s) | mcp provider (s) | ratio |
 | --- | ---: | ---: | ---: |
-{rows}
-<!-- provider-bench:end -->"""
-path = "docs/benchmarks.md"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n\nEvery figure here is written by a script in `scripts/`; rerun it to refresh.\n"
-pattern = re.compile(r"<!-- provider-bench:start -->.*?<!-- provider-bench:end -->", re.S)
-text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-open(path, "w").write(text)
-print(section)
-PY
+$rows
+<!-- provider-bench:end -->
+SECTION

@@ -5,14 +5,20 @@ mod support;
 
 use support::terraform::Workspace;
 
-#[test]
-fn terraform_reports_the_provider_schema() {
+/// The provider's schema as `terraform providers schema -json` reports it.
+fn provider_schema() -> serde_json::Value {
     let workspace = Workspace::with_env(vec![]);
     workspace.write(&[("main.tf", "terraform {\n  required_providers {\n    mcp = { source = \"mcpgate/mcp\" }\n  }\n}\n")]);
     let run = workspace.terraform(&["providers", "schema", "-json"]);
     assert!(run.ok(), "terraform providers schema failed:\n{}", run.output());
-    let schemas: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
-    let provider = &schemas["provider_schemas"]["registry.terraform.io/mcpgate/mcp"];
+    let mut schemas: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    schemas["provider_schemas"]["registry.terraform.io/mcpgate/mcp"].take()
+}
+
+#[test]
+fn terraform_reports_the_provider_schema() {
+    let schema = provider_schema();
+    let provider = &schema;
     let resources = provider["resource_schemas"].as_object().expect("resources");
     let mut names: Vec<&str> = resources.keys().map(String::as_str).collect();
     names.sort();
@@ -32,13 +38,8 @@ fn terraform_reports_the_provider_schema() {
 /// test fails when they are stale (`MCPGATE_UPDATE_DOCS=1` rewrites them).
 #[test]
 fn registry_docs_match_the_schema() {
-    let workspace = Workspace::with_env(vec![]);
-    workspace.write(&[("main.tf", "terraform {\n  required_providers {\n    mcp = { source = \"mcpgate/mcp\" }\n  }\n}\n")]);
-    let run = workspace.terraform(&["providers", "schema", "-json"]);
-    assert!(run.ok(), "{}", run.output());
-    let schemas: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let pages = support::docs::render(&schemas["provider_schemas"]["registry.terraform.io/mcpgate/mcp"], root);
+    let pages = support::docs::render(&provider_schema(), root);
     assert_eq!(pages.len(), 9, "index, five resources, three data sources");
     let update = std::env::var("MCPGATE_UPDATE_DOCS").is_ok_and(|v| v == "1");
     let mut stale = Vec::new();

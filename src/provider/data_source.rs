@@ -1,6 +1,7 @@
 //! What every data source shares: a schema and a read.
 
 use super::client::ApiClient;
+use super::diagnostics;
 use super::dynamic::Value;
 use super::proto::tfplugin6 as pb;
 use super::schema::{Api, Attribute, Schema};
@@ -29,4 +30,36 @@ pub fn computed_copy(attributes: Vec<Attribute>, keep: &[&str]) -> Vec<Attribute
             }
         })
         .collect()
+}
+
+/// A data source that reads one resource by `name` from a collection.
+pub struct ByName {
+    type_name: &'static str,
+    collection: &'static str,
+    schema: Schema,
+}
+
+impl ByName {
+    /// `attributes` are the resource's; all but `name` become computed.
+    pub fn new(type_name: &'static str, collection: &'static str, description: &'static str, attributes: Vec<Attribute>) -> ByName {
+        ByName { type_name, collection, schema: Schema::new(description, computed_copy(attributes, &["name"])) }
+    }
+}
+
+#[async_trait]
+impl DataSource for ByName {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    async fn read(&self, client: &ApiClient, config: &Value) -> Result<Value, Vec<pb::Diagnostic>> {
+        let name = config.attr("name").as_str().unwrap_or_default();
+        let path = format!("{}/{name}", self.collection);
+        let reply = client.get(&path).await.map_err(|e| vec![diagnostics::error(format!("Cannot read {path}"), e.to_string())])?;
+        Ok(Value::from_api_json(Some(&reply.body), &self.schema.object_type()))
+    }
 }

@@ -77,8 +77,8 @@ impl ProviderService {
             super::subscription_resource::definition(),
         ];
         let data_sources: Vec<Box<dyn DataSource>> = vec![
-            Box::new(super::server_data_source::ServerDataSource::default()),
-            Box::new(super::product_data_source::ProductDataSource::default()),
+            Box::new(super::server_data_source::data_source()),
+            Box::new(super::product_data_source::data_source()),
             Box::new(super::servers_data_source::ServersDataSource::default()),
         ];
         ProviderService {
