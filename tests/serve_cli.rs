@@ -87,6 +87,7 @@ async fn analytics_command_prints_the_table() {
         .await
         .unwrap();
     let _ = child.kill();
+    let _ = child.wait();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("refused"), "{}", String::from_utf8_lossy(&refused.stderr));
 }

@@ -62,9 +62,10 @@ impl Limiter {
     /// Restores persisted quota counts.
     pub async fn load(store: &DynStore) -> Result<Limiter, crate::store::StoreError> {
         let limiter = Limiter::default();
+        let stored = store.load_quota_counters().await?;
         {
             let mut counters = limiter.counters.lock().unwrap_or_else(|p| p.into_inner());
-            for counter in store.load_quota_counters().await? {
+            for counter in stored {
                 let entry = counters.entry(counter.subscription).or_default();
                 entry.quota_window_start = counter.window_start;
                 entry.quota_count = to_u64(counter.count);

@@ -156,13 +156,13 @@ fn route_refusal(err: RouteError) -> Refusal {
 }
 
 /// Authenticates, authorizes and picks the version.
-fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client: SocketAddr) -> Result<Routed, Refusal> {
+fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client: SocketAddr) -> Result<Routed, Box<Refusal>> {
     let mut segments = params.iter().map(|(_, v)| v.to_string());
     let server = segments.next().unwrap_or_default();
     let path_version = segments.next();
     let snapshot = gateway.config.current();
     let Some(server_config) = snapshot.servers.get(&server) else {
-        return Err(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {server:?}")));
+        return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {server:?}"))));
     };
     let grant = access::authorize(&snapshot, &server, header(headers, SUBSCRIPTION_KEY_HEADER))
         .map_err(|d| Refusal::new(d.status, d.reason, d.message))?;
@@ -171,7 +171,7 @@ fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client:
     let pinned = match &session_id {
         Some(id) => match gateway.sessions.get(&server, id) {
             Some(session) if session.caller != caller => {
-                return Err(Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session"));
+                return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session")));
             }
             Some(session) => Some(session.version),
             None => None,

@@ -53,7 +53,7 @@ fn upstream_headers(client: &HeaderMap, version: &VersionConfig) -> HeaderMap {
     headers
 }
 
-fn version_of<'a>(routed: &'a Routed) -> Option<&'a VersionConfig> {
+fn version_of(routed: &Routed) -> Option<&VersionConfig> {
     routed.snapshot.servers.get(&routed.server)?.versions.get(&routed.version)
 }
 

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 
 type Diagnostics = Vec<pb::Diagnostic>;
 
+/// Sets planned values derived from the configuration (planned attributes, configuration).
+pub type PlanHook = fn(&mut BTreeMap<String, Value>, &Value);
+
 /// What `terraform query` lists, and with which configuration.
 pub struct ListDef {
     pub schema: Schema,
@@ -33,7 +36,7 @@ pub struct ResourceDef {
     /// Attributes that are maps (for diagnostic paths into their keys).
     pub map_attributes: &'static [&'static str],
     /// Extra planning for values derived from the configuration.
-    pub plan_hook: Option<fn(&mut BTreeMap<String, Value>, &Value)>,
+    pub plan_hook: Option<PlanHook>,
     pub list: Option<ListDef>,
 }
 

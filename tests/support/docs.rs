@@ -31,7 +31,8 @@ fn capitalize(s: &str) -> String {
 }
 
 fn group(attributes: &serde_json::Map<String, Value>, nested_prefix: &str, out: &mut String, nested: &mut Vec<(String, Value)>) {
-    let sections: [(&str, fn(&Value) -> bool); 3] = [
+    type Wanted = fn(&Value) -> bool;
+    let sections: [(&str, Wanted); 3] = [
         ("Required", |a| a["required"] == true),
         ("Optional", |a| a["optional"] == true),
         ("Read-Only", |a| a["computed"] == true && a["optional"] != true && a["required"] != true),
