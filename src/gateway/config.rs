@@ -12,6 +12,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct VersionConfig {
     pub spec: VersionSpec,
+    /// `spec.backend_url`, parsed once per configuration rather than per request.
+    pub backend: reqwest::Url,
     /// When the version last changed; dates the `Deprecation` header.
     pub updated_at: DateTime<Utc>,
 }
@@ -72,9 +74,10 @@ impl Snapshot {
         }
         for record in store.list_all(Kind::Version).await? {
             let spec: VersionSpec = decode(&record)?;
+            let backend = reqwest::Url::parse(&spec.backend_url).map_err(|e| StoreError::Corrupt(format!("{}: backend_url: {e}", record.key)))?;
             let server = snapshot.servers.entry(record.key.parent.clone()).or_default();
             server.specs.insert(record.key.name.clone(), spec.clone());
-            server.versions.insert(record.key.name.clone(), VersionConfig { spec, updated_at: record.updated_at });
+            server.versions.insert(record.key.name.clone(), VersionConfig { spec, backend, updated_at: record.updated_at });
         }
         let mut associations: HashMap<String, HashMap<String, Association>> = HashMap::new();
         for record in store.list_all(Kind::ProductServer).await? {

@@ -265,7 +265,7 @@ async fn forward_streamable(
         headers.insert("traceparent", value);
     }
     let (batch, payload) = payload;
-    let request = gateway.client.post(&version.spec.backend_url).headers(headers).body(payload);
+    let request = gateway.client.post(version.backend.clone()).headers(headers).body(payload);
     let upstream = match timeout(deadline - Instant::now(), request.send()).await {
         Err(_) => {
             hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
@@ -541,7 +541,7 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
         return legacy_stream(gateway, routed, &parts.method);
     }
     let wait = timeout_of(version);
-    let request = gateway.client.request(parts.method.clone(), &version.spec.backend_url).headers(upstream_headers(&parts.headers, version));
+    let request = gateway.client.request(parts.method.clone(), version.backend.clone()).headers(upstream_headers(&parts.headers, version));
     let upstream = match timeout(wait, request.send()).await {
         Err(_) => return timed_out(&requests),
         Ok(Err(err)) => return upstream_failure(&err, &requests),
