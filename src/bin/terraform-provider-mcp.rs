@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     init_logging();
     let debug = std::env::args().skip(1).any(|a| a == "--debug" || a == "-debug");
