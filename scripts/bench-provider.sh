@@ -73,25 +73,28 @@ seconds() { # seconds DIR ARGS...: wall time of one terraform run
     python3 -c "print(f'{$end - $start:.2f}')"
 }
 
-median_plan() { # median of three no-change plans
-    local a b c
-    a="$(seconds "$1" plan -detailed-exitcode)"; b="$(seconds "$1" plan -detailed-exitcode)"; c="$(seconds "$1" plan -detailed-exitcode)"
-    printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p
-}
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 step "terraform_data floor: $((COUNT * 2)) resources"
 (cd "$work/floor" && "$MCPGATE_TERRAFORM" init -no-color -input=false >/dev/null)
 floor_apply="$(seconds "$work/floor" apply -auto-approve)"
-floor_plan="$(median_plan "$work/floor")"
 
 step "mcp provider: $COUNT servers + $COUNT versions"
 mcp_apply="$(seconds "$work/mcp" apply -auto-approve)"
-mcp_plan="$(median_plan "$work/mcp")"
+
+step "no-change plans, alternating floor and provider, 5 each"
+: >"$work/floor.times"; : >"$work/mcp.times"
+for _ in 1 2 3 4 5; do
+    seconds "$work/floor" plan -detailed-exitcode >>"$work/floor.times"
+    seconds "$work/mcp" plan -detailed-exitcode >>"$work/mcp.times"
+done
+floor_plan="$(median <"$work/floor.times")"
+mcp_plan="$(median <"$work/mcp.times")"
 servers="$(curl -sf -H "Authorization: Bearer $MCPGATE_TOKEN" "$MCPGATE_ENDPOINT/api/v1/servers?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')"
 [ "$servers" = "$COUNT" ] || die "expected $COUNT servers in mcpgate, found $servers"
 
 rows="| \`terraform apply\` (create) | $floor_apply | $mcp_apply | $(python3 -c "print(f'{$mcp_apply/$floor_apply:.2f}×')") |
-| \`terraform plan\` (no change, median of 3) | $floor_plan | $mcp_plan | $(python3 -c "print(f'{$mcp_plan/$floor_plan:.2f}×')") |"
+| \`terraform plan\` (no change, median of 5, runs alternating) | $floor_plan | $mcp_plan | $(python3 -c "print(f'{$mcp_plan/$floor_plan:.2f}×')") |"
 tf_version="$("$MCPGATE_TERRAFORM" version | head -1)"
 python3 scripts/lib/bench_section.py provider-bench <<SECTION
 <!-- provider-bench:start -->

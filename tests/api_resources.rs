@@ -349,3 +349,42 @@ async fn data_survives_a_restart() {
     let found = api.state.store.subscription_by_key_hash(&hash).await.unwrap();
     assert_eq!(found.map(|r| r.key.name), Some("alice".to_string()), "the key still authenticates");
 }
+
+fn call(tool: &str, minutes_ago: i64) -> mcpgate::model::calls::CallRecord {
+    mcpgate::model::calls::CallRecord {
+        time: chrono::Utc::now() - chrono::Duration::minutes(minutes_ago),
+        subscription: Some("alice".into()),
+        product: "gold".into(),
+        server: "s".into(),
+        version: "v1".into(),
+        tool: tool.into(),
+        client_name: None,
+        client_version: None,
+        session_id: None,
+        duration_ms: 1.0,
+        status: mcpgate::model::calls::CallStatus::Ok,
+        error_type: None,
+        error_message: None,
+        arguments: None,
+        result: None,
+        cost: 0.0,
+    }
+}
+
+#[tokio::test]
+async fn call_log_retention_by_age_and_count() {
+    let api = Api::memory().await;
+    let store = &api.state.store;
+    let mut calls: Vec<_> = (0..5).map(|i| call("old", 120 + i)).collect();
+    calls.extend((0..450).map(|i| call("recent", i % 60)));
+    store.insert_calls(&calls).await.unwrap();
+    let dropped = store.prune_calls(chrono::Utc::now() - chrono::Duration::minutes(90), 400).await.unwrap();
+    assert_eq!(dropped, 55, "5 too old, then 50 over the count");
+    let left = store.find_calls(&mcpgate::store::CallQuery::default()).await.unwrap();
+    assert_eq!(left.len(), 400);
+    assert!(left.iter().all(|c| c.tool == "recent"));
+    let listed = api.get("calls?limit=1000").await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(400));
+    assert_eq!(api.get("calls?limit=0").await.field_errors(), vec![("limit".to_string(), "out_of_range".to_string())]);
+    assert_eq!(api.get("calls?status=maybe").await.field_errors(), vec![("status".to_string(), "malformed".to_string())]);
+}

@@ -9,6 +9,7 @@ use base64::Engine;
 use futures::StreamExt;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::net::SocketAddr;
@@ -119,7 +120,7 @@ impl AutoMtls {
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params.self_signed(&key).map_err(|e| tls_error(&e))?;
         let server_cert = cert.der().to_vec();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = Arc::new(PinnedClient { expected: client_cert.into_owned(), provider: provider.clone() });
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -170,17 +171,40 @@ impl ClientCertVerifier for PinnedClient {
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if dss.scheme == SignatureScheme::ECDSA_NISTP521_SHA512 {
+            return verify_p521(message, cert, dss.signature());
+        }
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if dss.scheme == SignatureScheme::ECDSA_NISTP521_SHA512 {
+            return verify_p521(message, cert, dss.signature());
+        }
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        let mut schemes = self.provider.signature_verification_algorithms.supported_schemes();
+        schemes.push(SignatureScheme::ECDSA_NISTP521_SHA512);
+        schemes
     }
+}
+
+/// go-plugin's client certificates are ECDSA P-521, which ring does not
+/// verify; RustCrypto's p521 does. (aws-lc would, but seeds its RNG from CPU
+/// jitter at every start, and Terraform starts providers several times a run.)
+fn verify_p521(message: &[u8], cert: &CertificateDer<'_>, signature: &[u8]) -> Result<HandshakeSignatureValid, rustls::Error> {
+    use p521::ecdsa::signature::Verifier;
+    use p521::pkcs8::DecodePublicKey;
+    let refuse = |what: &str| rustls::Error::General(format!("client certificate signature: {what}"));
+    let end_entity = webpki::EndEntityCert::try_from(cert).map_err(|_| refuse("unreadable certificate"))?;
+    let spki = end_entity.subject_public_key_info();
+    let key = p521::ecdsa::VerifyingKey::from_public_key_der(spki.as_ref()).map_err(|_| refuse("not a P-521 key"))?;
+    let signature = p521::ecdsa::Signature::from_der(signature).map_err(|_| refuse("malformed"))?;
+    key.verify(message, &signature).map_err(|_| refuse("does not verify"))?;
+    Ok(HandshakeSignatureValid::assertion())
 }
 
 struct TlsConnection(tokio_rustls::server::TlsStream<TcpStream>);
