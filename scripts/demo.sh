@@ -10,6 +10,8 @@ source scripts/lib/tools.sh
 
 WAIT=1
 [ "${1:-}" = "--no-wait" ] && WAIT=0
+# Release binaries by default; scripts/test.sh runs the demo on the test build (dev).
+PROFILE="${MCPGATE_DEMO_PROFILE:-release}"
 
 need cargo "the Rust toolchain (rustup)"
 need curl "curl"
@@ -17,8 +19,12 @@ ensure_upstream
 ensure_python_tools
 ensure_terraform
 
-step "building mcpgate and terraform-provider-mcp (release)"
-cargo build --release --locked --bin mcpgate --bin terraform-provider-mcp
+step "building mcpgate and terraform-provider-mcp ($PROFILE)"
+cargo build --profile "$PROFILE" --locked --bin mcpgate --bin terraform-provider-mcp
+case "$PROFILE" in
+    dev) bin="$MCPGATE_ROOT/target/debug" ;;
+    *) bin="$MCPGATE_ROOT/target/$PROFILE" ;;
+esac
 
 mkdir -p "$MCPGATE_CACHE/demo"
 run="$(mktemp -d "$MCPGATE_CACHE/demo/run-XXXXXX")"
@@ -46,7 +52,7 @@ PORT="$upstream_port" node "$MCPGATE_UPSTREAM_JS" streamableHttp >"$run/upstream
 pids+=($!)
 
 step "starting mcpgate (store: ${run#$MCPGATE_ROOT/}/mcpgate.db)"
-MCPGATE_ADMIN_TOKEN="$token" ./target/release/mcpgate serve \
+MCPGATE_ADMIN_TOKEN="$token" "$bin/mcpgate" serve \
     --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
     --database "sqlite://$run/mcpgate.db" >"$run/mcpgate.log" 2>&1 &
 pids+=($!)
@@ -57,7 +63,7 @@ step "terraform apply examples/quickstart"
 cp examples/quickstart/main.tf "$run/main.tf"
 cat >"$run/terraformrc" <<RC
 provider_installation {
-  dev_overrides { "registry.terraform.io/mcpgate/mcp" = "$PWD/target/release" }
+  dev_overrides { "registry.terraform.io/mcpgate/mcp" = "$bin" }
   direct {}
 }
 RC
@@ -82,7 +88,7 @@ PY
 
 step "analytics (mcpgate analytics --group-by tool)"
 sleep 0.5
-./target/release/mcpgate analytics --endpoint "$admin" --token "$token" --group-by tool
+"$bin/mcpgate" analytics --endpoint "$admin" --token "$token" --group-by tool
 
 cat <<SUMMARY
 

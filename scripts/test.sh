@@ -10,3 +10,7 @@ ensure_test_tools
 
 step "cargo test"
 cargo test --locked --all-targets "$@"
+
+# The README's other command, end to end, on the binaries just tested.
+step "demo (./scripts/demo.sh --no-wait, dev build)"
+MCPGATE_DEMO_PROFILE=dev ./scripts/demo.sh --no-wait
