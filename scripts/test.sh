@@ -8,9 +8,16 @@ source scripts/lib/tools.sh
 need cargo "the Rust toolchain (rustup)"
 ensure_test_tools
 
+step "cargo build --examples (the benchmark's upstream)"
+cargo build --locked --examples
+
 step "cargo test"
-cargo test --locked --all-targets "$@"
+results="$MCPGATE_CACHE/test-results.txt"
+cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$results"
 
 # The README's other command, end to end, on the binaries just tested.
 step "demo (./scripts/demo.sh --no-wait, dev build)"
 MCPGATE_DEMO_PROFILE=dev ./scripts/demo.sh --no-wait
+
+# One closing line for the whole run.
+grep -E '^test result:' "$results" | awk '{ passed += $4; failed += $6 } END { printf "\ntotal: %d passed, %d failed\n", passed, failed }'
