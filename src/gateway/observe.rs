@@ -149,7 +149,7 @@ impl Exchanges {
 
     fn finish(&mut self, pending: Pending, error: Option<ObservedError>, result: Option<String>) {
         let cost = match (&pending.tool, pending.forwarded) {
-            (Some(tool), true) => self.tool_costs.get(tool).or_else(|| self.tool_costs.get(crate::model::version::DEFAULT_COST_KEY)).copied().unwrap_or(0.0),
+            (Some(tool), true) => crate::model::version::tool_cost(&self.tool_costs, tool),
             _ => 0.0,
         };
         self.telemetry.record(Observation {

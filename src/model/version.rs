@@ -91,10 +91,12 @@ impl VersionSpec {
         errors.into_result()
     }
 
-    /// What one call of `tool` costs under this version's price list.
-    pub fn cost_of(&self, tool: &str) -> f64 {
-        self.tool_costs.get(tool).or_else(|| self.tool_costs.get(DEFAULT_COST_KEY)).copied().unwrap_or(0.0)
-    }
+}
+
+/// What one call of `tool` costs under a version's `tool_costs`: its own
+/// price, else the `default` one, else nothing.
+pub fn tool_cost(tool_costs: &BTreeMap<String, f64>, tool: &str) -> f64 {
+    tool_costs.get(tool).or_else(|| tool_costs.get(DEFAULT_COST_KEY)).copied().unwrap_or(0.0)
 }
 
 /// A version as the API returns it: header values are replaced by their names.

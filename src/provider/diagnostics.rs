@@ -46,10 +46,6 @@ pub fn field(error: &FieldError, map_attributes: &[&str]) -> pb::Diagnostic {
     }
 }
 
-pub fn has_errors(diagnostics: &[pb::Diagnostic]) -> bool {
-    diagnostics.iter().any(|d| d.severity == pb::diagnostic::Severity::Error as i32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
