@@ -76,6 +76,11 @@ pub fn id(message: &Value) -> Option<&Value> {
     message.get("id").filter(|id| !id.is_null())
 }
 
+/// A map key for a JSON-RPC id (`1` and `"1"` stay distinct).
+pub fn id_key(id: &Value) -> String {
+    id.to_string()
+}
+
 /// A request expects a response: it has a method and an id.
 pub fn is_request(message: &Value) -> bool {
     method(message).is_some() && id(message).is_some()

@@ -3,6 +3,7 @@
 //! session, requests POSTed to the endpoint it announces, and responses
 //! matched back to the waiting POST by JSON-RPC id.
 
+use super::lock;
 use super::jsonrpc;
 use futures::StreamExt;
 use rand::RngCore;
@@ -55,17 +56,13 @@ fn new_session_id() -> String {
     hex::encode(bytes)
 }
 
-fn id_key(id: &Value) -> String {
-    id.to_string()
-}
-
 impl Bridges {
     pub fn get(&self, session: &str) -> Option<Arc<Bridge>> {
-        self.by_session.lock().unwrap_or_else(|p| p.into_inner()).get(session).cloned()
+        lock(&self.by_session).get(session).cloned()
     }
 
     pub fn end(&self, session: &str) -> bool {
-        self.by_session.lock().unwrap_or_else(|p| p.into_inner()).remove(session).is_some()
+        lock(&self.by_session).remove(session).is_some()
     }
 
     /// Opens the upstream SSE stream and waits for its `endpoint` event.
@@ -103,7 +100,7 @@ impl Bridges {
         let endpoint = url::Url::parse(backend).and_then(|base| base.join(&endpoint)).map_err(|e| BridgeError::Unreachable(e.to_string()))?;
         let bridge = Arc::new(Bridge { endpoint: endpoint.to_string(), pending, server_messages: Mutex::new(Some(messages_rx)), reader });
         let session = new_session_id();
-        self.by_session.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone(), bridge.clone());
+        lock(&self.by_session).insert(session.clone(), bridge.clone());
         Ok((session, bridge))
     }
 }
@@ -139,9 +136,9 @@ async fn read_events(
             }
             let Ok(message) = serde_json::from_str::<Value>(&data) else { continue };
             let waiter = jsonrpc::is_response(&message)
-                .then(|| jsonrpc::id(&message).map(id_key))
+                .then(|| jsonrpc::id(&message).map(jsonrpc::id_key))
                 .flatten()
-                .and_then(|key| pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&key));
+                .and_then(|key| lock(&pending).remove(&key));
             match waiter {
                 Some(waiter) => {
                     let _ = waiter.send(message);
@@ -167,7 +164,7 @@ impl Bridge {
         for message in messages.iter().filter(|m| jsonrpc::is_request(m)) {
             let (tx, rx) = oneshot::channel();
             if let Some(id) = jsonrpc::id(message) {
-                self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id_key(id), tx);
+                lock(&self.pending).insert(jsonrpc::id_key(id), tx);
                 receivers.push(rx);
             }
         }
@@ -191,6 +188,6 @@ impl Bridge {
 
     /// The server's own messages (requests, notifications) for the client's GET stream.
     pub fn take_server_messages(&self) -> Option<mpsc::Receiver<Value>> {
-        self.server_messages.lock().unwrap_or_else(|p| p.into_inner()).take()
+        lock(&self.server_messages).take()
     }
 }

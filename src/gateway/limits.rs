@@ -2,6 +2,7 @@
 //! persisted). Both are checked and charged under one lock, so under any
 //! concurrency a limit of N admits exactly N.
 
+use super::lock;
 use crate::model::CallLimit;
 use crate::store::{DynStore, QuotaCounter};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -64,7 +65,7 @@ impl Limiter {
         let limiter = Limiter::default();
         let stored = store.load_quota_counters().await?;
         {
-            let mut counters = limiter.counters.lock().unwrap_or_else(|p| p.into_inner());
+            let mut counters = lock(&limiter.counters);
             for counter in stored {
                 let entry = counters.entry(counter.subscription).or_default();
                 entry.quota_window_start = counter.window_start;
@@ -79,7 +80,7 @@ impl Limiter {
         if calls == 0 || (rate.is_none() && quota.is_none()) {
             return Decision::Admitted(Vec::new());
         }
-        let mut all = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = lock(&self.counters);
         let counters = all.entry(caller.to_string()).or_default();
         let mut standings = Vec::new();
         let mut exceeded = None;
@@ -125,14 +126,14 @@ impl Limiter {
         if quota.is_some() {
             counters.quota_count += calls;
             drop(all);
-            self.dirty.lock().unwrap_or_else(|p| p.into_inner()).insert(caller.to_string());
+            lock(&self.dirty).insert(caller.to_string());
         }
         Decision::Admitted(standings)
     }
 
     fn take_dirty(&self) -> Vec<QuotaCounter> {
-        let names: Vec<String> = self.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
-        let all = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let names: Vec<String> = lock(&self.dirty).drain().collect();
+        let all = lock(&self.counters);
         names
             .into_iter()
             .filter_map(|name| {
@@ -150,7 +151,7 @@ impl Limiter {
         }
         if let Err(err) = store.save_quota_counters(&changed).await {
             tracing::warn!(error = %err, "saving quota counters failed; will retry");
-            self.dirty.lock().unwrap_or_else(|p| p.into_inner()).extend(changed.into_iter().map(|c| c.subscription));
+            lock(&self.dirty).extend(changed.into_iter().map(|c| c.subscription));
         }
     }
 }

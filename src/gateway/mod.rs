@@ -123,6 +123,12 @@ async fn not_routed() -> Response {
     Refusal::new(StatusCode::NOT_FOUND, "not_found", "MCP servers are served at /mcp/{server}").respond(&RequestIds::default())
 }
 
+/// Locks a mutex, taking over a poisoned one: the gateway's maps stay
+/// usable after a panicking request.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }

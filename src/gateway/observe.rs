@@ -39,10 +39,6 @@ pub struct Exchanges {
     pub session_sink: Option<SessionSink>,
 }
 
-fn id_key(id: &Value) -> String {
-    id.to_string()
-}
-
 fn id_text(id: &Value) -> String {
     id.as_str().map_or_else(|| id.to_string(), str::to_string)
 }
@@ -92,7 +88,7 @@ impl Exchanges {
                 arguments,
                 forwarded: false,
             };
-            self.pending.insert(id_key(&id), pending);
+            self.pending.insert(jsonrpc::id_key(&id), pending);
         }
         upstream_header
     }
@@ -107,7 +103,7 @@ impl Exchanges {
         if !jsonrpc::is_response(message) {
             return;
         }
-        let Some(pending) = jsonrpc::id(message).and_then(|id| self.pending.remove(&id_key(id))) else { return };
+        let Some(pending) = jsonrpc::id(message).and_then(|id| self.pending.remove(&jsonrpc::id_key(id))) else { return };
         if pending.method == "initialize" {
             self.learn_server(message);
         }

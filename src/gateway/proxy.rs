@@ -1,6 +1,7 @@
 //! The upstream leg: Streamable HTTP to the chosen version's backend, with
-//! responses streamed back as they arrive (JSON bodies are read whole only
-//! when a `tools/list` result must be filtered).
+//! responses streamed back as they arrive. SSE events are read one by one on
+//! their way through, JSON bodies whole; both are sent on as received unless
+//! a `tools/list` result is filtered or a refusal is added.
 
 use super::config::VersionConfig;
 use super::limits::{Decision, Standing};
@@ -83,19 +84,15 @@ fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConf
     headers
 }
 
-fn policy_name(standing: &Standing) -> &'static str {
-    standing.kind.reason()
-}
-
 /// `RateLimit-Policy` and `RateLimit` (IETF httpapi ratelimit-headers draft).
 fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap) {
     let Some(tightest) = standings.iter().min_by_key(|s| s.remaining) else { return };
     let policies: Vec<String> =
-        standings.iter().map(|s| format!("\"{}\";q={};w={}", policy_name(s), s.limit.calls, s.limit.period_seconds)).collect();
+        standings.iter().map(|s| format!("\"{}\";q={};w={}", s.kind.reason(), s.limit.calls, s.limit.period_seconds)).collect();
     if let Ok(value) = HeaderValue::from_str(&policies.join(", ")) {
         headers.insert("ratelimit-policy", value);
     }
-    let current = format!("\"{}\";r={};t={}", policy_name(tightest), tightest.remaining, tightest.reset_seconds);
+    let current = format!("\"{}\";r={};t={}", tightest.kind.reason(), tightest.remaining, tightest.reset_seconds);
     if let Ok(value) = HeaderValue::from_str(&current) {
         headers.insert("ratelimit", value);
     }
@@ -121,10 +118,23 @@ fn throttled(exceeded: Standing, standings: &[Standing], requests: &RequestIds) 
 
 fn upstream_failure(err: &reqwest::Error, requests: &RequestIds) -> Response {
     if err.is_timeout() {
-        return Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time").respond(requests);
+        return timed_out(requests);
     }
     tracing::warn!(error = %err, "upstream request failed");
     Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", format!("the MCP server is unreachable: {}", root_cause(err))).respond(requests)
+}
+
+/// A request to the upstream failed: every request waiting on it ends with
+/// that failure, and the client gets the refusal.
+fn failed_upstream(exchanges: &mut Exchanges, err: &reqwest::Error, requests: &RequestIds) -> Response {
+    exchanges.fail_all(if err.is_timeout() { "timeout" } else { "upstream_unavailable" }, &root_cause(err));
+    upstream_failure(err, requests)
+}
+
+/// The upstream ran out of the version's time.
+fn upstream_timed_out(exchanges: &mut Exchanges, requests: &RequestIds) -> Response {
+    exchanges.fail_all("timeout", "the MCP server did not answer in time");
+    timed_out(requests)
 }
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -156,7 +166,7 @@ impl ResponseHook {
 
     fn filter_tools(&self, message: &mut Value) -> bool {
         let Some(filter) = &self.tool_filter else { return false };
-        let is_list_reply = jsonrpc::id(message).is_some_and(|id| self.list_ids.contains(&id.to_string()));
+        let is_list_reply = jsonrpc::id(message).is_some_and(|id| self.list_ids.contains(&jsonrpc::id_key(id)));
         if !is_list_reply {
             return false;
         }
@@ -227,7 +237,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
             .messages()
             .iter()
             .filter(|m| jsonrpc::method(m) == Some("tools/list"))
-            .filter_map(|m| jsonrpc::id(m).map(Value::to_string))
+            .filter_map(|m| jsonrpc::id(m).map(jsonrpc::id_key))
             .collect(),
         exchanges,
     };
@@ -267,14 +277,8 @@ async fn forward_streamable(
     let (batch, payload) = payload;
     let request = gateway.client.post(version.backend.clone()).headers(headers).body(payload);
     let upstream = match timeout(deadline - Instant::now(), request.send()).await {
-        Err(_) => {
-            hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
-            return timed_out(requests);
-        }
-        Ok(Err(err)) => {
-            hook.exchanges.fail_all(if err.is_timeout() { "timeout" } else { "upstream_unavailable" }, &root_cause(&err));
-            return upstream_failure(&err, requests);
-        }
+        Err(_) => return upstream_timed_out(&mut hook.exchanges, requests),
+        Ok(Err(err)) => return failed_upstream(&mut hook.exchanges, &err, requests),
         Ok(Ok(response)) => response,
     };
     if let Some(session) = upstream.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
@@ -303,14 +307,8 @@ async fn forward_streamable(
     if kind.starts_with("application/json") {
         let remaining = deadline.saturating_duration_since(Instant::now());
         return match timeout(remaining, upstream.bytes()).await {
-            Err(_) => {
-                hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
-                timed_out(requests)
-            }
-            Ok(Err(err)) => {
-                hook.exchanges.fail_all("upstream_unavailable", &root_cause(&err));
-                upstream_failure(&err, requests)
-            }
+            Err(_) => upstream_timed_out(&mut hook.exchanges, requests),
+            Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, requests),
             Ok(Ok(bytes)) => {
                 gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, &routed.server);
                 rewrite_json(status, headers, bytes, hook, local_replies)
@@ -412,20 +410,14 @@ fn rewrite_sse(
 
 /// A stream fed by a task through a small channel: chunks go out as soon as
 /// they are produced, and a slow client pushes back on the upstream.
-fn async_stream_from<F, Fut>(producer: F) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>>
+fn async_stream_from<F, Fut>(producer: F) -> tokio_stream::wrappers::ReceiverStream<Result<Bytes, std::io::Error>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::spawn(producer(tx));
-    tokio_stream_from(rx)
-}
-
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 fn timeout_of(version: &VersionConfig) -> Duration {
@@ -440,7 +432,10 @@ struct LegacyExchange<'a> {
     standings: &'a [Standing],
 }
 
-fn bridge_failure(err: BridgeError, requests: &RequestIds) -> Response {
+/// The legacy bridge failed: every waiting request ends with it, and the
+/// client gets the refusal.
+fn bridge_failure(exchanges: &mut Exchanges, err: BridgeError, requests: &RequestIds) -> Response {
+    exchanges.fail_all("upstream_unavailable", &err.to_string());
     match err {
         BridgeError::Timeout => timed_out(requests),
         other => Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", other.to_string()).respond(requests),
@@ -466,22 +461,16 @@ async fn forward_legacy(
         Some((id, bridge)) => (id, bridge, false),
         None if starts_session => match gateway.bridges.open(&gateway.client, &version.spec.backend_url, upstream_headers.clone(), wait).await {
             Ok((id, bridge)) => (id, bridge, true),
-            Err(err) => {
-                hook.exchanges.fail_all("upstream_unavailable", &err.to_string());
-                return bridge_failure(err, requests);
-            }
+            Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
         },
         None => {
-            hook.exchanges.fail_all("-32000", "no such session");
+            hook.exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), "no such session");
             return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize first").respond(requests);
         }
     };
     let mut replies = match bridge.exchange(&gateway.client, upstream_headers, forwarded.messages(), wait).await {
         Ok(replies) => replies,
-        Err(err) => {
-            hook.exchanges.fail_all("upstream_unavailable", &err.to_string());
-            return bridge_failure(err, requests);
-        }
+        Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
     };
     hook.exchanges.context.session_id.get_or_insert_with(|| session.clone());
     if opened {

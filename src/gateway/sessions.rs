@@ -1,6 +1,7 @@
 //! MCP sessions seen through the gateway: which version each started on (a
 //! session never moves), and who owns it.
 
+use super::lock;
 use crate::telemetry::observation::CallContext;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -64,7 +65,7 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn get(&self, server: &str, id: &str) -> Option<Session> {
-        let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sessions = lock(&self.by_id);
         let session = sessions.get_mut(&(server.to_string(), id.to_string()))?;
         session.last_seen = Instant::now();
         Some(session.clone())
@@ -72,7 +73,7 @@ impl Sessions {
 
     pub fn pin(&self, server: &str, id: &str, version: &str, caller: &str, info: SessionInfo) {
         let now = Instant::now();
-        let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sessions = lock(&self.by_id);
         if sessions.len() >= MAX_SESSIONS {
             sessions.retain(|_, s| now.duration_since(s.last_seen) < IDLE_LIMIT);
         }
@@ -88,13 +89,13 @@ impl Sessions {
 
     /// Records what the initialize result said about the server.
     pub fn describe(&self, server: &str, id: &str, context: &CallContext) {
-        let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sessions = lock(&self.by_id);
         if let Some(session) = sessions.get_mut(&(server.to_string(), id.to_string())) {
             session.info = SessionInfo::of(context);
         }
     }
 
     pub fn end(&self, server: &str, id: &str) -> Option<Session> {
-        self.by_id.lock().unwrap_or_else(|p| p.into_inner()).remove(&(server.to_string(), id.to_string()))
+        lock(&self.by_id).remove(&(server.to_string(), id.to_string()))
     }
 }
