@@ -1,7 +1,7 @@
 //! `mcp_product`: a bundle of servers consumers subscribe to, with its policy.
 
 use super::dynamic::{Type, Value};
-use super::resource::{known_strings, validate_spec, ListDef, ResourceDef};
+use super::resource::{validate_spec, ListDef, ResourceDef};
 use super::schema::{Attribute, Identity, Schema};
 use crate::model::ProductSpec;
 
@@ -36,17 +36,12 @@ pub fn attributes() -> Vec<Attribute> {
     ]
 }
 
-fn path(value: &Value) -> Option<String> {
-    let [name] = known_strings(value, &["name"])?[..] else { return None };
-    Some(format!("products/{name}"))
-}
-
 pub fn definition() -> ResourceDef {
     ResourceDef {
         type_name: "mcp_product",
         schema: Schema::new("A product: servers bundled for consumers, with approval, limits, rate limits and quotas.", attributes()),
         identity: Identity { version: 0, attributes: vec![("name", "The product's name.")] },
-        path,
+        path: "products/{name}",
         validate: |body| validate_spec::<ProductSpec>(body, &["name"], ProductSpec::validate),
         map_attributes: &[],
         plan_hook: None,

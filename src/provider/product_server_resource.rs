@@ -1,8 +1,8 @@
 //! `mcp_product_server`: puts a server into a product, so separate modules
 //! can add their servers to a shared product.
 
-use super::dynamic::{Type, Value};
-use super::resource::{known_strings, validate_spec, ResourceDef};
+use super::dynamic::Type;
+use super::resource::{validate_spec, ResourceDef};
 use super::schema::{string_set, Attribute, Identity, Schema};
 use crate::model::ProductServerSpec;
 
@@ -17,17 +17,12 @@ pub fn attributes() -> Vec<Attribute> {
     ]
 }
 
-fn path(value: &Value) -> Option<String> {
-    let [product, server] = known_strings(value, &["product", "server"])?[..] else { return None };
-    Some(format!("products/{product}/servers/{server}"))
-}
-
 pub fn definition() -> ResourceDef {
     ResourceDef {
         type_name: "mcp_product_server",
         schema: Schema::new("A server in a product, with the tools and versions the product's consumers may reach.", attributes()),
         identity: Identity { version: 0, attributes: vec![("product", "The product's name."), ("server", "The server's name.")] },
-        path,
+        path: "products/{product}/servers/{server}",
         validate: |body| validate_spec::<ProductServerSpec>(body, &["product", "server"], ProductServerSpec::validate),
         map_attributes: &[],
         plan_hook: None,

@@ -29,8 +29,9 @@ pub struct ResourceDef {
     pub type_name: &'static str,
     pub schema: Schema,
     pub identity: Identity,
-    /// The API path of an instance, from attributes named as in the identity.
-    pub path: fn(&Value) -> Option<String>,
+    /// The API path of an instance: `{attribute}` stands for an identity
+    /// attribute's value, e.g. `servers/{server}/versions/{name}`.
+    pub path: &'static str,
     /// Checks the API document the configuration describes, with the model's rules.
     pub validate: fn(serde_json::Value) -> Result<(), ValidationErrors>,
     /// Attributes that are maps (for diagnostic paths into their keys).
@@ -131,6 +132,7 @@ impl ResourceDef {
                 planned.insert(attr.name.to_string(), Value::unknown());
             }
         }
+        // Values derived from the configuration stay known even on replacement.
         if let Some(hook) = self.plan_hook {
             hook(&mut planned, config);
         }
@@ -138,8 +140,17 @@ impl ResourceDef {
         (Value::Object(planned), paths)
     }
 
+    /// The path of the instance `value` names; `None` while a name is unknown.
+    fn instance_path(&self, value: &Value) -> Option<String> {
+        let mut path = self.path.to_string();
+        for (name, _) in &self.identity.attributes {
+            path = path.replace(&format!("{{{name}}}"), value.attr(name).as_str()?);
+        }
+        Some(path)
+    }
+
     fn path_of(&self, value: &Value) -> Result<String, Diagnostics> {
-        (self.path)(value).ok_or_else(|| vec![diagnostics::error("Incomplete resource address", format!("the {} names are not known", self.type_name))])
+        self.instance_path(value).ok_or_else(|| vec![diagnostics::error("Incomplete resource address", format!("the {} names are not known", self.type_name))])
     }
 
     pub async fn create(&self, client: &ApiClient, planned: &Value, config: &Value) -> Result<(Value, Vec<u8>), Diagnostics> {
@@ -285,9 +296,4 @@ pub fn validate_spec<T: serde::de::DeserializeOwned>(
         Err(found) => errors.0.extend(found.0),
     }
     errors.into_result()
-}
-
-/// The string attributes of `value` named by `names`, when all are known.
-pub fn known_strings<'a>(value: &'a Value, names: &[&str]) -> Option<Vec<&'a str>> {
-    names.iter().map(|n| value.attr(n).as_str()).collect()
 }

@@ -1,7 +1,7 @@
 //! `mcp_server`: an MCP server under management.
 
 use super::dynamic::{Type, Value};
-use super::resource::{known_strings, validate_spec, ListDef, ResourceDef};
+use super::resource::{validate_spec, ListDef, ResourceDef};
 use super::schema::{string_map, Attribute, Identity, Schema};
 use crate::model::ServerSpec;
 
@@ -18,11 +18,6 @@ pub fn attributes() -> Vec<Attribute> {
     ]
 }
 
-fn path(value: &Value) -> Option<String> {
-    let [name] = known_strings(value, &["name"])?[..] else { return None };
-    Some(format!("servers/{name}"))
-}
-
 fn tags_match(config: &Value, item: &serde_json::Value) -> bool {
     let Value::Map(wanted) = config.attr("tags") else { return true };
     wanted.iter().all(|(k, v)| item["tags"][k].as_str() == v.as_str())
@@ -33,7 +28,7 @@ pub fn definition() -> ResourceDef {
         type_name: "mcp_server",
         schema: Schema::new("An MCP server governed by mcpgate. Its versions (`mcp_server_version`) say where traffic goes.", attributes()),
         identity: Identity { version: 0, attributes: vec![("name", "The server's name.")] },
-        path,
+        path: "servers/{name}",
         validate: |body| validate_spec::<ServerSpec>(body, &["name"], ServerSpec::validate),
         map_attributes: &["tags"],
         plan_hook: None,

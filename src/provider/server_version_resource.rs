@@ -1,7 +1,7 @@
 //! `mcp_server_version`: one deployable revision of a server.
 
 use super::dynamic::{Number, Type, Value};
-use super::resource::{known_strings, validate_spec, ListDef, ResourceDef};
+use super::resource::{validate_spec, ListDef, ResourceDef};
 use super::schema::{string_map, Api, Attribute, Identity, Schema};
 use crate::model::version::{DEFAULT_TIMEOUT_SECONDS, DEFAULT_TRAFFIC_WEIGHT};
 use crate::model::VersionSpec;
@@ -33,11 +33,6 @@ pub fn attributes() -> Vec<Attribute> {
     ]
 }
 
-fn path(value: &Value) -> Option<String> {
-    let [server, name] = known_strings(value, &["server", "name"])?[..] else { return None };
-    Some(format!("servers/{server}/versions/{name}"))
-}
-
 /// The header names are known at plan time from the configuration's keys.
 fn plan_header_names(planned: &mut BTreeMap<String, Value>, config: &Value) {
     let names = match config.attr("backend_headers") {
@@ -53,7 +48,7 @@ pub fn definition() -> ResourceDef {
         type_name: "mcp_server_version",
         schema: Schema::new("A version of an MCP server: where the gateway sends traffic, with what status and weight.", attributes()),
         identity: Identity { version: 0, attributes: vec![("server", "The server's name."), ("name", "The version's name.")] },
-        path,
+        path: "servers/{server}/versions/{name}",
         validate: |body| validate_spec::<VersionSpec>(body, &["server", "name"], VersionSpec::validate),
         map_attributes: &["backend_headers", "tool_costs"],
         plan_hook: Some(plan_header_names),
