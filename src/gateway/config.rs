@@ -20,7 +20,8 @@ pub struct VersionConfig {
 
 #[derive(Debug, Default)]
 pub struct ServerConfig {
-    pub versions: BTreeMap<String, VersionConfig>,
+    /// Shared, so a request holds its version without copying it.
+    pub versions: BTreeMap<String, Arc<VersionConfig>>,
     /// The specs alone, as version choice takes them.
     pub specs: BTreeMap<String, VersionSpec>,
 }
@@ -77,7 +78,7 @@ impl Snapshot {
             let backend = reqwest::Url::parse(&spec.backend_url).map_err(|e| StoreError::Corrupt(format!("{}: backend_url: {e}", record.key)))?;
             let server = snapshot.servers.entry(record.key.parent.clone()).or_default();
             server.specs.insert(record.key.name.clone(), spec.clone());
-            server.versions.insert(record.key.name.clone(), VersionConfig { spec, backend, updated_at: record.updated_at });
+            server.versions.insert(record.key.name.clone(), Arc::new(VersionConfig { spec, backend, updated_at: record.updated_at }));
         }
         let mut associations: HashMap<String, HashMap<String, Association>> = HashMap::new();
         for record in store.list_all(Kind::ProductServer).await? {

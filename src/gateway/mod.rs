@@ -142,7 +142,7 @@ pub struct Routed {
     pub session_id: Option<String>,
     pub snapshot: Arc<Snapshot>,
     /// What telemetry reports about this exchange.
-    pub context: CallContext,
+    pub context: Arc<CallContext>,
 }
 
 fn route_refusal(err: RouteError) -> Refusal {
@@ -193,7 +193,7 @@ fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client:
     let allowed = grant.association(&server).and_then(|a| a.versions.as_deref());
     let version = choose_version(&server_config.specs, allowed, requested, &caller).map_err(route_refusal)?.to_string();
     let context = call_context(&server, &version, &grant, session_id.as_deref(), headers, client, &gateway.sessions);
-    Ok(Routed { server, version, grant, caller, session_id, snapshot: snapshot.clone(), context })
+    Ok(Routed { server, version, grant, caller, session_id, snapshot: snapshot.clone(), context: Arc::new(context) })
 }
 
 fn call_context(
@@ -270,7 +270,7 @@ async fn handle(
     };
     match route(&gateway, &params, &parts.headers, client) {
         Ok(mut routed) => {
-            routed.context.http_version = http_version;
+            Arc::make_mut(&mut routed.context).http_version = http_version;
             gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
             proxy::forward_messages(&gateway, routed, parts, message, bytes).await
         }

@@ -7,7 +7,8 @@ use super::sessions::Sessions;
 use crate::telemetry::observation::{CallContext, ObservedError, Observation, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use super::config::VersionConfig;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -32,10 +33,10 @@ pub struct SessionSink {
 
 pub struct Exchanges {
     telemetry: Arc<Telemetry>,
-    pub context: CallContext,
+    /// Shared with every observation; copied only when initialize teaches it something.
+    pub context: Arc<CallContext>,
     pending: HashMap<String, Pending>,
-    payload_logging: bool,
-    tool_costs: BTreeMap<String, f64>,
+    version: Arc<VersionConfig>,
     pub session_sink: Option<SessionSink>,
 }
 
@@ -48,8 +49,16 @@ fn param(message: &Value, pointer: &str) -> Option<String> {
 }
 
 impl Exchanges {
-    pub fn new(telemetry: Arc<Telemetry>, context: CallContext, payload_logging: bool, tool_costs: BTreeMap<String, f64>) -> Exchanges {
-        Exchanges { telemetry, context, pending: HashMap::new(), payload_logging, tool_costs, session_sink: None }
+    pub fn new(telemetry: Arc<Telemetry>, context: Arc<CallContext>, version: Arc<VersionConfig>) -> Exchanges {
+        Exchanges { telemetry, context, pending: HashMap::new(), version, session_sink: None }
+    }
+
+    pub fn context_mut(&mut self) -> &mut CallContext {
+        Arc::make_mut(&mut self.context)
+    }
+
+    fn payload_logging(&self) -> bool {
+        self.version.spec.payload_logging
     }
 
     /// Starts following the requests among `messages`. With trace export on,
@@ -64,12 +73,13 @@ impl Exchanges {
             let incoming = param(message, "/params/_meta/traceparent");
             let trace = TraceIds::continuing(incoming.as_deref().or(header_traceparent));
             if method == "initialize" {
-                self.context.client_name = param(message, "/params/clientInfo/name").or(self.context.client_name.take());
-                self.context.client_version = param(message, "/params/clientInfo/version").or(self.context.client_version.take());
-                self.context.protocol_version = param(message, "/params/protocolVersion").or(self.context.protocol_version.take());
+                let context = self.context_mut();
+                context.client_name = param(message, "/params/clientInfo/name").or(context.client_name.take());
+                context.client_version = param(message, "/params/clientInfo/version").or(context.client_version.take());
+                context.protocol_version = param(message, "/params/protocolVersion").or(context.protocol_version.take());
             }
             let tool = jsonrpc::tool_name(message).map(str::to_string);
-            let arguments = (self.payload_logging && tool.is_some())
+            let arguments = (self.payload_logging() && tool.is_some())
                 .then(|| message.pointer("/params/arguments").map(|a| self.telemetry.payload.render(a)))
                 .flatten();
             if tracing {
@@ -118,7 +128,7 @@ impl Exchanges {
         } else {
             None
         };
-        let result = (self.payload_logging && pending.tool.is_some() && error.is_none())
+        let result = (self.payload_logging() && pending.tool.is_some() && error.is_none())
             .then(|| message.get("result").map(|r| self.telemetry.payload.render(r)))
             .flatten();
         self.finish(pending, error, result);
@@ -133,10 +143,11 @@ impl Exchanges {
     }
 
     fn learn_server(&mut self, message: &Value) {
-        self.context.server_name = param(message, "/result/serverInfo/name");
-        self.context.server_version = param(message, "/result/serverInfo/version");
+        let context = self.context_mut();
+        context.server_name = param(message, "/result/serverInfo/name");
+        context.server_version = param(message, "/result/serverInfo/version");
         if let Some(protocol) = param(message, "/result/protocolVersion") {
-            self.context.protocol_version = Some(protocol);
+            context.protocol_version = Some(protocol);
         }
         if let (Some(sink), Some(session)) = (&self.session_sink, &self.context.session_id) {
             sink.sessions.describe(&sink.server, session, &self.context);
@@ -145,7 +156,7 @@ impl Exchanges {
 
     fn finish(&mut self, pending: Pending, error: Option<ObservedError>, result: Option<String>) {
         let cost = match (&pending.tool, pending.forwarded) {
-            (Some(tool), true) => crate::model::version::tool_cost(&self.tool_costs, tool),
+            (Some(tool), true) => crate::model::version::tool_cost(&self.version.spec.tool_costs, tool),
             _ => 0.0,
         };
         self.telemetry.record(Observation {
@@ -157,7 +168,7 @@ impl Exchanges {
             start: pending.start,
             duration: pending.started.elapsed(),
             trace: pending.trace,
-            context: Arc::new(self.context.clone()),
+            context: self.context.clone(),
             error,
             arguments: pending.arguments,
             result,

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
@@ -54,7 +55,7 @@ fn upstream_headers(client: &HeaderMap, version: &VersionConfig) -> HeaderMap {
     headers
 }
 
-fn version_of(routed: &Routed) -> Option<&VersionConfig> {
+fn version_of(routed: &Routed) -> Option<&Arc<VersionConfig>> {
     routed.snapshot.servers.get(&routed.server)?.versions.get(&routed.version)
 }
 
@@ -191,7 +192,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let Some(version) = version_of(&routed).cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
-    let mut exchanges = Exchanges::new(gateway.telemetry.clone(), routed.context.clone(), version.spec.payload_logging, version.spec.tool_costs.clone());
+    let mut exchanges = Exchanges::new(gateway.telemetry.clone(), routed.context.clone(), version.clone());
     let incoming_traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
     let association = routed.grant.association(&routed.server);
@@ -283,7 +284,7 @@ async fn forward_streamable(
     };
     if let Some(session) = upstream.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
         gateway.sessions.pin(&routed.server, session, &routed.version, &routed.caller, SessionInfo::of(&hook.exchanges.context));
-        hook.exchanges.context.session_id.get_or_insert_with(|| session.to_string());
+        hook.exchanges.context_mut().session_id.get_or_insert_with(|| session.to_string());
         hook.exchanges.session_sink = Some(SessionSink { sessions: gateway.sessions.clone(), server: routed.server.clone() });
     }
     let status = upstream.status();
@@ -472,7 +473,7 @@ async fn forward_legacy(
         Ok(replies) => replies,
         Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
     };
-    hook.exchanges.context.session_id.get_or_insert_with(|| session.clone());
+    hook.exchanges.context_mut().session_id.get_or_insert_with(|| session.clone());
     if opened {
         gateway.sessions.pin(&routed.server, &session, &routed.version, &routed.caller, SessionInfo::of(&hook.exchanges.context));
         hook.exchanges.session_sink = Some(SessionSink { sessions: gateway.sessions.clone(), server: routed.server.clone() });
