@@ -224,6 +224,13 @@ async fn etag_preconditions() {
     assert_eq!(delete.status, StatusCode::NO_CONTENT);
     let missing = api.send(Method::PUT, "servers/a", Some(json!({})), &[("if-match", &current)]).await;
     assert_eq!(missing.status, StatusCode::PRECONDITION_FAILED, "If-Match on a missing resource fails");
+
+    let any = api.send(Method::PUT, "servers/b", Some(json!({ "description": "any version" })), &[("if-match", "*")]).await;
+    assert_eq!(any.status, StatusCode::OK, "If-Match: * accepts any stored version");
+    let none = api.send(Method::PUT, "servers/nope", Some(json!({})), &[("if-match", "*")]).await;
+    assert_eq!(none.status, StatusCode::PRECONDITION_FAILED, "If-Match: * needs the resource to exist");
+    let delete_any = api.send(Method::DELETE, "servers/b", None, &[("if-match", "*")]).await;
+    assert_eq!(delete_any.status, StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]

@@ -106,24 +106,12 @@ fn precondition(headers: &HeaderMap) -> Precondition {
         return Precondition::Absent;
     }
     match value(header::IF_MATCH) {
-        Some("*") => Precondition::Matches("*".into()),
+        Some("*") => Precondition::Exists,
         Some(tag) => {
             let first = tag.split(',').next().unwrap_or_default().trim();
             Precondition::Matches(first.trim_start_matches("W/").trim_matches('"').to_string())
         }
         None => Precondition::None,
-    }
-}
-
-/// Checks the client's precondition against what was read.
-fn check_client_precondition(key: &Key, current: Option<&Record>, pre: &Precondition) -> Result<(), ApiError> {
-    match (pre, current) {
-        (Precondition::Absent, Some(_)) => Err(StoreError::AlreadyExists { key: key.clone() }.into()),
-        (Precondition::Matches(tag), Some(rec)) if tag != "*" && &rec.etag != tag => {
-            Err(StoreError::PreconditionFailed { key: key.clone(), current: Some(rec.etag.clone()) }.into())
-        }
-        (Precondition::Matches(_), None) => Err(StoreError::PreconditionFailed { key: key.clone(), current: None }.into()),
-        _ => Ok(()),
     }
 }
 
@@ -204,7 +192,7 @@ pub async fn write<R: ApiResource>(
             tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
         }
         let current = state.store.get(key).await?;
-        check_client_precondition(key, current.as_ref(), client)?;
+        client.check(key, current.as_ref())?;
         let current_spec = current.as_ref().map(stored_spec::<R>).transpose()?;
         let mut spec = build(current.as_ref())?;
         let prepared = R::prepare(state, key, current_spec.as_ref(), &mut spec).await?;
@@ -284,11 +272,7 @@ pub async fn delete<R: ApiResource>(
         Some("true") => true,
         Some(_) => return Err(ApiError::field("cascade", Reason::Malformed { message: "must be true or false".into() })),
     };
-    let mut pre = precondition(&headers);
-    if pre == Precondition::Matches("*".into()) {
-        pre = Precondition::None;
-    }
-    state.store.delete(&key, &pre, cascade).await?;
+    state.store.delete(&key, &precondition(&headers), cascade).await?;
     state.notify_change().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

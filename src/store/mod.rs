@@ -28,8 +28,24 @@ pub enum Precondition {
     None,
     /// The stored ETag must equal this one (`If-Match`).
     Matches(String),
+    /// The resource must exist, whatever its ETag (`If-Match: *`).
+    Exists,
     /// The resource must not exist yet (`If-None-Match: *`).
     Absent,
+}
+
+impl Precondition {
+    /// Whether the stored resource (`current`) satisfies the condition.
+    pub fn check(&self, key: &Key, current: Option<&Record>) -> Result<(), StoreError> {
+        match (self, current) {
+            (Precondition::Absent, Some(_)) => Err(StoreError::AlreadyExists { key: key.clone() }),
+            (Precondition::Matches(expected), Some(record)) if &record.etag != expected => {
+                Err(StoreError::PreconditionFailed { key: key.clone(), current: Some(record.etag.clone()) })
+            }
+            (Precondition::Matches(_) | Precondition::Exists, None) => Err(StoreError::PreconditionFailed { key: key.clone(), current: None }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Hashes of a subscription's two keys.

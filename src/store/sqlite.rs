@@ -106,17 +106,6 @@ async fn exists(conn: &mut SqliteConnection, key: &Key) -> Result<bool, StoreErr
     Ok(fetch(conn, key).await?.is_some())
 }
 
-fn check_precondition(key: &Key, current: Option<&Record>, precondition: &Precondition) -> Result<(), StoreError> {
-    match (precondition, current) {
-        (Precondition::Absent, Some(_)) => Err(StoreError::AlreadyExists { key: key.clone() }),
-        (Precondition::Matches(expected), Some(record)) if &record.etag != expected => {
-            Err(StoreError::PreconditionFailed { key: key.clone(), current: Some(record.etag.clone()) })
-        }
-        (Precondition::Matches(_), None) => Err(StoreError::PreconditionFailed { key: key.clone(), current: None }),
-        _ => Ok(()),
-    }
-}
-
 /// The references a write of `put` relies on, checked in its transaction.
 async fn check_references(conn: &mut SqliteConnection, put: &Put, creating: bool) -> Result<(), StoreError> {
     let key = &put.key;
@@ -338,7 +327,7 @@ impl Store for SqliteStore {
     async fn put(&self, put: Put) -> Result<Written, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let current = fetch(&mut tx, &put.key).await?;
-        check_precondition(&put.key, current.as_ref(), &put.precondition)?;
+        put.precondition.check(&put.key, current.as_ref())?;
         check_references(&mut tx, &put, current.is_none()).await?;
         let hashes = match (&put.key_hashes, put.key.kind) {
             (Some(h), _) => Some(h.clone()),
@@ -366,7 +355,7 @@ impl Store for SqliteStore {
         let Some(current) = fetch(&mut tx, key).await? else {
             return Err(StoreError::NotFound(key.clone()));
         };
-        check_precondition(key, Some(&current), precondition)?;
+        precondition.check(key, Some(&current))?;
         let blocking = referrers(&mut tx, key).await?;
         if !blocking.is_empty() && !cascade {
             return Err(StoreError::StillReferenced { key: key.clone(), by: blocking.iter().map(Key::path).collect() });
