@@ -27,7 +27,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
-upstream_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+upstream_port="$(free_port)"
 ./target/release/examples/bench-upstream "$upstream_port" 2>"$work/upstream.log" &
 pids+=($!)
 
@@ -86,7 +86,7 @@ read -r gw_rps gw_p50 gw_p99 gw_err <<<"$(measure "$GATEWAY" "$KEY")"
 read -r gw_s50 gw_s99 <<<"$(steady "$GATEWAY" "$KEY")"
 
 # A local OTLP/HTTP sink that accepts and discards, so export cost is the gateway's own.
-sink_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+sink_port="$(free_port)"
 python3 - "$sink_port" <<'PY' &
 import http.server, sys
 class Sink(http.server.BaseHTTPRequestHandler):

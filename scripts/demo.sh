@@ -36,7 +36,6 @@ stop() {
 trap 'stop; echo; echo "stopped everything the demo started (files kept in ${run#$MCPGATE_ROOT/})"' EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { # wait_for URL WHAT
     for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
     die "$2 did not come up (logs in ${run#$MCPGATE_ROOT/})"

@@ -13,6 +13,9 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 # need CMD WHAT: fail with a message naming the missing tool.
 need() {
     command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; install $2 and run again"
