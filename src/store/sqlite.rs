@@ -7,6 +7,9 @@ use crate::model::calls::{CallRecord, CallStatus};
 use crate::model::{Key, Kind, ProductSpec, Reason, SubscriptionState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use std::str::FromStr;
@@ -70,12 +73,35 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(8)
         };
         let pool = pool_options.connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Migrator::new(EmbeddedMigrations).await?.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+}
+
+/// The schema, compiled into the binary: `(version, description, sql)` for
+/// each file of `migrations/sqlite/`, in order (a test keeps the two equal).
+/// sqlx's `migrate!` macro would build this list, at the price of compiling
+/// sqlx's macros and, for the host, a second SQLite.
+const MIGRATIONS: [(i64, &str, &str); 3] = [
+    (1, "resources", include_str!("../../migrations/sqlite/0001_resources.sql")),
+    (2, "quota counters", include_str!("../../migrations/sqlite/0002_quota_counters.sql")),
+    (3, "calls", include_str!("../../migrations/sqlite/0003_calls.sql")),
+];
+
+#[derive(Debug)]
+struct EmbeddedMigrations;
+
+impl MigrationSource<'static> for EmbeddedMigrations {
+    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|&(version, description, sql)| Migration::new(version, description.into(), MigrationType::Simple, sql.into(), false))
+            .collect();
+        Box::pin(async move { Ok(migrations) })
     }
 }
 
@@ -539,5 +565,32 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use std::path::Path;
+
+    /// `MIGRATIONS` names every file of `migrations/sqlite/`, with the
+    /// version and description sqlx derives from `<VERSION>_<DESCRIPTION>.sql`,
+    /// so databases migrated by `migrate!` keep validating.
+    #[test]
+    fn embedded_migrations_are_the_migrations_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut on_disk: Vec<(i64, String, String)> = std::fs::read_dir(&dir)
+            .expect("migrations/sqlite is readable")
+            .map(|entry| {
+                let path = entry.expect("directory entry").path();
+                let stem = path.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name").to_string();
+                let (version, description) = stem.split_once('_').expect("<VERSION>_<DESCRIPTION>.sql");
+                let sql = std::fs::read_to_string(&path).expect("readable migration");
+                (version.parse().expect("numeric version"), description.replace('_', " "), sql)
+            })
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<(i64, String, String)> = MIGRATIONS.iter().map(|&(v, d, s)| (v, d.to_string(), s.to_string())).collect();
+        assert_eq!(embedded, on_disk);
     }
 }
