@@ -33,11 +33,11 @@ pub async fn analytics(args: AnalyticsArgs) -> Result<String, CliError> {
     if let Some(server) = &args.server {
         url.push_str(&format!("&server={server}"));
     }
-    let mut request = reqwest::Client::new().get(&url);
+    let unreachable = |e: reqwest::Error| CliError::Unreachable { endpoint: args.endpoint.clone(), message: e.to_string() };
+    let mut request = crate::http_client::client_builder().build().map_err(unreachable)?.get(&url);
     if let Some(token) = &args.token {
         request = request.bearer_auth(token);
     }
-    let unreachable = |e: reqwest::Error| CliError::Unreachable { endpoint: args.endpoint.clone(), message: e.to_string() };
     let response = request.send().await.map_err(unreachable)?;
     let status = response.status();
     let body: Value = response.json().await.map_err(unreachable)?;

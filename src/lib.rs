@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod gateway;
+pub mod http_client;
 pub mod model;
 pub mod provider;
 pub mod serve;

@@ -41,7 +41,7 @@ async fn ephemeral_instance_serves_and_stops_on_sigterm() {
     let token = info["token"].as_str().unwrap();
     assert!(info["gateway_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
 
-    let client = reqwest::Client::new();
+    let client = mcpgate::http_client::client_builder().build().expect("HTTP client");
     assert_eq!(client.get(format!("{admin}/healthz")).send().await.unwrap().status(), 200);
     let created = client
         .put(format!("{admin}/api/v1/servers/demo"))

@@ -81,7 +81,7 @@ impl Gateway {
         config.reload(&store).await?;
         config.watch(store.clone(), changes, settings.config_poll);
         let limiter = Arc::new(Limiter::load(&store).await?);
-        let client = reqwest::Client::builder()
+        let client = crate::http_client::client_builder()
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()

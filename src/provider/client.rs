@@ -63,7 +63,7 @@ impl ApiClient {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("{endpoint:?} must be an http or https URL"));
         }
-        let http = reqwest::Client::builder()
+        let http = crate::http_client::client_builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("terraform-provider-mcp/", env!("CARGO_PKG_VERSION")))

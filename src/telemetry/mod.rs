@@ -145,6 +145,8 @@ impl Telemetry {
         let prometheus = opentelemetry_prometheus::exporter().with_registry(registry.clone()).build().map_err(|e| TelemetryError::Prometheus(e.to_string()))?;
         let mut meters = SdkMeterProvider::builder().with_resource(resource()).with_reader(prometheus);
         if let Some(otlp) = &settings.otlp {
+            // The HTTP exporters build their reqwest client themselves.
+            crate::http_client::install_crypto_provider();
             meters = meters.with_periodic_exporter(metric_exporter(otlp)?);
         }
         let meter_provider = meters.build();

@@ -62,7 +62,7 @@ impl Api {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Api { base, state, client: reqwest::Client::new(), task }
+        Api { base, state, client: mcpgate::http_client::client_builder().build().expect("HTTP client"), task }
     }
 
     pub async fn memory() -> Api {

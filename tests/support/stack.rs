@@ -115,7 +115,7 @@ pub fn messages_of(content_type: &str, body: &str) -> Vec<Value> {
 
 impl RawMcp {
     pub fn new(url: String, key: Option<&str>) -> RawMcp {
-        RawMcp { client: reqwest::Client::new(), url, key: key.map(str::to_string), session: None }
+        RawMcp { client: mcpgate::http_client::client_builder().build().expect("HTTP client"), url, key: key.map(str::to_string), session: None }
     }
 
     pub async fn post_with(&self, body: Value, extra: &[(&str, &str)]) -> RawReply {

@@ -46,7 +46,10 @@ impl Mcpgate {
             gateway_url: field("gateway_url"),
             token: field("token"),
             child,
-            http: reqwest::blocking::Client::new(),
+            http: {
+                mcpgate::http_client::install_crypto_provider();
+                reqwest::blocking::Client::new()
+            },
         }
     }
 
