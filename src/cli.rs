@@ -1,8 +1,54 @@
-//! `mcpgate analytics`: the analytics table in the terminal, read from a
-//! running mcpgate's management API.
+//! The `mcpgate` command line: `serve` (see `serve.rs`) and `analytics`, the
+//! analytics table in the terminal, read from a running mcpgate's management
+//! API.
 
-use clap::Args;
+use crate::serve::{self, ServeArgs};
+use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
+use std::process::ExitCode;
+
+/// API management for MCP servers.
+#[derive(Debug, Parser)]
+#[command(name = "mcpgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the management API and the MCP gateway.
+    Serve(ServeArgs),
+    /// Print calls, errors, latency and cost per tool (or version, product, subscription, client).
+    Analytics(AnalyticsArgs),
+}
+
+/// The `mcpgate` process. The runtime is built here, not in the binary, so
+/// the async code is compiled once, in this crate, rather than again in
+/// each binary that awaits it.
+pub fn main() -> ExitCode {
+    crate::telemetry::init_logging();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(format!("cannot start the async runtime: {err}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await.map_err(|e| e.to_string()),
+            Command::Analytics(args) => analytics(args).await.map(|table| print!("{table}")).map_err(|e| e.to_string()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(err),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("mcpgate: {message}");
+    ExitCode::FAILURE
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct AnalyticsArgs {

@@ -14,6 +14,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -43,9 +44,36 @@ pub enum PluginError {
     Serve(#[from] tonic::transport::Error),
 }
 
+/// The `terraform-provider-mcp` process: a single-threaded runtime (one
+/// Terraform walk talks to it at a time) around [`run`]. Built here, not in
+/// the binary, so the gRPC server is compiled once, in this crate.
+pub fn main() -> ExitCode {
+    init_logging();
+    let debug = std::env::args().skip(1).any(|a| a == "--debug" || a == "-debug");
+    let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(debug)).map_err(|e| e.to_string()),
+        Err(err) => Err(format!("cannot start the async runtime: {err}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries the handshake); TF_LOG_PROVIDER or
+/// RUST_LOG sets the level, warnings by default.
+fn init_logging() {
+    let level = std::env::var("TF_LOG_PROVIDER").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "warn".into()).to_lowercase();
+    let filter = tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+}
+
 /// Runs the plugin until Terraform asks it to stop. With `debug`, skips the
 /// cookie and TLS and prints a `TF_REATTACH_PROVIDERS` value instead.
-pub async fn run(debug: bool) -> Result<(), PluginError> {
+async fn run(debug: bool) -> Result<(), PluginError> {
     if !debug && std::env::var(MAGIC_COOKIE_KEY).as_deref() != Ok(MAGIC_COOKIE_VALUE) {
         return Err(PluginError::NotLaunchedByTerraform);
     }
