@@ -15,10 +15,14 @@ PROFILE="${MCPGATE_DEMO_PROFILE:-release}"
 
 need cargo "the Rust toolchain (rustup)"
 need curl "curl"
+need setsid "util-linux (setsid)"
 mkdir -p "$MCPGATE_CACHE/demo"
 run="$(mktemp -d "$MCPGATE_CACHE/demo/run-XXXXXX")"
 pids=()
+tools=""
 stop() {
+    # The installer runs in its own process group, so npm and pip go with it.
+    [ -z "$tools" ] || kill -- "-$tools" 2>/dev/null || true
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
@@ -28,9 +32,8 @@ trap 'exit 130' INT TERM
 # The installs mostly wait on the network and the build on the CPU, so they
 # overlap; the installer's output is shown only if it fails.
 step "installing the upstream MCP server, the PyPI mcp client and Terraform in the background (log: ${run#$MCPGATE_ROOT/}/tools.log)"
-(ensure_upstream && ensure_python_tools && ensure_terraform) >"$run/tools.log" 2>&1 &
+setsid bash -c 'source scripts/lib/tools.sh && ensure_upstream && ensure_python_tools && ensure_terraform' >"$run/tools.log" 2>&1 &
 tools=$!
-pids+=("$tools")
 
 step "building mcpgate and terraform-provider-mcp ($PROFILE)"
 cargo build --profile "$PROFILE" --locked --bin mcpgate --bin terraform-provider-mcp
@@ -41,6 +44,7 @@ esac
 
 step "waiting for the installs"
 wait "$tools" || { cat "$run/tools.log" >&2; die "installing the demo's tools failed (log above)"; }
+tools=""
 # Installed now: these only check and export the paths.
 ensure_upstream
 ensure_python_tools

@@ -21,12 +21,4 @@ pub mod servers_data_source;
 pub mod service;
 pub mod subscription_resource;
 
-pub mod proto {
-    #![allow(clippy::all)]
-    pub mod tfplugin6 {
-        tonic::include_proto!("tfplugin6");
-    }
-    pub mod plugin {
-        tonic::include_proto!("plugin");
-    }
-}
+pub mod proto;
