@@ -16,6 +16,8 @@ PROFILE="${MCPGATE_DEMO_PROFILE:-release}"
 need cargo "the Rust toolchain (rustup)"
 need curl "curl"
 need setsid "util-linux (setsid)"
+need_node
+need_python
 mkdir -p "$MCPGATE_CACHE/demo"
 run="$(mktemp -d "$MCPGATE_CACHE/demo/run-XXXXXX")"
 pids=()

