@@ -51,7 +51,7 @@ fn fail(message: String) -> ExitCode {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct AnalyticsArgs {
+struct AnalyticsArgs {
     /// The admin URL of the mcpgate to ask.
     #[arg(long, env = "MCPGATE_ENDPOINT", default_value = "http://127.0.0.1:9090")]
     pub endpoint: String,
@@ -67,14 +67,14 @@ pub struct AnalyticsArgs {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+enum CliError {
     #[error("cannot reach {endpoint}: {message}")]
     Unreachable { endpoint: String, message: String },
     #[error("the management API refused the request: {0}")]
     Refused(String),
 }
 
-pub async fn analytics(args: AnalyticsArgs) -> Result<String, CliError> {
+async fn analytics(args: AnalyticsArgs) -> Result<String, CliError> {
     let mut url = format!("{}/api/v1/analytics?group_by={}", args.endpoint.trim_end_matches('/'), args.group_by);
     if let Some(server) = &args.server {
         url.push_str(&format!("&server={server}"));
@@ -94,7 +94,7 @@ pub async fn analytics(args: AnalyticsArgs) -> Result<String, CliError> {
 }
 
 /// Renders analytics items as an aligned text table.
-pub fn table(group_by: &str, items: &[Value]) -> String {
+fn table(group_by: &str, items: &[Value]) -> String {
     let group_columns: Vec<&str> = if group_by == "version" { vec!["server", "version"] } else { vec![group_by] };
     let mut header: Vec<String> = group_columns.iter().map(|c| c.to_uppercase()).collect();
     header.extend(["CALLS", "ERRORS", "ERROR %", "P50 ms", "P95 ms", "P99 ms", "COST"].map(String::from));

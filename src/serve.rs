@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address of the admin listener (management API, health, metrics).
     #[arg(long, env = "MCPGATE_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
     pub admin_listen: SocketAddr,
@@ -53,7 +53,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     #[error("no admin token: set --admin-token or MCPGATE_ADMIN_TOKEN, or pass --insecure-no-auth to run the management API unauthenticated")]
     NoAdminToken,
     #[error("cannot listen on {addr} ({listener} listener): {source}")]
@@ -85,7 +85,7 @@ async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, S
     TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { listener, addr, source })
 }
 
-pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let args = args.resolved();
     let token = match (&args.admin_token, args.insecure_no_auth) {
         (Some(token), _) => Some(token.clone()),
