@@ -136,12 +136,10 @@ mod tests {
 
     #[test]
     fn renders_an_aligned_table() {
-        let items = [json!({ "tool": "echo", "calls": 3, "errors": 1, "error_rate": 0.3333, "p50_ms": 1.5, "p95_ms": 2.0, "p99_ms": 2.25, "cost": 1.5 })];
+        let items =
+            [json!({ "tool": "echo", "calls": 3, "errors": 1, "error_rate": 0.3333, "p50_ms": 1.5, "p95_ms": 2.0, "p99_ms": 2.25, "cost": 1.5 })];
         let text = table("tool", &items);
-        assert_eq!(
-            text,
-            "TOOL  CALLS  ERRORS  ERROR %  P50 ms  P95 ms  P99 ms  COST\necho      3       1     33.3    1.50    2.00    2.25  1.50\n"
-        );
+        assert_eq!(text, "TOOL  CALLS  ERRORS  ERROR %  P50 ms  P95 ms  P99 ms  COST\necho      3       1     33.3    1.50    2.00    2.25  1.50\n");
         assert!(table("version", &[]).starts_with("SERVER  VERSION  CALLS"));
     }
 }

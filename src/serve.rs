@@ -6,9 +6,9 @@ use crate::store;
 use crate::telemetry::call_log::Retention;
 use crate::telemetry::payload::PayloadPolicy;
 use crate::telemetry::{Telemetry, TelemetrySettings};
-use std::time::Duration;
 use clap::Args;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 #[derive(Debug, Clone, Args)]
@@ -103,7 +103,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
 
     let telemetry_settings = TelemetrySettings {
         otlp: TelemetrySettings::otlp_from_env(),
-        payload: PayloadPolicy { max_bytes: args.payload_max_bytes, redact_keys: args.payload_redact_keys.iter().map(|k| k.trim().to_lowercase()).collect() },
+        payload: PayloadPolicy {
+            max_bytes: args.payload_max_bytes,
+            redact_keys: args.payload_redact_keys.iter().map(|k| k.trim().to_lowercase()).collect(),
+        },
         retention: Retention { max_age: Duration::from_secs(args.call_log_max_age_days * 24 * 3600), max_rows: args.call_log_max_rows },
         ..TelemetrySettings::default()
     };

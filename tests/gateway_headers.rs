@@ -30,12 +30,17 @@ async fn backend_headers_are_added_and_the_subscription_key_is_not_forwarded() {
 
     let stack = Stack::memory().await;
     stack.api.create("servers/svc", json!({})).await;
-    stack.api.create("servers/svc/versions/v1", json!({ "backend_url": url, "backend_headers": { "Authorization": "Bearer upstream-secret" } })).await;
+    stack
+        .api
+        .create("servers/svc/versions/v1", json!({ "backend_url": url, "backend_headers": { "Authorization": "Bearer upstream-secret" } }))
+        .await;
     stack.api.create("products/gold", json!({ "state": "published" })).await;
     stack.api.create("products/gold/servers/svc", json!({})).await;
     let key = stack.subscribe("alice", "gold").await;
     let mcp = RawMcp::new(stack.mcp_url("svc"), Some(&key));
-    let reply = mcp.post_with(json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" }), &[("mcp-server-version", "v1"), ("authorization", "Bearer consumer")]).await;
+    let reply = mcp
+        .post_with(json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" }), &[("mcp-server-version", "v1"), ("authorization", "Bearer consumer")])
+        .await;
     assert_eq!(reply.status, reqwest::StatusCode::OK);
 
     let headers = seen.lock().unwrap().pop().expect("the upstream was called");

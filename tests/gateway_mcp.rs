@@ -42,7 +42,8 @@ async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(echoed.content[0].as_text().map(|t| t.text.as_str()), Some("Echo: through the gateway"));
-    let sum = client.call_tool(CallToolRequestParams::new("get-sum").with_arguments(json!({ "a": 2, "b": 3 }).as_object().unwrap().clone())).await.unwrap();
+    let sum =
+        client.call_tool(CallToolRequestParams::new("get-sum").with_arguments(json!({ "a": 2, "b": 3 }).as_object().unwrap().clone())).await.unwrap();
     assert!(sum.content[0].as_text().map(|t| t.text.contains('5')).unwrap_or(false), "{sum:?}");
 
     let refused = client.call_tool(CallToolRequestParams::new("get-env")).await.expect_err("get-env is not in the product");
@@ -91,14 +92,8 @@ async fn sessions_are_pinned_proxied_and_deleted() {
     let hijack = intruder.post(json!({ "jsonrpc": "2.0", "id": 9, "method": "ping" })).await;
     assert_eq!(hijack.status, StatusCode::NOT_FOUND, "a session belongs to the subscription that started it");
 
-    let deleted = mcp
-        .client
-        .delete(stack.mcp_url("everything"))
-        .header("x-subscription-key", &key)
-        .header("mcp-session-id", &session)
-        .send()
-        .await
-        .unwrap();
+    let deleted =
+        mcp.client.delete(stack.mcp_url("everything")).header("x-subscription-key", &key).header("mcp-session-id", &session).send().await.unwrap();
     assert!(deleted.status().is_success(), "DELETE reaches the server: {}", deleted.status());
     assert!(stack.gateway.sessions.get("everything", &session).is_none(), "the pin is gone");
     let after = mcp.post(json!({ "jsonrpc": "2.0", "id": 5, "method": "ping" })).await;
@@ -131,7 +126,10 @@ async fn tool_calls_outside_the_allow_list_never_reach_the_upstream() {
 
     let refused = mcp.call(7, "toggle-simulated-logging", json!({})).await;
     assert_eq!(refused.status, StatusCode::OK);
-    assert_eq!(refused.first(), json!({ "jsonrpc": "2.0", "id": 7, "error": { "code": -32602, "message": "Unknown tool: toggle-simulated-logging" } }));
+    assert_eq!(
+        refused.first(),
+        json!({ "jsonrpc": "2.0", "id": 7, "error": { "code": -32602, "message": "Unknown tool: toggle-simulated-logging" } })
+    );
 
     let mixed = mcp
         .post(json!([
@@ -175,7 +173,8 @@ async fn legacy_sse_backends_are_served_as_streamable_http() {
     let init = raw.initialize().await;
     let session = raw.session.clone().expect("the gateway issues a session id");
     assert_eq!(init.first()["result"]["serverInfo"]["name"], "mcp-servers/everything");
-    let deleted = raw.client.delete(stack.mcp_url("legacy")).header("x-subscription-key", &key).header("mcp-session-id", &session).send().await.unwrap();
+    let deleted =
+        raw.client.delete(stack.mcp_url("legacy")).header("x-subscription-key", &key).header("mcp-session-id", &session).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let stale = raw.call(3, "echo", json!({ "message": "gone" })).await;
     assert_eq!(stale.status, StatusCode::NOT_FOUND, "clients re-initialize on 404");

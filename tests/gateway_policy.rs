@@ -72,7 +72,11 @@ async fn versions_split_pin_preview_deprecate_and_retire() {
     assert_eq!((gold_init.status, gold_init.header("mcp-server-version").as_deref()), (StatusCode::OK, Some("v1")));
     let mut early = RawMcp::new(stack.mcp_url("everything"), Some(&early_key));
     let early_init = early.initialize().await;
-    assert_eq!((early_init.status, early_init.header("mcp-server-version").as_deref()), (StatusCode::OK, Some("v2")), "the early product reaches the preview");
+    assert_eq!(
+        (early_init.status, early_init.header("mcp-server-version").as_deref()),
+        (StatusCode::OK, Some("v2")),
+        "the early product reaches the preview"
+    );
     let early_call = early.call(1, "echo", json!({ "message": "preview" })).await;
     assert_eq!(early_call.first()["result"]["content"][0]["text"], "Echo: preview", "the session lives on the v2 upstream");
     gold.session = None;
@@ -103,7 +107,10 @@ async fn versions_split_pin_preview_deprecate_and_retire() {
     let mut pinned = RawMcp::new(stack.mcp_url("everything"), Some(&gold_key));
     assert_eq!(pinned.initialize().await.header("mcp-server-version").as_deref(), Some("v1"));
     stack.api.patch("servers/everything/versions/v2", json!({ "traffic_weight": 100 })).await;
-    stack.api.patch("servers/everything/versions/v1", json!({ "traffic_weight": 0, "status": "deprecated", "sunset_at": "2027-03-01T00:00:00Z" })).await;
+    stack
+        .api
+        .patch("servers/everything/versions/v1", json!({ "traffic_weight": 0, "status": "deprecated", "sunset_at": "2027-03-01T00:00:00Z" }))
+        .await;
     let in_session = pinned.call(5, "echo", json!({ "message": "still v1" })).await;
     assert_eq!(in_session.status, StatusCode::OK);
     assert_eq!(in_session.header("mcp-server-version").as_deref(), Some("v1"));

@@ -67,7 +67,12 @@ async fn update_with_a_stale_etag_reports_the_concurrent_change() {
 #[tokio::test]
 async fn rate_limited_and_unavailable_answers_are_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/api/v1/servers/a")).respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0")).up_to_n_times(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/servers/a"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
     Mock::given(method("GET")).and(path("/api/v1/servers/a")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
     Mock::given(method("GET"))
         .and(path("/api/v1/servers/a"))

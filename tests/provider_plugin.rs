@@ -68,7 +68,10 @@ list "mcp_product" "all" {
   provider = mcp
 }
 "#;
-    workspace.write(&[("main.tf", "terraform {\n  required_providers {\n    mcp = { source = \"mcpgate/mcp\" }\n  }\n}\nprovider \"mcp\" {}\n"), ("all.tfquery.hcl", query)]);
+    workspace.write(&[
+        ("main.tf", "terraform {\n  required_providers {\n    mcp = { source = \"mcpgate/mcp\" }\n  }\n}\nprovider \"mcp\" {}\n"),
+        ("all.tfquery.hcl", query),
+    ]);
     let run = workspace.terraform(&["query", "-no-color"]);
     assert!(run.ok(), "terraform query failed:\n{}", run.output());
     let lines: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("list.")).collect();

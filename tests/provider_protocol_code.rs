@@ -16,12 +16,7 @@ fn committed_protocol_code_matches_the_protos() {
     let out = tempfile::tempdir().expect("temp dir");
     let protos = PROTOS.map(|p| root.join(p));
     let descriptors = protox::compile(protos, [root.join("proto")]).expect("the protos compile");
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .out_dir(out.path())
-        .compile_fds(descriptors)
-        .expect("code generation");
+    tonic_prost_build::configure().build_client(true).build_server(true).out_dir(out.path()).compile_fds(descriptors).expect("code generation");
 
     let committed_dir = root.join("src/provider/proto");
     let update = std::env::var("MCPGATE_UPDATE_PROTO").is_ok_and(|v| v == "1");

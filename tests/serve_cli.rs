@@ -14,11 +14,8 @@ fn mcpgate() -> Command {
 #[test]
 fn refuses_to_start_without_a_token() {
     let dir = tempfile::tempdir().unwrap();
-    let output = mcpgate()
-        .args(["serve", "--admin-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let output =
+        mcpgate().args(["serve", "--admin-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"]).current_dir(dir.path()).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--admin-token") && stderr.contains("--insecure-no-auth"), "{stderr}");
@@ -43,13 +40,7 @@ async fn ephemeral_instance_serves_and_stops_on_sigterm() {
 
     let client = mcpgate::http_client::client_builder().build().expect("HTTP client");
     assert_eq!(client.get(format!("{admin}/healthz")).send().await.unwrap().status(), 200);
-    let created = client
-        .put(format!("{admin}/api/v1/servers/demo"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
+    let created = client.put(format!("{admin}/api/v1/servers/demo")).bearer_auth(token).json(&serde_json::json!({})).send().await.unwrap();
     assert_eq!(created.status(), 201);
 
     let pid = child.id().to_string();

@@ -145,15 +145,22 @@ async fn spans_metrics_payloads_and_analytics_follow_real_tool_calls() {
     assert!(echo_count.ends_with(" 3"), "{echo_count}");
     assert!(metrics.contains("mcp_server_session_duration_seconds_count"), "the session ended with DELETE");
     assert!(metrics.lines().any(|l| l.starts_with("mcpgate_gateway_errors_total") && l.contains("error_type=\"tool_error\"")));
-    let names: std::collections::BTreeSet<&str> = metrics.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).collect();
+    let names: std::collections::BTreeSet<&str> =
+        metrics.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).collect();
     assert!(names.contains("mcpgate_gateway_request_size_bytes_total") && names.contains("mcpgate_gateway_response_size_bytes_total"), "{names:?}");
 
     // Analytics and the call log.
     let by_tool = stack.api.get("analytics?group_by=tool&server=everything").await.body;
     let item = |tool: &str| by_tool["items"].as_array().unwrap().iter().find(|i| i["tool"] == tool).cloned().unwrap_or(Value::Null);
     assert_eq!((item("echo")["calls"].clone(), item("echo")["errors"].clone(), item("echo")["cost"].clone()), (json!(3), json!(0), json!(1.5)));
-    assert_eq!((item("get-sum")["calls"].clone(), item("get-sum")["errors"].clone(), item("get-sum")["cost"].clone()), (json!(1), json!(1), json!(0.1)));
-    assert_eq!((item("get-env")["calls"].clone(), item("get-env")["errors"].clone(), item("get-env")["cost"].clone()), (json!(1), json!(1), json!(0.0)));
+    assert_eq!(
+        (item("get-sum")["calls"].clone(), item("get-sum")["errors"].clone(), item("get-sum")["cost"].clone()),
+        (json!(1), json!(1), json!(0.1))
+    );
+    assert_eq!(
+        (item("get-env")["calls"].clone(), item("get-env")["errors"].clone(), item("get-env")["cost"].clone()),
+        (json!(1), json!(1), json!(0.0))
+    );
     assert_eq!(item("get-sum")["error_rate"], json!(1.0));
     assert!(item("echo")["p99_ms"].as_f64().unwrap() >= item("echo")["p50_ms"].as_f64().unwrap());
     let by_client = stack.api.get("analytics?group_by=client").await.body;

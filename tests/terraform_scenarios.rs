@@ -11,10 +11,8 @@ fn every_scenario_passes() {
         let runs: Vec<_> = scenarios
             .iter()
             .map(|(name, dir)| {
-                let handle = std::thread::Builder::new()
-                    .name(name.clone())
-                    .spawn_scoped(scope, move || support::scenario::run(name, dir))
-                    .expect("thread");
+                let handle =
+                    std::thread::Builder::new().name(name.clone()).spawn_scoped(scope, move || support::scenario::run(name, dir)).expect("thread");
                 (name.clone(), handle)
             })
             .collect();

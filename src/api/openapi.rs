@@ -170,11 +170,8 @@ pub fn document() -> Value {
     subscription_actions(&mut doc);
     analytics_paths(&mut doc);
     doc.schema::<Problem>();
-    let schemas: Map<String, Value> = doc
-        .schemas
-        .into_iter()
-        .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null)))
-        .collect();
+    let schemas: Map<String, Value> =
+        doc.schemas.into_iter().map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null))).collect();
     json!({
         "openapi": "3.1.0",
         "info": { "title": "mcpgate management API", "version": env!("CARGO_PKG_VERSION"),

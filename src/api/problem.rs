@@ -49,10 +49,9 @@ impl ProblemType {
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemType::NotFound => StatusCode::NOT_FOUND,
-            ProblemType::AlreadyExists
-            | ProblemType::StillReferenced
-            | ProblemType::SubscriptionsLimit
-            | ProblemType::InvalidState => StatusCode::CONFLICT,
+            ProblemType::AlreadyExists | ProblemType::StillReferenced | ProblemType::SubscriptionsLimit | ProblemType::InvalidState => {
+                StatusCode::CONFLICT
+            }
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -131,9 +130,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(key) => ApiError::not_found(&key),
             StoreError::AlreadyExists { .. } => ApiError::new(ProblemType::AlreadyExists, detail),
             StoreError::PreconditionFailed { .. } => ApiError::new(ProblemType::PreconditionFailed, detail),
-            StoreError::StillReferenced { by, .. } => {
-                ApiError { referenced_by: by, ..ApiError::new(ProblemType::StillReferenced, format!("{detail}; delete them first or pass ?cascade=true")) }
-            }
+            StoreError::StillReferenced { by, .. } => ApiError {
+                referenced_by: by,
+                ..ApiError::new(ProblemType::StillReferenced, format!("{detail}; delete them first or pass ?cascade=true"))
+            },
             StoreError::MissingReference { missing, in_path: true, .. } => ApiError::not_found(&missing),
             StoreError::MissingReference { field, missing, in_path: false } => {
                 ApiError::field(field, Reason::Malformed { message: format!("{} does not exist", missing.path()) })

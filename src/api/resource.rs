@@ -56,12 +56,7 @@ pub trait ApiResource: Send + Sync + 'static {
     }
 
     /// Rules that depend on the stored resource or others, run before each write.
-    async fn prepare(
-        _state: &AppState,
-        _key: &Key,
-        _current: Option<&Self::Spec>,
-        _spec: &mut Self::Spec,
-    ) -> Result<Prepared, ApiError> {
+    async fn prepare(_state: &AppState, _key: &Key, _current: Option<&Self::Spec>, _spec: &mut Self::Spec) -> Result<Prepared, ApiError> {
         Ok(Prepared::default())
     }
 }
@@ -326,10 +321,7 @@ pub async fn list<R: ApiResource>(
     } else {
         None
     };
-    let items = records
-        .iter()
-        .map(|r| Ok(R::view(r, stored_spec::<R>(r)?, Revealed::default())))
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let items = records.iter().map(|r| Ok(R::view(r, stored_spec::<R>(r)?, Revealed::default()))).collect::<Result<Vec<_>, ApiError>>()?;
     Ok(axum::Json(Page { items, next_page_token }).into_response())
 }
 

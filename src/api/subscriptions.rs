@@ -46,12 +46,7 @@ impl ApiResource for Subscriptions {
 
     /// New subscriptions get their state from the product and a fresh key
     /// pair; existing ones may only move along the lifecycle.
-    async fn prepare(
-        state: &AppState,
-        _key: &Key,
-        current: Option<&SubscriptionSpec>,
-        spec: &mut SubscriptionSpec,
-    ) -> Result<Prepared, ApiError> {
+    async fn prepare(state: &AppState, _key: &Key, current: Option<&SubscriptionSpec>, spec: &mut SubscriptionSpec) -> Result<Prepared, ApiError> {
         if let Some(current) = current {
             spec.check_update(current)?;
             return Ok(Prepared::default());

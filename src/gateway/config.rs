@@ -1,8 +1,8 @@
 //! The gateway's view of the configuration: an immutable snapshot of
 //! everything routing and access need, swapped whole when the store changes.
 
-use crate::model::{Kind, ProductSpec, ProductState, ProductServerSpec, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec};
 use crate::api::ChangeFeed;
+use crate::model::{Kind, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec};
 use crate::store::{DynStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};

@@ -3,8 +3,8 @@
 //! session, requests POSTed to the endpoint it announces, and responses
 //! matched back to the waiting POST by JSON-RPC id.
 
-use super::lock;
 use super::jsonrpc;
+use super::lock;
 use futures::StreamExt;
 use rand::RngCore;
 use serde_json::Value;
@@ -105,12 +105,7 @@ impl Bridges {
     }
 }
 
-async fn read_events(
-    response: reqwest::Response,
-    endpoint_tx: oneshot::Sender<String>,
-    messages: mpsc::Sender<Value>,
-    pending: Waiters,
-) {
+async fn read_events(response: reqwest::Response, endpoint_tx: oneshot::Sender<String>, messages: mpsc::Sender<Value>, pending: Waiters) {
     let mut endpoint_tx = Some(endpoint_tx);
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();

@@ -16,6 +16,8 @@ pub mod sse;
 
 use crate::model::routing::{choose_version, Requested, RouteError};
 use crate::store::DynStore;
+use crate::telemetry::observation::CallContext;
+use crate::telemetry::Telemetry;
 use access::Grant;
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -25,8 +27,6 @@ use axum::Router;
 use config::{ConfigHandle, Snapshot};
 use limits::{Decision, Limiter};
 use refusal::{Refusal, RequestIds};
-use crate::telemetry::observation::CallContext;
-use crate::telemetry::Telemetry;
 use sessions::Sessions;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,7 +86,8 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| crate::store::StoreError::Corrupt(format!("HTTP client: {e}")))?;
-        let gateway = Arc::new(Gateway { config, limiter, sessions: Arc::default(), telemetry, bridges: Default::default(), settings, client, store });
+        let gateway =
+            Arc::new(Gateway { config, limiter, sessions: Arc::default(), telemetry, bridges: Default::default(), settings, client, store });
         gateway.spawn_quota_flush();
         Ok(gateway)
     }
@@ -112,11 +113,7 @@ impl Gateway {
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new()
-        .route("/mcp/{server}", any(handle))
-        .route("/mcp/{server}/{version}", any(handle))
-        .fallback(not_routed)
-        .with_state(gateway)
+    Router::new().route("/mcp/{server}", any(handle)).route("/mcp/{server}/{version}", any(handle)).fallback(not_routed).with_state(gateway)
 }
 
 async fn not_routed() -> Response {
@@ -170,8 +167,8 @@ fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client:
     let Some(server_config) = snapshot.servers.get(&server) else {
         return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {server:?}"))));
     };
-    let grant = access::authorize(&snapshot, &server, header(headers, SUBSCRIPTION_KEY_HEADER))
-        .map_err(|d| Refusal::new(d.status, d.reason, d.message))?;
+    let grant =
+        access::authorize(&snapshot, &server, header(headers, SUBSCRIPTION_KEY_HEADER)).map_err(|d| Refusal::new(d.status, d.reason, d.message))?;
     let caller = grant.caller(&client.ip().to_string());
     let session_id = header(headers, SESSION_HEADER).map(str::to_string);
     let pinned = match &session_id {
@@ -240,7 +237,9 @@ async fn handle(
     let (parts, body) = request.into_parts();
     if !matches!(parts.method, Method::POST | Method::GET | Method::DELETE) {
         let refusal = Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST, GET or DELETE");
-        return refusal.with_header(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("GET, POST, DELETE")).respond(&RequestIds::default());
+        return refusal
+            .with_header(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("GET, POST, DELETE"))
+            .respond(&RequestIds::default());
     }
     let http_version = match parts.version {
         axum::http::Version::HTTP_2 => "2",

@@ -2,12 +2,12 @@
 //! answer (from the upstream or the gateway itself) and reports each to
 //! telemetry: spans, metrics, and the call log.
 
+use super::config::VersionConfig;
 use super::jsonrpc;
 use super::sessions::Sessions;
-use crate::telemetry::observation::{CallContext, ObservedError, Observation, TraceIds};
+use crate::telemetry::observation::{CallContext, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
-use super::config::VersionConfig;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};

@@ -4,13 +4,13 @@
 //! a `tools/list` result is filtered or a refusal is added.
 
 use super::config::VersionConfig;
+use super::legacy_sse::BridgeError;
 use super::limits::{Decision, Standing};
+use super::observe::{Exchanges, SessionSink};
 use super::refusal::{Refusal, RequestIds};
+use super::sessions::SessionInfo;
 use super::{admit, jsonrpc, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
 use crate::model::{ToolFilter, Transport, VersionStatus};
-use super::legacy_sse::BridgeError;
-use super::observe::{Exchanges, SessionSink};
-use super::sessions::SessionInfo;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -101,7 +101,9 @@ fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap) {
 
 fn throttled(exceeded: Standing, standings: &[Standing], requests: &RequestIds) -> Response {
     let message = match exceeded.kind {
-        super::limits::LimitKind::RateLimit => format!("rate limit of {} calls per {} s exceeded", exceeded.limit.calls, exceeded.limit.period_seconds),
+        super::limits::LimitKind::RateLimit => {
+            format!("rate limit of {} calls per {} s exceeded", exceeded.limit.calls, exceeded.limit.period_seconds)
+        }
         super::limits::LimitKind::Quota => format!("quota of {} calls per {} s exhausted", exceeded.limit.calls, exceeded.limit.period_seconds),
     };
     let mut refusal = Refusal::new(StatusCode::TOO_MANY_REQUESTS, exceeded.kind.reason(), message)

@@ -82,9 +82,13 @@ impl Sessions {
                 sessions.remove(&idlest);
             }
         }
-        sessions
-            .entry((server.to_string(), id.to_string()))
-            .or_insert_with(|| Session { version: version.to_string(), caller: caller.to_string(), started: now, info, last_seen: now });
+        sessions.entry((server.to_string(), id.to_string())).or_insert_with(|| Session {
+            version: version.to_string(),
+            caller: caller.to_string(),
+            started: now,
+            info,
+            last_seen: now,
+        });
     }
 
     /// Records what the initialize result said about the server.

@@ -52,11 +52,7 @@ impl EventRewriter {
 
 fn rewrite_event(event: &[u8], hook: &mut impl FnMut(&mut Value) -> bool) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(event) else { return event.to_vec() };
-    let data: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .map(|d| d.strip_prefix(' ').unwrap_or(d))
-        .collect();
+    let data: Vec<&str> = text.lines().filter_map(|line| line.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
     if data.is_empty() {
         return event.to_vec();
     }

@@ -179,7 +179,10 @@ mod tests {
         calls.push(call("sum", 7.0, CallStatus::Error, 0.1));
         let stats = summarize(&calls, GroupBy::Tool);
         assert_eq!(stats[0].group["tool"].as_deref(), Some("echo"));
-        assert_eq!((stats[0].calls, stats[0].errors, stats[0].p50_ms, stats[0].p95_ms, stats[0].p99_ms, stats[0].cost), (100, 0, 50.0, 95.0, 99.0, 50.0));
+        assert_eq!(
+            (stats[0].calls, stats[0].errors, stats[0].p50_ms, stats[0].p95_ms, stats[0].p99_ms, stats[0].cost),
+            (100, 0, 50.0, 95.0, 99.0, 50.0)
+        );
         assert_eq!((stats[1].calls, stats[1].errors, stats[1].error_rate, stats[1].cost), (1, 1, 1.0, 0.1));
         let json = serde_json::to_value(&stats[1]).unwrap();
         assert_eq!(json["tool"], "sum", "the group-by field is carried under its own name");

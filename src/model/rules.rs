@@ -11,11 +11,7 @@ pub const MAX_LABEL_LEN: usize = 256;
 /// Resource names are slugs: `[a-z0-9-]{1,63}`, not starting or ending with `-`.
 pub fn name(value: &str) -> Result<(), Reason> {
     let valid_chars = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let ok = !value.is_empty()
-        && value.len() <= MAX_NAME_LEN
-        && valid_chars
-        && !value.starts_with('-')
-        && !value.ends_with('-');
+    let ok = !value.is_empty() && value.len() <= MAX_NAME_LEN && valid_chars && !value.starts_with('-') && !value.ends_with('-');
     if ok {
         Ok(())
     } else {

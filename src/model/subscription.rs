@@ -40,10 +40,7 @@ impl SubscriptionState {
     pub fn transition(self, to: SubscriptionState) -> Result<(), Reason> {
         use SubscriptionState::*;
         let allowed = self == to
-            || matches!(
-                (self, to),
-                (Submitted, Active | Rejected | Cancelled) | (Active, Suspended | Cancelled) | (Suspended, Active | Cancelled)
-            );
+            || matches!((self, to), (Submitted, Active | Rejected | Cancelled) | (Active, Suspended | Cancelled) | (Suspended, Active | Cancelled));
         if allowed {
             Ok(())
         } else {

@@ -90,7 +90,6 @@ impl VersionSpec {
         }
         errors.into_result()
     }
-
 }
 
 /// What one call of `tool` costs under a version's `tool_costs`: its own

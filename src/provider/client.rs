@@ -173,7 +173,11 @@ async fn read_reply(response: reqwest::Response) -> Result<Reply, ApiError> {
     let status = response.status();
     let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
     let bytes = response.bytes().await.map_err(|e| ApiError::Server { status: status.as_u16(), detail: e.to_string() })?;
-    let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+    let body: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
     if status.is_success() {
         return Ok(Reply { body, etag });
     }

@@ -5,12 +5,7 @@ use super::proto::tfplugin6 as pb;
 use crate::model::FieldError;
 
 pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> pb::Diagnostic {
-    pb::Diagnostic {
-        severity: pb::diagnostic::Severity::Error as i32,
-        summary: summary.into(),
-        detail: detail.into(),
-        attribute: None,
-    }
+    pb::Diagnostic { severity: pb::diagnostic::Severity::Error as i32, summary: summary.into(), detail: detail.into(), attribute: None }
 }
 
 /// An attribute path from a model field path: `rate_limit.period_seconds`,

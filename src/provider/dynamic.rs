@@ -386,7 +386,10 @@ mod tests {
         assert_eq!(value.encode_msgpack(), bytes);
         let json = Value::decode_json(b"123456789012345678901234567890", &Type::Number).unwrap();
         assert_eq!(json, Value::Number(Number("123456789012345678901234567890".into())));
-        assert_eq!(Value::decode_msgpack(&Value::Number(Number("2.5".into())).encode_msgpack(), &Type::Number).unwrap(), Value::Number(Number("2.5".into())));
+        assert_eq!(
+            Value::decode_msgpack(&Value::Number(Number("2.5".into())).encode_msgpack(), &Type::Number).unwrap(),
+            Value::Number(Number("2.5".into()))
+        );
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub fn definition() -> ResourceDef {
         validate: |body| validate_spec::<ProductSpec>(body, &["name"], ProductSpec::validate),
         map_attributes: &[],
         plan_hook: None,
-        list: Some(ListDef { schema: Schema::new("Lists every product.", Vec::new()), collection: |_| Ok("products".to_string()), filter: |_, _| true }),
+        list: Some(ListDef {
+            schema: Schema::new("Lists every product.", Vec::new()),
+            collection: |_| Ok("products".to_string()),
+            filter: |_, _| true,
+        }),
     }
 }

@@ -96,12 +96,7 @@ impl ResourceDef {
     pub fn validate_config(&self, config: &Value) -> Diagnostics {
         let body = self.body(config, config);
         let Err(errors) = (self.validate)(body) else { return Vec::new() };
-        errors
-            .0
-            .iter()
-            .filter(|error| field_is_known(config, &error.field))
-            .map(|error| diagnostics::field(error, self.map_attributes))
-            .collect()
+        errors.0.iter().filter(|error| field_is_known(config, &error.field)).map(|error| diagnostics::field(error, self.map_attributes)).collect()
     }
 
     /// PlanResourceChange: the planned state and the attributes forcing replacement.
@@ -127,7 +122,8 @@ impl ResourceDef {
             self.schema.attributes.iter().filter(|a| a.requires_replace && planned.get(a.name) != prior_attrs.get(a.name)).collect();
         for attr in &self.schema.attributes {
             let recreated = !replace.is_empty() && attr.computed && matches!(attr.api, Api::ReadOnly | Api::OnCreate);
-            let optional_computed_unset = !replace.is_empty() && attr.computed && attr.default.is_none() && config.attr(attr.name).is_null() && attr.api == Api::Field;
+            let optional_computed_unset =
+                !replace.is_empty() && attr.computed && attr.default.is_none() && config.attr(attr.name).is_null() && attr.api == Api::Field;
             if attr.volatile || recreated || optional_computed_unset {
                 planned.insert(attr.name.to_string(), Value::unknown());
             }
@@ -150,12 +146,16 @@ impl ResourceDef {
     }
 
     fn path_of(&self, value: &Value) -> Result<String, Diagnostics> {
-        self.instance_path(value).ok_or_else(|| vec![diagnostics::error("Incomplete resource address", format!("the {} names are not known", self.type_name))])
+        self.instance_path(value)
+            .ok_or_else(|| vec![diagnostics::error("Incomplete resource address", format!("the {} names are not known", self.type_name))])
     }
 
     pub async fn create(&self, client: &ApiClient, planned: &Value, config: &Value) -> Result<(Value, Vec<u8>), Diagnostics> {
         let path = self.path_of(planned)?;
-        let reply = client.put(&path, &self.body(planned, config), Some(("if-none-match", "*"))).await.map_err(|e| self.api_diagnostics("create", &path, e))?;
+        let reply = client
+            .put(&path, &self.body(planned, config), Some(("if-none-match", "*")))
+            .await
+            .map_err(|e| self.api_diagnostics("create", &path, e))?;
         Ok((self.state_from(&reply.body, planned), private_from(reply.etag.as_deref())))
     }
 

@@ -7,7 +7,12 @@ use crate::model::ServerSpec;
 
 pub fn attributes() -> Vec<Attribute> {
     vec![
-        Attribute::required("name", Type::String, "Unique name (slug: lowercase letters, digits, `-`; 1-63 characters). Changing it replaces the server.").replace(),
+        Attribute::required(
+            "name",
+            Type::String,
+            "Unique name (slug: lowercase letters, digits, `-`; 1-63 characters). Changing it replaces the server.",
+        )
+        .replace(),
         Attribute::optional_computed("display_name", Type::String, "Human-friendly name; defaults to `name`."),
         Attribute::optional_computed("description", Type::String, "What the server offers.").default(Value::string("")),
         Attribute::optional("owner", Type::String, "Team or person accountable for the server."),

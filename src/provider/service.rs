@@ -105,7 +105,8 @@ impl ProviderService {
 
     /// Endpoint and token from the configuration, else the environment.
     fn settings(config: &Value) -> Result<(String, String), Vec<pb::Diagnostic>> {
-        let pick = |attr: &str, env: &str| config.attr(attr).as_str().map(str::to_string).or_else(|| std::env::var(env).ok()).filter(|v| !v.is_empty());
+        let pick =
+            |attr: &str, env: &str| config.attr(attr).as_str().map(str::to_string).or_else(|| std::env::var(env).ok()).filter(|v| !v.is_empty());
         let mut problems = Vec::new();
         let endpoint = pick("endpoint", ENDPOINT_ENV);
         let token = pick("token", TOKEN_ENV);
@@ -222,7 +223,12 @@ impl Provider for ProviderService {
             server_capabilities: Some(Self::capabilities()),
             resources: self.resources.keys().map(|t| m::ResourceMetadata { type_name: t.to_string() }).collect(),
             data_sources: self.data_sources.keys().map(|t| m::DataSourceMetadata { type_name: t.to_string() }).collect(),
-            list_resources: self.resources.values().filter(|r| r.list.is_some()).map(|r| m::ListResourceMetadata { type_name: r.type_name.to_string() }).collect(),
+            list_resources: self
+                .resources
+                .values()
+                .filter(|r| r.list.is_some())
+                .map(|r| m::ListResourceMetadata { type_name: r.type_name.to_string() })
+                .collect(),
             ..Default::default()
         })
     }
@@ -238,7 +244,10 @@ impl Provider for ProviderService {
         })
     }
 
-    async fn validate_provider_config(&self, request: Request<pb::validate_provider_config::Request>) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+    async fn validate_provider_config(
+        &self,
+        request: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
         let request = request.into_inner();
         let diagnostics = match decode(request.config.as_ref(), &self.provider_schema.object_type()) {
             Err(d) => d,
@@ -253,7 +262,10 @@ impl Provider for ProviderService {
         ok(pb::validate_provider_config::Response { diagnostics })
     }
 
-    async fn validate_resource_config(&self, request: Request<pb::validate_resource_config::Request>) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+    async fn validate_resource_config(
+        &self,
+        request: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let request = request.into_inner();
         let diagnostics = match self.resource(&request.type_name) {
             Err(d) => d,
@@ -265,7 +277,10 @@ impl Provider for ProviderService {
         ok(pb::validate_resource_config::Response { diagnostics })
     }
 
-    async fn validate_data_resource_config(&self, request: Request<pb::validate_data_resource_config::Request>) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+    async fn validate_data_resource_config(
+        &self,
+        request: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let request = request.into_inner();
         let diagnostics = match self.data_sources.get(request.type_name.as_str()) {
             None => unknown_type(&request.type_name),
@@ -277,7 +292,10 @@ impl Provider for ProviderService {
         ok(pb::validate_data_resource_config::Response { diagnostics })
     }
 
-    async fn upgrade_resource_state(&self, request: Request<pb::upgrade_resource_state::Request>) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+    async fn upgrade_resource_state(
+        &self,
+        request: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
         let request = request.into_inner();
         let result = self.resource(&request.type_name).and_then(|def| {
             if request.version > def.schema.version {
@@ -296,18 +314,25 @@ impl Provider for ProviderService {
         })
     }
 
-    async fn get_resource_identity_schemas(&self, _: Request<pb::get_resource_identity_schemas::Request>) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+    async fn get_resource_identity_schemas(
+        &self,
+        _: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
         ok(pb::get_resource_identity_schemas::Response {
             identity_schemas: self.resources.iter().map(|(t, r)| (t.to_string(), r.identity.to_proto())).collect(),
             diagnostics: Vec::new(),
         })
     }
 
-    async fn upgrade_resource_identity(&self, request: Request<pb::upgrade_resource_identity::Request>) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
         let request = request.into_inner();
         let result = self.resource(&request.type_name).and_then(|def| {
             let json = request.raw_identity.map(|r| r.json).unwrap_or_default();
-            Value::decode_json(&json, &def.identity.object_type()).map_err(|e| vec![diagnostics::error("Cannot read the stored identity", e.to_string())])
+            Value::decode_json(&json, &def.identity.object_type())
+                .map_err(|e| vec![diagnostics::error("Cannot read the stored identity", e.to_string())])
         });
         ok(match result {
             Ok(identity) => pb::upgrade_resource_identity::Response { upgraded_identity: identity_data(&identity), diagnostics: Vec::new() },
@@ -315,13 +340,21 @@ impl Provider for ProviderService {
         })
     }
 
-    async fn configure_provider(&self, request: Request<pb::configure_provider::Request>) -> Result<Response<pb::configure_provider::Response>, Status> {
+    async fn configure_provider(
+        &self,
+        request: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
         let request = request.into_inner();
-        let result = decode(request.config.as_ref(), &self.provider_schema.object_type()).and_then(|config| Self::settings(&config)).and_then(|(endpoint, token)| {
-            ApiClient::new(&endpoint, &token).map_err(|reason| {
-                vec![pb::Diagnostic { attribute: Some(diagnostics::attribute_path("endpoint", &[])), ..diagnostics::error("Invalid endpoint", reason) }]
-            })
-        });
+        let result = decode(request.config.as_ref(), &self.provider_schema.object_type()).and_then(|config| Self::settings(&config)).and_then(
+            |(endpoint, token)| {
+                ApiClient::new(&endpoint, &token).map_err(|reason| {
+                    vec![pb::Diagnostic {
+                        attribute: Some(diagnostics::attribute_path("endpoint", &[])),
+                        ..diagnostics::error("Invalid endpoint", reason)
+                    }]
+                })
+            },
+        );
         let diagnostics = match result {
             Ok(client) => {
                 *self.client.write().await = Some(client);
@@ -352,7 +385,10 @@ impl Provider for ProviderService {
         ok(result.unwrap_or_else(|diagnostics| pb::read_resource::Response { diagnostics, ..Default::default() }))
     }
 
-    async fn plan_resource_change(&self, request: Request<pb::plan_resource_change::Request>) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+    async fn plan_resource_change(
+        &self,
+        request: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
         let result: Result<pb::plan_resource_change::Response, Vec<pb::Diagnostic>> = (|| {
             let def = self.resource(&request.type_name)?;
@@ -373,12 +409,18 @@ impl Provider for ProviderService {
         ok(result.unwrap_or_else(|diagnostics| pb::plan_resource_change::Response { diagnostics, ..Default::default() }))
     }
 
-    async fn apply_resource_change(&self, request: Request<pb::apply_resource_change::Request>) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+    async fn apply_resource_change(
+        &self,
+        request: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         let result = self.apply(request.into_inner()).await;
         ok(result.unwrap_or_else(|diagnostics| pb::apply_resource_change::Response { diagnostics, ..Default::default() }))
     }
 
-    async fn import_resource_state(&self, request: Request<pb::import_resource_state::Request>) -> Result<Response<pb::import_resource_state::Response>, Status> {
+    async fn import_resource_state(
+        &self,
+        request: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
         let result = self.import(request.into_inner()).await;
         ok(result.unwrap_or_else(|diagnostics| pb::import_resource_state::Response { diagnostics, ..Default::default() }))
     }
@@ -405,7 +447,10 @@ impl Provider for ProviderService {
         })
     }
 
-    async fn generate_resource_config(&self, request: Request<pb::generate_resource_config::Request>) -> Result<Response<pb::generate_resource_config::Response>, Status> {
+    async fn generate_resource_config(
+        &self,
+        request: Request<pb::generate_resource_config::Request>,
+    ) -> Result<Response<pb::generate_resource_config::Response>, Status> {
         let request = request.into_inner();
         let result = self.resource(&request.type_name).and_then(|def| {
             let state = decode(request.state.as_ref(), &def.object_type())?;
@@ -426,19 +471,31 @@ impl Provider for ProviderService {
         })
     }
 
-    async fn validate_ephemeral_resource_config(&self, r: Request<pb::validate_ephemeral_resource_config::Request>) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
+    async fn validate_ephemeral_resource_config(
+        &self,
+        r: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
         ok(pb::validate_ephemeral_resource_config::Response { diagnostics: unknown_type(&r.into_inner().type_name) })
     }
 
-    async fn open_ephemeral_resource(&self, r: Request<pb::open_ephemeral_resource::Request>) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
+    async fn open_ephemeral_resource(
+        &self,
+        r: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
         ok(pb::open_ephemeral_resource::Response { diagnostics: unknown_type(&r.into_inner().type_name), ..Default::default() })
     }
 
-    async fn renew_ephemeral_resource(&self, r: Request<pb::renew_ephemeral_resource::Request>) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
+    async fn renew_ephemeral_resource(
+        &self,
+        r: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
         ok(pb::renew_ephemeral_resource::Response { diagnostics: unknown_type(&r.into_inner().type_name), ..Default::default() })
     }
 
-    async fn close_ephemeral_resource(&self, r: Request<pb::close_ephemeral_resource::Request>) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
+    async fn close_ephemeral_resource(
+        &self,
+        r: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
         ok(pb::close_ephemeral_resource::Response { diagnostics: unknown_type(&r.into_inner().type_name) })
     }
 
@@ -452,7 +509,10 @@ impl Provider for ProviderService {
         ok(Box::pin(futures::stream::iter(events.into_iter().map(Ok))) as Self::ListResourceStream)
     }
 
-    async fn validate_list_resource_config(&self, request: Request<pb::validate_list_resource_config::Request>) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
+    async fn validate_list_resource_config(
+        &self,
+        request: Request<pb::validate_list_resource_config::Request>,
+    ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
         let request = request.into_inner();
         let diagnostics = match self.resource(&request.type_name).map(|def| def.list.as_ref()) {
             Err(d) => d,
@@ -474,11 +534,17 @@ impl Provider for ProviderService {
         ok(pb::call_function::Response { result: None, error: Some(pb::FunctionError { text, function_argument: None }) })
     }
 
-    async fn validate_state_store_config(&self, _: Request<pb::validate_state_store::Request>) -> Result<Response<pb::validate_state_store::Response>, Status> {
+    async fn validate_state_store_config(
+        &self,
+        _: Request<pb::validate_state_store::Request>,
+    ) -> Result<Response<pb::validate_state_store::Response>, Status> {
         Err(Status::unimplemented("the mcp provider has no state stores"))
     }
 
-    async fn configure_state_store(&self, _: Request<pb::configure_state_store::Request>) -> Result<Response<pb::configure_state_store::Response>, Status> {
+    async fn configure_state_store(
+        &self,
+        _: Request<pb::configure_state_store::Request>,
+    ) -> Result<Response<pb::configure_state_store::Response>, Status> {
         Err(Status::unimplemented("the mcp provider has no state stores"))
     }
 
@@ -488,7 +554,10 @@ impl Provider for ProviderService {
         Err(Status::unimplemented("the mcp provider has no state stores"))
     }
 
-    async fn write_state_bytes(&self, _: Request<Streaming<pb::write_state_bytes::RequestChunk>>) -> Result<Response<pb::write_state_bytes::Response>, Status> {
+    async fn write_state_bytes(
+        &self,
+        _: Request<Streaming<pb::write_state_bytes::RequestChunk>>,
+    ) -> Result<Response<pb::write_state_bytes::Response>, Status> {
         Err(Status::unimplemented("the mcp provider has no state stores"))
     }
 
@@ -510,7 +579,10 @@ impl Provider for ProviderService {
         Err(Status::unimplemented("the mcp provider has no actions"))
     }
 
-    async fn validate_action_config(&self, _: Request<pb::validate_action_config::Request>) -> Result<Response<pb::validate_action_config::Response>, Status> {
+    async fn validate_action_config(
+        &self,
+        _: Request<pb::validate_action_config::Request>,
+    ) -> Result<Response<pb::validate_action_config::Response>, Status> {
         Err(Status::unimplemented("the mcp provider has no actions"))
     }
 

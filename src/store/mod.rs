@@ -180,9 +180,7 @@ pub async fn open(url: &str) -> Result<DynStore, StoreError> {
     }
     Err(StoreError::Invalid {
         field: "database".into(),
-        reason: crate::model::Reason::Malformed {
-            message: format!("unsupported database URL {url:?}: use sqlite://PATH or sqlite::memory:"),
-        },
+        reason: crate::model::Reason::Malformed { message: format!("unsupported database URL {url:?}: use sqlite://PATH or sqlite::memory:") },
     })
 }
 

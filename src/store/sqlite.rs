@@ -40,11 +40,7 @@ fn table(kind: Kind) -> Table {
 impl Table {
     fn select(&self) -> String {
         let parent = self.parent.unwrap_or("''");
-        format!(
-            "SELECT {parent} AS parent, {name} AS name, body, etag, created_at, updated_at FROM {table}",
-            name = self.name_col,
-            table = self.name
-        )
+        format!("SELECT {parent} AS parent, {name} AS name, body, etag, created_at, updated_at FROM {table}", name = self.name_col, table = self.name)
     }
 
     /// `WHERE` clause selecting one row by key, binding parent (if any) then name.
@@ -59,10 +55,7 @@ impl Table {
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+        let mut options = SqliteConnectOptions::from_str(url)?.create_if_missing(true).foreign_keys(true).busy_timeout(Duration::from_secs(10));
         if !in_memory {
             options = options.journal_mode(SqliteJournalMode::Wal);
         }
@@ -176,10 +169,8 @@ async fn require(conn: &mut SqliteConnection, field: &'static str, key: Key, in_
 async fn check_subscriptions_limit(conn: &mut SqliteConnection, product: &str, record: &Record) -> Result<(), StoreError> {
     let spec: ProductSpec = serde_json::from_value(record.body.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let Some(limit) = spec.subscriptions_limit else { return Ok(()) };
-    let rows = sqlx::query("SELECT json_extract(body, '$.state') AS state FROM subscriptions WHERE product = ?")
-        .bind(product)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT json_extract(body, '$.state') AS state FROM subscriptions WHERE product = ?").bind(product).fetch_all(&mut *conn).await?;
     let mut live = 0u64;
     for row in rows {
         let state: Option<String> = row.try_get("state")?;
@@ -195,12 +186,9 @@ async fn check_subscriptions_limit(conn: &mut SqliteConnection, product: &str, r
 }
 
 async fn stored_key_hashes(conn: &mut SqliteConnection, name: &str) -> Result<Option<KeyHashes>, StoreError> {
-    let row = sqlx::query("SELECT primary_key_hash, secondary_key_hash FROM subscriptions WHERE name = ?")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| Ok(KeyHashes { primary: r.try_get("primary_key_hash")?, secondary: r.try_get("secondary_key_hash")? }))
-        .transpose()
+    let row =
+        sqlx::query("SELECT primary_key_hash, secondary_key_hash FROM subscriptions WHERE name = ?").bind(name).fetch_optional(&mut *conn).await?;
+    row.map(|r| Ok(KeyHashes { primary: r.try_get("primary_key_hash")?, secondary: r.try_get("secondary_key_hash")? })).transpose()
 }
 
 async fn write_row(
@@ -221,11 +209,7 @@ async fn write_row(
              updated_at = excluded.updated_at, primary_key_hash = excluded.primary_key_hash, \
              secondary_key_hash = excluded.secondary_key_hash"
                 .to_string(),
-            vec![
-                put.body.get("product").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-                h.primary.clone(),
-                h.secondary.clone(),
-            ],
+            vec![put.body.get("product").and_then(|v| v.as_str()).unwrap_or_default().to_string(), h.primary.clone(), h.secondary.clone()],
         ),
         (Kind::Subscription, None) => return Err(StoreError::Corrupt(format!("{key} has no key hashes"))),
         _ => {
@@ -422,7 +406,9 @@ impl Store for SqliteStore {
     async fn load_quota_counters(&self) -> Result<Vec<QuotaCounter>, StoreError> {
         let rows = sqlx::query("SELECT subscription, window_start, count FROM quota_counters").fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| Ok(QuotaCounter { subscription: r.try_get("subscription")?, window_start: r.try_get("window_start")?, count: r.try_get("count")? }))
+            .map(|r| {
+                Ok(QuotaCounter { subscription: r.try_get("subscription")?, window_start: r.try_get("window_start")?, count: r.try_get("count")? })
+            })
             .collect()
     }
 

@@ -39,7 +39,10 @@ impl Metrics {
             throttled: meter.u64_counter("mcpgate.gateway.throttled").with_description("Requests refused by a rate limit or quota").build(),
             request_bytes: meter.u64_counter("mcpgate.gateway.request.size").with_unit("By").with_description("Request body bytes received").build(),
             response_bytes: meter.u64_counter("mcpgate.gateway.response.size").with_unit("By").with_description("Response body bytes sent").build(),
-            dropped: meter.u64_counter("mcpgate.telemetry.dropped").with_description("Spans and call records dropped because a queue was full").build(),
+            dropped: meter
+                .u64_counter("mcpgate.telemetry.dropped")
+                .with_description("Spans and call records dropped because a queue was full")
+                .build(),
         }
     }
 
@@ -72,11 +75,16 @@ impl Metrics {
     }
 
     pub fn record_session(&self, seconds: f64, server: &str, version: &str) {
-        self.session_duration.record(seconds, &[KeyValue::new("mcpgate.server", server.to_string()), KeyValue::new("mcpgate.version", version.to_string())]);
+        self.session_duration
+            .record(seconds, &[KeyValue::new("mcpgate.server", server.to_string()), KeyValue::new("mcpgate.version", version.to_string())]);
     }
 
     pub fn record_throttled(&self, reason: &'static str, server: &str, product: &str) {
-        let attributes = [KeyValue::new("reason", reason), KeyValue::new("mcpgate.server", server.to_string()), KeyValue::new("mcpgate.product", product.to_string())];
+        let attributes = [
+            KeyValue::new("reason", reason),
+            KeyValue::new("mcpgate.server", server.to_string()),
+            KeyValue::new("mcpgate.product", product.to_string()),
+        ];
         self.throttled.add(1, &attributes);
     }
 

@@ -78,7 +78,8 @@ impl TelemetrySettings {
             return None;
         }
         let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty())?;
-        let protocol = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")).unwrap_or_default();
+        let protocol =
+            std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")).unwrap_or_default();
         let protocol = if protocol.trim() == "grpc" { OtlpProtocol::Grpc } else { OtlpProtocol::HttpProtobuf };
         Some(Otlp { endpoint, protocol })
     }
@@ -142,7 +143,8 @@ impl Telemetry {
     /// call-log writer. Must run inside a Tokio runtime.
     pub fn start(settings: &TelemetrySettings, store: DynStore) -> Result<Arc<Telemetry>, TelemetryError> {
         let registry = prometheus::Registry::new();
-        let prometheus = opentelemetry_prometheus::exporter().with_registry(registry.clone()).build().map_err(|e| TelemetryError::Prometheus(e.to_string()))?;
+        let prometheus =
+            opentelemetry_prometheus::exporter().with_registry(registry.clone()).build().map_err(|e| TelemetryError::Prometheus(e.to_string()))?;
         let mut meters = SdkMeterProvider::builder().with_resource(resource()).with_reader(prometheus);
         if let Some(otlp) = &settings.otlp {
             // The HTTP exporters build their reqwest client themselves.
@@ -154,7 +156,10 @@ impl Telemetry {
 
         let (tracer_provider, spans) = match &settings.otlp {
             Some(otlp) => {
-                let batch = BatchConfigBuilder::default().with_max_queue_size(settings.queue_capacity * 2).with_scheduled_delay(Duration::from_millis(500)).build();
+                let batch = BatchConfigBuilder::default()
+                    .with_max_queue_size(settings.queue_capacity * 2)
+                    .with_scheduled_delay(Duration::from_millis(500))
+                    .build();
                 let processor = BatchSpanProcessor::builder(span_exporter(otlp)?).with_batch_config(batch).build();
                 let provider = SdkTracerProvider::builder()
                     .with_resource(resource())

@@ -103,7 +103,12 @@ mod tests {
         assert_eq!(hex::encode(ids.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(ids.parent_span_id.map(hex::encode).as_deref(), Some("00f067aa0ba902b7"));
         assert!(ids.traceparent().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-        for bad in ["", "00-0000-00f067aa0ba902b7-01", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"] {
+        for bad in [
+            "",
+            "00-0000-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
             assert!(parse_traceparent(bad).is_none(), "{bad}");
         }
         assert!(TraceIds::continuing(None).parent_span_id.is_none());

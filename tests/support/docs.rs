@@ -97,10 +97,9 @@ pub fn render(provider: &Value, root: &Path) -> Vec<(String, String)> {
             schema_markdown(&provider["provider"]["block"])
         ),
     ));
-    for (kind, folder, title, example_file) in [
-        ("resource_schemas", "resources", "Resource", "resource.tf"),
-        ("data_source_schemas", "data-sources", "Data Source", "data-source.tf"),
-    ] {
+    for (kind, folder, title, example_file) in
+        [("resource_schemas", "resources", "Resource", "resource.tf"), ("data_source_schemas", "data-sources", "Data Source", "data-source.tf")]
+    {
         for (name, schema) in provider[kind].as_object().into_iter().flatten() {
             let block = &schema["block"];
             let description = block["description"].as_str().unwrap_or_default();

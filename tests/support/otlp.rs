@@ -30,7 +30,11 @@ impl Received {
             if let Some(span) = self.spans().into_iter().find(|s| s.name == name) {
                 return span;
             }
-            assert!(started.elapsed() < Duration::from_secs(10), "no span {name:?} arrived; got {:?}", self.spans().iter().map(|s| &s.name).collect::<Vec<_>>());
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no span {name:?} arrived; got {:?}",
+                self.spans().iter().map(|s| &s.name).collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

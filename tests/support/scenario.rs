@@ -6,11 +6,11 @@
 use super::stack::RawMcp;
 use super::terraform::{contains, resources_of, Mcpgate, Workspace};
 use super::upstream::Upstream;
-use serde_json::json;
-use std::collections::HashMap;
 use serde::Deserialize;
+use serde_json::json;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
