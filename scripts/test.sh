@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
 
 need cargo "the Rust toolchain (rustup)"
+
+# Gates first: a formatting or lint failure needs no test tools to show.
+step "cargo fmt --check"
+cargo fmt --check
+step "cargo clippy --all-targets --locked -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
 ensure_test_tools
 
 step "cargo build --examples (the benchmark's upstream)"
