@@ -14,6 +14,10 @@ step "cargo clippy --all-targets --locked -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
 ensure_test_tools
+step "starting a throwaway PostgreSQL and Redis"
+trap stop_engines EXIT
+start_postgres
+start_redis
 
 step "cargo build --examples (the benchmark's upstream)"
 cargo build --locked --examples

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod http_client;
 pub mod model;
 pub mod provider;
+pub mod secrets;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

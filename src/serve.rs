@@ -1,36 +1,87 @@
-//! `mcpgate serve`: one process, two listeners (admin and gateway) over one store.
+//! `mcpgate serve`: the admin listener, the gateway listener, or both
+//! (`--role`), over one store. Any number of `admin` and `gateway`
+//! processes may share one PostgreSQL store (and Redis for the limits).
 
-use crate::api::{self, AppState};
-use crate::gateway::{self, Gateway, GatewaySettings};
-use crate::store;
+use crate::api::{self, AppState, MetricsAccess};
+use crate::gateway::{self, Counters, Gateway, GatewaySettings};
+use crate::secrets::SecretKey;
+use crate::store::{self, DefaultKey};
 use crate::telemetry::call_log::Retention;
 use crate::telemetry::payload::PayloadPolicy;
 use crate::telemetry::{Telemetry, TelemetrySettings};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// What a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Role {
+    /// Both listeners (one process does everything).
+    All,
+    /// The management API; no MCP traffic.
+    Admin,
+    /// MCP traffic; the admin listener serves only /healthz and /metrics.
+    Gateway,
+}
+
+impl Role {
+    fn admin(self) -> bool {
+        matches!(self, Role::All | Role::Admin)
+    }
+
+    fn gateway(self) -> bool {
+        matches!(self, Role::All | Role::Gateway)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
+    /// What this process serves: `all`, `admin` (management API) or `gateway` (MCP traffic).
+    #[arg(long, env = "MCPGATE_ROLE", value_enum, default_value = "all")]
+    pub role: Role,
     /// Address of the admin listener (management API, health, metrics).
     #[arg(long, env = "MCPGATE_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
     pub admin_listen: SocketAddr,
     /// Address of the gateway listener (MCP traffic).
     #[arg(long, env = "MCPGATE_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub gateway_listen: SocketAddr,
-    /// Store URL: `sqlite://PATH` or `sqlite::memory:`.
+    /// Store URL: `sqlite://PATH`, `sqlite::memory:` or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, env = "MCPGATE_DATABASE", default_value = "sqlite://mcpgate.db")]
     pub database: String,
+    /// File holding the secret key (32 random bytes, base64; further lines:
+    /// older keys, for rotation). Without it, MCPGATE_SECRET_KEY; without
+    /// both, an SQLite store keeps one in `<database>.key`.
+    #[arg(long, env = "MCPGATE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// The secret key itself (base64; comma-separated, newest first, to rotate).
+    #[arg(long, env = "MCPGATE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Where limit counts live: `local` (this process, reservations in the
+    /// store) or `redis://HOST:PORT` (exact across every gateway replica).
+    #[arg(long, env = "MCPGATE_COUNTERS", default_value = "local")]
+    pub counters: String,
     /// Bearer token the management API requires.
     #[arg(long, env = "MCPGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Serve the management API without a token (local experiments only).
     #[arg(long, env = "MCPGATE_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Bearer token `/metrics` requires. Without it `/metrics` is open to
+    /// whoever reaches the admin listener, unless --metrics-require-admin-token.
+    #[arg(long, env = "MCPGATE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// `/metrics` requires the admin token.
+    #[arg(long, env = "MCPGATE_METRICS_REQUIRE_ADMIN_TOKEN")]
+    pub metrics_require_admin_token: bool,
     /// Largest MCP request body the gateway accepts, in bytes.
     #[arg(long, env = "MCPGATE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Most JSON-RPC messages in one batch.
+    #[arg(long, env = "MCPGATE_MAX_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_batch: u32,
     /// How long the gateway waits to connect to an upstream MCP server, in seconds.
     #[arg(long, env = "MCPGATE_UPSTREAM_CONNECT_TIMEOUT", default_value_t = 5)]
     pub upstream_connect_timeout: u64,
@@ -60,6 +111,12 @@ pub(crate) enum ServeError {
     Bind { listener: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("cannot open the store {url}: {source}")]
     Store { url: String, source: store::StoreError },
+    #[error("secret key: {0}; a PostgreSQL store needs one given with --secret-key-file or MCPGATE_SECRET_KEY (the same on every process)")]
+    SecretKey(String),
+    #[error("--counters: {0}")]
+    Counters(String),
+    #[error("{0}")]
+    Gateway(#[from] gateway::StartError),
     #[error("{0}")]
     Telemetry(#[from] crate::telemetry::TelemetryError),
     #[error("{0}")]
@@ -79,6 +136,37 @@ impl ServeArgs {
         }
         self
     }
+
+    /// The secret key: given, or the store's default (saying where it came from).
+    fn secret_key(&self) -> Result<SecretKey, ServeError> {
+        let given = match (&self.secret_key_file, &self.secret_key) {
+            (Some(path), _) => Some(SecretKey::read_file(path)),
+            (None, Some(text)) => Some(SecretKey::parse(text)),
+            (None, None) => None,
+        };
+        if let Some(key) = given {
+            return key.map_err(|e| ServeError::SecretKey(e.to_string()));
+        }
+        let (key, origin) = store::default_secret_key(&self.database).map_err(|e| ServeError::SecretKey(e.to_string()))?;
+        match origin {
+            DefaultKey::Created(path) => {
+                tracing::warn!(path = %path.display(), "no secret key given: generated one (keep this file with the database, and back it up)")
+            }
+            DefaultKey::Read(path) => tracing::info!(path = %path.display(), "using the secret key beside the database"),
+            DefaultKey::Ephemeral => tracing::info!("no secret key given: using a throwaway one for the in-memory store"),
+        }
+        Ok(key)
+    }
+
+    fn counters(&self) -> Result<Counters, ServeError> {
+        match self.counters.as_str() {
+            "local" => Ok(Counters::Local),
+            url if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") => {
+                Ok(Counters::Redis(url.to_string()))
+            }
+            other => Err(ServeError::Counters(format!("{other:?} is neither `local` nor a redis:// URL"))),
+        }
+    }
 }
 
 async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
@@ -87,20 +175,85 @@ async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, S
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let args = args.resolved();
-    let token = match (&args.admin_token, args.insecure_no_auth) {
-        (Some(token), _) => Some(token.clone()),
-        (None, true) => {
+    let token = match (&args.admin_token, args.insecure_no_auth, args.role.admin()) {
+        (Some(token), _, _) => Some(token.clone()),
+        (None, true, _) => {
             tracing::warn!("the management API accepts requests without a token (--insecure-no-auth)");
             None
         }
-        (None, false) => return Err(ServeError::NoAdminToken),
+        // A gateway-only process serves no management API.
+        (None, false, false) => None,
+        (None, false, true) => return Err(ServeError::NoAdminToken),
     };
-    let store = store::open(&args.database).await.map_err(|source| ServeError::Store { url: args.database.clone(), source })?;
+    let counters = args.counters()?;
+    let secret_key = Arc::new(args.secret_key()?);
+    let store = store::open_with(&args.database, secret_key).await.map_err(|source| ServeError::Store { url: args.database.clone(), source })?;
     let admin_listener = bind("admin", args.admin_listen).await?;
-    let gateway_listener = bind("gateway", args.gateway_listen).await?;
     let admin_addr = admin_listener.local_addr()?;
-    let gateway_addr = gateway_listener.local_addr()?;
+    let gateway_listener = match args.role.gateway() {
+        true => Some(bind("gateway", args.gateway_listen).await?),
+        false => None,
+    };
+    let gateway_addr = gateway_listener.as_ref().map(TcpListener::local_addr).transpose()?;
 
+    let mut state = AppState::new(store.clone(), token.as_deref());
+    if let Some(metrics_token) = &args.metrics_token {
+        state = state.with_metrics_access(MetricsAccess::token(metrics_token));
+    } else if args.metrics_require_admin_token {
+        if let Some(token) = &token {
+            state = state.with_metrics_access(MetricsAccess::token(token));
+        }
+    }
+    let gateway = match gateway_listener {
+        Some(listener) => {
+            let telemetry = start_telemetry(&args, &store)?;
+            state = state.with_telemetry(telemetry.clone());
+            let settings = GatewaySettings {
+                max_body_bytes: args.max_body_bytes,
+                connect_timeout: Duration::from_secs(args.upstream_connect_timeout),
+                max_batch: args.max_batch as usize,
+                counters,
+                ..GatewaySettings::default()
+            };
+            let gateway = Gateway::start(store.clone(), settings, telemetry).await?;
+            Some((gateway, listener))
+        }
+        None => None,
+    };
+    let admin_router = if args.role.admin() { api::admin_router(state.clone()) } else { api::operations_router(state.clone()) };
+    let admin = axum::serve(admin_listener, admin_router).with_graceful_shutdown(shutdown_signal());
+    state.set_ready();
+
+    tracing::info!(
+        role = ?args.role,
+        admin = %format!("http://{admin_addr}"),
+        gateway = %gateway_addr.map(|a| format!("http://{a}")).unwrap_or_else(|| "-".into()),
+        database = %redact_password(&args.database),
+        "mcpgate is serving"
+    );
+    if args.ephemeral {
+        let line = serde_json::json!({
+            "admin_url": format!("http://{admin_addr}"),
+            "gateway_url": gateway_addr.map(|a| format!("http://{a}")),
+            "token": token,
+        });
+        println!("{line}");
+    }
+    match gateway {
+        Some((gateway, listener)) => {
+            let router = gateway::router(gateway.clone());
+            let (admin_result, gateway_result) = tokio::join!(async { admin.await }, serve_gateway(listener, router));
+            gateway.flush().await;
+            admin_result?;
+            gateway_result?;
+        }
+        None => admin.await?,
+    }
+    tracing::info!("mcpgate stopped");
+    Ok(())
+}
+
+fn start_telemetry(args: &ServeArgs, store: &store::DynStore) -> Result<Arc<Telemetry>, ServeError> {
     let telemetry_settings = TelemetrySettings {
         otlp: TelemetrySettings::otlp_from_env(),
         payload: PayloadPolicy {
@@ -114,34 +267,63 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     if let Some(otlp) = &telemetry_settings.otlp {
         tracing::info!(endpoint = %otlp.endpoint, protocol = ?otlp.protocol, "exporting traces and metrics over OTLP");
     }
-    let state = AppState::new(store.clone(), token.as_deref()).with_telemetry(telemetry.clone());
-    let settings = GatewaySettings {
-        max_body_bytes: args.max_body_bytes,
-        connect_timeout: Duration::from_secs(args.upstream_connect_timeout),
-        ..GatewaySettings::default()
-    };
-    let gateway = Gateway::start(store, state.change_feed(), settings, telemetry)
-        .await
-        .map_err(|source| ServeError::Store { url: args.database.clone(), source })?;
-    let admin = axum::serve(admin_listener, api::admin_router(state.clone())).with_graceful_shutdown(shutdown_signal());
-    let gateway_app = gateway::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let gateway_server = axum::serve(gateway_listener, gateway_app).with_graceful_shutdown(shutdown_signal());
-    state.set_ready();
+    Ok(telemetry)
+}
 
-    tracing::info!(admin = %format!("http://{admin_addr}"), gateway = %format!("http://{gateway_addr}"), database = %args.database, "mcpgate is serving");
-    if args.ephemeral {
-        let line = serde_json::json!({
-            "admin_url": format!("http://{admin_addr}"),
-            "gateway_url": format!("http://{gateway_addr}"),
-            "token": token,
-        });
-        println!("{line}");
+/// A database URL fit for a log line.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
-    let (admin_result, gateway_result) = tokio::join!(async { admin.await }, async { gateway_server.await });
-    gateway.flush().await;
-    admin_result?;
-    gateway_result?;
-    tracing::info!("mcpgate stopped");
+}
+
+/// The gateway's accept loop: TCP_NODELAY on every connection (responses
+/// go out as soon as they are written), a request head of up to 1 MiB so
+/// oversized headers reach the handler's JSON-RPC 431 rather than an empty
+/// one from the HTTP layer, and graceful shutdown.
+async fn serve_gateway(listener: TcpListener, router: axum::Router) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::Service;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(1024 * 1024).max_headers(1000).timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %err, "accepting a gateway connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("gateway connections still open after 10 s; closing them");
+    }
     Ok(())
 }
 

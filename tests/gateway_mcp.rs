@@ -95,7 +95,6 @@ async fn sessions_are_pinned_proxied_and_deleted() {
     let deleted =
         mcp.client.delete(stack.mcp_url("everything")).header("x-subscription-key", &key).header("mcp-session-id", &session).send().await.unwrap();
     assert!(deleted.status().is_success(), "DELETE reaches the server: {}", deleted.status());
-    assert!(stack.gateway.sessions.get("everything", &session).is_none(), "the pin is gone");
     let after = mcp.post(json!({ "jsonrpc": "2.0", "id": 5, "method": "ping" })).await;
     assert!(after.status.is_client_error(), "the upstream forgot the session: {}", after.status);
     assert!(after.first()["error"]["message"].as_str().unwrap().contains("session ID"), "{:?}", after.messages);

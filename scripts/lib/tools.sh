@@ -92,3 +92,62 @@ ensure_test_tools() {
     ensure_python_tools
     ensure_terraform
 }
+
+# Real engines for the tests: a throwaway PostgreSQL and Redis on free
+# loopback ports, stopped by stop_engines (test.sh traps it on exit).
+# Exports MCPGATE_TEST_POSTGRES (a superuser URL) and MCPGATE_TEST_REDIS.
+ENGINE_STOPS=()
+
+apt_install() { # apt_install PACKAGE...: Debian packages, when root
+    [ "$(id -u)" = 0 ] || die "$* missing; install the Debian package(s) $* and run again"
+    step "installing $* (Debian)"
+    apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$@" >/dev/null 2>&1; } \
+        || die "apt-get install $* failed"
+}
+
+start_postgres() {
+    local bin
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+    if [ ! -x "$bin/initdb" ]; then
+        apt_install postgresql
+        bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+    fi
+    local dir port as_pg=()
+    dir="$(mktemp -d /tmp/mcpgate-pg.XXXXXX)"
+    port="$(free_port)"
+    # initdb refuses to run as root.
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres "$dir"
+        as_pg=(runuser -u postgres --)
+    fi
+    "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -A trust -U mcpgate >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=500" start >/dev/null \
+        || { cat "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+    ENGINE_STOPS+=("${as_pg[*]} $bin/pg_ctl -D $dir/data -m immediate stop; rm -rf $dir")
+    export MCPGATE_TEST_POSTGRES="postgres://mcpgate@127.0.0.1:$port/postgres"
+}
+
+start_redis() {
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+    local port dir
+    port="$(free_port)"
+    dir="$(mktemp -d /tmp/mcpgate-redis.XXXXXX)"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" >"$dir/redis.log" 2>&1 &
+    local pid=$!
+    ENGINE_STOPS+=("kill $pid; rm -rf $dir")
+    for _ in $(seq 50); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || die "Redis did not start (see $dir/redis.log)"
+    export MCPGATE_TEST_REDIS="redis://127.0.0.1:$port"
+}
+
+stop_engines() {
+    local stop
+    for stop in "${ENGINE_STOPS[@]}"; do
+        eval "$stop" >/dev/null 2>&1 || true
+    done
+    ENGINE_STOPS=()
+}

@@ -6,6 +6,7 @@ use super::AppState;
 use crate::model::calls::{summarize, CallRecord, CallStatus, GroupBy, GroupStats};
 use crate::model::{Reason, ValidationErrors};
 use crate::store::CallQuery;
+use crate::store::{AnalyticsQuery, AuditEntry};
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -32,6 +33,17 @@ fn reject_unknown(query: &HashMap<String, String>, known: &[&str], errors: &mut 
     }
 }
 
+/// The `limit` parameter: 1 to 1000, 100 when absent.
+fn limit(query: &HashMap<String, String>, errors: &mut ValidationErrors) -> u32 {
+    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
+        None => i64::from(DEFAULT_CALLS),
+        Some(Ok(n)) => n,
+        Some(Err(_)) => -1,
+    };
+    errors.check("limit", crate::model::rules::range(limit, 1, MAX_CALLS.into()));
+    u32::try_from(limit).unwrap_or(DEFAULT_CALLS)
+}
+
 fn timestamp(query: &HashMap<String, String>, name: &str, errors: &mut ValidationErrors) -> Option<DateTime<Utc>> {
     let value = query.get(name)?;
     match DateTime::parse_from_rfc3339(value) {
@@ -45,7 +57,7 @@ fn timestamp(query: &HashMap<String, String>, name: &str, errors: &mut Validatio
 
 pub async fn analytics(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Json<Analytics>, ApiError> {
     let mut errors = ValidationErrors::default();
-    reject_unknown(&query, &["group_by", "server", "from", "to"], &mut errors);
+    reject_unknown(&query, &["group_by", "server", "subscription", "from", "to"], &mut errors);
     let group_by = match query.get("group_by").map(String::as_str) {
         None => Some(GroupBy::Tool),
         Some(value) => GroupBy::parse(value).or_else(|| {
@@ -56,14 +68,16 @@ pub async fn analytics(State(state): State<AppState>, Query(query): Query<HashMa
     let from = timestamp(&query, "from", &mut errors);
     let to = timestamp(&query, "to", &mut errors);
     errors.into_result()?;
-    let call_query = CallQuery { server: query.get("server").cloned(), from, to, ..CallQuery::default() };
-    let calls = state.store.find_calls(&call_query).await?;
-    Ok(Json(Analytics { items: summarize(&calls, group_by.unwrap_or(GroupBy::Tool)) }))
+    let group_by = group_by.unwrap_or(GroupBy::Tool);
+    let analytics_query =
+        AnalyticsQuery { group_by, server: query.get("server").cloned(), subscription: query.get("subscription").cloned(), from, to };
+    let counts = state.store.analytics(&analytics_query).await?;
+    Ok(Json(Analytics { items: summarize(group_by, &counts) }))
 }
 
 pub async fn calls(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Json<Calls>, ApiError> {
     let mut errors = ValidationErrors::default();
-    reject_unknown(&query, &["session_id", "tool", "status", "server", "limit"], &mut errors);
+    reject_unknown(&query, &["session_id", "tool", "status", "server", "subscription", "limit"], &mut errors);
     let status = match query.get("status").map(String::as_str) {
         None => None,
         Some("ok") => Some(CallStatus::Ok),
@@ -73,20 +87,30 @@ pub async fn calls(State(state): State<AppState>, Query(query): Query<HashMap<St
             None
         }
     };
-    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
-        None => i64::from(DEFAULT_CALLS),
-        Some(Ok(n)) => n,
-        Some(Err(_)) => -1,
-    };
-    errors.check("limit", crate::model::rules::range(limit, 1, MAX_CALLS.into()));
+    let limit = limit(&query, &mut errors);
     errors.into_result()?;
     let call_query = CallQuery {
         server: query.get("server").cloned(),
         tool: query.get("tool").cloned(),
         session_id: query.get("session_id").cloned(),
+        subscription: query.get("subscription").cloned(),
         status,
-        limit: u32::try_from(limit).ok(),
+        limit: Some(limit),
         ..CallQuery::default()
     };
     Ok(Json(Calls { items: state.store.find_calls(&call_query).await? }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditLog {
+    pub items: Vec<AuditEntry>,
+}
+
+/// The newest entries of the audit log (who listed secrets, and when).
+pub async fn audit_log(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Json<AuditLog>, ApiError> {
+    let mut errors = ValidationErrors::default();
+    reject_unknown(&query, &["limit"], &mut errors);
+    let limit = limit(&query, &mut errors);
+    errors.into_result()?;
+    Ok(Json(AuditLog { items: state.store.audit_log(limit).await? }))
 }

@@ -29,27 +29,59 @@ pub struct AppState {
     pub store: DynStore,
     /// SHA-256 of the admin token; `None` only with `--insecure-no-auth`.
     admin_token_hash: Option<[u8; 32]>,
-    /// Bumped after every committed write, so the gateway reloads at once.
-    changes: Arc<tokio::sync::watch::Sender<u64>>,
-    /// The last change generation the gateway has applied.
-    applied: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Who may read `/metrics`.
+    metrics_access: MetricsAccess,
     ready: Arc<AtomicBool>,
     /// Serialises this process's writers per resource, so compare-and-set
-    /// retries are needed only against other processes.
+    /// retries are needed only against other processes (the store's
+    /// compare-and-set is what keeps writes correct across processes).
     write_locks: Arc<[tokio::sync::Mutex<()>; WRITE_LOCK_STRIPES]>,
-    /// Metrics for `/metrics`; absent in API-only setups.
+    /// Metrics for `/metrics`; absent in processes without a gateway.
     telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Anyone who reaches the admin listener (scrapers on a private network).
+    Open,
+    /// The bearer token with this SHA-256 (the admin token or `--metrics-token`).
+    Token([u8; 32]),
+}
+
+impl MetricsAccess {
+    pub fn token(token: &str) -> MetricsAccess {
+        MetricsAccess::Token(Sha256::digest(token.as_bytes()).into())
+    }
 }
 
 const WRITE_LOCK_STRIPES: usize = 64;
 
+/// How long a write waits for a gateway in its process to serve it.
+const SERVED_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Compares digests in full, so the time taken does not depend on the token.
+fn same_digest(presented: &str, expected: &[u8; 32]) -> bool {
+    let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    presented.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
 impl AppState {
     pub fn new(store: DynStore, admin_token: Option<&str>) -> AppState {
+        let admin_token_hash: Option<[u8; 32]> = admin_token.map(|t| Sha256::digest(t.as_bytes()).into());
         AppState {
             store,
-            admin_token_hash: admin_token.map(|t| Sha256::digest(t.as_bytes()).into()),
-            changes: Arc::new(tokio::sync::watch::channel(0).0),
-            applied: Arc::new(tokio::sync::watch::channel(0).0),
+            admin_token_hash,
+            metrics_access: MetricsAccess::Open,
             ready: Arc::new(AtomicBool::new(false)),
             write_locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             telemetry: None,
@@ -58,6 +90,11 @@ impl AppState {
 
     pub fn with_telemetry(mut self, telemetry: Arc<crate::telemetry::Telemetry>) -> AppState {
         self.telemetry = Some(telemetry);
+        self
+    }
+
+    pub fn with_metrics_access(mut self, access: MetricsAccess) -> AppState {
+        self.metrics_access = access;
         self
     }
 
@@ -70,28 +107,13 @@ impl AppState {
         self.write_locks[stripe].lock().await
     }
 
-    /// Announces a committed write and, when a gateway in this process
-    /// listens, waits (briefly) until it serves the new configuration, so a
-    /// caller that got a response can use what it wrote at once.
-    pub async fn notify_change(&self) {
-        let mut generation = 0;
-        self.changes.send_modify(|g| {
-            *g += 1;
-            generation = *g;
-        });
-        if self.changes.receiver_count() == 0 {
-            return;
+    /// After a committed write: waits (briefly) until a gateway in this
+    /// process serves it, so a caller that got a response can use what it
+    /// wrote at once. Gateways in other processes follow the change feed.
+    pub async fn served(&self, change: Option<i64>) {
+        if let Some(change) = change {
+            self.store.await_served(change, SERVED_WITHIN).await;
         }
-        let mut applied = self.applied.subscribe();
-        let caught_up = applied.wait_for(|g| *g >= generation);
-        if tokio::time::timeout(std::time::Duration::from_secs(1), caught_up).await.is_err() {
-            tracing::warn!(generation, "the gateway has not applied a configuration change within 1 s");
-        }
-    }
-
-    /// For the gateway: the change feed, and where to report what it applied.
-    pub fn change_feed(&self) -> ChangeFeed {
-        ChangeFeed { changes: self.changes.subscribe(), applied: self.applied.clone() }
     }
 
     pub fn set_ready(&self) {
@@ -99,30 +121,16 @@ impl AppState {
     }
 
     fn token_matches(&self, presented: &str) -> bool {
-        let Some(expected) = &self.admin_token_hash else { return true };
-        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        // Comparing digests in full keeps the time independent of the token.
-        presented.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        self.admin_token_hash.as_ref().is_none_or(|expected| same_digest(presented, expected))
     }
-}
-
-/// What the gateway listens to for configuration changes.
-pub struct ChangeFeed {
-    pub changes: tokio::sync::watch::Receiver<u64>,
-    pub applied: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if state.admin_token_hash.is_none() {
         return next.run(request).await;
     }
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
-    match bearer {
-        Some(token) if state.token_matches(token.trim()) => next.run(request).await,
+    match bearer(&request) {
+        Some(token) if state.token_matches(token) => next.run(request).await,
         Some(_) => ApiError::new(ProblemType::Unauthorized, "the bearer token is not the admin token").into_response(),
         None => ApiError::new(ProblemType::Unauthorized, "send the admin token as `Authorization: Bearer <token>`").into_response(),
     }
@@ -163,12 +171,21 @@ fn management_routes() -> Router<AppState> {
         .route("/subscriptions/{subscription}/approve", post(subscriptions::approve))
         .route("/subscriptions/{subscription}/reject", post(subscriptions::reject))
         .route("/subscriptions/{subscription}/regenerate-key", post(subscriptions::regenerate_key))
+        .route("/subscriptions/{subscription}/list-secrets", post(subscriptions::list_secrets))
+        .route("/audit-log", get(analytics::audit_log))
         .route("/analytics", get(analytics::analytics))
         .route("/calls", get(analytics::calls))
 }
 
 /// Prometheus text exposition of the gateway's metrics.
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, request: Request) -> Response {
+    if let MetricsAccess::Token(expected) = &state.metrics_access {
+        match bearer(&request) {
+            Some(token) if same_digest(token, expected) => {}
+            Some(_) => return ApiError::new(ProblemType::Unauthorized, "the bearer token is not the metrics token").into_response(),
+            None => return ApiError::new(ProblemType::Unauthorized, "send the metrics token as `Authorization: Bearer <token>`").into_response(),
+        }
+    }
     match &state.telemetry {
         Some(telemetry) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], telemetry.prometheus_text()).into_response(),
         None => ApiError::new(ProblemType::NotFound, "metrics are not collected in this process").into_response(),
@@ -185,6 +202,12 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 async fn not_found() -> ApiError {
     ApiError::new(ProblemType::NotFound, "no such route")
+}
+
+/// What the admin listener of a gateway-only process serves: health and
+/// metrics, no management API.
+pub fn operations_router(state: AppState) -> Router {
+    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).fallback(not_found).with_state(state)
 }
 
 /// Everything the admin listener serves.

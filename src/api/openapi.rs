@@ -132,6 +132,13 @@ fn subscription_actions(doc: &mut Document) {
             "requestBody": { "required": true, "content": json_content(request) },
             "responses": with_problems(ok.into_iter().collect(), &["400", "401", "404", "412"]) } }),
     );
+    let secrets = doc.schema::<super::subscriptions::SubscriptionSecrets>();
+    doc.paths.insert(
+        "/api/v1/subscriptions/{subscription}/list-secrets".into(),
+        json!({ "post": { "tags": ["subscription"], "summary": "Both keys in clear; every call is recorded in the audit log",
+            "operationId": "list_subscription_secrets", "parameters": params,
+            "responses": with_problems([("200".to_string(), json!({ "description": "The keys", "content": json_content(secrets) }))].into_iter().collect(), &["400", "401", "404"]) } }),
+    );
 }
 
 fn analytics_paths(doc: &mut Document) {
@@ -144,6 +151,7 @@ fn analytics_paths(doc: &mut Document) {
             "parameters": [
                 query("group_by", json!({ "type": "string", "enum": ["tool", "version", "product", "subscription", "client"], "default": "tool" }), "What to group calls by"),
                 query("server", json!({ "type": "string" }), "Only this server's calls"),
+                query("subscription", json!({ "type": "string" }), "Only this subscription's calls"),
                 query("from", json!({ "type": "string", "format": "date-time" }), "Calls at or after"),
                 query("to", json!({ "type": "string", "format": "date-time" }), "Calls before")
             ],
@@ -157,9 +165,17 @@ fn analytics_paths(doc: &mut Document) {
                 query("tool", json!({ "type": "string" }), "Only calls of this tool"),
                 query("status", json!({ "type": "string", "enum": ["ok", "error"] }), "Only successful or failed calls"),
                 query("server", json!({ "type": "string" }), "Only this server's calls"),
+                query("subscription", json!({ "type": "string" }), "Only this subscription's calls"),
                 query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }), "How many")
             ],
             "responses": with_problems([("200".to_string(), json!({ "description": "Call records", "content": json_content(calls) }))].into_iter().collect(), &["400", "401"]) } }),
+    );
+    let audit = doc.schema::<super::analytics::AuditLog>();
+    doc.paths.insert(
+        "/api/v1/audit-log".into(),
+        json!({ "get": { "tags": ["analytics"], "operationId": "list_audit_log", "summary": "Who read secrets, newest first",
+            "parameters": [query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }), "How many")],
+            "responses": with_problems([("200".to_string(), json!({ "description": "Audit entries", "content": json_content(audit) }))].into_iter().collect(), &["400", "401"]) } }),
     );
 }
 

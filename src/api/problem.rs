@@ -140,7 +140,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Invalid { field, reason } => ApiError::field(field, reason),
             StoreError::SubscriptionsLimit { .. } => ApiError::new(ProblemType::SubscriptionsLimit, detail),
-            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migration(_) => ApiError::internal(detail),
+            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migration(_) | StoreError::Secret(_) | StoreError::UnsupportedUrl(_) => {
+                ApiError::internal(detail)
+            }
         }
     }
 }

@@ -29,6 +29,7 @@ impl ApiResource for Products {
             rate_limit: spec.rate_limit,
             quota: spec.quota,
             terms: spec.terms,
+            limit_failure_mode: spec.limit_failure_mode,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

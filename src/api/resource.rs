@@ -5,7 +5,7 @@
 use super::problem::{ApiError, ProblemType};
 use super::AppState;
 use crate::model::{rules, Key, Kind, Reason, ValidationErrors};
-use crate::store::{KeyHashes, ListQuery, Precondition, Put, Record, StoreError, Written};
+use crate::store::{KeyChange, ListQuery, Precondition, Put, Record, StoreError, Written};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{Query, RawPathParams, State};
@@ -28,7 +28,7 @@ pub struct Revealed {
 /// What a resource's own write rules add to the stored write.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
-    pub key_hashes: Option<KeyHashes>,
+    pub keys: Option<KeyChange>,
     pub revealed: Revealed,
 }
 
@@ -95,18 +95,61 @@ fn parent_from_path(kind: Kind, params: &RawPathParams) -> Result<(String, Optio
     Ok((value.to_string(), Some(Key::top(parent_kind, value))))
 }
 
-fn precondition(headers: &HeaderMap) -> Precondition {
-    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::trim);
-    if value(header::IF_NONE_MATCH) == Some("*") {
-        return Precondition::Absent;
-    }
-    match value(header::IF_MATCH) {
-        Some("*") => Precondition::Exists,
-        Some(tag) => {
-            let first = tag.split(',').next().unwrap_or_default().trim();
-            Precondition::Matches(first.trim_start_matches("W/").trim_matches('"').to_string())
+/// The entity tags of an `If-Match` or `If-None-Match` list (RFC 9110
+/// §8.8.3); `None` when the value is not one. `W/` marks weak tags.
+fn entity_tags(value: &str) -> Option<Vec<(bool, String)>> {
+    let mut tags = Vec::new();
+    let mut rest = value.trim();
+    while !rest.is_empty() {
+        let (weak, after) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let after = after.strip_prefix('"')?;
+        let end = after.find('"')?;
+        let tag = &after[..end];
+        if tag.bytes().any(|b| b == b'"' || b < 0x21 || b == 0x7f) {
+            return None;
         }
-        None => Precondition::None,
+        tags.push((weak, tag.to_string()));
+        rest = after[end + 1..].trim_start();
+        match rest.strip_prefix(',') {
+            Some(next) => rest = next.trim_start(),
+            None if rest.is_empty() => {}
+            None => return None,
+        }
+    }
+    (!tags.is_empty()).then_some(tags)
+}
+
+fn malformed_condition(header: &'static str) -> ApiError {
+    ApiError::field(header, Reason::Malformed { message: "must be * or a comma-separated list of quoted entity tags, e.g. \"3f2a9c\"".into() })
+}
+
+/// The request's precondition (RFC 9110 §13.1): `If-Match` compares
+/// strongly, so a weak tag never matches; `If-None-Match` compares weakly.
+pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+    let value = |name: &'static str| -> Result<Option<&str>, ApiError> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(|v| Some(v.trim())).map_err(|_| malformed_condition(name)),
+        }
+    };
+    match (value("if-match")?, value("if-none-match")?) {
+        (Some(_), Some(_)) => {
+            Err(ApiError::field("If-None-Match", Reason::Malformed { message: "send either If-Match or If-None-Match, not both".into() }))
+        }
+        (Some("*"), None) => Ok(Precondition::Exists),
+        (Some(list), None) => {
+            let tags = entity_tags(list).ok_or_else(|| malformed_condition("If-Match"))?;
+            Ok(Precondition::Matches(tags.into_iter().filter(|(weak, _)| !weak).map(|(_, tag)| tag).collect()))
+        }
+        (None, Some("*")) => Ok(Precondition::Absent),
+        (None, Some(list)) => {
+            let tags = entity_tags(list).ok_or_else(|| malformed_condition("If-None-Match"))?;
+            Ok(Precondition::NoneMatch(tags.into_iter().map(|(_, tag)| tag).collect()))
+        }
+        (None, None) => Ok(Precondition::None),
     }
 }
 
@@ -192,14 +235,14 @@ pub async fn write<R: ApiResource>(
         let mut spec = build(current.as_ref())?;
         let prepared = R::prepare(state, key, current_spec.as_ref(), &mut spec).await?;
         let precondition = match &current {
-            Some(record) => Precondition::Matches(record.etag.clone()),
+            Some(record) => Precondition::matches(record.etag.clone()),
             None => Precondition::Absent,
         };
         let body = serde_json::to_value(&spec).map_err(ApiError::internal)?;
-        let put = Put { key: key.clone(), body, precondition, key_hashes: prepared.key_hashes };
+        let put = Put { key: key.clone(), body, precondition, keys: prepared.keys };
         match state.store.put(put).await {
             Ok(written) => {
-                state.notify_change().await;
+                state.served(written.change).await;
                 return Ok((written, prepared.revealed));
             }
             Err(StoreError::PreconditionFailed { .. } | StoreError::AlreadyExists { .. }) if *client == Precondition::None => continue,
@@ -220,7 +263,7 @@ pub async fn put<R: ApiResource>(
     let mut doc = parse_json(&body)?;
     strip_non_spec::<R>(&key, &mut doc)?;
     let spec = decode_spec::<R>(doc)?;
-    let (written, revealed) = write::<R>(&state, &key, &precondition(&headers), |_| Ok(spec.clone())).await?;
+    let (written, revealed) = write::<R>(&state, &key, &precondition(&headers)?, |_| Ok(spec.clone())).await?;
     let status = if written.created { StatusCode::CREATED } else { StatusCode::OK };
     respond::<R>(status, &written.record, revealed)
 }
@@ -241,17 +284,25 @@ pub async fn patch<R: ApiResource>(
         json_patch::merge(&mut doc, &merge_patch);
         decode_spec::<R>(doc)
     };
-    let client = precondition(&headers);
-    if client == Precondition::Absent {
-        return Err(ApiError::field("If-None-Match", Reason::Malformed { message: "PATCH only changes an existing resource".into() }));
-    }
+    let client = precondition(&headers)?;
     let (written, revealed) = write::<R>(&state, &key, &client, build).await?;
     respond::<R>(StatusCode::OK, &written.record, revealed)
 }
 
-pub async fn get_one<R: ApiResource>(State(state): State<AppState>, params: RawPathParams) -> Result<Response, ApiError> {
+/// GET, with conditional requests: `If-None-Match` answers 304 when the
+/// resource has not changed, `If-Match` 412 when it has.
+pub async fn get_one<R: ApiResource>(State(state): State<AppState>, params: RawPathParams, headers: HeaderMap) -> Result<Response, ApiError> {
     let key = key_from_path(R::KIND, &params)?;
+    let condition = precondition(&headers)?;
     let record = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
+    if let Precondition::NoneMatch(_) | Precondition::Absent = condition {
+        if condition.check(&key, Some(&record)).is_err() {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            response.headers_mut().insert(header::ETAG, etag_header(&record.etag));
+            return Ok(response);
+        }
+    }
+    condition.check(&key, Some(&record))?;
     respond::<R>(StatusCode::OK, &record, Revealed::default())
 }
 
@@ -267,8 +318,8 @@ pub async fn delete<R: ApiResource>(
         Some("true") => true,
         Some(_) => return Err(ApiError::field("cascade", Reason::Malformed { message: "must be true or false".into() })),
     };
-    state.store.delete(&key, &precondition(&headers), cascade).await?;
-    state.notify_change().await;
+    let change = state.store.delete(&key, &precondition(&headers)?, cascade).await?;
+    state.served(Some(change)).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

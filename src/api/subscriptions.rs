@@ -3,15 +3,16 @@
 use super::problem::{ApiError, ProblemType};
 use super::resource::{self, ApiResource, Prepared, Revealed};
 use super::AppState;
-use crate::model::subscription::{generate_key, hash_key};
+use crate::model::subscription::generate_key;
 use crate::model::{Key, KeySlot, Kind, ProductSpec, Reason, Subscription, SubscriptionSpec, SubscriptionState, ValidationErrors};
-use crate::store::{KeyHashes, Precondition, Put, Record};
+use crate::store::{KeyChange, Precondition, Put, Record};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{RawPathParams, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub struct Subscriptions;
@@ -59,7 +60,7 @@ impl ApiResource for Subscriptions {
         spec.check_create(&product)?;
         let (primary, secondary) = (generate_key(), generate_key());
         Ok(Prepared {
-            key_hashes: Some(KeyHashes { primary: hash_key(&primary), secondary: hash_key(&secondary) }),
+            keys: Some(KeyChange::Both { primary: primary.clone(), secondary: secondary.clone() }),
             revealed: Revealed { primary: Some(primary), secondary: Some(secondary) },
         })
     }
@@ -105,15 +106,32 @@ pub async fn regenerate_key(State(state): State<AppState>, params: RawPathParams
     let request: RegenerateKey = crate::model::rules::decode(doc)?;
     let guard = state.lock_for_write(&key).await;
     let current = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
-    let hashes = state.store.key_hashes(&key.name).await?.ok_or_else(|| ApiError::not_found(&key))?;
     let new_key = generate_key();
-    let (key_hashes, revealed) = match request.key {
-        KeySlot::Primary => (KeyHashes { primary: hash_key(&new_key), ..hashes }, Revealed { primary: Some(new_key), secondary: None }),
-        KeySlot::Secondary => (KeyHashes { secondary: hash_key(&new_key), ..hashes }, Revealed { primary: None, secondary: Some(new_key) }),
+    let revealed = match request.key {
+        KeySlot::Primary => Revealed { primary: Some(new_key.clone()), secondary: None },
+        KeySlot::Secondary => Revealed { primary: None, secondary: Some(new_key.clone()) },
     };
-    let put = Put { key: key.clone(), body: current.body, precondition: Precondition::Matches(current.etag), key_hashes: Some(key_hashes) };
+    let keys = KeyChange::One { slot: request.key, key: new_key };
+    let put = Put { key: key.clone(), body: current.body, precondition: Precondition::matches(current.etag), keys: Some(keys) };
     let written = state.store.put(put).await?;
     drop(guard);
-    state.notify_change().await;
+    state.served(written.change).await;
     resource::respond::<Subscriptions>(StatusCode::OK, &written.record, revealed)
+}
+
+/// Both keys of a subscription, in clear.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionSecrets {
+    pub primary_key: String,
+    pub secondary_key: String,
+}
+
+/// `list-secrets`: the subscription's current keys, for automation that
+/// must hand them on (the Terraform ephemeral resource). Every call is
+/// recorded in the audit log.
+pub async fn list_secrets(State(state): State<AppState>, params: RawPathParams) -> Result<Json<SubscriptionSecrets>, ApiError> {
+    let key = resource::key_from_path(Kind::Subscription, &params)?;
+    let (primary_key, secondary_key) = state.store.reveal_keys(&key.name).await?.ok_or_else(|| ApiError::not_found(&key))?;
+    state.store.append_audit("admin", "list-secrets", &key.path()).await?;
+    Ok(Json(SubscriptionSecrets { primary_key, secondary_key }))
 }

@@ -16,7 +16,7 @@ pub struct Grant {
 
 impl Grant {
     pub fn association(&self, server: &str) -> Option<&Association> {
-        self.product.servers.get(server)
+        self.product.servers.get(server).map(|a| a.as_ref())
     }
 
     /// The name limits and stickiness are kept under.

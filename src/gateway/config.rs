@@ -1,12 +1,14 @@
 //! The gateway's view of the configuration: an immutable snapshot of
-//! everything routing and access need, swapped whole when the store changes.
+//! everything routing and access need, swapped whole whenever the store's
+//! change feed says something changed. A change re-reads only the records
+//! it names.
 
-use crate::api::ChangeFeed;
-use crate::model::{Kind, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec};
-use crate::store::{DynStore, StoreError};
+use crate::model::{Key, Kind, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec};
+use crate::store::{ChangeBatch, DynStore, KeyHashes, Record, StoreError};
+use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub struct Association {
 pub struct ProductConfig {
     pub name: String,
     pub spec: ProductSpec,
-    pub servers: HashMap<String, Association>,
+    pub servers: HashMap<String, Arc<Association>>,
 }
 
 impl ProductConfig {
@@ -63,98 +65,170 @@ pub struct Snapshot {
     pub open_products: HashMap<String, Vec<Arc<ProductConfig>>>,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(record: &crate::store::Record) -> Result<T, StoreError> {
+fn decode<T: serde::de::DeserializeOwned>(record: &Record) -> Result<T, StoreError> {
     serde_json::from_value(record.body.clone()).map_err(|e| StoreError::Corrupt(format!("{}: {e}", record.key)))
 }
 
-impl Snapshot {
-    pub async fn load(store: &DynStore) -> Result<Snapshot, StoreError> {
+/// The configuration decoded record by record: a change re-decodes only
+/// the records it touched, then the snapshot's indexes are rebuilt from
+/// memory.
+#[derive(Default)]
+pub(crate) struct Decoded {
+    servers: BTreeSet<String>,
+    versions: BTreeMap<(String, String), Arc<VersionConfig>>,
+    products: BTreeMap<String, ProductSpec>,
+    /// By (product, server).
+    associations: BTreeMap<(String, String), Arc<Association>>,
+    subscriptions: BTreeMap<String, (Arc<SubscriptionConfig>, KeyHashes)>,
+}
+
+impl Decoded {
+    pub(crate) async fn load(store: &DynStore) -> Result<Decoded, StoreError> {
+        let mut decoded = Decoded::default();
+        for kind in Kind::ALL {
+            for record in store.list_all(kind).await? {
+                decoded.apply(&record.key.clone(), Some(record))?;
+            }
+        }
+        Ok(decoded)
+    }
+
+    /// Puts what the store now holds at `key` (nothing: it was deleted).
+    pub(crate) fn apply(&mut self, key: &Key, record: Option<Record>) -> Result<(), StoreError> {
+        let pair = || (key.parent.clone(), key.name.clone());
+        match (key.kind, record) {
+            (Kind::Server, Some(_)) => {
+                self.servers.insert(key.name.clone());
+            }
+            (Kind::Server, None) => {
+                self.servers.remove(&key.name);
+            }
+            (Kind::Version, Some(record)) => {
+                let spec: VersionSpec = decode(&record)?;
+                let backend = reqwest::Url::parse(&spec.backend_url).map_err(|e| StoreError::Corrupt(format!("{key}: backend_url: {e}")))?;
+                self.versions.insert(pair(), Arc::new(VersionConfig { spec, backend, updated_at: record.updated_at }));
+            }
+            (Kind::Version, None) => {
+                self.versions.remove(&pair());
+            }
+            (Kind::Product, Some(record)) => {
+                self.products.insert(key.name.clone(), decode(&record)?);
+            }
+            (Kind::Product, None) => {
+                self.products.remove(&key.name);
+            }
+            (Kind::ProductServer, Some(record)) => {
+                let spec: ProductServerSpec = decode(&record)?;
+                let association = Association { tools: spec.tool_filter(), restricts_tools: spec.tools.is_some(), versions: spec.versions };
+                self.associations.insert(pair(), Arc::new(association));
+            }
+            (Kind::ProductServer, None) => {
+                self.associations.remove(&pair());
+            }
+            (Kind::Subscription, Some(record)) => {
+                let spec: SubscriptionSpec = decode(&record)?;
+                let hashes = record.key_hashes.clone().ok_or_else(|| StoreError::Corrupt(format!("{key} has no key hashes")))?;
+                let state = spec.state.unwrap_or(SubscriptionState::Active);
+                let subscription = SubscriptionConfig { name: key.name.clone(), product: spec.product, state };
+                self.subscriptions.insert(key.name.clone(), (Arc::new(subscription), hashes));
+            }
+            (Kind::Subscription, None) => {
+                self.subscriptions.remove(&key.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// The indexes routing and access read.
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let mut snapshot = Snapshot::default();
-        for record in store.list_all(Kind::Server).await? {
-            snapshot.servers.insert(record.key.name.clone(), ServerConfig::default());
+        for name in &self.servers {
+            snapshot.servers.insert(name.clone(), ServerConfig::default());
         }
-        for record in store.list_all(Kind::Version).await? {
-            let spec: VersionSpec = decode(&record)?;
-            let backend = reqwest::Url::parse(&spec.backend_url).map_err(|e| StoreError::Corrupt(format!("{}: backend_url: {e}", record.key)))?;
-            let server = snapshot.servers.entry(record.key.parent.clone()).or_default();
-            server.specs.insert(record.key.name.clone(), spec.clone());
-            server.versions.insert(record.key.name.clone(), Arc::new(VersionConfig { spec, backend, updated_at: record.updated_at }));
+        for ((server, name), version) in &self.versions {
+            let server = snapshot.servers.entry(server.clone()).or_default();
+            server.specs.insert(name.clone(), version.spec.clone());
+            server.versions.insert(name.clone(), version.clone());
         }
-        let mut associations: HashMap<String, HashMap<String, Association>> = HashMap::new();
-        for record in store.list_all(Kind::ProductServer).await? {
-            let spec: ProductServerSpec = decode(&record)?;
-            let association = Association { tools: spec.tool_filter(), restricts_tools: spec.tools.is_some(), versions: spec.versions };
-            associations.entry(record.key.parent.clone()).or_default().insert(record.key.name.clone(), association);
-        }
-        for record in store.list_all(Kind::Product).await? {
-            let name = record.key.name.clone();
-            let servers = associations.remove(&name).unwrap_or_default();
-            let product = Arc::new(ProductConfig { name: name.clone(), spec: decode(&record)?, servers });
+        for (name, spec) in &self.products {
+            let servers = self
+                .associations
+                .range((name.clone(), String::new())..)
+                .take_while(|((product, _), _)| product == name)
+                .map(|((_, server), association)| (server.clone(), association.clone()))
+                .collect();
+            let product = Arc::new(ProductConfig { name: name.clone(), spec: spec.clone(), servers });
             if product.published() && !product.spec.subscription_required {
                 for server in product.servers.keys() {
                     snapshot.open_products.entry(server.clone()).or_default().push(product.clone());
                 }
             }
-            snapshot.products.insert(name, product);
+            snapshot.products.insert(name.clone(), product);
         }
-        let mut subscriptions = HashMap::new();
-        for record in store.list_all(Kind::Subscription).await? {
-            let spec: SubscriptionSpec = decode(&record)?;
-            let state = spec.state.unwrap_or(SubscriptionState::Active);
-            subscriptions.insert(record.key.name.clone(), Arc::new(SubscriptionConfig { name: record.key.name, product: spec.product, state }));
+        for (subscription, hashes) in self.subscriptions.values() {
+            snapshot.subscriptions_by_key.insert(hashes.primary.clone(), subscription.clone());
+            snapshot.subscriptions_by_key.insert(hashes.secondary.clone(), subscription.clone());
         }
-        for (name, hashes) in store.subscription_keys().await? {
-            if let Some(subscription) = subscriptions.get(&name) {
-                snapshot.subscriptions_by_key.insert(hashes.primary, subscription.clone());
-                snapshot.subscriptions_by_key.insert(hashes.secondary, subscription.clone());
-            }
-        }
-        Ok(snapshot)
+        snapshot
     }
 }
 
-/// The current snapshot, shared by every request.
+/// The current snapshot, shared by every request without a lock.
 #[derive(Clone, Default)]
-pub struct ConfigHandle(Arc<RwLock<Arc<Snapshot>>>);
+pub struct ConfigHandle(Arc<ArcSwap<Snapshot>>);
 
 impl ConfigHandle {
     pub fn current(&self) -> Arc<Snapshot> {
-        match self.0.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.0.load_full()
     }
 
     fn replace(&self, snapshot: Snapshot) {
-        let snapshot = Arc::new(snapshot);
-        match self.0.write() {
-            Ok(mut guard) => *guard = snapshot,
-            Err(poisoned) => *poisoned.into_inner() = snapshot,
-        }
+        self.0.store(Arc::new(snapshot));
     }
 
-    pub async fn reload(&self, store: &DynStore) -> Result<(), StoreError> {
-        self.replace(Snapshot::load(store).await?);
-        Ok(())
-    }
-
-    /// Reloads on every local change at once, and every `poll` anyway so
-    /// changes made by another mcpgate process on the same store arrive too.
-    pub fn watch(&self, store: DynStore, feed: ChangeFeed, poll: Duration) {
+    /// Loads the whole configuration, then follows the store's change feed
+    /// in the background: each batch of changed keys is re-read and applied,
+    /// and reported served once requests see it.
+    pub async fn follow(&self, store: DynStore) -> Result<(), StoreError> {
+        let mut feed = store.subscribe_changes().await?;
+        let mut decoded = Decoded::load(&store).await?;
+        self.replace(decoded.snapshot());
+        feed.served(feed.position());
         let handle = self.clone();
-        let ChangeFeed { mut changes, applied } = feed;
         tokio::spawn(async move {
             loop {
-                tokio::select! {
-                    changed = changes.changed() => if changed.is_err() { return },
-                    _ = tokio::time::sleep(poll) => {},
-                }
-                let generation = *changes.borrow_and_update();
-                match handle.reload(&store).await {
-                    Ok(()) => applied.send_modify(|g| *g = (*g).max(generation)),
-                    Err(err) => tracing::warn!(error = %err, "gateway configuration reload failed; keeping the previous one"),
+                let applied = match feed.next().await {
+                    Ok(ChangeBatch::Keys { through, keys }) => apply_keys(&store, &mut decoded, &keys).await.map(|()| through),
+                    Ok(ChangeBatch::Resync { through }) => Decoded::load(&store).await.map(|fresh| {
+                        decoded = fresh;
+                        through
+                    }),
+                    Err(err) => Err(err),
+                };
+                match applied {
+                    Ok(through) => {
+                        handle.replace(decoded.snapshot());
+                        feed.served(through);
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "applying configuration changes failed; reloading everything");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        if let Ok(fresh) = Decoded::load(&store).await {
+                            decoded = fresh;
+                            handle.replace(decoded.snapshot());
+                        }
+                    }
                 }
             }
         });
+        Ok(())
     }
+}
+
+async fn apply_keys(store: &DynStore, decoded: &mut Decoded, keys: &[Key]) -> Result<(), StoreError> {
+    for key in keys {
+        let record = store.get(key).await?;
+        decoded.apply(key, record)?;
+    }
+    Ok(())
 }

@@ -14,6 +14,7 @@ mod refusal;
 pub mod sessions;
 pub mod sse;
 
+use crate::model::product::LimitFailureMode;
 use crate::model::routing::{choose_version, Requested, RouteError};
 use crate::store::DynStore;
 use crate::telemetry::observation::CallContext;
@@ -25,25 +26,36 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 use config::{ConfigHandle, Snapshot};
-use limits::{Decision, Limiter};
+use limits::{Decision, Limiter, Limits};
 use refusal::{Refusal, RequestIds};
-use sessions::Sessions;
+use sessions::{ServerInfos, Session, SessionKeys};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const SUBSCRIPTION_KEY_HEADER: &str = "x-subscription-key";
 pub const SERVER_VERSION_HEADER: &str = "mcp-server-version";
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
+/// Where quota and rate-limit counts live.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Counters {
+    /// In this process, with reservations in the store (one gateway process).
+    #[default]
+    Local,
+    /// In Redis, shared exactly by every replica.
+    Redis(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
     pub max_body_bytes: usize,
     pub connect_timeout: Duration,
-    /// How often configuration is re-read even without a local change.
-    pub config_poll: Duration,
-    /// How often quota counts are written to the store.
-    pub quota_flush: Duration,
+    /// Most JSON-RPC messages in one batch.
+    pub max_batch: usize,
+    /// Most bytes of request headers (names and values).
+    pub max_header_bytes: usize,
+    pub counters: Counters,
 }
 
 impl Default for GatewaySettings {
@@ -51,63 +63,59 @@ impl Default for GatewaySettings {
         GatewaySettings {
             max_body_bytes: 4 * 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
-            config_poll: Duration::from_secs(1),
-            quota_flush: Duration::from_millis(500),
+            max_batch: 100,
+            max_header_bytes: 32 * 1024,
+            counters: Counters::Local,
         }
     }
 }
 
 pub struct Gateway {
     pub config: ConfigHandle,
-    pub limiter: Arc<Limiter>,
-    pub sessions: Arc<Sessions>,
+    pub limiter: Limiter,
+    sessions: SessionKeys,
+    server_infos: Arc<ServerInfos>,
     pub telemetry: Arc<Telemetry>,
     bridges: legacy_sse::Bridges,
     pub settings: GatewaySettings,
     client: reqwest::Client,
-    store: DynStore,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot set up the upstream HTTP client: {0}")]
+    Client(String),
+    #[error("cannot use Redis at {url}: {message}")]
+    Redis { url: String, message: String },
 }
 
 impl Gateway {
-    /// Loads the configuration and quota counts, and starts the background
-    /// reload and flush tasks.
-    pub async fn start(
-        store: DynStore,
-        changes: crate::api::ChangeFeed,
-        settings: GatewaySettings,
-        telemetry: Arc<Telemetry>,
-    ) -> Result<Arc<Gateway>, crate::store::StoreError> {
+    /// Loads the configuration and follows the store's changes; sets up the
+    /// limit counters and the upstream client.
+    pub async fn start(store: DynStore, settings: GatewaySettings, telemetry: Arc<Telemetry>) -> Result<Arc<Gateway>, StartError> {
         let config = ConfigHandle::default();
-        config.reload(&store).await?;
-        config.watch(store.clone(), changes, settings.config_poll);
-        let limiter = Arc::new(Limiter::load(&store).await?);
+        config.follow(store.clone()).await?;
+        let limiter = match &settings.counters {
+            Counters::Local => Limiter::Local(Box::new(limits::local::LocalLimiter::load(store.clone()).await?)),
+            Counters::Redis(url) => {
+                Limiter::Redis(limits::redis::RedisLimiter::connect(url).map_err(|e| StartError::Redis { url: url.clone(), message: e.to_string() })?)
+            }
+        };
         let client = crate::http_client::client_builder()
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| crate::store::StoreError::Corrupt(format!("HTTP client: {e}")))?;
-        let gateway =
-            Arc::new(Gateway { config, limiter, sessions: Arc::default(), telemetry, bridges: Default::default(), settings, client, store });
-        gateway.spawn_quota_flush();
-        Ok(gateway)
+            .map_err(|e| StartError::Client(e.to_string()))?;
+        let sessions = SessionKeys::new(&store.secret_key());
+        Ok(Arc::new(Gateway { config, limiter, sessions, server_infos: Arc::default(), telemetry, bridges: Default::default(), settings, client }))
     }
 
-    fn spawn_quota_flush(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        let period = self.settings.quota_flush;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(period).await;
-                let Some(gateway) = weak.upgrade() else { return };
-                gateway.limiter.flush(&gateway.store).await;
-            }
-        });
-    }
-
-    /// Writes what is still unsaved (quota counts, call records, spans);
-    /// called on shutdown, and by tests.
+    /// Writes what is still unsaved (call records, spans) and gives back
+    /// reserved but unspent limit capacity; called on shutdown, and by tests.
     pub async fn flush(&self) {
-        self.limiter.flush(&self.store).await;
+        self.limiter.release().await;
         self.telemetry.flush().await;
     }
 }
@@ -136,10 +144,17 @@ pub struct Routed {
     pub version: String,
     pub grant: Grant,
     pub caller: String,
-    pub session_id: Option<String>,
+    /// The verified session the request belongs to.
+    pub session: Option<Session>,
     pub snapshot: Arc<Snapshot>,
     /// What telemetry reports about this exchange.
     pub context: Arc<CallContext>,
+}
+
+impl Routed {
+    pub fn limits(&self) -> Limits {
+        Limits { rate: self.grant.product.spec.rate_limit, quota: self.grant.product.spec.quota }
+    }
 }
 
 fn route_refusal(err: RouteError) -> Refusal {
@@ -158,74 +173,91 @@ fn route_refusal(err: RouteError) -> Refusal {
     Refusal::new(status, reason, err.to_string())
 }
 
-/// Authenticates, authorizes and picks the version.
+fn unknown_session() -> Box<Refusal> {
+    Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize a new one"))
+}
+
+/// Authenticates, authorizes, verifies the session and picks the version.
 fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client: SocketAddr) -> Result<Routed, Box<Refusal>> {
     let mut segments = params.iter().map(|(_, v)| v.to_string());
     let server = segments.next().unwrap_or_default();
     let path_version = segments.next();
     let snapshot = gateway.config.current();
     let Some(server_config) = snapshot.servers.get(&server) else {
-        return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {server:?}"))));
+        let shown: String = server.chars().take(64).collect();
+        return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {shown:?}"))));
     };
     let grant =
         access::authorize(&snapshot, &server, header(headers, SUBSCRIPTION_KEY_HEADER)).map_err(|d| Refusal::new(d.status, d.reason, d.message))?;
     let caller = grant.caller(&client.ip().to_string());
-    let session_id = header(headers, SESSION_HEADER).map(str::to_string);
-    let pinned = match &session_id {
-        Some(id) => match gateway.sessions.get(&server, id) {
-            Some(session) if session.caller != caller => {
-                return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session")));
-            }
-            Some(session) => Some(session.version),
-            None => None,
-        },
+    let session = match header(headers, SESSION_HEADER) {
+        Some(id) => Some(gateway.sessions.verify(id, &caller, &server).map_err(|_| unknown_session())?),
         None => None,
     };
-    let requested = match (&path_version, header(headers, SERVER_VERSION_HEADER), &pinned) {
+    let requested = match (&path_version, header(headers, SERVER_VERSION_HEADER), &session) {
         (Some(v), _, _) => Requested::Path(v),
         (None, Some(v), _) => Requested::Header(v),
-        (None, None, Some(v)) => Requested::Session(v),
+        (None, None, Some(s)) => Requested::Session(&s.version),
         (None, None, None) => Requested::Unspecified,
     };
     let allowed = grant.association(&server).and_then(|a| a.versions.as_deref());
     let version = choose_version(&server_config.specs, allowed, requested, &caller).map_err(route_refusal)?.to_string();
-    let context = call_context(&server, &version, &grant, session_id.as_deref(), headers, client, &gateway.sessions);
-    Ok(Routed { server, version, grant, caller, session_id, snapshot: snapshot.clone(), context: Arc::new(context) })
+    if session.as_ref().is_some_and(|s| s.version != version) {
+        // The session lives on another version's upstream, which would not know it.
+        return Err(unknown_session());
+    }
+    let context = call_context(gateway, &server, &version, &grant, session.as_ref(), headers, client);
+    Ok(Routed { server, version, grant, caller, session, snapshot: snapshot.clone(), context: Arc::new(context) })
 }
 
 fn call_context(
+    gateway: &Gateway,
     server: &str,
     version: &str,
     grant: &Grant,
-    session_id: Option<&str>,
+    session: Option<&Session>,
     headers: &HeaderMap,
     client: SocketAddr,
-    sessions: &Sessions,
 ) -> CallContext {
     let host = header(headers, "host").unwrap_or_default();
     let (server_address, server_port) = match host.rsplit_once(':') {
         Some((address, port)) => (Some(address.to_string()), port.parse().ok()),
         None => ((!host.is_empty()).then(|| host.to_string()), None),
     };
+    let info = gateway.server_infos.get(server, version);
     let mut context = CallContext {
         server: server.to_string(),
         version: version.to_string(),
         product: grant.product.name.clone(),
         subscription: grant.subscription.as_ref().map(|s| s.name.clone()),
         auth_type: grant.auth_type(),
-        session_id: session_id.map(str::to_string),
-        protocol_version: header(headers, "mcp-protocol-version").map(str::to_string),
+        session_id: session.map(|s| s.upstream.clone()),
+        protocol_version: header(headers, "mcp-protocol-version").map(|v| v.chars().take(64).collect()),
         client_address: Some(client.ip().to_string()),
         client_port: Some(client.port()),
-        server_address,
+        server_address: server_address.map(|a| a.chars().take(256).collect()),
         server_port,
+        server_name: info.as_ref().and_then(|i| i.name.clone()),
+        server_version: info.as_ref().and_then(|i| i.version.clone()),
         http_version: "1.1",
         ..CallContext::default()
     };
-    if let Some(session) = session_id.and_then(|id| sessions.get(server, id)) {
-        session.info.fill(&mut context);
+    if let Some(session) = session {
+        session.fill(&mut context);
     }
     context
+}
+
+/// Refuses requests whose headers exceed the limit, with a JSON-RPC body.
+fn check_headers(gateway: &Gateway, headers: &HeaderMap) -> Result<(), Box<Refusal>> {
+    let size: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if size > gateway.settings.max_header_bytes {
+        let message = format!("the request headers take {size} bytes, more than the {} allowed", gateway.settings.max_header_bytes);
+        return Err(Box::new(
+            Refusal::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", message).with_code(jsonrpc::INVALID_REQUEST),
+        ));
+    }
+    Ok(())
 }
 
 async fn handle(
@@ -240,6 +272,9 @@ async fn handle(
         return refusal
             .with_header(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("GET, POST, DELETE"))
             .respond(&RequestIds::default());
+    }
+    if let Err(refusal) = check_headers(&gateway, &parts.headers) {
+        return refusal.respond(&RequestIds::default());
     }
     let http_version = match parts.version {
         axum::http::Version::HTTP_2 => "2",
@@ -267,6 +302,11 @@ async fn handle(
             return Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default());
         }
     };
+    if message.messages().len() > gateway.settings.max_batch {
+        let message_text = format!("a batch of {} messages exceeds the limit of {}", message.messages().len(), gateway.settings.max_batch);
+        let refusal = Refusal::new(StatusCode::BAD_REQUEST, "batch_too_large", message_text).with_code(jsonrpc::INVALID_REQUEST);
+        return refusal.respond(&RequestIds::of(&message));
+    }
     match route(&gateway, &params, &parts.headers, client) {
         Ok(mut routed) => {
             Arc::make_mut(&mut routed.context).http_version = http_version;
@@ -277,9 +317,23 @@ async fn handle(
     }
 }
 
-/// Charges the forwarded requests against the product's limits.
-fn admit(gateway: &Gateway, routed: &Routed, calls: u64) -> Decision {
-    let spec = &routed.grant.product.spec;
-    let unix_now = chrono::Utc::now().timestamp();
-    gateway.limiter.admit(&routed.caller, spec.rate_limit, spec.quota, calls, Instant::now(), unix_now)
+/// Charges the forwarded requests against the product's limits. When the
+/// counters cannot be reached, the product's failure mode decides.
+async fn admit(gateway: &Gateway, routed: &Routed, calls: u64) -> Result<Decision, Refusal> {
+    match gateway.limiter.admit(&routed.caller, routed.limits(), calls).await {
+        Ok(decision) => Ok(decision),
+        Err(err) if routed.grant.product.spec.limit_failure_mode == LimitFailureMode::Open => {
+            tracing::warn!(error = %err, product = %routed.grant.product.name, "limit counters unavailable; admitting (failure mode open)");
+            Ok(Decision::Admitted(Vec::new()))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, product = %routed.grant.product.name, "limit counters unavailable; refusing (failure mode closed)");
+            Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "limits_unavailable",
+                "the gateway cannot check this product's limits right now; try again shortly",
+            )
+            .with_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")))
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::config::VersionConfig;
 use super::jsonrpc;
-use super::sessions::Sessions;
+use super::sessions::{ServerInfo, ServerInfos};
 use crate::telemetry::observation::{CallContext, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
@@ -25,32 +25,37 @@ struct Pending {
     forwarded: bool,
 }
 
-/// Where the server info of a new session is kept, once the initialize result arrives.
-pub struct SessionSink {
-    pub sessions: Arc<Sessions>,
-    pub server: String,
-}
-
 pub struct Exchanges {
     telemetry: Arc<Telemetry>,
     /// Shared with every observation; copied only when initialize teaches it something.
     pub context: Arc<CallContext>,
     pending: HashMap<String, Pending>,
     version: Arc<VersionConfig>,
-    pub session_sink: Option<SessionSink>,
+    /// Where what an initialize result says about the server is kept.
+    server_infos: Arc<ServerInfos>,
 }
 
 fn id_text(id: &Value) -> String {
-    id.as_str().map_or_else(|| id.to_string(), str::to_string)
+    let text = id.as_str().map_or_else(|| id.to_string(), str::to_string);
+    capped(Some(&text)).unwrap_or_default()
 }
 
+/// A string of a message, capped: values from the other side of a hop go
+/// into spans and the call log.
 fn param(message: &Value, pointer: &str) -> Option<String> {
-    message.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    capped(message.pointer(pointer).and_then(Value::as_str))
+}
+
+/// Values from the other side of a hop go into spans and the call log: bounded.
+const MAX_ATTRIBUTE_CHARS: usize = 256;
+
+fn capped(value: Option<&str>) -> Option<String> {
+    value.map(|v| v.chars().take(MAX_ATTRIBUTE_CHARS).collect())
 }
 
 impl Exchanges {
-    pub fn new(telemetry: Arc<Telemetry>, context: Arc<CallContext>, version: Arc<VersionConfig>) -> Exchanges {
-        Exchanges { telemetry, context, pending: HashMap::new(), version, session_sink: None }
+    pub fn new(telemetry: Arc<Telemetry>, context: Arc<CallContext>, version: Arc<VersionConfig>, server_infos: Arc<ServerInfos>) -> Exchanges {
+        Exchanges { telemetry, context, pending: HashMap::new(), version, server_infos }
     }
 
     pub fn context_mut(&mut self) -> &mut CallContext {
@@ -69,7 +74,7 @@ impl Exchanges {
         let mut upstream_header = None;
         for message in messages.iter_mut().filter(|m| jsonrpc::is_request(m)) {
             let Some(id) = jsonrpc::id(message).cloned() else { continue };
-            let method = jsonrpc::method(message).unwrap_or_default().to_string();
+            let method = capped(jsonrpc::method(message)).unwrap_or_default();
             let incoming = param(message, "/params/_meta/traceparent");
             let trace = TraceIds::continuing(incoming.as_deref().or(header_traceparent));
             if method == "initialize" {
@@ -78,7 +83,7 @@ impl Exchanges {
                 context.client_version = param(message, "/params/clientInfo/version").or(context.client_version.take());
                 context.protocol_version = param(message, "/params/protocolVersion").or(context.protocol_version.take());
             }
-            let tool = jsonrpc::tool_name(message).map(str::to_string);
+            let tool = capped(jsonrpc::tool_name(message));
             let arguments = (self.payload_logging() && tool.is_some())
                 .then(|| message.pointer("/params/arguments").map(|a| self.telemetry.payload.render(a)))
                 .flatten();
@@ -143,15 +148,14 @@ impl Exchanges {
     }
 
     fn learn_server(&mut self, message: &Value) {
+        let info = ServerInfo { name: param(message, "/result/serverInfo/name"), version: param(message, "/result/serverInfo/version") };
         let context = self.context_mut();
-        context.server_name = param(message, "/result/serverInfo/name");
-        context.server_version = param(message, "/result/serverInfo/version");
+        context.server_name.clone_from(&info.name);
+        context.server_version.clone_from(&info.version);
         if let Some(protocol) = param(message, "/result/protocolVersion") {
             context.protocol_version = Some(protocol);
         }
-        if let (Some(sink), Some(session)) = (&self.session_sink, &self.context.session_id) {
-            sink.sessions.describe(&sink.server, session, &self.context);
-        }
+        self.server_infos.learn(&self.context.server, &self.context.version, info);
     }
 
     fn finish(&mut self, pending: Pending, error: Option<ObservedError>, result: Option<String>) {

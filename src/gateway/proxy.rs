@@ -6,9 +6,9 @@
 use super::config::VersionConfig;
 use super::legacy_sse::BridgeError;
 use super::limits::{Decision, Standing};
-use super::observe::{Exchanges, SessionSink};
+use super::observe::Exchanges;
 use super::refusal::{Refusal, RequestIds};
-use super::sessions::SessionInfo;
+use super::sessions::Session;
 use super::{admit, jsonrpc, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
 use crate::model::{ToolFilter, Transport, VersionStatus};
 use axum::body::Body;
@@ -38,14 +38,22 @@ const NOT_FORWARDED: &[&str] = &[
     "accept-encoding",
     SUBSCRIPTION_KEY_HEADER,
     SERVER_VERSION_HEADER,
+    // The client's session id is the gateway's; the upstream gets its own.
+    SESSION_HEADER,
+    // The client's credentials are for the gateway: never passed through
+    // (MCP authorization forbids token passthrough).
+    "authorization",
 ];
 
-fn upstream_headers(client: &HeaderMap, version: &VersionConfig) -> HeaderMap {
+fn upstream_headers(client: &HeaderMap, version: &VersionConfig, session: Option<&Session>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in client {
         if !NOT_FORWARDED.contains(&name.as_str()) {
             headers.append(name.clone(), value.clone());
         }
+    }
+    if let Some(value) = session.and_then(|s| HeaderValue::from_str(&s.upstream).ok()) {
+        headers.insert(SESSION_HEADER, value);
     }
     for (name, value) in &version.spec.backend_headers {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
@@ -194,7 +202,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let Some(version) = version_of(&routed).cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
-    let mut exchanges = Exchanges::new(gateway.telemetry.clone(), routed.context.clone(), version.clone());
+    let mut exchanges = Exchanges::new(gateway.telemetry.clone(), routed.context.clone(), version.clone(), gateway.server_infos.clone());
     let incoming_traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
     let association = routed.grant.association(&routed.server);
@@ -221,9 +229,13 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let untouched = upstream_traceparent.is_none() && !refused.contains(&true);
     let forwarded = body.retain(|i| !refused[i]);
     let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(|m| jsonrpc::is_request(m)).count() as u64);
-    let standings = match admit(gateway, &routed, calls) {
-        Decision::Admitted(standings) => standings,
-        Decision::Throttled { exceeded, standings } => {
+    let standings = match admit(gateway, &routed, calls).await {
+        Err(refusal) => {
+            exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), refusal.reason);
+            return refusal.respond(&requests);
+        }
+        Ok(Decision::Admitted(standings)) => standings,
+        Ok(Decision::Throttled { exceeded, standings }) => {
             gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, &routed.grant.product.name);
             let response = throttled(exceeded, &standings, &requests);
             exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), exceeded.kind.reason());
@@ -233,6 +245,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let Some(forwarded) = forwarded else {
         return local_only(local_replies, batch, &routed, &version, &standings);
     };
+    let charged = Charged { calls, batch: forwarded.is_batch() };
     exchanges.forwarded();
     let hook = ResponseHook {
         tool_filter,
@@ -250,7 +263,14 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     }
     let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
     let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
-    forward_streamable(gateway, leg, (forwarded.is_batch(), payload), hook, local_replies, upstream_traceparent).await
+    forward_streamable(gateway, leg, (charged, payload), hook, local_replies, upstream_traceparent).await
+}
+
+/// The requests of a forwarded body that were charged against the limits.
+#[derive(Debug, Clone, Copy)]
+struct Charged {
+    calls: u64,
+    batch: bool,
 }
 
 /// What the upstream leg of one POST needs to know.
@@ -262,46 +282,58 @@ struct Upstream<'a> {
     standings: &'a [Standing],
 }
 
-/// `payload`: whether the body is a batch, and its bytes.
+/// `payload`: what was charged for it, and its bytes.
 async fn forward_streamable(
     gateway: &Gateway,
     leg: Upstream<'_>,
-    payload: (bool, Bytes),
+    payload: (Charged, Bytes),
     mut hook: ResponseHook,
     local_replies: Vec<Value>,
     traceparent: Option<String>,
 ) -> Response {
     let Upstream { routed, version, parts, requests, standings } = leg;
     let deadline = Instant::now() + timeout_of(version);
-    let mut headers = upstream_headers(&parts.headers, version);
+    let mut headers = upstream_headers(&parts.headers, version, routed.session.as_ref());
     if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
         headers.insert("traceparent", value);
     }
-    let (batch, payload) = payload;
+    let (charged, payload) = payload;
     let request = gateway.client.post(version.backend.clone()).headers(headers).body(payload);
     let upstream = match timeout(deadline - Instant::now(), request.send()).await {
         Err(_) => return upstream_timed_out(&mut hook.exchanges, requests),
-        Ok(Err(err)) => return failed_upstream(&mut hook.exchanges, &err, requests),
+        Ok(Err(err)) => {
+            if err.is_connect() {
+                // Nothing reached the upstream: nothing was served.
+                gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
+            }
+            return failed_upstream(&mut hook.exchanges, &err, requests);
+        }
         Ok(Ok(response)) => response,
     };
-    if let Some(session) = upstream.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        gateway.sessions.pin(&routed.server, session, &routed.version, &routed.caller, SessionInfo::of(&hook.exchanges.context));
-        hook.exchanges.context_mut().session_id.get_or_insert_with(|| session.to_string());
-        hook.exchanges.session_sink = Some(SessionSink { sessions: gateway.sessions.clone(), server: routed.server.clone() });
-    }
+    let session = session_header(gateway, routed, upstream.headers(), &mut hook.exchanges);
     let status = upstream.status();
     let kind = content_type(upstream.headers());
-    let mut headers = response_headers(upstream.headers(), routed, version, true);
+    let with_session = |mut headers: HeaderMap| {
+        if let Some(session) = &session {
+            headers.insert(SESSION_HEADER, session.clone());
+        }
+        headers
+    };
+    let mut headers = with_session(response_headers(upstream.headers(), routed, version, true));
     rate_limit_headers(standings, &mut headers);
 
     if status == StatusCode::ACCEPTED && !local_replies.is_empty() {
         // Only notifications went upstream; the client still awaits the refusals.
-        return local_only(local_replies, batch, routed, version, standings);
+        return local_only(local_replies, charged.batch, routed, version, standings);
     }
     let metrics_server = routed.server.clone();
     if !status.is_success() {
+        if status.is_client_error() {
+            // The upstream refused the whole body: none of it was served.
+            gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
+        }
         hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
-        let headers = response_headers(upstream.headers(), routed, version, false);
+        let headers = with_session(response_headers(upstream.headers(), routed, version, false));
         return stream_through(status, headers, upstream, gateway, metrics_server);
     }
     if kind.starts_with("text/event-stream") {
@@ -318,14 +350,32 @@ async fn forward_streamable(
             }
         };
     }
-    let headers = response_headers(upstream.headers(), routed, version, false);
+    let headers = with_session(response_headers(upstream.headers(), routed, version, false));
     stream_through(status, headers, upstream, gateway, metrics_server)
 }
 
+/// The session id the client gets: the one it sent, while the upstream
+/// keeps the session; a new one, owned by the caller, when the upstream
+/// starts a session.
+fn session_header(gateway: &Gateway, routed: &Routed, upstream: &HeaderMap, exchanges: &mut Exchanges) -> Option<HeaderValue> {
+    let upstream_id = upstream.get(SESSION_HEADER).and_then(|v| v.to_str().ok())?;
+    if let Some(session) = routed.session.as_ref().filter(|s| s.upstream == upstream_id) {
+        return HeaderValue::from_str(&gateway.sessions.issue(session)).ok();
+    }
+    exchanges.context_mut().session_id = Some(upstream_id.to_string());
+    let session = Session::start(&exchanges.context, &routed.caller, upstream_id);
+    HeaderValue::from_str(&gateway.sessions.issue(&session)).ok()
+}
+
+/// The gateway answers alone: refusals for the requests it did not forward,
+/// or, when only notifications came, 202 with no body.
 fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, version: &VersionConfig, standings: &[Standing]) -> Response {
-    let body = if batch || replies.len() != 1 { Value::Array(replies) } else { replies.into_iter().next().unwrap_or(Value::Null) };
     let mut headers = response_headers(&HeaderMap::new(), routed, version, true);
     rate_limit_headers(standings, &mut headers);
+    if replies.is_empty() {
+        return (StatusCode::ACCEPTED, headers).into_response();
+    }
+    let body = if batch || replies.len() != 1 { Value::Array(replies) } else { replies.into_iter().next().unwrap_or(Value::Null) };
     (StatusCode::OK, headers, axum::Json(body)).into_response()
 }
 
@@ -446,7 +496,8 @@ fn bridge_failure(exchanges: &mut Exchanges, err: BridgeError, requests: &Reques
 }
 
 /// Legacy HTTP+SSE backends: the gateway holds the upstream SSE stream and
-/// answers the client in Streamable HTTP, with a session id of its own.
+/// answers the client in Streamable HTTP. The bridge lives in the replica
+/// that opened it; its session id says so, and other replicas answer 404.
 async fn forward_legacy(
     gateway: &Gateway,
     exchange: LegacyExchange<'_>,
@@ -455,15 +506,22 @@ async fn forward_legacy(
     local: Vec<Value>,
 ) -> Response {
     let LegacyExchange { routed, version, parts, requests, standings } = exchange;
-    let mut upstream_headers = upstream_headers(&parts.headers, version);
-    upstream_headers.remove(SESSION_HEADER);
+    let upstream_headers = upstream_headers(&parts.headers, version, None);
     let wait = timeout_of(version);
-    let existing = routed.session_id.as_deref().and_then(|id| gateway.bridges.get(id).map(|b| (id.to_string(), b)));
+    let existing = routed.session.as_ref().map(|s| (s.clone(), gateway.bridges.get(&s.upstream)));
     let starts_session = forwarded.messages().iter().any(|m| jsonrpc::method(m) == Some("initialize"));
-    let (session, bridge, opened) = match existing {
-        Some((id, bridge)) => (id, bridge, false),
+    let (session, bridge) = match existing {
+        Some((session, Some(bridge))) => (session, bridge),
+        Some((_, None)) => {
+            hook.exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), "bridge not here");
+            let message = "this session's bridge to the legacy SSE server is not on this gateway (it ended, or lives on another replica)";
+            return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", message).respond(requests);
+        }
         None if starts_session => match gateway.bridges.open(&gateway.client, &version.spec.backend_url, upstream_headers.clone(), wait).await {
-            Ok((id, bridge)) => (id, bridge, true),
+            Ok((id, bridge)) => {
+                hook.exchanges.context_mut().session_id = Some(id.clone());
+                (Session::start(&hook.exchanges.context, &routed.caller, &id), bridge)
+            }
             Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
         },
         None => {
@@ -475,18 +533,13 @@ async fn forward_legacy(
         Ok(replies) => replies,
         Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
     };
-    hook.exchanges.context_mut().session_id.get_or_insert_with(|| session.clone());
-    if opened {
-        gateway.sessions.pin(&routed.server, &session, &routed.version, &routed.caller, SessionInfo::of(&hook.exchanges.context));
-        hook.exchanges.session_sink = Some(SessionSink { sessions: gateway.sessions.clone(), server: routed.server.clone() });
-    }
     replies.iter_mut().for_each(|m| {
         hook.on_message(m);
     });
     replies.extend(local);
     let mut headers = response_headers(&HeaderMap::new(), routed, version, true);
     rate_limit_headers(standings, &mut headers);
-    if let Ok(value) = HeaderValue::from_str(&session) {
+    if let Ok(value) = HeaderValue::from_str(&gateway.sessions.issue(&session)) {
         headers.insert(SESSION_HEADER, value);
     }
     if replies.is_empty() {
@@ -499,18 +552,18 @@ async fn forward_legacy(
 /// GET and DELETE on a legacy backend's bridged session.
 fn legacy_stream(gateway: &Gateway, routed: &Routed, method: &Method) -> Response {
     let requests = RequestIds::default();
-    let Some(session) = routed.session_id.as_deref() else {
+    let Some(session) = routed.session.as_ref() else {
         return Refusal::new(StatusCode::BAD_REQUEST, "missing_session", "send the Mcp-Session-Id header").respond(&requests);
     };
     if *method == Method::DELETE {
-        end_session(gateway, routed, session);
-        return if gateway.bridges.end(session) {
+        return if gateway.bridges.end(&session.upstream) {
+            end_session(gateway, session);
             StatusCode::NO_CONTENT.into_response()
         } else {
             Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session").respond(&requests)
         };
     }
-    let Some(receiver) = gateway.bridges.get(session).and_then(|b| b.take_server_messages()) else {
+    let Some(receiver) = gateway.bridges.get(&session.upstream).and_then(|b| b.take_server_messages()) else {
         return Refusal::new(StatusCode::CONFLICT, "stream_taken", "this session's stream is already open or gone").respond(&requests);
     };
     let events = futures::stream::unfold(receiver, |mut rx| async move {
@@ -533,24 +586,24 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
         return legacy_stream(gateway, routed, &parts.method);
     }
     let wait = timeout_of(version);
-    let request = gateway.client.request(parts.method.clone(), version.backend.clone()).headers(upstream_headers(&parts.headers, version));
+    let headers = upstream_headers(&parts.headers, version, routed.session.as_ref());
+    let request = gateway.client.request(parts.method.clone(), version.backend.clone()).headers(headers);
     let upstream = match timeout(wait, request.send()).await {
         Err(_) => return timed_out(&requests),
         Ok(Err(err)) => return upstream_failure(&err, &requests),
         Ok(Ok(response)) => response,
     };
     if parts.method == Method::DELETE && upstream.status().is_success() {
-        if let Some(session) = &routed.session_id {
-            end_session(gateway, routed, session);
+        if let Some(session) = &routed.session {
+            end_session(gateway, session);
         }
     }
     let headers = response_headers(upstream.headers(), routed, version, false);
     stream_through(upstream.status(), headers, upstream, gateway, routed.server.clone())
 }
 
-/// Forgets a session and records how long it lasted.
-fn end_session(gateway: &Gateway, routed: &Routed, session: &str) {
-    if let Some(ended) = gateway.sessions.end(&routed.server, session) {
-        gateway.telemetry.metrics.record_session(ended.started.elapsed().as_secs_f64(), &routed.server, &ended.version);
-    }
+/// Records how long an ended session lasted.
+fn end_session(gateway: &Gateway, session: &Session) {
+    let seconds = (chrono::Utc::now().timestamp() - session.started).max(0) as f64;
+    gateway.telemetry.metrics.record_session(seconds, &session.server, &session.version);
 }

@@ -1,30 +1,67 @@
-//! MCP sessions seen through the gateway: which version each started on (a
-//! session never moves), and who owns it.
+//! MCP sessions through the gateway. The session id a client holds is one
+//! the gateway issued: a signed token carrying what routing needs (server,
+//! version, the upstream's own session id), whom the session belongs to,
+//! and what `initialize` said about the client. Every replica holding the
+//! same secret key verifies it, so a session survives restarts and moves
+//! between replicas without sticky load balancing, and a token presented by
+//! anyone but its owner is refused before anything reaches the upstream.
 
-use super::lock;
+use crate::secrets::SecretKey;
 use crate::telemetry::observation::CallContext;
+use arc_swap::ArcSwap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ring::hmac;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// What the initialize exchange said about both ends.
-#[derive(Debug, Clone, Default)]
-pub struct SessionInfo {
+const PREFIX: &str = "mcps1.";
+/// Longest client-supplied value kept in a token (client name, version, protocol).
+const MAX_FIELD: usize = 64;
+/// Longest session id accepted from a client.
+pub const MAX_SESSION_ID: usize = 1024;
+
+/// What a session id carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    #[serde(rename = "s")]
+    pub server: String,
+    #[serde(rename = "v")]
+    pub version: String,
+    /// The caller it belongs to (subscription, or anonymous caller).
+    #[serde(rename = "o")]
+    pub owner: String,
+    /// The upstream's session id (or the gateway's bridge id for legacy backends).
+    #[serde(rename = "u")]
+    pub upstream: String,
+    /// Unix seconds when it started.
+    #[serde(rename = "t")]
+    pub started: i64,
+    #[serde(rename = "cn", default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
+    #[serde(rename = "cv", default, skip_serializing_if = "Option::is_none")]
     pub client_version: Option<String>,
-    pub server_name: Option<String>,
-    pub server_version: Option<String>,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
 }
 
-impl SessionInfo {
-    pub fn of(context: &CallContext) -> SessionInfo {
-        SessionInfo {
-            client_name: context.client_name.clone(),
-            client_version: context.client_version.clone(),
-            server_name: context.server_name.clone(),
-            server_version: context.server_version.clone(),
-            protocol_version: context.protocol_version.clone(),
+fn capped(value: &Option<String>) -> Option<String> {
+    value.as_ref().map(|v| v.chars().take(MAX_FIELD).collect())
+}
+
+impl Session {
+    /// A new session of `context`'s server and version, owned by `owner`.
+    pub fn start(context: &CallContext, owner: &str, upstream: &str) -> Session {
+        Session {
+            server: context.server.clone(),
+            version: context.version.clone(),
+            owner: owner.to_string(),
+            upstream: upstream.to_string(),
+            started: chrono::Utc::now().timestamp(),
+            client_name: capped(&context.client_name),
+            client_version: capped(&context.client_version),
+            protocol_version: capped(&context.protocol_version),
         }
     }
 
@@ -37,69 +74,136 @@ impl SessionInfo {
         };
         fill(&mut context.client_name, &self.client_name);
         fill(&mut context.client_version, &self.client_version);
-        fill(&mut context.server_name, &self.server_name);
-        fill(&mut context.server_version, &self.server_version);
         fill(&mut context.protocol_version, &self.protocol_version);
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub version: String,
-    /// The caller that started it; nobody else may use it.
-    pub caller: String,
-    pub started: Instant,
-    pub info: SessionInfo,
-    last_seen: Instant,
+/// Why a presented session id is not usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    /// Not a session this gateway (or a replica with its key) issued.
+    Unknown,
+    /// Issued to another caller, or for another server.
+    Foreign,
 }
 
-/// Sessions idle this long are forgotten.
-const IDLE_LIMIT: Duration = Duration::from_secs(24 * 3600);
-/// Bound on remembered sessions; past it the idlest go first.
-const MAX_SESSIONS: usize = 100_000;
-
-#[derive(Default)]
-pub struct Sessions {
-    by_id: Mutex<HashMap<(String, String), Session>>,
+/// Issues and verifies session ids.
+pub struct SessionKeys {
+    key: hmac::Key,
 }
 
-impl Sessions {
-    pub fn get(&self, server: &str, id: &str) -> Option<Session> {
-        let mut sessions = lock(&self.by_id);
-        let session = sessions.get_mut(&(server.to_string(), id.to_string()))?;
-        session.last_seen = Instant::now();
-        Some(session.clone())
+impl SessionKeys {
+    pub fn new(secrets: &SecretKey) -> SessionKeys {
+        SessionKeys { key: hmac::Key::new(hmac::HMAC_SHA256, &secrets.derive("mcpgate session ids")) }
     }
 
-    pub fn pin(&self, server: &str, id: &str, version: &str, caller: &str, info: SessionInfo) {
-        let now = Instant::now();
-        let mut sessions = lock(&self.by_id);
-        if sessions.len() >= MAX_SESSIONS {
-            sessions.retain(|_, s| now.duration_since(s.last_seen) < IDLE_LIMIT);
+    pub fn issue(&self, session: &Session) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(session).unwrap_or_default());
+        let tag = hmac::sign(&self.key, payload.as_bytes());
+        format!("{PREFIX}{payload}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// The session behind `id`, if it is genuine and belongs to `caller` on `server`.
+    pub fn verify(&self, id: &str, caller: &str, server: &str) -> Result<Session, Rejected> {
+        let session = self.open(id).ok_or(Rejected::Unknown)?;
+        if session.owner != caller || session.server != server {
+            return Err(Rejected::Foreign);
         }
-        if sessions.len() >= MAX_SESSIONS {
-            if let Some(idlest) = sessions.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| k.clone()) {
-                sessions.remove(&idlest);
-            }
+        Ok(session)
+    }
+
+    fn open(&self, id: &str) -> Option<Session> {
+        if id.len() > MAX_SESSION_ID {
+            return None;
         }
-        sessions.entry((server.to_string(), id.to_string())).or_insert_with(|| Session {
-            version: version.to_string(),
-            caller: caller.to_string(),
-            started: now,
-            info,
-            last_seen: now,
+        let (payload, tag) = id.strip_prefix(PREFIX)?.split_once('.')?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        hmac::verify(&self.key, payload.as_bytes(), &tag).ok()?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+}
+
+/// What an upstream's `initialize` result said about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub name: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Server info per (server, version), learned from initialize results and
+/// read by every request for telemetry; replaced whole on the rare change.
+#[derive(Default)]
+pub struct ServerInfos(ArcSwap<HashMap<(String, String), Arc<ServerInfo>>>);
+
+impl ServerInfos {
+    pub fn get(&self, server: &str, version: &str) -> Option<Arc<ServerInfo>> {
+        self.0.load().get(&(server.to_string(), version.to_string())).cloned()
+    }
+
+    pub fn learn(&self, server: &str, version: &str, info: ServerInfo) {
+        let key = (server.to_string(), version.to_string());
+        if self.0.load().get(&key).is_some_and(|known| **known == info) {
+            return;
+        }
+        self.0.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            next.insert(key.clone(), Arc::new(info.clone()));
+            next
         });
     }
+}
 
-    /// Records what the initialize result said about the server.
-    pub fn describe(&self, server: &str, id: &str, context: &CallContext) {
-        let mut sessions = lock(&self.by_id);
-        if let Some(session) = sessions.get_mut(&(server.to_string(), id.to_string())) {
-            session.info = SessionInfo::of(context);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            server: "everything".into(),
+            version: "v1".into(),
+            owner: "alice".into(),
+            upstream: "5d2c".into(),
+            started: 1,
+            client_name: Some("x".repeat(500)),
+            client_version: None,
+            protocol_version: Some("2025-06-18".into()),
         }
     }
 
-    pub fn end(&self, server: &str, id: &str) -> Option<Session> {
-        lock(&self.by_id).remove(&(server.to_string(), id.to_string()))
+    #[test]
+    fn issued_ids_verify_for_their_owner_only() {
+        let keys = SessionKeys::new(&SecretKey::generate().0);
+        let id = keys.issue(&session());
+        assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)), "visible ASCII, as Mcp-Session-Id requires");
+        assert_eq!(keys.verify(&id, "alice", "everything").unwrap().upstream, "5d2c");
+        assert_eq!(keys.verify(&id, "mallory", "everything"), Err(Rejected::Foreign));
+        assert_eq!(keys.verify(&id, "alice", "other"), Err(Rejected::Foreign));
+    }
+
+    #[test]
+    fn forged_tampered_and_foreign_key_ids_are_unknown() {
+        let keys = SessionKeys::new(&SecretKey::generate().0);
+        let id = keys.issue(&session());
+        let (payload, tag) = id.rsplit_once('.').unwrap();
+        let mut forged = session();
+        forged.owner = "mallory".into();
+        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        assert_eq!(keys.verify(&format!("{PREFIX}{forged_payload}.{tag}"), "mallory", "everything"), Err(Rejected::Unknown));
+        assert_eq!(keys.verify(&format!("{payload}.AAAA"), "alice", "everything"), Err(Rejected::Unknown));
+        assert_eq!(keys.verify("5d2c", "alice", "everything"), Err(Rejected::Unknown), "a raw upstream id");
+        let other = SessionKeys::new(&SecretKey::generate().0);
+        assert_eq!(other.verify(&id, "alice", "everything"), Err(Rejected::Unknown));
+        assert_eq!(keys.verify(&"x".repeat(MAX_SESSION_ID + 1), "alice", "everything"), Err(Rejected::Unknown));
+    }
+
+    #[test]
+    fn client_supplied_fields_are_capped() {
+        let s = Session::start(
+            &CallContext { server: "a".into(), version: "v1".into(), client_name: Some("n".repeat(1000)), ..CallContext::default() },
+            "alice",
+            "up",
+        );
+        assert_eq!(s.client_name.unwrap().len(), MAX_FIELD);
+        assert_eq!(session().client_name.map(|n| capped(&Some(n)).unwrap().len()), Some(MAX_FIELD));
     }
 }

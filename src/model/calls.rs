@@ -77,16 +77,49 @@ impl GroupBy {
         }
     }
 
-    /// The group a call belongs to; versions are grouped per server.
-    fn key(self, call: &CallRecord) -> Vec<(&'static str, Option<String>)> {
+    /// The call-log columns a group is keyed by, as (field in the answer, column).
+    pub fn columns(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            GroupBy::Tool => vec![("tool", Some(call.tool.clone()))],
-            GroupBy::Version => vec![("server", Some(call.server.clone())), ("version", Some(call.version.clone()))],
-            GroupBy::Product => vec![("product", Some(call.product.clone()))],
-            GroupBy::Subscription => vec![("subscription", call.subscription.clone())],
-            GroupBy::Client => vec![("client", call.client_name.clone())],
+            GroupBy::Tool => &[("tool", "tool")],
+            GroupBy::Version => &[("server", "server"), ("version", "version")],
+            GroupBy::Product => &[("product", "product")],
+            GroupBy::Subscription => &[("subscription", "subscription")],
+            GroupBy::Client => &[("client", "client_name")],
         }
     }
+}
+
+/// Latency histogram shared by the call log, its hourly rollups and
+/// analytics: bucket `b` holds durations in `[0.01 ms * 1.1^b, 0.01 ms * 1.1^(b+1))`,
+/// so a percentile read from it is within 5% of the exact one.
+const BUCKET_BASE_MS: f64 = 0.01;
+const BUCKET_RATIO: f64 = 1.1;
+pub const MAX_BUCKET: i32 = 255;
+
+/// The histogram bucket of a duration.
+pub fn latency_bucket(duration_ms: f64) -> i32 {
+    if !duration_ms.is_finite() || duration_ms <= BUCKET_BASE_MS {
+        return 0;
+    }
+    let bucket = ((duration_ms / BUCKET_BASE_MS).ln() / BUCKET_RATIO.ln()).floor();
+    (bucket as i32).clamp(0, MAX_BUCKET)
+}
+
+/// The duration a bucket stands for: its geometric middle.
+pub fn bucket_midpoint(bucket: i32) -> f64 {
+    BUCKET_BASE_MS * BUCKET_RATIO.powf(f64::from(bucket) + 0.5)
+}
+
+/// Calls of one group that fell in one latency bucket: what the store's
+/// aggregation returns, summed over raw calls and hourly rollups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketCount {
+    /// Values of [`GroupBy::columns`], in order.
+    pub group: Vec<Option<String>>,
+    pub bucket: i32,
+    pub calls: u64,
+    pub errors: u64,
+    pub cost: f64,
 }
 
 /// One row of an analytics answer. `group` holds the group-by field(s)
@@ -105,13 +138,17 @@ pub struct GroupStats {
     pub cost: f64,
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+/// Nearest-rank percentile of a histogram (bucket, count), ascending.
+fn percentile(histogram: &[(i32, u64)], total: u64, p: f64) -> f64 {
+    let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (bucket, count) in histogram {
+        seen += count;
+        if seen >= rank {
+            return bucket_midpoint(*bucket);
+        }
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    histogram.last().map_or(0.0, |(b, _)| bucket_midpoint(*b))
 }
 
 fn round(value: f64, digits: i32) -> f64 {
@@ -120,27 +157,36 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 /// Calls, errors, latency percentiles and cost per group, busiest first.
-pub fn summarize(calls: &[CallRecord], group_by: GroupBy) -> Vec<GroupStats> {
-    let mut groups: BTreeMap<Vec<(&'static str, Option<String>)>, Vec<&CallRecord>> = BTreeMap::new();
-    for call in calls {
-        groups.entry(group_by.key(call)).or_default().push(call);
+pub fn summarize(group_by: GroupBy, counts: &[BucketCount]) -> Vec<GroupStats> {
+    #[derive(Default)]
+    struct Group {
+        histogram: BTreeMap<i32, u64>,
+        calls: u64,
+        errors: u64,
+        cost: f64,
+    }
+    let mut groups: BTreeMap<&[Option<String>], Group> = BTreeMap::new();
+    for count in counts {
+        let group = groups.entry(&count.group).or_default();
+        *group.histogram.entry(count.bucket).or_default() += count.calls;
+        group.calls += count.calls;
+        group.errors += count.errors;
+        group.cost += count.cost;
     }
     let mut stats: Vec<GroupStats> = groups
         .into_iter()
-        .map(|(key, members)| {
-            let mut durations: Vec<f64> = members.iter().map(|c| c.duration_ms).collect();
-            durations.sort_by(f64::total_cmp);
-            let errors = members.iter().filter(|c| c.status == CallStatus::Error).count() as u64;
-            let total = members.len() as u64;
+        .filter(|(_, g)| g.calls > 0)
+        .map(|(key, g)| {
+            let histogram: Vec<(i32, u64)> = g.histogram.into_iter().collect();
             GroupStats {
-                group: key.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-                calls: total,
-                errors,
-                error_rate: round(errors as f64 / total as f64, 4),
-                p50_ms: round(percentile(&durations, 50.0), 3),
-                p95_ms: round(percentile(&durations, 95.0), 3),
-                p99_ms: round(percentile(&durations, 99.0), 3),
-                cost: round(members.iter().map(|c| c.cost).sum(), 6),
+                group: group_by.columns().iter().zip(key).map(|((field, _), value)| (field.to_string(), value.clone())).collect(),
+                calls: g.calls,
+                errors: g.errors,
+                error_rate: round(g.errors as f64 / g.calls as f64, 4),
+                p50_ms: round(percentile(&histogram, g.calls, 50.0), 3),
+                p95_ms: round(percentile(&histogram, g.calls, 95.0), 3),
+                p99_ms: round(percentile(&histogram, g.calls, 99.0), 3),
+                cost: round(g.cost, 6),
             }
         })
         .collect();
@@ -152,41 +198,36 @@ pub fn summarize(calls: &[CallRecord], group_by: GroupBy) -> Vec<GroupStats> {
 mod tests {
     use super::*;
 
-    fn call(tool: &str, ms: f64, status: CallStatus, cost: f64) -> CallRecord {
-        CallRecord {
-            time: Utc::now(),
-            subscription: Some("alice".into()),
-            product: "gold".into(),
-            server: "s".into(),
-            version: "v1".into(),
-            tool: tool.into(),
-            client_name: Some("client".into()),
-            client_version: None,
-            session_id: None,
-            duration_ms: ms,
-            status,
-            error_type: None,
-            error_message: None,
-            arguments: None,
-            result: None,
-            cost,
+    fn count(tool: &str, ms: f64, errors: u64, cost: f64) -> BucketCount {
+        BucketCount { group: vec![Some(tool.into())], bucket: latency_bucket(ms), calls: 1, errors, cost }
+    }
+
+    fn near(value: f64, expected: f64) -> bool {
+        (value - expected).abs() <= expected * 0.05
+    }
+
+    #[test]
+    fn buckets_are_within_five_percent() {
+        for ms in [0.02, 0.5, 1.0, 7.3, 250.0, 59_000.0] {
+            assert!(near(bucket_midpoint(latency_bucket(ms)), ms), "{ms}");
         }
+        assert_eq!(latency_bucket(0.0), 0);
+        assert_eq!(latency_bucket(f64::NAN), 0);
+        assert_eq!(latency_bucket(1e12), MAX_BUCKET);
     }
 
     #[test]
     fn groups_count_errors_percentiles_and_cost() {
-        let mut calls: Vec<CallRecord> = (1..=100).map(|i| call("echo", f64::from(i), CallStatus::Ok, 0.5)).collect();
-        calls.push(call("sum", 7.0, CallStatus::Error, 0.1));
-        let stats = summarize(&calls, GroupBy::Tool);
+        let mut counts: Vec<BucketCount> = (1..=100).map(|i| count("echo", f64::from(i), 0, 0.5)).collect();
+        counts.push(count("sum", 7.0, 1, 0.1));
+        let stats = summarize(GroupBy::Tool, &counts);
         assert_eq!(stats[0].group["tool"].as_deref(), Some("echo"));
-        assert_eq!(
-            (stats[0].calls, stats[0].errors, stats[0].p50_ms, stats[0].p95_ms, stats[0].p99_ms, stats[0].cost),
-            (100, 0, 50.0, 95.0, 99.0, 50.0)
-        );
+        assert_eq!((stats[0].calls, stats[0].errors, stats[0].cost), (100, 0, 50.0));
+        assert!(near(stats[0].p50_ms, 50.0) && near(stats[0].p95_ms, 95.0) && near(stats[0].p99_ms, 99.0), "{:?}", stats[0]);
         assert_eq!((stats[1].calls, stats[1].errors, stats[1].error_rate, stats[1].cost), (1, 1, 1.0, 0.1));
         let json = serde_json::to_value(&stats[1]).unwrap();
         assert_eq!(json["tool"], "sum", "the group-by field is carried under its own name");
-        let by_version = summarize(&calls, GroupBy::Version);
+        let by_version = summarize(GroupBy::Version, &[BucketCount { group: vec![Some("s".into()), Some("v1".into())], ..count("x", 1.0, 0, 0.0) }]);
         assert_eq!(serde_json::to_value(&by_version[0]).unwrap()["version"], "v1");
     }
 }

@@ -30,6 +30,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Server, Kind::Version, Kind::Product, Kind::ProductServer, Kind::Subscription];
+
+    /// How the change table names the kind.
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Server => "server",
+            Kind::Version => "version",
+            Kind::Product => "product",
+            Kind::ProductServer => "product_server",
+            Kind::Subscription => "subscription",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
     /// The name used in API paths and messages.
     pub fn noun(self) -> &'static str {
         match self {
@@ -38,6 +55,26 @@ impl Kind {
             Kind::Product => "product",
             Kind::ProductServer => "product server",
             Kind::Subscription => "subscription",
+        }
+    }
+}
+
+/// Where a kind's body holds secret values, which the store keeps sealed at
+/// rest and the API never returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretField {
+    /// Every value of the object at this top-level field.
+    MapValues(&'static str),
+    /// The string at this path of nested fields.
+    Path(&'static [&'static str]),
+}
+
+impl SecretField {
+    /// The secret fields of a kind's spec.
+    pub fn of(kind: Kind) -> &'static [SecretField] {
+        match kind {
+            Kind::Version => version::SECRET_FIELDS,
+            _ => &[],
         }
     }
 }

@@ -13,6 +13,17 @@ pub enum ProductState {
     NotPublished,
 }
 
+/// What the gateway does when the shared limit counters (Redis) cannot be
+/// reached: refuse calls (`closed`, the default: no limit is ever
+/// exceeded) or admit them uncounted (`open`: availability first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitFailureMode {
+    #[default]
+    Closed,
+    Open,
+}
+
 /// `calls` JSON-RPC requests per `period_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +74,9 @@ pub struct ProductSpec {
     pub quota: Option<CallLimit>,
     #[serde(default)]
     pub terms: String,
+    /// When the limit counters are unreachable: `closed` refuses, `open` admits.
+    #[serde(default)]
+    pub limit_failure_mode: LimitFailureMode,
 }
 
 impl Default for ProductSpec {
@@ -77,6 +91,7 @@ impl Default for ProductSpec {
             rate_limit: None,
             quota: None,
             terms: String::new(),
+            limit_failure_mode: LimitFailureMode::Closed,
         }
     }
 }
@@ -120,6 +135,7 @@ pub struct Product {
     #[serde(default)]
     pub quota: Option<CallLimit>,
     pub terms: String,
+    pub limit_failure_mode: LimitFailureMode,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

@@ -29,6 +29,9 @@ pub enum VersionStatus {
     Retired,
 }
 
+/// Values of a version that are secrets: sealed at rest, never returned.
+pub const SECRET_FIELDS: &[super::SecretField] = &[super::SecretField::MapValues("backend_headers")];
+
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 30;
 pub const MAX_TIMEOUT_SECONDS: i64 = 3600;
 pub const DEFAULT_TRAFFIC_WEIGHT: i64 = 100;

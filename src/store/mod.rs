@@ -1,18 +1,31 @@
-//! Persistence behind one trait, so the embedded SQLite store and a later
-//! PostgreSQL one share every operation's intent: compare-and-set writes,
-//! referential checks inside the writing transaction, and cascades.
+//! Persistence. [`Store`] is the one interface the API, the gateway and
+//! telemetry use; it holds every rule a write must keep (compare-and-set,
+//! references, subscription limits, cascades), the sealing of secrets at
+//! rest, and the change feed. Below it a [`backend::Backend`] (SQLite or
+//! PostgreSQL) only reads and writes rows, so those rules exist once, and
+//! one conformance suite (`tests/store_conformance.rs`) runs against both.
 
+mod backend;
+mod changes;
+mod postgres;
+mod rules;
+mod sealing;
+mod sql;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use changes::{ChangeBatch, ChangeSubscription};
 
-use crate::model::{Key, Kind};
-use async_trait::async_trait;
+use crate::model::calls::{BucketCount, CallRecord, CallStatus, GroupBy};
+use crate::model::{Key, KeySlot, Kind};
+use crate::secrets::{SecretError, SecretKey};
+use backend::{Backend, Row, StoredKeys};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// One stored resource: its validated spec as JSON plus bookkeeping.
+/// One stored resource: its validated spec as JSON (secrets in clear) plus bookkeeping.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub key: Key,
@@ -20,39 +33,55 @@ pub struct Record {
     pub etag: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Subscriptions only: the hashes of their two keys.
+    pub key_hashes: Option<KeyHashes>,
 }
 
 /// The condition a write puts on the stored resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     None,
-    /// The stored ETag must equal this one (`If-Match`).
-    Matches(String),
+    /// The stored ETag must equal one of these (`If-Match`).
+    Matches(Vec<String>),
     /// The resource must exist, whatever its ETag (`If-Match: *`).
     Exists,
     /// The resource must not exist yet (`If-None-Match: *`).
     Absent,
+    /// The stored ETag must be none of these (`If-None-Match: "a", "b"`).
+    NoneMatch(Vec<String>),
 }
 
 impl Precondition {
+    pub fn matches(etag: impl Into<String>) -> Precondition {
+        Precondition::Matches(vec![etag.into()])
+    }
+
     /// Whether the stored resource (`current`) satisfies the condition.
     pub fn check(&self, key: &Key, current: Option<&Record>) -> Result<(), StoreError> {
+        let failed = |current: Option<&Record>| StoreError::PreconditionFailed { key: key.clone(), current: current.map(|r| r.etag.clone()) };
         match (self, current) {
             (Precondition::Absent, Some(_)) => Err(StoreError::AlreadyExists { key: key.clone() }),
-            (Precondition::Matches(expected), Some(record)) if &record.etag != expected => {
-                Err(StoreError::PreconditionFailed { key: key.clone(), current: Some(record.etag.clone()) })
-            }
-            (Precondition::Matches(_) | Precondition::Exists, None) => Err(StoreError::PreconditionFailed { key: key.clone(), current: None }),
+            (Precondition::Matches(expected), Some(record)) if !expected.contains(&record.etag) => Err(failed(current)),
+            (Precondition::NoneMatch(refused), Some(record)) if refused.contains(&record.etag) => Err(failed(current)),
+            (Precondition::Matches(_) | Precondition::Exists, None) => Err(failed(None)),
             _ => Ok(()),
         }
     }
 }
 
 /// Hashes of a subscription's two keys.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyHashes {
     pub primary: String,
     pub secondary: String,
+}
+
+/// New subscription keys, in clear: the store keeps their hashes (for
+/// lookup) and the keys sealed (for `list-secrets`).
+#[derive(Debug, Clone)]
+pub enum KeyChange {
+    Both { primary: String, secondary: String },
+    One { slot: KeySlot, key: String },
 }
 
 /// A create-or-replace of one resource.
@@ -61,14 +90,16 @@ pub struct Put {
     pub key: Key,
     pub body: Value,
     pub precondition: Precondition,
-    /// Required when creating a subscription; replaces stored hashes when given.
-    pub key_hashes: Option<KeyHashes>,
+    /// Required when creating a subscription.
+    pub keys: Option<KeyChange>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Written {
     pub record: Record,
     pub created: bool,
+    /// The change it made; `None` when the write changed nothing.
+    pub change: Option<i64>,
 }
 
 /// A page of a collection: resources of `kind` under `parent`, ordered by
@@ -83,26 +114,65 @@ pub struct ListQuery {
     pub product: Option<String>,
 }
 
-/// Calls counted against one subscription's quota in its current window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuotaCounter {
-    pub subscription: String,
-    /// Unix seconds at which the window started.
-    pub window_start: i64,
-    pub count: i64,
-}
-
 /// Which call-log records to return, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct CallQuery {
     pub server: Option<String>,
     pub tool: Option<String>,
     pub session_id: Option<String>,
-    pub status: Option<crate::model::calls::CallStatus>,
+    pub subscription: Option<String>,
+    pub status: Option<CallStatus>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// `None`: every match (analytics).
+    /// `None`: every match.
     pub limit: Option<u32>,
+}
+
+/// What analytics aggregates: calls in `[from, to)` (all when absent), of one server or all.
+#[derive(Debug, Clone)]
+pub struct AnalyticsQuery {
+    pub group_by: GroupBy,
+    pub server: Option<String>,
+    pub subscription: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Calls per hour of one dimension (a version, a tool): what charts show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourlyCount {
+    pub hour: DateTime<Utc>,
+    pub group: String,
+    pub calls: u64,
+    pub errors: u64,
+}
+
+/// One entry of the audit log: who read or did something sensitive.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub time: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub resource: String,
+}
+
+/// What a quota reservation got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaReservation {
+    pub granted: i64,
+    /// Units reserved in the window after it, by every process.
+    pub stored: i64,
+}
+
+/// Rate-limit capacity the gateway reserved before spending it: after a
+/// crash, everything reserved counts as spent at `until_ms`, so no window
+/// ever admits more than its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateGrant {
+    pub subscription: String,
+    pub count: i64,
+    /// Unix milliseconds by which every unit of the grant was spent or dropped.
+    pub until_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +181,7 @@ pub enum StoreError {
     NotFound(Key),
     #[error("{key} exists already")]
     AlreadyExists { key: Key },
-    #[error("{key} has changed since it was read (If-Match does not match its ETag)")]
+    #[error("{key} has changed since it was read (the precondition does not hold for its ETag)")]
     PreconditionFailed { key: Key, current: Option<String> },
     #[error("{key} is still referred to by {}", by.join(", "))]
     StillReferenced { key: Key, by: Vec<String> },
@@ -125,63 +195,369 @@ pub enum StoreError {
     SubscriptionsLimit { product: String, limit: i64 },
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH, sqlite::memory: or postgres://…")]
+    UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    async fn get(&self, key: &Key) -> Result<Option<Record>, StoreError>;
+pub type DynStore = Arc<Store>;
 
-    async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError>;
+/// How long call-log changes are kept in the change table before pruning.
+const CHANGES_KEPT: i64 = 10_000;
 
-    /// Creates or replaces, honouring the precondition in the same
-    /// transaction. Writing the stored body again changes nothing.
-    async fn put(&self, put: Put) -> Result<Written, StoreError>;
+pub struct Store {
+    backend: Box<dyn Backend>,
+    secrets: Arc<SecretKey>,
+    feed: changes::Feed,
+}
+
+/// Where the secret key comes from when none is given: a file beside an
+/// SQLite database, a throwaway one for an in-memory store. PostgreSQL
+/// deployments must give it (every replica needs the same one).
+#[derive(Debug)]
+pub enum DefaultKey {
+    /// Created now at this path.
+    Created(PathBuf),
+    /// Read from this path.
+    Read(PathBuf),
+    /// Random, for this process only (in-memory store).
+    Ephemeral,
+}
+
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The secret key an mcpgate on `url` uses when none is configured.
+pub fn default_secret_key(url: &str) -> Result<(SecretKey, DefaultKey), StoreError> {
+    if is_postgres(url) {
+        return Err(StoreError::Secret(SecretError::NoKey));
+    }
+    match sqlite::database_file(url) {
+        Some(file) => {
+            let path = PathBuf::from(format!("{}.key", file.display()));
+            let (key, created) = SecretKey::read_or_create(&path)?;
+            Ok((key, if created { DefaultKey::Created(path) } else { DefaultKey::Read(path) }))
+        }
+        None => Ok((SecretKey::generate().0, DefaultKey::Ephemeral)),
+    }
+}
+
+/// Opens the store at `url` with the default secret key (see [`default_secret_key`]).
+pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+    let (key, _) = default_secret_key(url)?;
+    open_with(url, Arc::new(key)).await
+}
+
+/// Opens the store named by a database URL (`sqlite://PATH`,
+/// `sqlite::memory:`, `postgres://…`), migrates it, and re-seals secrets
+/// sealed by an older key.
+pub async fn open_with(url: &str, secrets: Arc<SecretKey>) -> Result<DynStore, StoreError> {
+    let backend: Box<dyn Backend> = if url.starts_with("sqlite:") {
+        Box::new(sqlite::open(url).await?)
+    } else if is_postgres(url) {
+        Box::new(postgres::open(url).await?)
+    } else {
+        return Err(StoreError::UnsupportedUrl(url.to_string()));
+    };
+    let feed = changes::Feed::new();
+    backend.watch_changes(feed.waker());
+    let store = Store { backend, secrets, feed };
+    store.reseal().await?;
+    Ok(Arc::new(store))
+}
+
+impl Store {
+    fn record(&self, row: Row) -> Result<Record, StoreError> {
+        let mut body = row.body;
+        sealing::open_body(&self.secrets, &row.key, &mut body)?;
+        Ok(Record {
+            key: row.key,
+            body,
+            etag: row.etag,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            key_hashes: row.keys.map(|k| KeyHashes { primary: k.primary_hash, secondary: k.secondary_hash }),
+        })
+    }
+
+    fn records(&self, rows: Vec<Row>) -> Result<Vec<Record>, StoreError> {
+        rows.into_iter().map(|row| self.record(row)).collect()
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Record>, StoreError> {
+        self.backend.get(key).await?.map(|row| self.record(row)).transpose()
+    }
+
+    pub async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError> {
+        self.records(self.backend.list(query).await?)
+    }
+
+    /// Every resource of a kind, under every parent (the gateway loads its configuration with it).
+    pub async fn list_all(&self, kind: Kind) -> Result<Vec<Record>, StoreError> {
+        self.records(self.backend.list_all(kind).await?)
+    }
+
+    /// Creates or replaces, honouring the precondition and the references
+    /// it relies on in one transaction that excludes every other writer.
+    /// Writing what is stored again changes nothing.
+    pub async fn put(&self, put: Put) -> Result<Written, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let current = tx.get(&put.key).await?.map(|row| self.record(row)).transpose()?;
+        put.precondition.check(&put.key, current.as_ref())?;
+        rules::check_references(tx.as_mut(), &put.key, &put.body, current.is_none()).await?;
+        let keys = self.stored_keys(&put, tx.as_mut()).await?;
+        let clear_body = put.body.to_string();
+        let etag = match &keys {
+            Some(k) => etag_of(&clear_body, &[&k.primary_hash, &k.secondary_hash]),
+            None => etag_of(&clear_body, &[]),
+        };
+        if let Some(current) = current.as_ref().filter(|c| c.etag == etag) {
+            return Ok(Written { record: current.clone(), created: false, change: None });
+        }
+        let now = now();
+        let created_at = current.as_ref().map_or(now, |c| c.created_at);
+        let mut sealed = put.body.clone();
+        sealing::seal_body(&self.secrets, &put.key, &mut sealed)?;
+        let row = Row { key: put.key.clone(), body: sealed, etag: etag.clone(), created_at, updated_at: now, keys: keys.clone() };
+        tx.upsert(&row).await?;
+        let change = tx.log_change(&put.key).await?;
+        rules::prune_changes(tx.as_mut(), change, CHANGES_KEPT).await?;
+        tx.commit().await?;
+        self.feed.wake();
+        let key_hashes = keys.map(|k| KeyHashes { primary: k.primary_hash, secondary: k.secondary_hash });
+        let record = Record { key: put.key, body: put.body, etag, created_at, updated_at: now, key_hashes };
+        Ok(Written { record, created: current.is_none(), change: Some(change) })
+    }
+
+    /// The key columns a subscription write stores: new keys hashed and
+    /// sealed, or the stored ones kept.
+    async fn stored_keys(&self, put: &Put, tx: &mut dyn backend::WriteTx) -> Result<Option<StoredKeys>, StoreError> {
+        if put.key.kind != Kind::Subscription {
+            return Ok(None);
+        }
+        let stored = tx.get(&put.key).await?.and_then(|row| row.keys);
+        let aad = sealing::keys_aad(&put.key);
+        let (primary, secondary) = match &put.keys {
+            None => return stored.map(Some).ok_or_else(|| StoreError::Corrupt(format!("{} has no keys", put.key))),
+            Some(KeyChange::Both { primary, secondary }) => (primary.clone(), secondary.clone()),
+            Some(KeyChange::One { slot, key }) => {
+                let stored = stored.ok_or_else(|| StoreError::NotFound(put.key.clone()))?;
+                let (old_primary, old_secondary) = match &stored.sealed {
+                    Some(sealed) => sealing::open_keys(&self.secrets, sealed, &aad)?,
+                    // Keys from before they were kept sealed: only the new one is known.
+                    None => {
+                        let (primary_hash, secondary_hash) = match slot {
+                            KeySlot::Primary => (crate::model::subscription::hash_key(key), stored.secondary_hash),
+                            KeySlot::Secondary => (stored.primary_hash, crate::model::subscription::hash_key(key)),
+                        };
+                        return Ok(Some(StoredKeys { primary_hash, secondary_hash, sealed: None }));
+                    }
+                };
+                match slot {
+                    KeySlot::Primary => (key.clone(), old_secondary),
+                    KeySlot::Secondary => (old_primary, key.clone()),
+                }
+            }
+        };
+        Ok(Some(StoredKeys {
+            primary_hash: crate::model::subscription::hash_key(&primary),
+            secondary_hash: crate::model::subscription::hash_key(&secondary),
+            sealed: Some(sealing::seal_keys(&self.secrets, &primary, &secondary, &aad)),
+        }))
+    }
 
     /// Removes a resource. Resources that refer to it block the delete unless
     /// `cascade`, which removes them (or, for versions, the references).
-    async fn delete(&self, key: &Key, precondition: &Precondition, cascade: bool) -> Result<(), StoreError>;
+    pub async fn delete(&self, key: &Key, precondition: &Precondition, cascade: bool) -> Result<i64, StoreError> {
+        let mut tx = self.backend.begin_write().await?;
+        let current = tx.get(key).await?.map(|row| self.record(row)).transpose()?;
+        precondition.check(key, current.as_ref())?;
+        if current.is_none() {
+            return Err(StoreError::NotFound(key.clone()));
+        }
+        let mut changed = rules::delete_with_referrers(tx.as_mut(), key, cascade).await?;
+        changed.push(key.clone());
+        let mut last = 0;
+        for key in &changed {
+            last = tx.log_change(key).await?;
+        }
+        rules::prune_changes(tx.as_mut(), last, CHANGES_KEPT).await?;
+        tx.commit().await?;
+        self.feed.wake();
+        Ok(last)
+    }
 
-    /// The key hashes of a subscription.
-    async fn key_hashes(&self, subscription: &str) -> Result<Option<KeyHashes>, StoreError>;
+    /// A subscription's keys in clear (`list-secrets`). `None` when the
+    /// subscription does not exist; an error when its keys predate sealing.
+    pub async fn reveal_keys(&self, subscription: &str) -> Result<Option<(String, String)>, StoreError> {
+        let key = Key::top(Kind::Subscription, subscription);
+        let Some(row) = self.backend.get(&key).await? else { return Ok(None) };
+        let sealed = row
+            .keys
+            .and_then(|k| k.sealed)
+            .ok_or_else(|| StoreError::Corrupt(format!("{key} holds keys from before mcpgate kept them sealed; regenerate them to reveal them")))?;
+        sealing::open_keys(&self.secrets, &sealed, &sealing::keys_aad(&key)).map(Some)
+    }
 
     /// The subscription holding a key with this hash, in either slot.
-    async fn subscription_by_key_hash(&self, hash: &str) -> Result<Option<Record>, StoreError>;
+    pub async fn subscription_by_key_hash(&self, hash: &str) -> Result<Option<Record>, StoreError> {
+        self.backend.subscription_by_key_hash(hash).await?.map(|row| self.record(row)).transpose()
+    }
 
-    /// Every subscription's key hashes, by subscription name.
-    async fn subscription_keys(&self) -> Result<Vec<(String, KeyHashes)>, StoreError>;
+    /// Re-seals secrets sealed by a previous key (or stored in clear by an
+    /// older mcpgate) under the current key. Bookkeeping, not a change:
+    /// ETags and timestamps stay.
+    async fn reseal(&self) -> Result<(), StoreError> {
+        let mut resealed = 0;
+        for kind in Kind::ALL {
+            for row in self.backend.list_all(kind).await? {
+                let stale_body = sealing::needs_reseal(&self.secrets, &row.key, &row.body);
+                let stale_keys = row.keys.as_ref().and_then(|k| k.sealed.as_deref()).is_some_and(|s| !self.secrets.sealed_by_current(s));
+                if !stale_body && !stale_keys {
+                    continue;
+                }
+                let mut tx = self.backend.begin_write().await?;
+                let Some(mut row) = tx.get(&row.key).await? else { continue };
+                sealing::open_body(&self.secrets, &row.key, &mut row.body)?;
+                sealing::seal_body(&self.secrets, &row.key, &mut row.body)?;
+                if let Some(keys) = row.keys.as_mut() {
+                    if let Some(sealed) = keys.sealed.as_deref() {
+                        let aad = sealing::keys_aad(&row.key);
+                        let (primary, secondary) = sealing::open_keys(&self.secrets, sealed, &aad)?;
+                        keys.sealed = Some(sealing::seal_keys(&self.secrets, &primary, &secondary, &aad));
+                    }
+                }
+                tx.upsert(&row).await?;
+                tx.commit().await?;
+                resealed += 1;
+            }
+        }
+        if resealed > 0 {
+            tracing::info!(resealed, key_id = %self.secrets.current_id(), "re-sealed secrets under the current secret key");
+            self.backend.compact_secrets().await?;
+        }
+        Ok(())
+    }
 
-    async fn load_quota_counters(&self) -> Result<Vec<QuotaCounter>, StoreError>;
+    /// The server's secret key (the gateway derives its session-id key from it).
+    pub fn secret_key(&self) -> Arc<SecretKey> {
+        self.secrets.clone()
+    }
 
-    /// Upserts the given counters in one transaction.
-    async fn save_quota_counters(&self, counters: &[QuotaCounter]) -> Result<(), StoreError>;
+    /// Follows committed changes from now on (see [`ChangeSubscription`]).
+    pub async fn subscribe_changes(self: &Arc<Self>) -> Result<ChangeSubscription, StoreError> {
+        let latest = self.backend.latest_change().await?;
+        Ok(self.feed.subscribe(Arc::clone(self), latest))
+    }
 
-    /// Appends call records in one transaction.
-    async fn insert_calls(&self, calls: &[crate::model::calls::CallRecord]) -> Result<(), StoreError>;
+    pub(crate) async fn changes_since(&self, after: i64) -> Result<backend::ChangesPage, StoreError> {
+        self.backend.changes_since(after).await
+    }
 
-    /// Drops records older than `older_than`, then all but the newest `keep`.
-    async fn prune_calls(&self, older_than: DateTime<Utc>, keep: u64) -> Result<u64, StoreError>;
+    /// Waits (up to `limit`) until gateways in this process serve `change`;
+    /// returns at once when none listens.
+    pub async fn await_served(&self, change: i64, limit: Duration) {
+        self.feed.await_served(change, limit).await;
+    }
 
-    async fn find_calls(&self, query: &CallQuery) -> Result<Vec<crate::model::calls::CallRecord>, StoreError>;
+    /// Reserves up to `want` units of a subscription's quota window (at
+    /// most `limit` in all), before they are spent: a crash then loses only
+    /// unspent units.
+    pub async fn reserve_quota(&self, subscription: &str, window_start: i64, want: i64, limit: i64) -> Result<QuotaReservation, StoreError> {
+        self.backend.reserve_quota(subscription, window_start, want, limit).await
+    }
 
-    /// Every resource of a kind, under every parent (the gateway loads its configuration with it).
-    async fn list_all(&self, kind: Kind) -> Result<Vec<Record>, StoreError>;
+    /// Gives back reserved, unspent units (on shutdown, or a refunded call).
+    pub async fn release_quota(&self, subscription: &str, window_start: i64, units: i64) -> Result<(), StoreError> {
+        self.backend.release_quota(subscription, window_start, units).await
+    }
+
+    /// Units reserved in a subscription's window (≥ the calls admitted in it).
+    pub async fn quota_used(&self, subscription: &str, window_start: i64) -> Result<i64, StoreError> {
+        self.backend.quota_used(subscription, window_start).await
+    }
+
+    pub async fn record_rate_grant(&self, grant: &RateGrant, bucket_ms: i64) -> Result<(), StoreError> {
+        self.backend.record_rate_grant(grant, bucket_ms).await
+    }
+
+    /// Rate grants that may still count in a window ending now (newer than `since_ms`).
+    pub async fn rate_grants(&self, since_ms: i64) -> Result<Vec<RateGrant>, StoreError> {
+        self.backend.rate_grants(since_ms).await
+    }
+
+    /// Appends call records and adds them to the hourly rollups, in one transaction.
+    pub async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        self.backend.insert_calls(calls).await
+    }
+
+    /// Drops records (and rollups) older than `older_than`, then all but the newest `keep` records.
+    pub async fn prune_calls(&self, older_than: DateTime<Utc>, keep: u64) -> Result<u64, StoreError> {
+        self.backend.prune_calls(older_than, keep).await
+    }
+
+    pub async fn find_calls(&self, query: &CallQuery) -> Result<Vec<CallRecord>, StoreError> {
+        self.backend.find_calls(query).await
+    }
+
+    /// Calls aggregated per group and latency bucket, in SQL: whole hours
+    /// from the rollups, the partial hours at the edges from the call log.
+    pub async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<BucketCount>, StoreError> {
+        self.backend.analytics(query).await
+    }
+
+    /// Calls per hour grouped by `column` (`version`, `tool`, …) from the rollups.
+    pub async fn hourly(
+        &self,
+        column: HourlyColumn,
+        server: Option<&str>,
+        subscription: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<HourlyCount>, StoreError> {
+        self.backend.hourly(column, server, subscription, since).await
+    }
+
+    pub async fn append_audit(&self, actor: &str, action: &str, resource: &str) -> Result<(), StoreError> {
+        self.backend.append_audit(&AuditEntry { time: now(), actor: actor.into(), action: action.into(), resource: resource.into() }).await
+    }
+
+    /// The newest audit entries first.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        self.backend.audit_log(limit).await
+    }
 }
 
-pub type DynStore = Arc<dyn Store>;
+/// A dimension charts show per hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HourlyColumn {
+    Version,
+    Tool,
+}
 
-/// Opens the store named by a database URL (`sqlite://PATH`, `sqlite::memory:`).
-pub async fn open(url: &str) -> Result<DynStore, StoreError> {
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::open(url).await?));
+impl HourlyColumn {
+    fn column(self) -> &'static str {
+        match self {
+            HourlyColumn::Version => "version",
+            HourlyColumn::Tool => "tool",
+        }
     }
-    Err(StoreError::Invalid {
-        field: "database".into(),
-        reason: crate::model::Reason::Malformed { message: format!("unsupported database URL {url:?}: use sqlite://PATH or sqlite::memory:") },
-    })
+}
+
+/// The current time at the precision every backend keeps (PostgreSQL:
+/// microseconds), so what a write returns is what a read returns.
+pub(crate) fn now() -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let now = Utc::now();
+    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
 }
 
 /// A strong validator over everything a resource's representation depends on.

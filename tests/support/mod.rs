@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod docs;
+pub mod engines;
 pub mod otlp;
 pub mod scenario;
 pub mod stack;

@@ -30,7 +30,7 @@ impl Stack {
         let store = mcpgate::store::open(database).await.expect("store opens");
         let telemetry = Telemetry::start(&telemetry, store.clone()).expect("telemetry starts");
         let api = Api::serve(AppState::new(store, Some(super::TOKEN)).with_telemetry(telemetry.clone())).await;
-        let gateway = Gateway::start(api.state.store.clone(), api.state.change_feed(), settings, telemetry).await.expect("gateway starts");
+        let gateway = Gateway::start(api.state.store.clone(), settings, telemetry).await.expect("gateway starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let gateway_url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = gateway::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
