@@ -26,6 +26,9 @@ step "cargo test"
 results="$MCPGATE_CACHE/test-results.txt"
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$results"
 
+# Reliability under abuse, short: crash cycles, quota exactness, invented names, malformed input.
+./scripts/stress.sh --short
+
 # The README's other command, end to end, on the binaries just tested.
 step "demo (./scripts/demo.sh --no-wait, dev build)"
 MCPGATE_DEMO_PROFILE=dev ./scripts/demo.sh --no-wait

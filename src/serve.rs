@@ -82,6 +82,10 @@ pub(crate) struct ServeArgs {
     /// Most JSON-RPC messages in one batch.
     #[arg(long, env = "MCPGATE_MAX_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_batch: u32,
+    /// How often the gateway fetches each version's tool manifest again, in
+    /// seconds (also on first use and when the version changes).
+    #[arg(long, env = "MCPGATE_TOOL_REFRESH_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tool_refresh_seconds: u64,
     /// How long the gateway waits to connect to an upstream MCP server, in seconds.
     #[arg(long, env = "MCPGATE_UPSTREAM_CONNECT_TIMEOUT", default_value_t = 5)]
     pub upstream_connect_timeout: u64,
@@ -97,6 +101,11 @@ pub(crate) struct ServeArgs {
     /// At most this many call-log records are kept (the newest).
     #[arg(long, env = "MCPGATE_CALL_LOG_MAX_ROWS", default_value_t = 1_000_000)]
     pub call_log_max_rows: u64,
+    /// When tool-call records are written: `behind` the responses (batched;
+    /// a crash can lose the last 250 ms) or `before-response` (a killed
+    /// replica loses none the clients saw answered).
+    #[arg(long, env = "MCPGATE_CALL_LOG_WRITE", value_enum, default_value = "behind")]
+    pub call_log_write: crate::telemetry::call_log::Write,
     /// Throwaway instance: in-memory store, free loopback ports, a random
     /// token unless one is given; prints its URLs and token as one JSON line.
     #[arg(long, env = "MCPGATE_EPHEMERAL")]
@@ -213,6 +222,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
                 connect_timeout: Duration::from_secs(args.upstream_connect_timeout),
                 max_batch: args.max_batch as usize,
                 counters,
+                tool_refresh: Duration::from_secs(args.tool_refresh_seconds),
                 ..GatewaySettings::default()
             };
             let gateway = Gateway::start(store.clone(), settings, telemetry).await?;
@@ -261,6 +271,7 @@ fn start_telemetry(args: &ServeArgs, store: &store::DynStore) -> Result<Arc<Tele
             redact_keys: args.payload_redact_keys.iter().map(|k| k.trim().to_lowercase()).collect(),
         },
         retention: Retention { max_age: Duration::from_secs(args.call_log_max_age_days * 24 * 3600), max_rows: args.call_log_max_rows },
+        call_log_write: args.call_log_write,
         ..TelemetrySettings::default()
     };
     let telemetry = Telemetry::start(&telemetry_settings, store.clone())?;

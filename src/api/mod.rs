@@ -207,7 +207,12 @@ async fn not_found() -> ApiError {
 /// What the admin listener of a gateway-only process serves: health and
 /// metrics, no management API.
 pub fn operations_router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).fallback(not_found).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::map_response(problem::normalize))
+        .with_state(state)
 }
 
 /// Everything the admin listener serves.
@@ -219,5 +224,6 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::serve))
         .nest("/api/v1", protected)
         .fallback(not_found)
+        .layer(middleware::map_response(problem::normalize))
         .with_state(state)
 }

@@ -23,6 +23,9 @@ pub enum ProblemType {
     StillReferenced,
     SubscriptionsLimit,
     InvalidState,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    BadRequest,
     Internal,
 }
 
@@ -39,13 +42,18 @@ impl ProblemType {
             ProblemType::StillReferenced => "still-referenced",
             ProblemType::SubscriptionsLimit => "subscriptions-limit",
             ProblemType::InvalidState => "invalid-state",
+            ProblemType::MethodNotAllowed => "method-not-allowed",
+            ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::BadRequest => "bad-request",
             ProblemType::Internal => "internal",
         }
     }
 
     fn status(self) -> StatusCode {
         match self {
-            ProblemType::Validation | ProblemType::MalformedJson => StatusCode::BAD_REQUEST,
+            ProblemType::Validation | ProblemType::MalformedJson | ProblemType::BadRequest => StatusCode::BAD_REQUEST,
+            ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemType::NotFound => StatusCode::NOT_FOUND,
@@ -69,6 +77,9 @@ impl ProblemType {
             ProblemType::StillReferenced => "Other resources still refer to this one",
             ProblemType::SubscriptionsLimit => "The product has no subscriptions left",
             ProblemType::InvalidState => "The resource is not in a state that allows this",
+            ProblemType::MethodNotAllowed => "The resource does not support this method",
+            ProblemType::PayloadTooLarge => "The request body is too large",
+            ProblemType::BadRequest => "The request is malformed",
             ProblemType::Internal => "Internal error",
         }
     }
@@ -147,9 +158,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.kind.status();
+impl ApiError {
+    /// The response, with the status given (normally the type's own).
+    fn respond(self, status: StatusCode) -> Response {
         let problem = Problem {
             type_uri: format!("{TYPE_BASE}{}", self.kind.slug()),
             title: self.kind.title().to_string(),
@@ -166,4 +177,47 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        self.respond(status)
+    }
+}
+
+impl ProblemType {
+    /// The type an error status from outside the handlers stands for.
+    fn of_status(status: StatusCode) -> ProblemType {
+        match status {
+            StatusCode::NOT_FOUND => ProblemType::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ProblemType::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => ProblemType::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemType::UnsupportedMediaType,
+            StatusCode::UNAUTHORIZED => ProblemType::Unauthorized,
+            s if s.is_client_error() => ProblemType::BadRequest,
+            _ => ProblemType::Internal,
+        }
+    }
+}
+
+/// Turns error responses made outside the handlers (the router's 405, a
+/// body over the size limit's 413, an extractor's 400) into problem
+/// documents, so every error the API returns has one shape.
+pub async fn normalize(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).trim().to_string();
+    let kind = ProblemType::of_status(status);
+    let detail = if detail.is_empty() { kind.title().to_string() } else { detail };
+    let mut problem = ApiError::new(kind, detail).respond(status);
+    if let Some(allow) = allow {
+        problem.headers_mut().insert(header::ALLOW, allow);
+    }
+    problem
 }

@@ -7,7 +7,7 @@ use crate::model::{Key, Kind, ProductServerSpec, ProductSpec, ProductState, Subs
 use crate::store::{ChangeBatch, DynStore, KeyHashes, Record, StoreError};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ pub struct ServerConfig {
 pub struct Association {
     pub tools: ToolFilter,
     pub restricts_tools: bool,
+    /// Allow-list entries that name one tool (no glob): fit for metric labels.
+    pub literal_tools: HashSet<String>,
     pub versions: Option<Vec<String>>,
 }
 
@@ -119,7 +121,9 @@ impl Decoded {
             }
             (Kind::ProductServer, Some(record)) => {
                 let spec: ProductServerSpec = decode(&record)?;
-                let association = Association { tools: spec.tool_filter(), restricts_tools: spec.tools.is_some(), versions: spec.versions };
+                let literal_tools = spec.tools.iter().flatten().filter(|p| !p.contains(['*', '?', '[', '{'])).cloned().collect();
+                let association =
+                    Association { tools: spec.tool_filter(), restricts_tools: spec.tools.is_some(), literal_tools, versions: spec.versions };
                 self.associations.insert(pair(), Arc::new(association));
             }
             (Kind::ProductServer, None) => {

@@ -13,6 +13,7 @@ mod proxy;
 mod refusal;
 pub mod sessions;
 pub mod sse;
+pub mod tools;
 
 use crate::model::product::LimitFailureMode;
 use crate::model::routing::{choose_version, Requested, RouteError};
@@ -56,6 +57,9 @@ pub struct GatewaySettings {
     /// Most bytes of request headers (names and values).
     pub max_header_bytes: usize,
     pub counters: Counters,
+    /// How often each version's tool manifest is fetched again (it is also
+    /// fetched on first use and whenever the version changes).
+    pub tool_refresh: Duration,
 }
 
 impl Default for GatewaySettings {
@@ -66,6 +70,7 @@ impl Default for GatewaySettings {
             max_batch: 100,
             max_header_bytes: 32 * 1024,
             counters: Counters::Local,
+            tool_refresh: Duration::from_secs(300),
         }
     }
 }
@@ -75,6 +80,7 @@ pub struct Gateway {
     pub limiter: Limiter,
     sessions: SessionKeys,
     server_infos: Arc<ServerInfos>,
+    tools: Arc<tools::ToolCatalog>,
     pub telemetry: Arc<Telemetry>,
     bridges: legacy_sse::Bridges,
     pub settings: GatewaySettings,
@@ -100,7 +106,10 @@ impl Gateway {
         let limiter = match &settings.counters {
             Counters::Local => Limiter::Local(Box::new(limits::local::LocalLimiter::load(store.clone()).await?)),
             Counters::Redis(url) => {
-                Limiter::Redis(limits::redis::RedisLimiter::connect(url).map_err(|e| StartError::Redis { url: url.clone(), message: e.to_string() })?)
+                let namespace = store.installation().await?;
+                let redis = limits::redis::RedisLimiter::connect(url, namespace)
+                    .map_err(|e| StartError::Redis { url: url.clone(), message: e.to_string() })?;
+                Limiter::Redis(redis)
             }
         };
         let client = crate::http_client::client_builder()
@@ -109,7 +118,17 @@ impl Gateway {
             .build()
             .map_err(|e| StartError::Client(e.to_string()))?;
         let sessions = SessionKeys::new(&store.secret_key());
-        Ok(Arc::new(Gateway { config, limiter, sessions, server_infos: Arc::default(), telemetry, bridges: Default::default(), settings, client }))
+        Ok(Arc::new(Gateway {
+            config,
+            limiter,
+            sessions,
+            server_infos: Arc::default(),
+            tools: Arc::default(),
+            telemetry,
+            bridges: Default::default(),
+            settings,
+            client,
+        }))
     }
 
     /// Writes what is still unsaved (call records, spans) and gives back

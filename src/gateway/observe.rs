@@ -2,9 +2,11 @@
 //! answer (from the upstream or the gateway itself) and reports each to
 //! telemetry: spans, metrics, and the call log.
 
+use super::config::Association;
 use super::config::VersionConfig;
 use super::jsonrpc;
 use super::sessions::{ServerInfo, ServerInfos};
+use super::tools::ToolCatalog;
 use crate::telemetry::observation::{CallContext, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
@@ -33,6 +35,12 @@ pub struct Exchanges {
     version: Arc<VersionConfig>,
     /// Where what an initialize result says about the server is kept.
     server_infos: Arc<ServerInfos>,
+    /// What the version offers, and what the product names: which tool
+    /// names may be metric labels.
+    tools: Arc<ToolCatalog>,
+    association: Option<Arc<Association>>,
+    /// Call records not yet stored (before-response mode).
+    unstored: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
 fn id_text(id: &Value) -> String {
@@ -49,13 +57,33 @@ fn param(message: &Value, pointer: &str) -> Option<String> {
 /// Values from the other side of a hop go into spans and the call log: bounded.
 const MAX_ATTRIBUTE_CHARS: usize = 256;
 
+/// Error messages from an upstream go into spans and the call log: bounded.
+fn capped_message(message: &str) -> String {
+    const MAX_MESSAGE_CHARS: usize = 1024;
+    message.chars().take(MAX_MESSAGE_CHARS).collect()
+}
+
 fn capped(value: Option<&str>) -> Option<String> {
     value.map(|v| v.chars().take(MAX_ATTRIBUTE_CHARS).collect())
 }
 
 impl Exchanges {
-    pub fn new(telemetry: Arc<Telemetry>, context: Arc<CallContext>, version: Arc<VersionConfig>, server_infos: Arc<ServerInfos>) -> Exchanges {
-        Exchanges { telemetry, context, pending: HashMap::new(), version, server_infos }
+    pub fn new(gateway: &super::Gateway, context: Arc<CallContext>, version: Arc<VersionConfig>, association: Option<Arc<Association>>) -> Exchanges {
+        Exchanges {
+            telemetry: gateway.telemetry.clone(),
+            context,
+            pending: HashMap::new(),
+            version,
+            server_infos: gateway.server_infos.clone(),
+            tools: gateway.tools.clone(),
+            association,
+            unstored: Vec::new(),
+        }
+    }
+
+    fn tool_known(&self, tool: &str) -> bool {
+        self.association.as_ref().is_some_and(|a| a.literal_tools.contains(tool))
+            || self.tools.offers(&self.context.server, &self.context.version, tool)
     }
 
     pub fn context_mut(&mut self) -> &mut CallContext {
@@ -124,12 +152,12 @@ impl Exchanges {
         }
         let error = if let Some(error) = message.get("error") {
             Some(ObservedError {
-                error_type: error.get("code").map(|c| c.to_string()).unwrap_or_else(|| "_OTHER".into()),
-                message: error.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
+                error_type: error.get("code").filter(|c| c.is_i64()).map(|c| c.to_string()).unwrap_or_else(|| "_OTHER".into()),
+                message: capped_message(error.get("message").and_then(Value::as_str).unwrap_or_default()),
             })
         } else if message.pointer("/result/isError") == Some(&Value::Bool(true)) {
             let text = message.pointer("/result/content/0/text").and_then(Value::as_str).unwrap_or("the tool reported an error");
-            Some(ObservedError { error_type: "tool_error".into(), message: text.to_string() })
+            Some(ObservedError { error_type: "tool_error".into(), message: capped_message(text) })
         } else {
             None
         };
@@ -163,10 +191,12 @@ impl Exchanges {
             (Some(tool), true) => crate::model::version::tool_cost(&self.version.spec.tool_costs, tool),
             _ => 0.0,
         };
-        self.telemetry.record(Observation {
+        let tool_known = pending.tool.as_deref().is_some_and(|t| self.tool_known(t));
+        let stored = self.telemetry.record(Observation {
             method: pending.method,
             request_id: Some(pending.request_id),
             tool: pending.tool,
+            tool_known,
             prompt: pending.prompt,
             resource_uri: pending.resource_uri,
             start: pending.start,
@@ -178,6 +208,21 @@ impl Exchanges {
             result,
             cost,
         });
+        self.unstored.extend(stored);
+    }
+
+    /// Waits until the call records made so far are stored (at once unless
+    /// the call log writes before responses). A store that does not answer
+    /// within the limit does not hold the response back for ever.
+    pub async fn stored(&mut self) {
+        const LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+        if self.unstored.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.unstored);
+        if tokio::time::timeout(LIMIT, futures::future::join_all(pending)).await.is_err() {
+            tracing::warn!("call records were not stored within {LIMIT:?}; answering anyway");
+        }
     }
 }
 

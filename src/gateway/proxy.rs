@@ -161,11 +161,13 @@ fn timed_out(requests: &RequestIds) -> Response {
 }
 
 /// Rewrites upstream messages on their way back (filters `tools/list`
-/// results to the product's allow-list) and reports each answer.
+/// results to the product's allow-list), learns what the version offers,
+/// and reports each answer.
 struct ResponseHook {
     tool_filter: Option<ToolFilter>,
     list_ids: HashSet<String>,
     exchanges: Exchanges,
+    tools: Arc<super::tools::ToolCatalog>,
 }
 
 impl ResponseHook {
@@ -176,12 +178,13 @@ impl ResponseHook {
     }
 
     fn filter_tools(&self, message: &mut Value) -> bool {
-        let Some(filter) = &self.tool_filter else { return false };
         let is_list_reply = jsonrpc::id(message).is_some_and(|id| self.list_ids.contains(&jsonrpc::id_key(id)));
         if !is_list_reply {
             return false;
         }
         let Some(tools) = message.pointer_mut("/result/tools").and_then(Value::as_array_mut) else { return false };
+        self.tools.learn(&self.exchanges.context.server, &self.exchanges.context.version, tools);
+        let Some(filter) = &self.tool_filter else { return false };
         let before = tools.len();
         tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.allows(name)));
         tools.len() != before
@@ -202,7 +205,8 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let Some(version) = version_of(&routed).cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
-    let mut exchanges = Exchanges::new(gateway.telemetry.clone(), routed.context.clone(), version.clone(), gateway.server_infos.clone());
+    let association = routed.grant.product.servers.get(&routed.server).cloned();
+    let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association);
     let incoming_traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
     let association = routed.grant.association(&routed.server);
@@ -243,6 +247,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         }
     };
     let Some(forwarded) = forwarded else {
+        exchanges.stored().await;
         return local_only(local_replies, batch, &routed, &version, &standings);
     };
     let charged = Charged { calls, batch: forwarded.is_batch() };
@@ -256,6 +261,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
             .filter_map(|m| jsonrpc::id(m).map(jsonrpc::id_key))
             .collect(),
         exchanges,
+        tools: gateway.tools.clone(),
     };
     if version.spec.transport == Transport::Sse {
         let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
@@ -324,6 +330,7 @@ async fn forward_streamable(
 
     if status == StatusCode::ACCEPTED && !local_replies.is_empty() {
         // Only notifications went upstream; the client still awaits the refusals.
+        hook.exchanges.stored().await;
         return local_only(local_replies, charged.batch, routed, version, standings);
     }
     let metrics_server = routed.server.clone();
@@ -346,7 +353,9 @@ async fn forward_streamable(
             Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, requests),
             Ok(Ok(bytes)) => {
                 gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, &routed.server);
-                rewrite_json(status, headers, bytes, hook, local_replies)
+                let response = rewrite_json(status, headers, bytes, &mut hook, local_replies);
+                hook.exchanges.stored().await;
+                response
             }
         };
     }
@@ -392,7 +401,7 @@ fn stream_through(status: StatusCode, headers: HeaderMap, upstream: reqwest::Res
     response
 }
 
-fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, mut hook: ResponseHook, local: Vec<Value>) -> Response {
+fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut ResponseHook, local: Vec<Value>) -> Response {
     let as_received = |bytes: Bytes| {
         let mut response = Response::new(Body::from(bytes));
         *response.status_mut() = status;
@@ -448,12 +457,16 @@ fn rewrite_sse(
                 }
                 Err(err) => Err(std::io::Error::other(err)),
             };
+            // An answer goes out once its call is recorded.
+            hook.exchanges.stored().await;
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {
                 return;
             }
         }
-        let _ = tx.send(Ok(rewriter.finish(&mut |m| hook.on_message(m)))).await;
+        let rest = rewriter.finish(&mut |m| hook.on_message(m));
+        hook.exchanges.stored().await;
+        let _ = tx.send(Ok(rest)).await;
     });
     let mut response = Response::new(Body::from_stream(events));
     *response.status_mut() = status;

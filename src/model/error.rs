@@ -18,6 +18,8 @@ pub enum Reason {
     OutOfRange { min: i64, max: i64 },
     #[error("must be at most {max} characters long")]
     TooLong { max: usize },
+    #[error("must have at most {max} entries")]
+    TooMany { max: usize },
     #[error("must not be empty")]
     Empty,
     #[error("must be an absolute http or https URL")]
@@ -58,6 +60,7 @@ impl Reason {
             Reason::BadName => "bad_name",
             Reason::OutOfRange { .. } => "out_of_range",
             Reason::TooLong { .. } => "too_long",
+            Reason::TooMany { .. } => "too_many",
             Reason::Empty => "empty",
             Reason::BadUrl => "bad_url",
             Reason::BadHeaderName => "bad_header_name",

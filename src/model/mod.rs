@@ -10,6 +10,7 @@ pub mod routing;
 pub mod rules;
 pub mod server;
 pub mod subscription;
+pub mod tools;
 pub mod version;
 
 pub use error::{FieldError, FieldErrorBody, Reason, ValidationErrors};

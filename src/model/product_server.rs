@@ -24,13 +24,15 @@ impl ProductServerSpec {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
         if let Some(tools) = &self.tools {
-            for (i, pattern) in tools.iter().enumerate() {
+            errors.check("tools", rules::max_entries(tools.len(), rules::MAX_TOOL_PATTERNS));
+            for (i, pattern) in tools.iter().enumerate().take(rules::MAX_TOOL_PATTERNS) {
                 errors.check(format!("tools[{i}]"), tool_pattern(pattern).map(drop));
             }
             rules::unique(&mut errors, "tools", tools);
         }
         if let Some(versions) = &self.versions {
-            for (i, version) in versions.iter().enumerate() {
+            errors.check("versions", rules::max_entries(versions.len(), rules::MAX_LISTED_VERSIONS));
+            for (i, version) in versions.iter().enumerate().take(rules::MAX_LISTED_VERSIONS) {
                 errors.check(format!("versions[{i}]"), rules::name(version));
             }
             rules::unique(&mut errors, "versions", versions);

@@ -27,6 +27,21 @@ pub fn max_len(value: &str, max: usize) -> Result<(), Reason> {
     }
 }
 
+/// Bounds on the collections a resource holds, so no document grows without limit.
+pub const MAX_TAGS: usize = 64;
+pub const MAX_TOOL_PATTERNS: usize = 256;
+pub const MAX_LISTED_VERSIONS: usize = 64;
+pub const MAX_BACKEND_HEADERS: usize = 32;
+pub const MAX_TOOL_COSTS: usize = 1024;
+
+pub fn max_entries(count: usize, max: usize) -> Result<(), Reason> {
+    if count > max {
+        Err(Reason::TooMany { max })
+    } else {
+        Ok(())
+    }
+}
+
 pub fn range(value: i64, min: i64, max: i64) -> Result<(), Reason> {
     if (min..=max).contains(&value) {
         Ok(())
@@ -91,10 +106,12 @@ pub fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Valida
     serde_path_to_error::deserialize(value).map_err(|err| {
         let parent = err.path().to_string();
         let message = err.inner().to_string();
-        let join = |child: &str| if parent == "." || parent.is_empty() { child.to_string() } else { format!("{parent}.{child}") };
+        // An empty key still needs a visible name.
+        let named = |child: &str| if child.is_empty() { "\"\"".to_string() } else { child.to_string() };
+        let join = |child: &str| if parent == "." || parent.is_empty() { named(child) } else { format!("{parent}.{}", named(child)) };
         let (field, reason) = if let Some(name) = quoted_after(&message, "unknown field `") {
             // The path already ends at the unknown field.
-            let field = if parent.ends_with(&name) { parent.clone() } else { join(&name) };
+            let field = if !name.is_empty() && parent.ends_with(&name) { parent.clone() } else { join(&name) };
             (field, Reason::UnknownField)
         } else if let Some(name) = quoted_after(&message, "missing field `") {
             (join(&name), Reason::Required)

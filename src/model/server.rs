@@ -33,7 +33,8 @@ impl ServerSpec {
         if let Some(owner) = &self.owner {
             errors.check("owner", rules::max_len(owner, rules::MAX_LABEL_LEN));
         }
-        for (key, value) in &self.tags {
+        errors.check("tags", rules::max_entries(self.tags.len(), rules::MAX_TAGS));
+        for (key, value) in self.tags.iter().take(rules::MAX_TAGS) {
             let field = format!("tags.{key}");
             if key.is_empty() {
                 errors.add(field.clone(), super::Reason::Empty);

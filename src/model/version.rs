@@ -83,10 +83,13 @@ impl VersionSpec {
         errors.check("backend_url", rules::http_url(&self.backend_url).map(drop));
         errors.check("traffic_weight", rules::range(self.traffic_weight, 0, 100));
         errors.check("timeout_seconds", rules::range(self.timeout_seconds, 1, MAX_TIMEOUT_SECONDS));
-        for (name, value) in &self.backend_headers {
+        errors.check("backend_headers", rules::max_entries(self.backend_headers.len(), rules::MAX_BACKEND_HEADERS));
+        errors.check("tool_costs", rules::max_entries(self.tool_costs.len(), rules::MAX_TOOL_COSTS));
+        for (name, value) in self.backend_headers.iter().take(rules::MAX_BACKEND_HEADERS) {
             errors.check(format!("backend_headers.{name}"), rules::backend_header(name, value));
         }
-        for (tool, cost) in &self.tool_costs {
+        for (tool, cost) in self.tool_costs.iter().take(rules::MAX_TOOL_COSTS) {
+            errors.check(format!("tool_costs.{tool}"), rules::max_len(tool, crate::model::tools::MAX_TOOL_NAME));
             if !cost.is_finite() || *cost < 0.0 {
                 errors.add(format!("tool_costs.{tool}"), Reason::BadCost);
             }

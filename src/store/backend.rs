@@ -3,7 +3,7 @@
 //! log. No rule about what a write may do lives here.
 
 use super::{AnalyticsQuery, AuditEntry, CallQuery, HourlyColumn, HourlyCount, ListQuery, RateGrant, StoreError};
-use crate::model::calls::{BucketCount, CallRecord};
+use crate::model::calls::{CallRecord, GroupCount};
 use crate::model::{Key, Kind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -90,6 +90,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn list(&self, query: &ListQuery) -> Result<Vec<Row>, StoreError>;
     async fn list_all(&self, kind: Kind) -> Result<Vec<Row>, StoreError>;
     async fn subscription_by_key_hash(&self, hash: &str) -> Result<Option<Row>, StoreError>;
+    /// A random number chosen when the database was created: what tells
+    /// this installation's data (in Redis, say) from another's.
+    async fn installation(&self) -> Result<i64, StoreError>;
     /// After secrets were re-sealed: make sure no clear copy stays on disk.
     async fn compact_secrets(&self) -> Result<(), StoreError>;
 
@@ -108,7 +111,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError>;
     async fn prune_calls(&self, older_than: DateTime<Utc>, keep: u64) -> Result<u64, StoreError>;
     async fn find_calls(&self, query: &CallQuery) -> Result<Vec<CallRecord>, StoreError>;
-    async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<BucketCount>, StoreError>;
+    async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<GroupCount>, StoreError>;
     async fn hourly(
         &self,
         column: HourlyColumn,

@@ -15,7 +15,7 @@ mod sqlite;
 
 pub use changes::{ChangeBatch, ChangeSubscription};
 
-use crate::model::calls::{BucketCount, CallRecord, CallStatus, GroupBy};
+use crate::model::calls::{CallRecord, CallStatus, GroupBy, GroupCount};
 use crate::model::{Key, KeySlot, Kind};
 use crate::secrets::{SecretError, SecretKey};
 use backend::{Backend, Row, StoredKeys};
@@ -445,6 +445,12 @@ impl Store {
         Ok(())
     }
 
+    /// Names this installation's data where it shares a place with others'
+    /// (its limit counters in Redis); the same for every process on one database.
+    pub async fn installation(&self) -> Result<String, StoreError> {
+        Ok(format!("{:x}", self.backend.installation().await?))
+    }
+
     /// The server's secret key (the gateway derives its session-id key from it).
     pub fn secret_key(&self) -> Arc<SecretKey> {
         self.secrets.clone()
@@ -509,9 +515,9 @@ impl Store {
         self.backend.find_calls(query).await
     }
 
-    /// Calls aggregated per group and latency bucket, in SQL: whole hours
+    /// Calls aggregated per group with their latency histograms, in SQL: whole hours
     /// from the rollups, the partial hours at the edges from the call log.
-    pub async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<BucketCount>, StoreError> {
+    pub async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<GroupCount>, StoreError> {
         self.backend.analytics(query).await
     }
 

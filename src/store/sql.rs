@@ -7,7 +7,7 @@
 use super::backend::{hour_of, split, Backend, ChangesPage, Referring, Row, StoredKeys, WriteTx};
 use super::changes::WeakWaker;
 use super::{AnalyticsQuery, AuditEntry, CallQuery, HourlyColumn, HourlyCount, ListQuery, RateGrant, StoreError};
-use crate::model::calls::{latency_bucket, BucketCount, CallRecord, CallStatus};
+use crate::model::calls::{latency_bucket, CallRecord, CallStatus, GroupBy, GroupCount, BUCKETS};
 use crate::model::{Key, Kind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -95,23 +95,6 @@ macro_rules! decode_call {
             arguments: r.try_get("arguments")?,
             result: r.try_get("result")?,
             cost: r.try_get("cost")?,
-        })
-    }};
-}
-
-/// A [`BucketCount`] from a row selecting `width` group columns, then
-/// `bucket, calls, errors, cost`.
-macro_rules! decode_bucket_count {
-    ($row:expr, $width:expr) => {{
-        let r = $row;
-        let group = (0..$width).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>()?;
-        let cost: Option<f64> = r.try_get("cost")?;
-        Ok(BucketCount {
-            group,
-            bucket: i32::try_from(r.try_get::<i64, _>("bucket")?).unwrap_or(0),
-            calls: u64::try_from(r.try_get::<i64, _>("calls")?).unwrap_or(0),
-            errors: u64::try_from(r.try_get::<i64, _>("errors")?).unwrap_or(0),
-            cost: cost.unwrap_or(0.0),
         })
     }};
 }
@@ -356,9 +339,76 @@ impl WriteTx for SqlTx {
     }
 }
 
-/// One call-log row's worth of rollup: the dimensions, hour and bucket it adds to.
+/// A rollup "cube": the dimensions one family of rollup rows keeps (the
+/// others hold ''). Each analytics query reads the one cube that has its
+/// group and filters, so its cost follows the cardinality of what it asks
+/// about (hours × tools, say), not the number of calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Cube {
+    /// server, version, product, tool: grouping by tool, version or product.
+    Service,
+    /// server, product, subscription: grouping by subscription.
+    Subscribers,
+    /// server, client: grouping by client.
+    Clients,
+    /// subscription, server, version, product, tool: one subscription's
+    /// calls by tool, version or product (read through its index).
+    SubscriptionTools,
+    /// subscription, server, client: one subscription's calls by client.
+    SubscriptionClients,
+}
+
+impl Cube {
+    const ALL: [Cube; 5] = [Cube::Service, Cube::Subscribers, Cube::Clients, Cube::SubscriptionTools, Cube::SubscriptionClients];
+
+    fn code(self) -> &'static str {
+        match self {
+            Cube::Service => "service",
+            Cube::Subscribers => "subscribers",
+            Cube::Clients => "clients",
+            Cube::SubscriptionTools => "subscription_tools",
+            Cube::SubscriptionClients => "subscription_clients",
+        }
+    }
+
+    /// The cube that answers a query grouped by `group_by`, filtered (or not) by subscription.
+    fn answering(group_by: GroupBy, by_subscription: bool) -> Cube {
+        match (by_subscription, group_by) {
+            (true, GroupBy::Client) => Cube::SubscriptionClients,
+            (true, _) => Cube::SubscriptionTools,
+            (false, GroupBy::Subscription) => Cube::Subscribers,
+            (false, GroupBy::Client) => Cube::Clients,
+            (false, GroupBy::Tool | GroupBy::Version | GroupBy::Product) => Cube::Service,
+        }
+    }
+
+    /// A call's key in this cube.
+    fn key(self, call: &CallRecord) -> RollupKey {
+        let keep = |kept: bool, value: &str| if kept { value.to_string() } else { String::new() };
+        let (version, product, subscription, tool, client) = match self {
+            Cube::Service => (true, true, false, true, false),
+            Cube::Subscribers => (false, true, true, false, false),
+            Cube::Clients => (false, false, false, false, true),
+            Cube::SubscriptionTools => (true, true, true, true, false),
+            Cube::SubscriptionClients => (false, false, true, false, true),
+        };
+        RollupKey {
+            cube: self,
+            hour: hour_of(call.time),
+            server: call.server.clone(),
+            version: keep(version, &call.version),
+            product: keep(product, &call.product),
+            subscription: keep(subscription, call.subscription.as_deref().unwrap_or_default()),
+            tool: keep(tool, &call.tool),
+            client_name: keep(client, call.client_name.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
+/// The dimensions of a rollup row: its cube, the hour and what a call is grouped by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct RollupKey {
+    cube: Cube,
     hour: DateTime<Utc>,
     server: String,
     version: String,
@@ -366,36 +416,55 @@ struct RollupKey {
     subscription: String,
     tool: String,
     client_name: String,
-    bucket: i64,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct RollupSums {
     calls: i64,
     errors: i64,
     cost: f64,
+    histogram: [i64; BUCKETS],
 }
 
-/// Calls summed per rollup row, sorted, so concurrent writers lock rows in one order.
+/// Calls summed per rollup row of every cube, sorted, so concurrent writers
+/// lock rows in one order.
 fn rollups(calls: &[CallRecord]) -> Vec<(RollupKey, RollupSums)> {
     let mut sums: BTreeMap<RollupKey, RollupSums> = BTreeMap::new();
     for call in calls {
-        let key = RollupKey {
-            hour: hour_of(call.time),
-            server: call.server.clone(),
-            version: call.version.clone(),
-            product: call.product.clone(),
-            subscription: call.subscription.clone().unwrap_or_default(),
-            tool: call.tool.clone(),
-            client_name: call.client_name.clone().unwrap_or_default(),
-            bucket: i64::from(latency_bucket(call.duration_ms)),
-        };
-        let sum = sums.entry(key).or_default();
-        sum.calls += 1;
-        sum.errors += i64::from(call.status == CallStatus::Error);
-        sum.cost += call.cost;
+        for cube in Cube::ALL {
+            let sum = sums.entry(cube.key(call)).or_insert(RollupSums { calls: 0, errors: 0, cost: 0.0, histogram: [0; BUCKETS] });
+            sum.calls += 1;
+            sum.errors += i64::from(call.status == CallStatus::Error);
+            sum.cost += call.cost;
+            sum.histogram[latency_bucket(call.duration_ms)] += 1;
+        }
     }
     sums.into_iter().collect()
+}
+
+/// `b0, b1, …` (with a prefix and suffix around each).
+fn bucket_columns(each: impl Fn(usize) -> String) -> String {
+    (0..BUCKETS).map(each).collect::<Vec<_>>().join(", ")
+}
+
+/// A [`GroupCount`] from a row selecting `width` group columns, then
+/// `calls, errors, cost` and the histogram `b0..`.
+macro_rules! decode_group_count {
+    ($row:expr, $width:expr) => {{
+        let r = $row;
+        let group = (0..$width).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>()?;
+        let cost: Option<f64> = r.try_get("cost")?;
+        let mut count = GroupCount {
+            calls: u64::try_from(r.try_get::<i64, _>("calls")?).unwrap_or(0),
+            errors: u64::try_from(r.try_get::<i64, _>("errors")?).unwrap_or(0),
+            cost: cost.unwrap_or(0.0),
+            ..GroupCount::new(group)
+        };
+        for (i, slot) in count.histogram.iter_mut().enumerate() {
+            *slot = u64::try_from(r.try_get::<i64, _>(format!("b{i}").as_str())?).unwrap_or(0);
+        }
+        Ok(count)
+    }};
 }
 
 const CALL_COLUMNS: &str = "time, subscription, product, server, version, tool, client_name, client_version, session_id, \
@@ -430,13 +499,16 @@ impl SqlBackend {
         &self,
         query: &AnalyticsQuery,
         hours: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-    ) -> Result<Vec<BucketCount>, StoreError> {
+    ) -> Result<Vec<GroupCount>, StoreError> {
         let groups = group_columns(query);
         let (filters, values) = analytics_filters(query);
+        let cube = Cube::answering(query.group_by, query.subscription.is_some());
         let mut sql = format!(
-            "SELECT {g}, bucket, CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(errors) AS BIGINT) AS errors, SUM(cost) AS cost \
-             FROM call_rollups WHERE 1 = 1{filters}",
-            g = groups.iter().enumerate().map(|(i, c)| format!("{c} AS g{i}")).collect::<Vec<_>>().join(", ")
+            "SELECT {g}, CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(errors) AS BIGINT) AS errors, SUM(cost) AS cost, {h} \
+             FROM call_rollups WHERE cube = '{cube}'{filters}",
+            cube = cube.code(),
+            g = groups.iter().enumerate().map(|(i, c)| format!("{c} AS g{i}")).collect::<Vec<_>>().join(", "),
+            h = bucket_columns(|i| format!("CAST(SUM(b{i}) AS BIGINT) AS b{i}")),
         );
         if hours.0.is_some() {
             sql.push_str(" AND hour >= ?");
@@ -444,7 +516,7 @@ impl SqlBackend {
         if hours.1.is_some() {
             sql.push_str(" AND hour < ?");
         }
-        sql.push_str(&format!(" GROUP BY {}, bucket", groups.join(", ")));
+        sql.push_str(&format!(" GROUP BY {}", groups.join(", ")));
         let sql = self.sql(&sql).into_owned();
         let width = groups.len();
         with_pool!(self, |pool| {
@@ -456,11 +528,13 @@ impl SqlBackend {
                 q = q.bind(bound);
             }
             let rows = q.fetch_all(pool).await?;
-            rows.iter().map(|r| decode_bucket_count!(r, width)).collect::<Result<Vec<_>, StoreError>>()
+            rows.iter().map(|r| decode_group_count!(r, width)).collect::<Result<Vec<_>, StoreError>>()
         })
     }
 
-    async fn raw_counts(&self, query: &AnalyticsQuery, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<BucketCount>, StoreError> {
+    /// The call log's part of a window (its partial hours): counted per
+    /// bucket in SQL, folded into histograms here.
+    async fn raw_counts(&self, query: &AnalyticsQuery, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<GroupCount>, StoreError> {
         let groups: Vec<String> = query.group_by.columns().iter().map(|(_, c)| c.to_string()).collect();
         let (filters, values) = analytics_filters(query);
         let sql = self
@@ -478,7 +552,22 @@ impl SqlBackend {
                 q = q.bind(value.clone());
             }
             let rows = q.fetch_all(pool).await?;
-            rows.iter().map(|r| decode_bucket_count!(r, width)).collect::<Result<Vec<_>, StoreError>>()
+            let mut counts = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let group = (0..width).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>()?;
+                let calls = u64::try_from(r.try_get::<i64, _>("calls")?).unwrap_or(0);
+                let bucket = usize::try_from(r.try_get::<i64, _>("bucket")?).unwrap_or(0).min(BUCKETS - 1);
+                let cost: Option<f64> = r.try_get("cost")?;
+                let mut count = GroupCount {
+                    calls,
+                    errors: u64::try_from(r.try_get::<i64, _>("errors")?).unwrap_or(0),
+                    cost: cost.unwrap_or(0.0),
+                    ..GroupCount::new(group)
+                };
+                count.histogram[bucket] = calls;
+                counts.push(count);
+            }
+            Ok::<_, StoreError>(counts)
         })
     }
 }
@@ -551,6 +640,15 @@ impl Backend for SqlBackend {
         with_pool!(self, |pool| {
             let row = sqlx::query(&sql).bind(hash.to_string()).bind(hash.to_string()).fetch_optional(pool).await?;
             row.map(|r| decode_row!(Kind::Subscription, r)).transpose()
+        })
+    }
+
+    async fn installation(&self) -> Result<i64, StoreError> {
+        let insert = self.sql("INSERT INTO store_meta (name, value) VALUES ('installation', ?) ON CONFLICT (name) DO NOTHING").into_owned();
+        let chosen: i64 = rand::random::<i64>() & i64::MAX;
+        with_pool!(self, |pool| {
+            sqlx::query(&insert).bind(chosen).execute(pool).await?;
+            Ok(sqlx::query("SELECT value FROM store_meta WHERE name = 'installation'").fetch_one(pool).await?.try_get(0)?)
         })
     }
 
@@ -669,6 +767,8 @@ impl Backend for SqlBackend {
     async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
         // One multi-row statement per chunk: statements, not rows, are what cost.
         const ROWS_PER_STATEMENT: usize = 200;
+        // A rollup row binds 91 values; keep a statement under SQLite's and PostgreSQL's limits.
+        const ROLLUPS_PER_STATEMENT: usize = 100;
         let rollups = rollups(calls);
         let call_sql: Vec<String> = calls
             .chunks(ROWS_PER_STATEMENT)
@@ -678,14 +778,16 @@ impl Backend for SqlBackend {
             })
             .collect();
         let rollup_sql: Vec<String> = rollups
-            .chunks(ROWS_PER_STATEMENT)
+            .chunks(ROLLUPS_PER_STATEMENT)
             .map(|chunk| {
-                let row = format!("({})", ["?"; 11].join(", "));
+                let row = format!("({})", vec!["?"; 11 + BUCKETS].join(", "));
                 self.sql(&format!(
-                    "INSERT INTO call_rollups (hour, server, version, product, subscription, tool, client_name, bucket, calls, errors, cost) \
-                     VALUES {} ON CONFLICT (hour, server, version, product, subscription, tool, client_name, bucket) DO UPDATE SET \
-                     calls = call_rollups.calls + excluded.calls, errors = call_rollups.errors + excluded.errors, cost = call_rollups.cost + excluded.cost",
-                    vec![row; chunk.len()].join(", ")
+                    "INSERT INTO call_rollups (cube, hour, server, version, product, subscription, tool, client_name, calls, errors, cost, {}) \
+                     VALUES {} ON CONFLICT (cube, hour, server, version, product, subscription, tool, client_name) DO UPDATE SET \
+                     calls = call_rollups.calls + excluded.calls, errors = call_rollups.errors + excluded.errors, cost = call_rollups.cost + excluded.cost, {}",
+                    bucket_columns(|i| format!("b{i}")),
+                    vec![row; chunk.len()].join(", "),
+                    bucket_columns(|i| format!("b{i} = call_rollups.b{i} + excluded.b{i}"))
                 ))
                 .into_owned()
             })
@@ -715,14 +817,15 @@ impl Backend for SqlBackend {
                         .bind(call.arguments.clone())
                         .bind(call.result.clone())
                         .bind(call.cost)
-                        .bind(i64::from(latency_bucket(call.duration_ms)));
+                        .bind(latency_bucket(call.duration_ms) as i64);
                 }
                 query.execute(&mut *conn).await?;
             }
-            for (chunk, sql) in rollups.chunks(ROWS_PER_STATEMENT).zip(&rollup_sql) {
+            for (chunk, sql) in rollups.chunks(ROLLUPS_PER_STATEMENT).zip(&rollup_sql) {
                 let mut query = sqlx::query(sql);
                 for (key, sums) in chunk {
                     query = query
+                        .bind(key.cube.code())
                         .bind(key.hour)
                         .bind(key.server.clone())
                         .bind(key.version.clone())
@@ -730,10 +833,12 @@ impl Backend for SqlBackend {
                         .bind(key.subscription.clone())
                         .bind(key.tool.clone())
                         .bind(key.client_name.clone())
-                        .bind(key.bucket)
                         .bind(sums.calls)
                         .bind(sums.errors)
                         .bind(sums.cost);
+                    for count in sums.histogram {
+                        query = query.bind(count);
+                    }
                 }
                 query.execute(&mut *conn).await?;
             }
@@ -795,7 +900,7 @@ impl Backend for SqlBackend {
         })
     }
 
-    async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<BucketCount>, StoreError> {
+    async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<GroupCount>, StoreError> {
         let window = split(query.from, query.to);
         let mut counts = Vec::new();
         if window.hours.0.is_none() || window.hours.1.is_none() || window.hours.0 < window.hours.1 {
@@ -814,9 +919,15 @@ impl Backend for SqlBackend {
         subscription: Option<&str>,
         since: DateTime<Utc>,
     ) -> Result<Vec<HourlyCount>, StoreError> {
+        let cube = match subscription {
+            Some(_) => Cube::SubscriptionTools,
+            None => Cube::Service,
+        };
         let mut sql = format!(
-            "SELECT hour, {c} AS grp, CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(errors) AS BIGINT) AS errors FROM call_rollups WHERE hour >= ?",
-            c = column.column()
+            "SELECT hour, {c} AS grp, CAST(SUM(calls) AS BIGINT) AS calls, CAST(SUM(errors) AS BIGINT) AS errors FROM call_rollups \
+             WHERE cube = '{cube}' AND hour >= ?",
+            c = column.column(),
+            cube = cube.code()
         );
         if server.is_some() {
             sql.push_str(" AND server = ?");

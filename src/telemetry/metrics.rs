@@ -5,6 +5,61 @@ use super::observation::Observation;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
+/// The label value of anything outside a known set.
+pub const OTHER: &str = "_other";
+
+/// The methods of the MCP specification; a client can send anything else.
+const MCP_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "sampling/createMessage",
+    "elicitation/create",
+    "roots/list",
+    "tasks/get",
+    "tasks/list",
+    "tasks/result",
+    "tasks/cancel",
+    "server/discover",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/message",
+    "notifications/roots/list_changed",
+    "notifications/tools/list_changed",
+    "notifications/resources/list_changed",
+    "notifications/resources/updated",
+    "notifications/prompts/list_changed",
+];
+
+fn method_label(method: &str) -> &'static str {
+    MCP_METHODS.iter().find(|m| **m == method).copied().unwrap_or(OTHER)
+}
+
+/// JSON-RPC codes (the standard ones and the implementation-defined
+/// server range), HTTP statuses and the gateway's own words; an upstream
+/// inventing codes gets `_other`.
+fn error_type_label(error_type: &str) -> String {
+    let known_word = ["tool_error", "timeout", "upstream_unavailable", "_OTHER"].contains(&error_type);
+    let code = error_type.parse::<i64>().ok();
+    let known_code = code.is_some_and(|c| matches!(c, -32768..=-32000 | 100..=599));
+    if known_word || known_code {
+        error_type.to_string()
+    } else {
+        OTHER.to_string()
+    }
+}
+
 /// The MCP semantic conventions' bucket boundaries, in seconds.
 pub const DURATION_BUCKETS: &[f64] = &[0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
@@ -46,21 +101,24 @@ impl Metrics {
         }
     }
 
-    /// Low-cardinality attributes: never the session, request id or URI.
+    /// Low-cardinality attributes: never the session, request id or URI,
+    /// and only values from known sets (configured names, MCP methods,
+    /// tools the version offers); anything else is `_other`.
     fn attributes(observation: &Observation) -> Vec<KeyValue> {
         let ctx = &observation.context;
         let mut attributes = vec![
-            KeyValue::new("mcp.method.name", observation.method.clone()),
+            KeyValue::new("mcp.method.name", method_label(&observation.method)),
             KeyValue::new("mcpgate.server", ctx.server.clone()),
             KeyValue::new("mcpgate.version", ctx.version.clone()),
             KeyValue::new("mcpgate.product", ctx.product.clone()),
             KeyValue::new("network.transport", "tcp"),
         ];
         if let Some(tool) = &observation.tool {
-            attributes.push(KeyValue::new("gen_ai.tool.name", tool.clone()));
+            let label = if observation.tool_known { tool.clone() } else { OTHER.to_string() };
+            attributes.push(KeyValue::new("gen_ai.tool.name", label));
         }
         if let Some(error) = &observation.error {
-            attributes.push(KeyValue::new("error.type", error.error_type.clone()));
+            attributes.push(KeyValue::new("error.type", error_type_label(&error.error_type)));
         }
         attributes
     }
@@ -100,5 +158,22 @@ impl Metrics {
 
     pub fn record_dropped(&self, signal: &'static str) {
         self.dropped.add(1, &[KeyValue::new("signal", signal)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_known_sets() {
+        assert_eq!(method_label("tools/call"), "tools/call");
+        assert_eq!(method_label(&"x".repeat(10_000)), OTHER);
+        assert_eq!(method_label("tools/call\u{0}"), OTHER);
+        assert_eq!(error_type_label("-32602"), "-32602");
+        assert_eq!(error_type_label("404"), "404");
+        assert_eq!(error_type_label("tool_error"), "tool_error");
+        assert_eq!(error_type_label("-1234567"), OTHER);
+        assert_eq!(error_type_label("hello"), OTHER);
     }
 }

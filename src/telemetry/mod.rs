@@ -55,6 +55,7 @@ pub struct TelemetrySettings {
     /// Capacity of each background queue; past it, records are dropped and counted.
     pub queue_capacity: usize,
     pub call_log_flush: Duration,
+    pub call_log_write: call_log::Write,
 }
 
 impl Default for TelemetrySettings {
@@ -65,6 +66,7 @@ impl Default for TelemetrySettings {
             retention: call_log::Retention { max_age: Duration::from_secs(30 * 24 * 3600), max_rows: 1_000_000 },
             queue_capacity: 4096,
             call_log_flush: Duration::from_millis(250),
+            call_log_write: call_log::Write::Behind,
         }
     }
 }
@@ -106,6 +108,7 @@ pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
     spans: Option<std_mpsc::SyncSender<SpanJob>>,
     calls: mpsc::Sender<call_log::Job>,
+    call_log_write: call_log::Write,
 }
 
 fn resource() -> opentelemetry_sdk::Resource {
@@ -188,7 +191,16 @@ impl Telemetry {
 
         let (calls, jobs) = mpsc::channel(settings.queue_capacity);
         tokio::spawn(call_log::run(store, jobs, settings.call_log_flush, settings.retention.clone()));
-        Ok(Arc::new(Telemetry { metrics, payload: settings.payload.clone(), registry, meter_provider, tracer_provider, spans, calls }))
+        Ok(Arc::new(Telemetry {
+            metrics,
+            payload: settings.payload.clone(),
+            registry,
+            meter_provider,
+            tracer_provider,
+            spans,
+            calls,
+            call_log_write: settings.call_log_write,
+        }))
     }
 
     /// Whether spans are exported (and trace context injected upstream).
@@ -196,13 +208,25 @@ impl Telemetry {
         self.spans.is_some()
     }
 
-    /// Records one finished request: metrics now, span and call record queued.
-    pub fn record(&self, observation: Observation) {
+    /// Records one finished request: metrics now, span and call record
+    /// queued. In before-response mode, a tool call's record comes with a
+    /// receiver that fires once it is stored; the response waits for it.
+    pub fn record(&self, observation: Observation) -> Option<oneshot::Receiver<()>> {
         self.metrics.record(&observation);
+        let mut stored = None;
         if observation.method == "tools/call" {
-            let record = call_record(&observation);
-            if self.calls.try_send(call_log::Job::Record(Box::new(record))).is_err() {
+            let record = Box::new(call_record(&observation));
+            let ack = match self.call_log_write {
+                call_log::Write::Behind => None,
+                call_log::Write::BeforeResponse => {
+                    let (ack, receiver) = oneshot::channel();
+                    stored = Some(receiver);
+                    Some(ack)
+                }
+            };
+            if self.calls.try_send(call_log::Job::Record(record, ack)).is_err() {
                 self.metrics.record_dropped("call");
+                stored = None;
             }
         }
         if let Some(spans) = &self.spans {
@@ -210,6 +234,7 @@ impl Telemetry {
                 self.metrics.record_dropped("span");
             }
         }
+        stored
     }
 
     /// Everything recorded so far reaches the store and the exporters.

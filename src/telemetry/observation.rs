@@ -80,6 +80,9 @@ pub struct Observation {
     pub method: String,
     pub request_id: Option<String>,
     pub tool: Option<String>,
+    /// Whether the version offers (or the product names) `tool`: only then
+    /// may it be a metric label.
+    pub tool_known: bool,
     pub prompt: Option<String>,
     pub resource_uri: Option<String>,
     pub start: SystemTime,

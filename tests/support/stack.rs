@@ -119,6 +119,11 @@ impl RawMcp {
     }
 
     pub async fn post_with(&self, body: Value, extra: &[(&str, &str)]) -> RawReply {
+        self.try_post_with(body, extra).await.expect("gateway answers")
+    }
+
+    /// `None` when the gateway does not answer at all (it is gone).
+    pub async fn try_post_with(&self, body: Value, extra: &[(&str, &str)]) -> Option<RawReply> {
         let mut request = self
             .client
             .post(&self.url)
@@ -134,12 +139,12 @@ impl RawMcp {
         for (name, value) in extra {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.expect("gateway answers");
+        let response = request.send().await.ok()?;
         let status = response.status();
         let headers = response.headers().clone();
         let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let text = response.text().await.unwrap_or_default();
-        RawReply { status, headers, messages: messages_of(&content_type, &text) }
+        let text = response.text().await.ok()?;
+        Some(RawReply { status, headers, messages: messages_of(&content_type, &text) })
     }
 
     pub async fn post(&self, body: Value) -> RawReply {
@@ -164,6 +169,11 @@ impl RawMcp {
             self.post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).await;
         }
         reply
+    }
+
+    pub async fn try_call(&self, id: u64, tool: &str, arguments: Value) -> Option<RawReply> {
+        self.try_post_with(json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": { "name": tool, "arguments": arguments } }), &[])
+            .await
     }
 
     pub async fn call(&self, id: u64, tool: &str, arguments: Value) -> RawReply {

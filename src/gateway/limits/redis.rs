@@ -3,10 +3,11 @@
 //! replicas admit exactly what one would. Nothing is read, changed and
 //! written back by the gateway.
 //!
-//! Keys, per caller (the `{…}` hash tag keeps them in one Redis Cluster
-//! slot): `mcpgate:{caller}:rate:at` (a sorted set of the milliseconds
-//! with admissions), `…:rate:n` (calls per millisecond), `…:rate:total`,
-//! and `…:quota:{window}` (the window's count, expiring with it).
+//! Keys, per installation and caller (the `{…}` hash tag keeps a caller's
+//! keys in one Redis Cluster slot): `mcpgate:{installation}:{caller}:rate:at`
+//! (a sorted set of the milliseconds with admissions), `…:rate:n` (calls
+//! per millisecond), `…:rate:total`, and `…:quota:{window}` (the window's
+//! count, expiring with it).
 
 use super::{to_u64, window_reset, Decision, LimitKind, Limits, Standing, Unavailable};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -82,6 +83,8 @@ return 1
 
 pub struct RedisLimiter {
     connection: ConnectionManager,
+    /// Keeps installations sharing one Redis apart.
+    namespace: String,
     admit: redis::Script,
     refund: redis::Script,
 }
@@ -96,12 +99,12 @@ struct Keys {
     quota: String,
 }
 
-fn keys(caller: &str, limits: Limits, unix: i64) -> (Keys, i64) {
+fn keys(namespace: &str, caller: &str, limits: Limits, unix: i64) -> (Keys, i64) {
     let window = limits.quota.map_or(0, |q| {
         let period = q.period_seconds.max(1);
         unix - unix.rem_euclid(period)
     });
-    let base = format!("mcpgate:{{{caller}}}");
+    let base = format!("mcpgate:{namespace}:{{{caller}}}");
     let keys = Keys {
         rate_at: format!("{base}:rate:at"),
         rate_counts: format!("{base}:rate:n"),
@@ -114,7 +117,7 @@ fn keys(caller: &str, limits: Limits, unix: i64) -> (Keys, i64) {
 impl RedisLimiter {
     /// Connects lazily: a gateway starts while Redis is down, and requests
     /// then meet the products' failure modes.
-    pub fn connect(url: &str) -> Result<RedisLimiter, redis::RedisError> {
+    pub fn connect(url: &str, namespace: String) -> Result<RedisLimiter, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(RESPONSE_TIMEOUT))
@@ -122,13 +125,13 @@ impl RedisLimiter {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(RedisLimiter { connection, admit: redis::Script::new(ADMIT), refund: redis::Script::new(REFUND) })
+        Ok(RedisLimiter { connection, namespace, admit: redis::Script::new(ADMIT), refund: redis::Script::new(REFUND) })
     }
 
     pub async fn admit(&self, caller: &str, limits: Limits, calls: u64) -> Result<Decision, Unavailable> {
         let now = chrono::Utc::now();
         let (unix, now_ms) = (now.timestamp(), now.timestamp_millis());
-        let (keys, window) = keys(caller, limits, unix);
+        let (keys, window) = keys(&self.namespace, caller, limits, unix);
         let rate_window_ms = limits.rate.map_or(0, |r| r.period_seconds.max(1) * 1000);
         let quota_ttl_ms = limits.quota.map_or(0, |q| (window + q.period_seconds.max(1) - unix + 60) * 1000);
         let mut connection = self.connection.clone();
@@ -172,7 +175,7 @@ impl RedisLimiter {
     }
 
     pub async fn refund(&self, caller: &str, limits: Limits, calls: u64) {
-        let (keys, _) = keys(caller, limits, chrono::Utc::now().timestamp());
+        let (keys, _) = keys(&self.namespace, caller, limits, chrono::Utc::now().timestamp());
         let mut connection = self.connection.clone();
         let result: Result<i64, _> = self
             .refund

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Reliability figures under abuse (benches/stress.rs) against release builds
+# and the real server-everything: write bursts killed with SIGKILL, quota
+# traffic killed at random moments, 200 concurrent callers on a quota,
+# calls into another product's server, invented tool names against
+# /metrics, malformed requests. Writes docs/reliability.md.
+#   CYCLES=20 NAMES=10000 ./scripts/stress.sh
+#   ./scripts/stress.sh --short    (what test.sh runs: debug builds, 3 cycles; no docs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/tools.sh
+need cargo "the Rust toolchain (rustup)"
+ensure_upstream
+
+if [ "${1:-}" = "--short" ]; then
+    step "stress, short (debug builds, 3 cycles)"
+    cargo build --locked --bin mcpgate --example bench-stress
+    ./target/debug/examples/bench-stress ./target/debug/mcpgate "$MCPGATE_UPSTREAM_JS" 3 2000
+    exit
+fi
+
+CYCLES="${CYCLES:-20}"
+NAMES="${NAMES:-10000}"
+step "building release binaries"
+cargo build --release --locked --bin mcpgate --example bench-stress
+step "stress: $CYCLES crash cycles, $NAMES invented names per round"
+results="$(./target/release/examples/bench-stress ./target/release/mcpgate "$MCPGATE_UPSTREAM_JS" "$CYCLES" "$NAMES")" || { echo "$results"; die "a reliability check failed"; }
+echo "$results"
+table="$(echo "$results" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+print("| experiment | tried | failed | figures |")
+print("| --- | ---: | ---: | --- |")
+for r in rows:
+    name, failed, tried = r.pop("experiment"), r.pop("failed"), r.pop("tried", r.get("cycles", "—"))
+    figures = ", ".join(f"{k.replace(\"_\", \" \")} {v:,}" if isinstance(v, int) else f"{k.replace(\"_\", \" \")} {v}" for k, v in r.items())
+    print(f"| {name} | {tried:,} | {failed} | {figures} |" if isinstance(tried, int) else f"| {name} | {tried} | {failed} | {figures} |")')"
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+python3 scripts/lib/bench_section.py stress docs/reliability.md <<SECTION
+<!-- stress:start -->
+## Under abuse (\`./scripts/stress.sh\`)
+
+Release builds of \`mcpgate serve\` (SQLite store, local counters) in front of the real
+server-everything, $cpu, $(nproc) cores, measured $(date +%F). \`./scripts/test.sh\` runs the
+same program with 3 cycles against debug builds.
+
+$table
+
+- **Write bursts**: 8 writers create servers until the process is killed with SIGKILL at a
+  random moment (100–400 ms in); after a restart every write that was answered 2xx is read
+  back with the ETag it was answered with (*lost* counts the ones that are not). Then six
+  writers race with the same \`If-Match\`: exactly one may win.
+- **Quota after crashes**: a quota of 2,000; six callers run until SIGKILL at a random
+  moment (50–400 ms in), $CYCLES times; then a clean run spends what is left. Units are
+  reserved in the store before they are spent, so a crash can only strand unspent units
+  (*stranded*, at most an eighth of the limit per crash), never admit more than the quota.
+- **Exactness and isolation**: 200 concurrent callers on a quota of 50; 1,000 calls by a
+  subscriber of one product to another product's server.
+- **Invented tool names**: two rounds of random names; the second round must not grow
+  \`/metrics\` or the process's memory (labels come only from tools the version offers,
+  the allow-list and MCP's methods; the rest count as \`_other\`).
+- **Malformed requests**: bodies of every wrong shape (broken JSON, wrong types in every
+  field, 10,000-deep nesting, invalid UTF-8, NUL bytes, 100 KB strings): no 5xx, and the
+  process still answers \`/healthz\`.
+<!-- stress:end -->
+SECTION

@@ -1,0 +1,135 @@
+//! What each version's upstream offers: tool names (the only tool names
+//! metrics and rollups may use as groups) and the hash of each definition
+//! (what approved manifests pin). Fetched from the upstream when a version
+//! is first used, when it changes and every `tool_refresh`, and updated from
+//! every `tools/list` answer that passes through. Read by every request
+//! without a lock; replaced whole on the rare change.
+
+use super::config::VersionConfig;
+use crate::model::tools::{definition_hash, label_safe};
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most tools remembered per version: a hostile upstream cannot grow it.
+const MAX_TOOLS: usize = 1024;
+/// How long a manifest fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One version's tools: name → definition hash.
+pub type Offered = HashMap<String, String>;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    tools: Arc<Offered>,
+    /// The version's `updated_at` the last fetch was for.
+    fetched_for: Option<DateTime<Utc>>,
+    fetched_at: Option<Instant>,
+}
+
+type Versions = HashMap<String, HashMap<String, Entry>>;
+
+#[derive(Default)]
+pub struct ToolCatalog {
+    versions: ArcSwap<Versions>,
+    fetching: Mutex<HashSet<(String, String)>>,
+}
+
+fn with_tools(offered: &mut Offered, tools: &[Value]) {
+    for tool in tools {
+        let Some(name) = tool.get("name").and_then(Value::as_str).filter(|n| label_safe(n)) else { continue };
+        if offered.len() >= MAX_TOOLS && !offered.contains_key(name) {
+            break;
+        }
+        offered.insert(name.to_string(), definition_hash(tool));
+    }
+}
+
+impl ToolCatalog {
+    fn entry(&self, server: &str, version: &str) -> Option<Entry> {
+        self.versions.load().get(server).and_then(|v| v.get(version)).cloned()
+    }
+
+    pub fn offered(&self, server: &str, version: &str) -> Option<Arc<Offered>> {
+        self.entry(server, version).map(|e| e.tools)
+    }
+
+    pub fn offers(&self, server: &str, version: &str, tool: &str) -> bool {
+        self.versions.load().get(server).and_then(|v| v.get(version)).is_some_and(|e| e.tools.contains_key(tool))
+    }
+
+    fn store(&self, server: &str, version: &str, entry: Entry) {
+        self.versions.rcu(|all| {
+            let mut next = Versions::clone(all);
+            next.entry(server.to_string()).or_default().insert(version.to_string(), entry.clone());
+            next
+        });
+    }
+
+    /// Adds what a `tools/list` page that passed through says.
+    pub fn learn(&self, server: &str, version: &str, tools: &[Value]) {
+        let current = self.entry(server, version);
+        let mut offered: Offered = current.as_ref().map(|e| Offered::clone(&e.tools)).unwrap_or_default();
+        with_tools(&mut offered, tools);
+        if current.as_ref().is_some_and(|e| *e.tools == offered) {
+            return;
+        }
+        let entry = Entry { tools: Arc::new(offered), ..current.unwrap_or(Entry { tools: Arc::default(), fetched_for: None, fetched_at: None }) };
+        self.store(server, version, entry);
+    }
+
+    /// Fetches the version's manifest in the background when it was never
+    /// fetched, the version changed since, or the last fetch is older than
+    /// `every`. Cheap when none of that holds: one lock-free lookup.
+    pub fn refresh_if_stale(self: &Arc<Self>, client: &reqwest::Client, server: &str, version: &str, config: &Arc<VersionConfig>, every: Duration) {
+        let entry = self.entry(server, version);
+        let fresh = entry.as_ref().is_some_and(|e| e.fetched_for == Some(config.updated_at) && e.fetched_at.is_some_and(|at| at.elapsed() < every));
+        if fresh {
+            return;
+        }
+        let key = (server.to_string(), version.to_string());
+        if !super::lock(&self.fetching).insert(key.clone()) {
+            return;
+        }
+        let (catalog, client, config) = (self.clone(), client.clone(), config.clone());
+        tokio::spawn(async move {
+            let (server, version) = &key;
+            let fetched = crate::upstream::list_tools(&client, &config.spec, FETCH_TIMEOUT).await;
+            let current = catalog.entry(server, version);
+            let tools = match fetched {
+                Ok(tools) => {
+                    let mut offered = Offered::new();
+                    with_tools(&mut offered, &tools);
+                    Arc::new(offered)
+                }
+                Err(err) => {
+                    tracing::debug!(server, version, error = %err, "fetching the tool manifest failed; keeping what is known");
+                    current.map(|e| e.tools).unwrap_or_default()
+                }
+            };
+            catalog.store(server, version, Entry { tools, fetched_for: Some(config.updated_at), fetched_at: Some(Instant::now()) });
+            super::lock(&catalog.fetching).remove(&key);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn learns_names_and_hashes_bounded() {
+        let catalog = ToolCatalog::default();
+        catalog.learn("s", "v1", &[json!({ "name": "echo" }), json!({ "name": "bad\u{0}name" }), json!({ "nameless": true })]);
+        assert!(catalog.offers("s", "v1", "echo"));
+        assert!(!catalog.offers("s", "v1", "bad\u{0}name"));
+        assert!(!catalog.offers("s", "v2", "echo"));
+        let many: Vec<Value> = (0..5000).map(|i| json!({ "name": format!("tool-{i}") })).collect();
+        catalog.learn("s", "v1", &many);
+        assert_eq!(catalog.offered("s", "v1").unwrap().len(), MAX_TOOLS);
+    }
+}

@@ -1,0 +1,131 @@
+//! What mcpgate asks an upstream MCP server on its own behalf: the tools a
+//! version offers right now (its manifest). The gateway uses it to know
+//! which tools exist (metric labels, approved manifests); the management API
+//! to show the live manifest (the Terraform data source `mcp_server_tools`).
+//! One short Streamable HTTP session: initialize, initialized, `tools/list`
+//! page by page, DELETE.
+
+use crate::model::VersionSpec;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const PROTOCOL_VERSION: &str = "2025-06-18";
+/// A manifest of more pages than this is cut off (a loop, or a hostile upstream).
+const MAX_PAGES: usize = 50;
+const SESSION_HEADER: &str = "mcp-session-id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the MCP server is unreachable: {0}")]
+    Unreachable(String),
+    #[error("the MCP server answered HTTP {0}")]
+    Status(u16),
+    #[error("the MCP server's answer is not what MCP says: {0}")]
+    Protocol(String),
+    #[error("the MCP server answered with an error: {0}")]
+    Rpc(String),
+    #[error("listing tools over the legacy HTTP+SSE transport is not supported")]
+    LegacyTransport,
+}
+
+/// The JSON-RPC message answering request `id` in a JSON or SSE body.
+fn answer(content_type: &str, body: &str, id: u64) -> Option<Value> {
+    let candidates: Vec<Value> = if content_type.starts_with("text/event-stream") {
+        body.split("\n\n")
+            .filter_map(|event| {
+                let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                serde_json::from_str(&data.join("\n")).ok()
+            })
+            .collect()
+    } else {
+        match serde_json::from_str(body) {
+            Ok(Value::Array(items)) => items,
+            Ok(value) => vec![value],
+            Err(_) => Vec::new(),
+        }
+    };
+    candidates.into_iter().find(|m| m.get("id") == Some(&json!(id)))
+}
+
+struct Session<'a> {
+    client: &'a reqwest::Client,
+    url: &'a str,
+    headers: HeaderMap,
+    timeout: Duration,
+}
+
+impl Session<'_> {
+    async fn post(&mut self, message: Value) -> Result<Option<Value>, ManifestError> {
+        let id = message.get("id").and_then(Value::as_u64);
+        let request = self.client.post(self.url).headers(self.headers.clone()).timeout(self.timeout).json(&message);
+        let response = request.send().await.map_err(|e| ManifestError::Unreachable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(ManifestError::Status(response.status().as_u16()));
+        }
+        if let Some(session) = response.headers().get(SESSION_HEADER).cloned() {
+            self.headers.insert(SESSION_HEADER, session);
+        }
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        let body = response.text().await.map_err(|e| ManifestError::Unreachable(e.to_string()))?;
+        let Some(id) = id else { return Ok(None) };
+        let reply = answer(&content_type, &body, id).ok_or_else(|| ManifestError::Protocol(format!("no answer to request {id}")))?;
+        if let Some(error) = reply.get("error") {
+            return Err(ManifestError::Rpc(error.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string()));
+        }
+        Ok(reply.get("result").cloned())
+    }
+}
+
+/// The tools `version`'s upstream offers now, every page of them.
+pub async fn list_tools(client: &reqwest::Client, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, ManifestError> {
+    if version.transport == crate::model::Transport::Sse {
+        return Err(ManifestError::LegacyTransport);
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
+    headers.insert("mcp-protocol-version", HeaderValue::from_static(PROTOCOL_VERSION));
+    for (name, value) in &version.backend_headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            headers.insert(name, value);
+        }
+    }
+    let mut session = Session { client, url: &version.backend_url, headers, timeout };
+    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": { "name": "mcpgate", "version": env!("CARGO_PKG_VERSION") } } });
+    session.post(initialize).await?;
+    session.post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).await?;
+    let mut tools = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..MAX_PAGES {
+        let params = match &cursor {
+            Some(cursor) => json!({ "cursor": cursor }),
+            None => json!({}),
+        };
+        let result = session.post(json!({ "jsonrpc": "2.0", "id": 2 + page as u64, "method": "tools/list", "params": params })).await?;
+        let result = result.ok_or_else(|| ManifestError::Protocol("tools/list has no result".into()))?;
+        tools.extend(result.get("tools").and_then(Value::as_array).cloned().unwrap_or_default());
+        cursor = result.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    // Ending the session is a courtesy: the manifest is known either way.
+    if session.headers.contains_key(SESSION_HEADER) {
+        let _ = client.delete(&version.backend_url).headers(session.headers.clone()).timeout(timeout).send().await;
+    }
+    Ok(tools)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_found_in_json_and_sse_bodies() {
+        let sse = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}\n\n";
+        assert_eq!(answer("text/event-stream", sse, 2).unwrap()["result"], json!({ "tools": [] }));
+        assert_eq!(answer("application/json", r#"{"jsonrpc":"2.0","id":1,"result":{}}"#, 1).unwrap()["id"], 1);
+        assert!(answer("application/json", "not json", 1).is_none());
+    }
+}

@@ -1,0 +1,174 @@
+//! mcpgate as a cluster: one admin and three gateway processes on a real
+//! PostgreSQL and Redis, in front of the real server-everything, driven by
+//! MCP clients. Configuration reaches every replica, a session moves
+//! between replicas, a quota is exact across replicas, and killing a
+//! replica under load loses no call a client saw answered.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+use support::cluster::Cluster;
+use support::stack::RawMcp;
+use support::upstream::Upstream;
+
+/// Waits until `key` is accepted by the gateway at `url` (a write has
+/// reached it): the request goes upstream (which, without a session,
+/// refuses it; the gateway then charges nothing).
+async fn until_served(url: &str, key: &str) -> Duration {
+    let started = Instant::now();
+    let probe = RawMcp::new(url.to_string(), Some(key));
+    loop {
+        let reply = probe.post(json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await;
+        if reply.status != StatusCode::UNAUTHORIZED && reply.status != StatusCode::FORBIDDEN {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{url} never served the new subscription: {}", reply.status);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_admin_and_three_gateways_on_postgres_and_redis() {
+    let upstream = Upstream::start().await;
+    let database = support::engines::fresh_postgres().await;
+    let redis = support::engines::redis_url();
+    let mut cluster = Cluster::start(&database, &redis, 3, &["--call-log-write", "before-response"]).await;
+
+    cluster.create("servers/everything", json!({})).await;
+    cluster.create("servers/everything/versions/v1", json!({ "backend_url": upstream.url, "payload_logging": true })).await;
+    cluster.create("products/gold", json!({ "state": "published" })).await;
+    cluster.create("products/gold/servers/everything", json!({})).await;
+    cluster.create("products/metered", json!({ "state": "published", "quota": { "calls": 50, "period_seconds": 86400 } })).await;
+    cluster.create("products/metered/servers/everything", json!({})).await;
+
+    // A write through the admin reaches every replica.
+    let alice = cluster.create("subscriptions/alice", json!({ "product": "gold" })).await["primary_key"].as_str().unwrap().to_string();
+    for gateway in &cluster.gateways {
+        let took = until_served(&gateway.mcp_url("everything"), &alice).await;
+        assert!(took < Duration::from_secs(2), "propagation took {took:?}");
+    }
+    let (status, _) = cluster.api(Method::PATCH, "subscriptions/alice", Some(json!({ "state": "suspended" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    for gateway in &cluster.gateways {
+        let probe = RawMcp::new(gateway.mcp_url("everything"), Some(&alice));
+        let started = Instant::now();
+        while probe.post(json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await.status != StatusCode::FORBIDDEN {
+            assert!(started.elapsed() < Duration::from_secs(2), "the suspension did not reach {}", gateway.mcp_url("everything"));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    cluster.api(Method::PATCH, "subscriptions/alice", Some(json!({ "state": "active" }))).await;
+
+    // One session, three replicas: initialize on A, call on B, delete on C.
+    let [a, b, c] = [0, 1, 2].map(|i| cluster.gateways[i].mcp_url("everything"));
+    until_served(&a, &alice).await;
+    until_served(&b, &alice).await;
+    let mut on_a = RawMcp::new(a.clone(), Some(&alice));
+    assert_eq!(on_a.initialize().await.status, StatusCode::OK);
+    let session = on_a.session.clone().expect("a session id");
+    let mut on_b = RawMcp::new(b.clone(), Some(&alice));
+    on_b.session = Some(session.clone());
+    let echoed = on_b.call(2, "echo", json!({ "message": "across replicas" })).await;
+    assert_eq!(echoed.first()["result"]["content"][0]["text"], "Echo: across replicas", "{:?}", echoed.messages);
+    let deleted = on_b
+        .client
+        .delete(&c)
+        .header("x-subscription-key", &alice)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "DELETE on C ends the session: {}", deleted.status());
+    let after = on_a.call(3, "echo", json!({ "message": "too late" })).await;
+    assert!(after.status.is_client_error(), "the upstream forgot the session: {}", after.status);
+
+    // A quota of 50, 200 concurrent callers over three replicas: exactly 50.
+    let carol = cluster.create("subscriptions/carol", json!({ "product": "metered" })).await["primary_key"].as_str().unwrap().to_string();
+    for gateway in &cluster.gateways {
+        until_served(&gateway.mcp_url("everything"), &carol).await;
+    }
+    let calls = (0..200).map(|i| {
+        let mut mcp = RawMcp::new(cluster.gateways[i % 3].mcp_url("everything"), Some(&carol));
+        tokio::spawn(async move { mcp.initialize().await.status })
+    });
+    let mut admitted = 0;
+    for call in calls.collect::<Vec<_>>() {
+        match call.await.unwrap() {
+            StatusCode::OK => admitted += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(admitted, 50, "a quota of 50 admits exactly 50 across replicas (the probes' refused pings were refunded)");
+
+    // Kill one replica under load: every call answered 200 is in the call log.
+    let dave = cluster.create("subscriptions/dave", json!({ "product": "gold" })).await["primary_key"].as_str().unwrap().to_string();
+    for gateway in &cluster.gateways {
+        until_served(&gateway.mcp_url("everything"), &dave).await;
+    }
+    let urls: Vec<String> = cluster.gateways.iter().map(|g| g.mcp_url("everything")).collect();
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let workers = (0..12).map(|w| {
+        let urls = urls.clone();
+        let dave = dave.clone();
+        tokio::spawn(async move {
+            let mut answered = Vec::new();
+            let mut n = 0;
+            // One session per worker, used on every replica in turn.
+            let session = {
+                let mut mcp = RawMcp::new(urls[w % 2].clone(), Some(&dave));
+                assert_eq!(mcp.initialize().await.status, StatusCode::OK);
+                mcp
+            };
+            while Instant::now() < deadline {
+                let mut mcp = session.clone();
+                mcp.url = urls[(w + n) % urls.len()].clone();
+                let marker = format!("w{w}-n{n}");
+                let reply = mcp.try_call(1, "echo", json!({ "message": marker })).await;
+                if let Some(reply) = reply {
+                    if reply.status == StatusCode::OK && reply.first()["result"]["content"][0]["text"] == format!("Echo: {marker}") {
+                        answered.push(marker);
+                    }
+                }
+                n += 1;
+            }
+            answered
+        })
+    });
+    let handles: Vec<_> = workers.collect();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cluster.gateways[2].kill();
+    let mut answered = BTreeSet::new();
+    for handle in handles {
+        answered.extend(handle.await.unwrap());
+    }
+    assert!(answered.len() > 50, "the load ran: {} calls answered", answered.len());
+    // The survivors' background work (none is needed in before-response mode) has time to land.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut recorded = BTreeSet::new();
+    let (_, calls) = cluster.api(Method::GET, "calls?subscription=dave&tool=echo&limit=1000", None).await;
+    for call in calls["items"].as_array().unwrap() {
+        let arguments: serde_json::Value = serde_json::from_str(call["arguments"].as_str().unwrap_or("{}")).unwrap_or_default();
+        if let Some(marker) = arguments["message"].as_str() {
+            recorded.insert(marker.to_string());
+        }
+    }
+    let lost: Vec<&String> = answered.difference(&recorded).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered calls are missing from the call log, e.g. {:?}",
+        lost.len(),
+        answered.len(),
+        &lost[..lost.len().min(5)]
+    );
+    for url in &urls[..2] {
+        let mut mcp = RawMcp::new(url.clone(), Some(&dave));
+        assert_eq!(mcp.initialize().await.status, StatusCode::OK, "{url} keeps serving after another replica died");
+        let still = mcp.call(9, "echo", json!({ "message": "still serving" })).await;
+        assert_eq!(still.first()["result"]["content"][0]["text"], "Echo: still serving");
+    }
+}
