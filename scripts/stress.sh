@@ -28,13 +28,18 @@ results="$(./target/release/examples/bench-stress ./target/release/mcpgate "$MCP
 echo "$results"
 table="$(echo "$results" | python3 -c '
 import json, sys
+def words(key):
+    return key.replace("_", " ")
+def show(value):
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value).lower()
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
 print("| experiment | tried | failed | figures |")
 print("| --- | ---: | ---: | --- |")
 for r in rows:
-    name, failed, tried = r.pop("experiment"), r.pop("failed"), r.pop("tried", r.get("cycles", "—"))
-    figures = ", ".join(f"{k.replace(\"_\", \" \")} {v:,}" if isinstance(v, int) else f"{k.replace(\"_\", \" \")} {v}" for k, v in r.items())
-    print(f"| {name} | {tried:,} | {failed} | {figures} |" if isinstance(tried, int) else f"| {name} | {tried} | {failed} | {figures} |")')"
+    name, failed = r.pop("experiment"), r.pop("failed")
+    tried = r.pop("tried", r.get("cycles", "-"))
+    figures = ", ".join(words(k) + " " + show(v) for k, v in r.items())
+    print(f"| {name} | {show(tried)} | {failed} | {figures} |")')"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 python3 scripts/lib/bench_section.py stress docs/reliability.md <<SECTION
 <!-- stress:start -->

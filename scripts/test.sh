@@ -26,6 +26,10 @@ step "cargo test"
 results="$MCPGATE_CACHE/test-results.txt"
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$results"
 
+# The management API against its own OpenAPI document.
+step "schemathesis (every check, against a live mcpgate)"
+scripts/lib/schemathesis.sh ./target/debug/mcpgate 25
+
 # Reliability under abuse, short: crash cycles, quota exactness, invented names, malformed input.
 ./scripts/stress.sh --short
 

@@ -173,8 +173,6 @@ async fn validation_names_every_field() {
         ("products/gold/servers/weather".into(), json!({ "versions": ["V1"] }), "versions[0]", "bad_name"),
         ("products/gold/servers/weather".into(), json!({ "product": "silver" }), "product", "name_mismatch"),
         ("subscriptions/s1".into(), json!({}), "product", "required"),
-        ("subscriptions/s1".into(), json!({ "product": "nope" }), "product", "malformed"),
-        ("subscriptions/s1".into(), json!({ "product": "gold", "state": "cancelled" }), "state", "bad_transition"),
     ];
     for (path, body, field, code) in cases {
         let reply = api.put(&path, body.clone()).await;
@@ -186,6 +184,18 @@ async fn validation_names_every_field() {
             "PUT {path} {body}: expected {field}/{code}, got {:?}",
             reply.field_errors()
         );
+    }
+    // Valid documents that conflict with what is stored (a missing product,
+    // a state a new subscription cannot start in) are 409s naming the field.
+    let conflicts: Vec<(&str, serde_json::Value, &str, &str)> = vec![
+        ("subscriptions/s1", json!({ "product": "nope" }), "product", "malformed"),
+        ("subscriptions/s1", json!({ "product": "gold", "state": "cancelled" }), "state", "bad_transition"),
+    ];
+    for (path, body, field, code) in conflicts {
+        let reply = api.put(path, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "PUT {path} {body}: {}", reply.body);
+        assert_eq!(reply.body["type"], "https://mcpgate.dev/problems/conflict");
+        assert!(reply.field_errors().contains(&(field.to_string(), code.to_string())), "PUT {path} {body}: {:?}", reply.field_errors());
     }
     let listed = api.get("servers").await;
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "nothing invalid was stored");

@@ -226,3 +226,18 @@ fn merge_patches_on_stored_specs_decode_or_name_the_field() {
         |bytes| serde_json::from_slice(&bytes).unwrap_or(Json::Null),
     );
 }
+
+#[test]
+fn every_url_the_schema_allows_is_a_url() {
+    let pattern = mcpgate::model::rules::BACKEND_URL_PATTERN.trim_start_matches('^').trim_end_matches('$');
+    let urls = proptest::string::string_regex(pattern).expect("the pattern is a regex proptest can generate from");
+    fuzz(
+        "backend_url",
+        urls,
+        |url| {
+            prop_assert!(mcpgate::model::rules::http_url(&url).is_ok(), "{url:?} matches the published pattern but is refused");
+            Ok(())
+        },
+        |bytes| String::from_utf8_lossy(&bytes).into_owned(),
+    );
+}

@@ -87,10 +87,28 @@ ensure_terraform() {
     export MCPGATE_TERRAFORM="$wrapper"
 }
 
+# schemathesis, pinned in testdata/tools/schemathesis.txt, in a venv of its own
+# (its dependencies need not agree with the MCP client's).
+ensure_schemathesis() {
+    need_python
+    local venv="$MCPGATE_CACHE/schemathesis-venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    fi
+    if ! cmp -s testdata/tools/schemathesis.txt "$venv/.requirements"; then
+        step "installing schemathesis into .cache/schemathesis-venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r testdata/tools/schemathesis.txt \
+            || die "pip install -r testdata/tools/schemathesis.txt failed"
+        cp testdata/tools/schemathesis.txt "$venv/.requirements"
+    fi
+    export MCPGATE_SCHEMATHESIS="$venv/bin/st"
+}
+
 ensure_test_tools() {
     ensure_upstream
     ensure_python_tools
     ensure_terraform
+    ensure_schemathesis
 }
 
 # Real engines for the tests: a throwaway PostgreSQL and Redis on free

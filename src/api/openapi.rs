@@ -1,11 +1,17 @@
 //! The OpenAPI 3.1 document at `/api/v1/openapi.json`. Paths come from the
 //! same resource list the router uses; schemas from the model types the
-//! handlers (de)serialize, through utoipa.
+//! handlers (de)serialize, through utoipa; the rules the model enforces
+//! (patterns, lengths, ranges, counts) from the model's own constants, so
+//! what the document says is valid is exactly what the API accepts.
+//! `./scripts/test.sh` holds the two to each other with schemathesis.
 
 use super::problem::Problem;
-use super::resource::ApiResource;
+use super::resource::{ApiResource, MAX_PAGE_SIZE};
 use super::subscriptions::RegenerateKey;
 use super::{for_each_resource, ResourceVisitor};
+use crate::model::product::{MAX_CALLS, MAX_PERIOD_SECONDS};
+use crate::model::rules::{self, MAX_LABEL_LEN, MAX_NAME_LEN, MAX_TEXT_LEN};
+use crate::model::version::MAX_TIMEOUT_SECONDS;
 use axum::response::IntoResponse;
 use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::Schema;
@@ -16,6 +22,8 @@ use utoipa::ToSchema;
 struct Document {
     paths: Map<String, Value>,
     schemas: Vec<(String, RefOr<Schema>)>,
+    /// Specs whose merge-patch schema is built once they carry their rules.
+    patches: Vec<String>,
 }
 
 impl Document {
@@ -27,16 +35,15 @@ impl Document {
     }
 }
 
+fn name_schema() -> Value {
+    json!({ "type": "string", "pattern": rules::NAME_PATTERN })
+}
+
 fn path_parameters(route: &str) -> Vec<Value> {
     route
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| {
-            json!({
-                "name": name, "in": "path", "required": true,
-                "schema": { "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" }
-            })
-        })
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": name_schema() }))
         .collect()
 }
 
@@ -44,84 +51,153 @@ fn json_content(schema: Value) -> Value {
     json!({ "application/json": { "schema": schema } })
 }
 
-fn problem_responses(codes: &[&str]) -> Map<String, Value> {
-    let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
-    codes.iter().map(|code| (code.to_string(), json!({ "description": "Problem details (RFC 9457)", "content": problem }))).collect()
-}
+const PROBLEM_DESCRIPTIONS: &[(&str, &str)] = &[
+    ("400", "Invalid fields, headers or parameters (problem details name each)"),
+    ("401", "Missing or wrong admin token"),
+    ("404", "The resource, or one its path names, does not exist"),
+    ("409", "Exists already, still referred to, out of subscriptions, or in the wrong state"),
+    ("412", "A precondition (If-Match, If-None-Match) does not hold"),
+    ("413", "The request body is too large"),
+    ("415", "The request body is not JSON"),
+];
 
-fn with_problems(mut ok: Map<String, Value>, codes: &[&str]) -> Value {
-    ok.extend(problem_responses(codes));
-    Value::Object(ok)
+/// The responses of an operation: its successes plus problem documents (RFC 9457).
+fn responses(ok: Vec<(&str, Value)>, problems: &[&str]) -> Value {
+    let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
+    let mut all: Map<String, Value> = ok.into_iter().map(|(code, response)| (code.to_string(), response)).collect();
+    for code in problems {
+        let description = PROBLEM_DESCRIPTIONS.iter().find(|(c, _)| c == code).map_or("Problem details (RFC 9457)", |(_, d)| d);
+        all.insert(code.to_string(), json!({ "description": description, "content": problem }));
+    }
+    Value::Object(all)
 }
 
 fn etag_headers() -> Value {
-    json!({ "ETag": { "description": "Strong validator for If-Match", "schema": { "type": "string" } } })
+    json!({ "ETag": { "description": "Strong validator for If-Match and If-None-Match", "schema": { "type": "string" } } })
+}
+
+/// `*`, or a comma-separated list of entity tags (RFC 9110 §8.8.3); empty is no condition.
+const ENTITY_TAGS_PATTERN: &str = r#"^(|\*|(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*)$"#;
+
+fn precondition_headers() -> Vec<Value> {
+    let tags = json!({ "type": "string", "pattern": ENTITY_TAGS_PATTERN });
+    vec![
+        json!({ "name": "If-Match", "in": "header", "schema": tags, "description": "`*` or ETags (compared strongly); at most one of If-Match and If-None-Match" }),
+        json!({ "name": "If-None-Match", "in": "header", "schema": tags, "description": "`*` or ETags (compared weakly)" }),
+    ]
+}
+
+/// Links for stateful testing: what a write returns names the resource to read, patch and delete.
+fn item_links(noun: &str, route: &str) -> Value {
+    let parameters: Map<String, Value> =
+        path_parameters(route).iter().filter_map(|p| p["name"].as_str()).map(|n| (n.to_string(), json!(format!("$request.path.{n}")))).collect();
+    let mut links = json!({
+        format!("Get{noun}"): { "operationId": format!("get_{noun}"), "parameters": parameters },
+        format!("Patch{noun}"): { "operationId": format!("patch_{noun}"), "parameters": parameters },
+        format!("Delete{noun}"): { "operationId": format!("delete_{noun}"), "parameters": parameters },
+    });
+    if noun == "subscription" {
+        for action in ["approve_subscription", "reject_subscription", "regenerate_subscription_key", "list_subscription_secrets"] {
+            links[action] = json!({ "operationId": action, "parameters": parameters });
+        }
+    }
+    links
 }
 
 impl ResourceVisitor for Document {
     fn visit<R: ApiResource>(&mut self) {
         let tag = R::KIND.noun();
-        let spec = self.schema::<R::Spec>();
+        self.schema::<R::Spec>();
         let view = self.schema::<R::View>();
         let noun = tag.replace(' ', "_");
+        let spec_name = R::Spec::name().to_string();
+        self.patches.push(spec_name.clone());
+        let request = json!({ "$ref": format!("#/components/schemas/{spec_name}") });
+        let patch = json!({ "$ref": format!("#/components/schemas/{spec_name}Patch") });
         let item_params = path_parameters(R::ITEM);
         let mut list_params = path_parameters(R::COLLECTION);
-        list_params.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }));
-        list_params.push(json!({ "name": "page_token", "in": "query", "schema": { "type": "string" } }));
+        list_params
+            .push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 100 } }));
+        list_params
+            .push(json!({ "name": "page_token", "in": "query", "schema": name_schema(), "description": "`next_page_token` of the previous page" }));
         for filter in R::FILTERS {
-            list_params.push(json!({ "name": filter, "in": "query", "schema": { "type": "string" } }));
+            list_params.push(json!({ "name": filter, "in": "query", "schema": name_schema() }));
         }
         let page = json!({ "type": "object", "required": ["items", "next_page_token"], "properties": {
             "items": { "type": "array", "items": view },
-            "next_page_token": { "type": ["string", "null"] } } });
-        let ok = |code: &str, description: &str| -> Map<String, Value> {
-            let mut m = Map::new();
-            m.insert(code.into(), json!({ "description": description, "headers": etag_headers(), "content": json_content(view.clone()) }));
-            m
+            "next_page_token": { "oneOf": [name_schema(), { "type": "null" }] } } });
+        let links = item_links(&noun, R::ITEM);
+        let with_view = |description: &str| json!({ "description": description, "headers": etag_headers(), "content": json_content(view.clone()) });
+        let written = |description: &str| {
+            let mut response = with_view(description);
+            response["links"] = links.clone();
+            response
         };
-        let mut put_ok = ok("200", "Replaced");
-        put_ok.extend(ok("201", "Created"));
-        let precondition_headers = json!([
-            { "name": "If-Match", "in": "header", "schema": { "type": "string" } },
-            { "name": "If-None-Match", "in": "header", "schema": { "type": "string", "enum": ["*"] } }
-        ]);
         let mut item_with_preconditions = item_params.clone();
-        item_with_preconditions.extend(precondition_headers.as_array().cloned().unwrap_or_default());
-        let mut delete_params = item_params.clone();
-        delete_params.push(json!({ "name": "cascade", "in": "query", "schema": { "type": "boolean", "default": false } }));
-        delete_params.push(json!({ "name": "If-Match", "in": "header", "schema": { "type": "string" } }));
+        item_with_preconditions.extend(precondition_headers());
+        let mut delete_params = item_with_preconditions.clone();
+        delete_params.push(json!({ "name": "cascade", "in": "query", "schema": { "type": "boolean", "default": false },
+            "description": "Also delete what refers to the resource (versions: drop them from the lists that name them)" }));
         self.paths.insert(
             format!("/api/v1{}", R::COLLECTION),
             json!({ "get": { "tags": [tag], "operationId": format!("list_{noun}s"), "parameters": list_params,
-                "responses": with_problems([("200".to_string(), json!({ "description": "A page", "content": json_content(page) }))].into_iter().collect(), &["400", "401", "404"]) } }),
+                "responses": responses(vec![("200", json!({ "description": "A page", "content": json_content(page) }))], &["400", "401", "404"]) } }),
         );
         self.paths.insert(
             format!("/api/v1{}", R::ITEM),
             json!({
-                "get": { "tags": [tag], "operationId": format!("get_{noun}"), "parameters": item_params,
-                    "responses": with_problems(ok("200", "The resource"), &["401", "404"]) },
+                "get": { "tags": [tag], "operationId": format!("get_{noun}"), "parameters": item_with_preconditions,
+                    "responses": responses(vec![("200", with_view("The resource")), ("304", json!({ "description": "Not modified (If-None-Match)", "headers": etag_headers() }))],
+                        &["400", "401", "404", "412"]) },
                 "put": { "tags": [tag], "operationId": format!("put_{noun}"), "parameters": item_with_preconditions,
-                    "requestBody": { "required": true, "content": json_content(spec.clone()) },
-                    "responses": with_problems(put_ok, &["400", "401", "404", "409", "412", "415"]) },
+                    "requestBody": { "required": true, "content": json_content(request.clone()) },
+                    "responses": responses(vec![("200", written("Replaced")), ("201", written("Created"))], &["400", "401", "404", "409", "412", "413", "415"]) },
                 "patch": { "tags": [tag], "operationId": format!("patch_{noun}"), "parameters": item_with_preconditions,
-                    "requestBody": { "required": true, "content": { "application/merge-patch+json": { "schema": { "type": "object" } } } },
-                    "responses": with_problems(ok("200", "Merged"), &["400", "401", "404", "409", "412", "415"]) },
+                    "description": "JSON merge patch (RFC 7396) of the resource's writable fields. An invalid patch is refused with 400; a valid one whose result, with what is stored, is not (an incomplete limit, a forbidden transition) with 409.",
+                    "requestBody": { "required": true, "content": {
+                        "application/merge-patch+json": { "schema": patch.clone() },
+                        "application/json": { "schema": patch } } },
+                    "responses": responses(vec![("200", written("Merged"))], &["400", "401", "404", "409", "412", "413", "415"]) },
                 "delete": { "tags": [tag], "operationId": format!("delete_{noun}"), "parameters": delete_params,
-                    "responses": with_problems([("204".to_string(), json!({ "description": "Deleted" }))].into_iter().collect(), &["401", "404", "409", "412"]) }
+                    "responses": responses(vec![("204", json!({ "description": "Deleted" }))], &["400", "401", "404", "409", "412"]) }
             }),
         );
     }
 }
 
+/// A merge patch of a spec: any of its fields, `null` removing the
+/// optional ones; nested objects whole (they are replaced, not merged,
+/// unless the stored resource has them).
+fn patch_schema(spec: &Value) -> Value {
+    let mut patch = spec.clone();
+    let required: Vec<Value> = patch.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+    if let Some(object) = patch.as_object_mut() {
+        object.remove("required");
+        object.insert("description".into(), json!("A JSON merge patch (RFC 7396) of the writable fields."));
+    }
+    if let Some(properties) = patch.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, property) in properties.iter_mut() {
+            // In a map, `null` removes an entry.
+            if let Some(values) = property.get_mut("additionalProperties").filter(|v| v.is_object()) {
+                *values = json!({ "anyOf": [{ "type": "null" }, values.clone()] });
+            }
+            if !required.contains(&json!(name)) {
+                *property = json!({ "anyOf": [{ "type": "null" }, property.clone()] });
+            }
+        }
+    }
+    patch
+}
+
 fn subscription_actions(doc: &mut Document) {
     let view = json!({ "$ref": "#/components/schemas/Subscription" });
     let params = path_parameters("/subscriptions/{subscription}");
-    let ok = [("200".to_string(), json!({ "description": "The subscription", "content": json_content(view) }))];
+    let ok = || vec![("200", json!({ "description": "The subscription", "content": json_content(view.clone()) }))];
     for (action, summary) in [("approve", "Approve a submitted subscription"), ("reject", "Reject a submitted subscription")] {
         doc.paths.insert(
             format!("/api/v1/subscriptions/{{subscription}}/{action}"),
             json!({ "post": { "tags": ["subscription"], "summary": summary, "operationId": format!("{action}_subscription"),
-                "parameters": params, "responses": with_problems(ok.clone().into_iter().collect(), &["401", "404", "409"]) } }),
+                "parameters": params, "responses": responses(ok(), &["400", "401", "404", "409"]) } }),
         );
     }
     let request = doc.schema::<RegenerateKey>();
@@ -130,52 +206,139 @@ fn subscription_actions(doc: &mut Document) {
         json!({ "post": { "tags": ["subscription"], "summary": "Replace one key; the response shows it once",
             "operationId": "regenerate_subscription_key", "parameters": params,
             "requestBody": { "required": true, "content": json_content(request) },
-            "responses": with_problems(ok.into_iter().collect(), &["400", "401", "404", "412"]) } }),
+            "responses": responses(ok(), &["400", "401", "404", "412", "413"]) } }),
     );
     let secrets = doc.schema::<super::subscriptions::SubscriptionSecrets>();
     doc.paths.insert(
         "/api/v1/subscriptions/{subscription}/list-secrets".into(),
         json!({ "post": { "tags": ["subscription"], "summary": "Both keys in clear; every call is recorded in the audit log",
             "operationId": "list_subscription_secrets", "parameters": params,
-            "responses": with_problems([("200".to_string(), json!({ "description": "The keys", "content": json_content(secrets) }))].into_iter().collect(), &["400", "401", "404"]) } }),
+            "responses": responses(vec![("200", json!({ "description": "The keys", "content": json_content(secrets) }))], &["400", "401", "404"]) } }),
     );
 }
 
 fn analytics_paths(doc: &mut Document) {
     let analytics = doc.schema::<super::analytics::Analytics>();
     let calls = doc.schema::<super::analytics::Calls>();
+    let audit = doc.schema::<super::analytics::AuditLog>();
     let query = |name: &str, schema: Value, description: &str| json!({ "name": name, "in": "query", "schema": schema, "description": description });
+    let limit = query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }), "How many");
+    let text = json!({ "type": "string" });
     doc.paths.insert(
         "/api/v1/analytics".into(),
         json!({ "get": { "tags": ["analytics"], "operationId": "get_analytics", "summary": "Calls, errors, latency percentiles and cost per group",
             "parameters": [
                 query("group_by", json!({ "type": "string", "enum": ["tool", "version", "product", "subscription", "client"], "default": "tool" }), "What to group calls by"),
-                query("server", json!({ "type": "string" }), "Only this server's calls"),
-                query("subscription", json!({ "type": "string" }), "Only this subscription's calls"),
+                query("server", text.clone(), "Only this server's calls"),
+                query("subscription", text.clone(), "Only this subscription's calls"),
                 query("from", json!({ "type": "string", "format": "date-time" }), "Calls at or after"),
                 query("to", json!({ "type": "string", "format": "date-time" }), "Calls before")
             ],
-            "responses": with_problems([("200".to_string(), json!({ "description": "One item per group, busiest first", "content": json_content(analytics) }))].into_iter().collect(), &["400", "401"]) } }),
+            "responses": responses(vec![("200", json!({ "description": "One item per group, busiest first", "content": json_content(analytics) }))], &["400", "401"]) } }),
     );
     doc.paths.insert(
         "/api/v1/calls".into(),
         json!({ "get": { "tags": ["analytics"], "operationId": "list_calls", "summary": "Recent tool calls, newest first",
             "parameters": [
-                query("session_id", json!({ "type": "string" }), "Only this MCP session's calls"),
-                query("tool", json!({ "type": "string" }), "Only calls of this tool"),
+                query("session_id", text.clone(), "Only this MCP session's calls"),
+                query("tool", text.clone(), "Only calls of this tool"),
                 query("status", json!({ "type": "string", "enum": ["ok", "error"] }), "Only successful or failed calls"),
-                query("server", json!({ "type": "string" }), "Only this server's calls"),
-                query("subscription", json!({ "type": "string" }), "Only this subscription's calls"),
-                query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }), "How many")
+                query("server", text.clone(), "Only this server's calls"),
+                query("subscription", text, "Only this subscription's calls"),
+                limit.clone()
             ],
-            "responses": with_problems([("200".to_string(), json!({ "description": "Call records", "content": json_content(calls) }))].into_iter().collect(), &["400", "401"]) } }),
+            "responses": responses(vec![("200", json!({ "description": "Call records", "content": json_content(calls) }))], &["400", "401"]) } }),
     );
-    let audit = doc.schema::<super::analytics::AuditLog>();
     doc.paths.insert(
         "/api/v1/audit-log".into(),
         json!({ "get": { "tags": ["analytics"], "operationId": "list_audit_log", "summary": "Who read secrets, newest first",
-            "parameters": [query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }), "How many")],
-            "responses": with_problems([("200".to_string(), json!({ "description": "Audit entries", "content": json_content(audit) }))].into_iter().collect(), &["400", "401"]) } }),
+            "parameters": [limit],
+            "responses": responses(vec![("200", json!({ "description": "Audit entries", "content": json_content(audit) }))], &["400", "401"]) } }),
+    );
+}
+
+/// Adds `keywords` to a property of a component schema (or, with `None`, to the schema itself).
+fn refine(schemas: &mut Map<String, Value>, schema: &str, property: Option<&str>, keywords: Value) {
+    let Some(target) = schemas.get_mut(schema) else { return };
+    let target = match property {
+        Some(property) => &mut target["properties"][property],
+        None => target,
+    };
+    // A nullable reference is `oneOf: [null, $ref]`: the rules go on the reference.
+    let target = match target.get_mut("oneOf") {
+        Some(Value::Array(options)) => match options.iter_mut().find(|o| o.get("$ref").is_some() || o.get("type") != Some(&json!("null"))) {
+            Some(option) => option,
+            None => return,
+        },
+        _ => target,
+    };
+    if let (Some(target), Value::Object(keywords)) = (target.as_object_mut(), keywords) {
+        target.extend(keywords);
+    }
+}
+
+/// The model's validation rules (`src/model`), stated in JSON Schema.
+fn model_rules(schemas: &mut Map<String, Value>) {
+    let label = json!({ "maxLength": MAX_LABEL_LEN });
+    let text = json!({ "maxLength": MAX_TEXT_LEN });
+    for schema in ["ServerSpec", "ProductSpec", "SubscriptionSpec"] {
+        refine(schemas, schema, Some("display_name"), label.clone());
+    }
+    refine(schemas, "ServerSpec", Some("description"), text.clone());
+    refine(schemas, "ServerSpec", Some("owner"), label.clone());
+    refine(schemas, "SubscriptionSpec", Some("owner"), label.clone());
+    refine(
+        schemas,
+        "ServerSpec",
+        Some("tags"),
+        json!({ "maxProperties": rules::MAX_TAGS, "propertyNames": { "minLength": 1, "maxLength": MAX_NAME_LEN },
+                "additionalProperties": { "type": "string", "maxLength": MAX_LABEL_LEN } }),
+    );
+    refine(schemas, "ProductSpec", Some("description"), text.clone());
+    // approval_required needs subscription_required (which defaults to true).
+    refine(
+        schemas,
+        "ProductSpec",
+        None,
+        json!({ "if": { "properties": { "approval_required": { "const": true } }, "required": ["approval_required"] },
+                "then": { "not": { "properties": { "subscription_required": { "const": false } }, "required": ["subscription_required"] } } }),
+    );
+    refine(schemas, "ProductSpec", Some("terms"), json!({ "maxLength": 8 * MAX_TEXT_LEN }));
+    refine(schemas, "ProductSpec", Some("subscriptions_limit"), json!({ "minimum": 0, "maximum": MAX_CALLS }));
+    refine(schemas, "CallLimit", Some("calls"), json!({ "minimum": 1, "maximum": MAX_CALLS }));
+    refine(schemas, "CallLimit", Some("period_seconds"), json!({ "minimum": 1, "maximum": MAX_PERIOD_SECONDS }));
+    refine(schemas, "SubscriptionSpec", Some("product"), json!({ "pattern": rules::NAME_PATTERN }));
+    refine(schemas, "VersionSpec", Some("backend_url"), json!({ "pattern": rules::BACKEND_URL_PATTERN, "maxLength": MAX_TEXT_LEN }));
+    refine(schemas, "VersionSpec", Some("traffic_weight"), json!({ "minimum": 0, "maximum": 100 }));
+    refine(schemas, "VersionSpec", Some("timeout_seconds"), json!({ "minimum": 1, "maximum": MAX_TIMEOUT_SECONDS }));
+    let reserved: Vec<&str> = rules::RESERVED_HEADERS.to_vec();
+    refine(
+        schemas,
+        "VersionSpec",
+        Some("backend_headers"),
+        json!({ "maxProperties": rules::MAX_BACKEND_HEADERS,
+                "propertyNames": { "pattern": rules::HEADER_NAME_PATTERN, "not": { "enum": reserved },
+                                   "description": "Header names the gateway owns (any case) are refused." },
+                "additionalProperties": { "type": "string", "pattern": rules::HEADER_VALUE_PATTERN, "maxLength": rules::MAX_HEADER_VALUE_LEN } }),
+    );
+    refine(
+        schemas,
+        "VersionSpec",
+        Some("tool_costs"),
+        json!({ "maxProperties": rules::MAX_TOOL_COSTS, "propertyNames": { "pattern": rules::TOOL_NAME_PATTERN },
+                "additionalProperties": { "type": "number", "minimum": 0 } }),
+    );
+    refine(
+        schemas,
+        "ProductServerSpec",
+        Some("tools"),
+        json!({ "maxItems": rules::MAX_TOOL_PATTERNS, "uniqueItems": true, "items": { "type": "string", "pattern": rules::TOOL_GLOB_PATTERN } }),
+    );
+    refine(
+        schemas,
+        "ProductServerSpec",
+        Some("versions"),
+        json!({ "maxItems": rules::MAX_LISTED_VERSIONS, "uniqueItems": true, "items": { "type": "string", "pattern": rules::NAME_PATTERN } }),
     );
 }
 
@@ -186,8 +349,13 @@ pub fn document() -> Value {
     subscription_actions(&mut doc);
     analytics_paths(&mut doc);
     doc.schema::<Problem>();
-    let schemas: Map<String, Value> =
+    let mut schemas: Map<String, Value> =
         doc.schemas.into_iter().map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null))).collect();
+    model_rules(&mut schemas);
+    for spec in &doc.patches {
+        let patch = patch_schema(&schemas[spec]);
+        schemas.insert(format!("{spec}Patch"), patch);
+    }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "mcpgate management API", "version": env!("CARGO_PKG_VERSION"),

@@ -26,6 +26,10 @@ pub enum ProblemType {
     MethodNotAllowed,
     PayloadTooLarge,
     BadRequest,
+    /// A valid document that conflicts with what is stored: a reference to
+    /// something missing, a transition the current state forbids, a change
+    /// to a field fixed at creation. The fields are named as for validation.
+    Conflict,
     Internal,
 }
 
@@ -45,6 +49,7 @@ impl ProblemType {
             ProblemType::MethodNotAllowed => "method-not-allowed",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::BadRequest => "bad-request",
+            ProblemType::Conflict => "conflict",
             ProblemType::Internal => "internal",
         }
     }
@@ -57,9 +62,11 @@ impl ProblemType {
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemType::NotFound => StatusCode::NOT_FOUND,
-            ProblemType::AlreadyExists | ProblemType::StillReferenced | ProblemType::SubscriptionsLimit | ProblemType::InvalidState => {
-                StatusCode::CONFLICT
-            }
+            ProblemType::AlreadyExists
+            | ProblemType::StillReferenced
+            | ProblemType::SubscriptionsLimit
+            | ProblemType::InvalidState
+            | ProblemType::Conflict => StatusCode::CONFLICT,
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,6 +87,7 @@ impl ProblemType {
             ProblemType::MethodNotAllowed => "The resource does not support this method",
             ProblemType::PayloadTooLarge => "The request body is too large",
             ProblemType::BadRequest => "The request is malformed",
+            ProblemType::Conflict => "The request conflicts with what is stored",
             ProblemType::Internal => "Internal error",
         }
     }
@@ -122,6 +130,11 @@ impl ApiError {
         ValidationErrors::single(field, reason).into()
     }
 
+    /// Fields that are valid on their own but conflict with what is stored (409).
+    pub fn conflict(errors: ValidationErrors) -> ApiError {
+        ApiError { kind: ProblemType::Conflict, detail: errors.to_string(), errors, referenced_by: Vec::new() }
+    }
+
     pub fn internal(err: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %err, "internal error");
         ApiError::new(ProblemType::Internal, "the request failed inside mcpgate; the log has details")
@@ -147,9 +160,9 @@ impl From<StoreError> for ApiError {
             },
             StoreError::MissingReference { missing, in_path: true, .. } => ApiError::not_found(&missing),
             StoreError::MissingReference { field, missing, in_path: false } => {
-                ApiError::field(field, Reason::Malformed { message: format!("{} does not exist", missing.path()) })
+                ApiError::conflict(ValidationErrors::single(field, Reason::Malformed { message: format!("{} does not exist", missing.path()) }))
             }
-            StoreError::Invalid { field, reason } => ApiError::field(field, reason),
+            StoreError::Invalid { field, reason } => ApiError::conflict(ValidationErrors::single(field, reason)),
             StoreError::SubscriptionsLimit { .. } => ApiError::new(ProblemType::SubscriptionsLimit, detail),
             StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migration(_) | StoreError::Secret(_) | StoreError::UnsupportedUrl(_) => {
                 ApiError::internal(detail)

@@ -11,7 +11,6 @@ use axum::body::Bytes;
 use axum::extract::{Query, RawPathParams, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -49,6 +48,11 @@ pub trait ApiResource: Send + Sync + 'static {
     fn validate(spec: &Self::Spec) -> Result<(), ValidationErrors>;
 
     fn view(record: &Record, spec: Self::Spec, revealed: Revealed) -> Self::View;
+
+    /// The smallest valid document of this kind (what a patch is checked on alone).
+    fn minimal() -> Value {
+        Value::Object(Default::default())
+    }
 
     /// Body fields that name the resource; when present they must match the path.
     fn identity(key: &Key) -> Vec<(&'static str, String)> {
@@ -129,28 +133,35 @@ fn malformed_condition(header: &'static str) -> ApiError {
 /// The request's precondition (RFC 9110 §13.1): `If-Match` compares
 /// strongly, so a weak tag never matches; `If-None-Match` compares weakly.
 pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+    // An empty field is an empty list: no condition.
     let value = |name: &'static str| -> Result<Option<&str>, ApiError> {
         match headers.get(name) {
             None => Ok(None),
-            Some(v) => v.to_str().map(|v| Some(v.trim())).map_err(|_| malformed_condition(name)),
+            Some(v) => v.to_str().map(|v| Some(v.trim()).filter(|v| !v.is_empty())).map_err(|_| malformed_condition(name)),
         }
     };
-    match (value("if-match")?, value("if-none-match")?) {
-        (Some(_), Some(_)) => {
-            Err(ApiError::field("If-None-Match", Reason::Malformed { message: "send either If-Match or If-None-Match, not both".into() }))
-        }
-        (Some("*"), None) => Ok(Precondition::Exists),
-        (Some(list), None) => {
+    let if_match = match value("if-match")? {
+        None => None,
+        Some("*") => Some(Precondition::Exists),
+        Some(list) => {
             let tags = entity_tags(list).ok_or_else(|| malformed_condition("If-Match"))?;
-            Ok(Precondition::Matches(tags.into_iter().filter(|(weak, _)| !weak).map(|(_, tag)| tag).collect()))
+            Some(Precondition::Matches(tags.into_iter().filter(|(weak, _)| !weak).map(|(_, tag)| tag).collect()))
         }
-        (None, Some("*")) => Ok(Precondition::Absent),
-        (None, Some(list)) => {
+    };
+    let if_none_match = match value("if-none-match")? {
+        None => None,
+        Some("*") => Some(Precondition::Absent),
+        Some(list) => {
             let tags = entity_tags(list).ok_or_else(|| malformed_condition("If-None-Match"))?;
-            Ok(Precondition::NoneMatch(tags.into_iter().map(|(_, tag)| tag).collect()))
+            Some(Precondition::NoneMatch(tags.into_iter().map(|(_, tag)| tag).collect()))
         }
-        (None, None) => Ok(Precondition::None),
-    }
+    };
+    // RFC 9110 §13.2.2: If-Match first, then If-None-Match.
+    Ok(match (if_match, if_none_match) {
+        (Some(a), Some(b)) => Precondition::All(vec![a, b]),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => Precondition::None,
+    })
 }
 
 pub fn etag_header(etag: &str) -> HeaderValue {
@@ -268,6 +279,20 @@ pub async fn put<R: ApiResource>(
     respond::<R>(status, &written.record, revealed)
 }
 
+/// A patch names only the resource's writable fields, even to remove one
+/// (`null` on an unknown field would otherwise pass as a no-op).
+fn check_patch_fields<R: ApiResource>(patch: &Value) -> Result<(), ApiError> {
+    let schema = serde_json::to_value(<R::Spec as utoipa::PartialSchema>::schema()).map_err(ApiError::internal)?;
+    let known = schema.get("properties").and_then(Value::as_object);
+    let mut errors = ValidationErrors::default();
+    for field in patch.as_object().into_iter().flat_map(|o| o.keys()) {
+        if !known.is_some_and(|k| k.contains_key(field)) {
+            errors.add(if field.is_empty() { "\"\"".to_string() } else { field.clone() }, Reason::UnknownField);
+        }
+    }
+    errors.into_result().map_err(ApiError::from)
+}
+
 pub async fn patch<R: ApiResource>(
     State(state): State<AppState>,
     params: RawPathParams,
@@ -278,11 +303,18 @@ pub async fn patch<R: ApiResource>(
     require_json(&headers)?;
     let mut merge_patch = parse_json(&body)?;
     strip_non_spec::<R>(&key, &mut merge_patch)?;
+    // The patch itself must be valid (400): what it sets, on the smallest
+    // valid document of its kind. What it makes of the stored resource may
+    // still not be (incomplete together, a forbidden transition): 409.
+    check_patch_fields::<R>(&merge_patch)?;
+    let mut alone = R::minimal();
+    json_patch::merge(&mut alone, &merge_patch);
+    decode_spec::<R>(alone)?;
     let build = |current: Option<&Record>| {
         let current = current.ok_or_else(|| ApiError::not_found(&key))?;
         let mut doc = current.body.clone();
         json_patch::merge(&mut doc, &merge_patch);
-        decode_spec::<R>(doc)
+        decode_spec::<R>(doc).map_err(|e| if e.kind == ProblemType::Validation { ApiError::conflict(e.errors) } else { e })
     };
     let client = precondition(&headers)?;
     let (written, revealed) = write::<R>(&state, &key, &client, build).await?;
@@ -295,14 +327,20 @@ pub async fn get_one<R: ApiResource>(State(state): State<AppState>, params: RawP
     let key = key_from_path(R::KIND, &params)?;
     let condition = precondition(&headers)?;
     let record = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
-    if let Precondition::NoneMatch(_) | Precondition::Absent = condition {
-        if condition.check(&key, Some(&record)).is_err() {
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            response.headers_mut().insert(header::ETAG, etag_header(&record.etag));
-            return Ok(response);
-        }
+    let (if_match, if_none_match) = match condition {
+        Precondition::All(both) => (both.first().cloned(), both.get(1).cloned()),
+        none @ (Precondition::NoneMatch(_) | Precondition::Absent) => (None, Some(none)),
+        other => (Some(other), None),
+    };
+    if let Some(if_match) = if_match {
+        if_match.check(&key, Some(&record))?;
     }
-    condition.check(&key, Some(&record))?;
+    // A GET whose If-None-Match fails is "not modified", not a failure.
+    if if_none_match.is_some_and(|c| c.check(&key, Some(&record)).is_err()) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, etag_header(&record.etag));
+        return Ok(response);
+    }
     respond::<R>(StatusCode::OK, &record, Revealed::default())
 }
 
@@ -347,6 +385,11 @@ pub async fn list<R: ApiResource>(
         Some(Err(_)) => -1,
     };
     errors.check("limit", rules::range(limit, 1, MAX_PAGE_SIZE.into()));
+    for filter in R::FILTERS {
+        if let Some(value) = query.get(*filter) {
+            errors.check(*filter, rules::name(value));
+        }
+    }
     let after = match query.get("page_token") {
         Some(token) => match decode_page_token(token) {
             Some(name) => Some(name),
@@ -376,12 +419,12 @@ pub async fn list<R: ApiResource>(
     Ok(axum::Json(Page { items, next_page_token }).into_response())
 }
 
+/// A page token is the name of the last item of the previous page: valid
+/// names are valid tokens, which the OpenAPI document can say exactly.
 fn encode_page_token(last: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last)
+    last.to_string()
 }
 
 fn decode_page_token(token: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
-    let name = String::from_utf8(bytes).ok()?;
-    rules::name(&name).ok().map(|_| name)
+    rules::name(token).ok().map(|_| token.to_string())
 }

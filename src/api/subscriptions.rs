@@ -31,6 +31,10 @@ impl ApiResource for Subscriptions {
         spec.validate()
     }
 
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({ "product": "any" })
+    }
+
     fn view(record: &Record, spec: SubscriptionSpec, revealed: Revealed) -> Subscription {
         Subscription {
             name: record.key.name.clone(),
@@ -49,15 +53,16 @@ impl ApiResource for Subscriptions {
     /// pair; existing ones may only move along the lifecycle.
     async fn prepare(state: &AppState, _key: &Key, current: Option<&SubscriptionSpec>, spec: &mut SubscriptionSpec) -> Result<Prepared, ApiError> {
         if let Some(current) = current {
-            spec.check_update(current)?;
+            spec.check_update(current).map_err(ApiError::conflict)?;
             return Ok(Prepared::default());
         }
         let product_key = Key::top(Kind::Product, &spec.product);
         let Some(product) = state.store.get(&product_key).await? else {
-            return Err(ApiError::field("product", Reason::Malformed { message: format!("{} does not exist", product_key.path()) }));
+            let reason = Reason::Malformed { message: format!("{} does not exist", product_key.path()) };
+            return Err(ApiError::conflict(ValidationErrors::single("product", reason)));
         };
         let product: ProductSpec = serde_json::from_value(product.body).map_err(ApiError::internal)?;
-        spec.check_create(&product)?;
+        spec.check_create(&product).map_err(ApiError::conflict)?;
         let (primary, secondary) = (generate_key(), generate_key());
         Ok(Prepared {
             keys: Some(KeyChange::Both { primary: primary.clone(), secondary: secondary.clone() }),

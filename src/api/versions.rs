@@ -18,6 +18,10 @@ impl ApiResource for Versions {
         spec.validate()
     }
 
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({ "backend_url": "http://mcp.invalid/mcp" })
+    }
+
     fn identity(key: &Key) -> Vec<(&'static str, String)> {
         vec![("server", key.parent.clone()), ("name", key.name.clone())]
     }

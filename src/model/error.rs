@@ -22,7 +22,7 @@ pub enum Reason {
     TooMany { max: usize },
     #[error("must not be empty")]
     Empty,
-    #[error("must be an absolute http or https URL")]
+    #[error("must be an absolute http or https URL to a DNS name or IPv4 address (optional port, path and query)")]
     BadUrl,
     #[error("is not a valid HTTP header name")]
     BadHeaderName,
@@ -30,8 +30,10 @@ pub enum Reason {
     BadHeaderValue,
     #[error("is managed by the gateway and cannot be set")]
     ReservedHeader,
-    #[error("is not a valid glob pattern")]
+    #[error("is not a valid glob pattern: use 1-128 letters, digits, '_', '.', ':', '/', '-' and the wildcards '*' and '?'")]
     BadPattern,
+    #[error("must be 1-128 letters, digits, '_', '.', ':', '/' or '-'")]
+    BadToolName,
     #[error("must be a finite number of at least 0")]
     BadCost,
     #[error("must not repeat {value:?}")]
@@ -67,6 +69,7 @@ impl Reason {
             Reason::BadHeaderValue => "bad_header_value",
             Reason::ReservedHeader => "reserved_header",
             Reason::BadPattern => "bad_pattern",
+            Reason::BadToolName => "bad_tool_name",
             Reason::BadCost => "bad_cost",
             Reason::Duplicate { .. } => "duplicate",
             Reason::NameMismatch { .. } => "name_mismatch",

@@ -28,7 +28,9 @@ pub enum LimitFailureMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallLimit {
+    #[serde(deserialize_with = "rules::integral")]
     pub calls: i64,
+    #[serde(deserialize_with = "rules::integral")]
     pub period_seconds: i64,
 }
 
@@ -64,7 +66,7 @@ pub struct ProductSpec {
     #[serde(default)]
     pub approval_required: bool,
     /// Most live (not cancelled or rejected) subscriptions; null = unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "rules::integral_opt", skip_serializing_if = "Option::is_none")]
     pub subscriptions_limit: Option<i64>,
     /// Sliding-window limit per subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -46,10 +46,7 @@ impl ProductServerSpec {
 }
 
 fn tool_pattern(pattern: &str) -> Result<Glob, Reason> {
-    if pattern.is_empty() {
-        return Err(Reason::Empty);
-    }
-    rules::max_len(pattern, rules::MAX_LABEL_LEN)?;
+    rules::tool_glob(pattern)?;
     Glob::new(pattern).map_err(|_| Reason::BadPattern)
 }
 

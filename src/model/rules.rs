@@ -2,11 +2,55 @@
 //! is refused for, so callers attach their own field path.
 
 use super::error::{Reason, ValidationErrors};
+use regex::Regex;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::sync::LazyLock;
 
 pub const MAX_NAME_LEN: usize = 63;
 pub const MAX_TEXT_LEN: usize = 4096;
 pub const MAX_LABEL_LEN: usize = 256;
+
+/// The rules below that are patterns, stated once: validation matches them,
+/// and the OpenAPI document publishes them, so the two cannot disagree.
+pub const NAME_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+/// An absolute http(s) URL to a DNS name (its last label starting with a
+/// letter, as URL parsers otherwise read the host as an IPv4 number) or a
+/// dotted IPv4 address, optional port, path and query (no user info, no
+/// fragment, no IPv6 literal).
+pub const BACKEND_URL_PATTERN: &str = concat!(
+    "^https?://",
+    "(",
+    "([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    "|",
+    "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}",
+    ")",
+    "(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
+    "(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?",
+    "(\\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
+);
+/// An HTTP header name (RFC 9110 token).
+pub const HEADER_NAME_PATTERN: &str = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+/// An HTTP header value: visible ASCII, spaces and tabs.
+pub const HEADER_VALUE_PATTERN: &str = "^[\\t -~]*$";
+/// A tool name (MCP: letters, digits, `_`, `-`, `.`; also `:` and `/`, which servers use for namespaces).
+pub const TOOL_NAME_PATTERN: &str = "^[A-Za-z0-9_.:/-]{1,128}$";
+/// A tool allow-list entry: a tool name, or a glob of one with `*` and `?`.
+pub const TOOL_GLOB_PATTERN: &str = "^[A-Za-z0-9_.:/*?-]{1,128}$";
+pub const MAX_HEADER_VALUE_LEN: usize = 4096;
+
+fn matches(pattern: &'static LazyLock<Regex>, value: &str) -> bool {
+    pattern.is_match(value)
+}
+
+static BACKEND_URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(BACKEND_URL_PATTERN).unwrap_or_else(|e| unreachable!("the URL pattern compiles: {e}")));
+static HEADER_VALUE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(HEADER_VALUE_PATTERN).unwrap_or_else(|e| unreachable!("the header value pattern compiles: {e}")));
+static TOOL_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(TOOL_NAME_PATTERN).unwrap_or_else(|e| unreachable!("the tool name pattern compiles: {e}")));
+static TOOL_GLOB: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(TOOL_GLOB_PATTERN).unwrap_or_else(|e| unreachable!("the tool glob pattern compiles: {e}")));
 
 /// Resource names are slugs: `[a-z0-9-]{1,63}`, not starting or ending with `-`.
 pub fn name(value: &str) -> Result<(), Reason> {
@@ -50,18 +94,37 @@ pub fn range(value: i64, min: i64, max: i64) -> Result<(), Reason> {
     }
 }
 
-/// An absolute `http` or `https` URL with a host.
+/// An absolute `http` or `https` URL with a host ([`BACKEND_URL_PATTERN`]).
 pub fn http_url(value: &str) -> Result<url::Url, Reason> {
-    let url = url::Url::parse(value).map_err(|_| Reason::BadUrl)?;
-    let http = matches!(url.scheme(), "http" | "https");
-    if !http || url.host_str().is_none_or(str::is_empty) {
+    if value.len() > MAX_TEXT_LEN || !matches(&BACKEND_URL, value) {
         return Err(Reason::BadUrl);
     }
-    Ok(url)
+    url::Url::parse(value).map_err(|_| Reason::BadUrl)
+}
+
+/// A tool name ([`TOOL_NAME_PATTERN`]).
+pub fn tool_name(value: &str) -> Result<(), Reason> {
+    if matches(&TOOL_NAME, value) {
+        Ok(())
+    } else {
+        Err(Reason::BadToolName)
+    }
+}
+
+/// A tool allow-list entry ([`TOOL_GLOB_PATTERN`]).
+pub fn tool_glob(value: &str) -> Result<(), Reason> {
+    if value.is_empty() {
+        return Err(Reason::Empty);
+    }
+    if matches(&TOOL_GLOB, value) {
+        Ok(())
+    } else {
+        Err(Reason::BadPattern)
+    }
 }
 
 /// Headers the gateway owns on the upstream leg; a version may not set them.
-const RESERVED_HEADERS: &[&str] = &[
+pub const RESERVED_HEADERS: &[&str] = &[
     "host",
     "content-length",
     "content-type",
@@ -86,7 +149,9 @@ pub fn backend_header(name: &str, value: &str) -> Result<(), Reason> {
     if RESERVED_HEADERS.contains(&parsed.as_str()) {
         return Err(Reason::ReservedHeader);
     }
-    http::HeaderValue::from_str(value).map_err(|_| Reason::BadHeaderValue)?;
+    if value.len() > MAX_HEADER_VALUE_LEN || !matches(&HEADER_VALUE, value) {
+        return Err(Reason::BadHeaderValue);
+    }
     Ok(())
 }
 
@@ -98,6 +163,27 @@ pub fn unique<'a>(errors: &mut ValidationErrors, field: &str, values: impl IntoI
             errors.add(format!("{field}[{i}]"), Reason::Duplicate { value: v.clone() });
         }
     }
+}
+
+/// Deserializes an integer field, taking `41.0` as 41: JSON Schema counts
+/// integral numbers as integers, however they are written.
+pub fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    use serde::de::Error;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64 => Ok(f as i64),
+        _ => Err(D::Error::custom(format!("invalid type: {number} is not an integer, expected i64"))),
+    }
+}
+
+/// [`integral`] for an optional field.
+pub fn integral_opt<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "integral")] i64);
+    Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(n)| n))
 }
 
 /// Decodes a JSON document into `T`, turning serde's complaints into field
@@ -154,7 +240,22 @@ mod tests {
     fn urls() {
         assert!(http_url("http://127.0.0.1:3001/mcp").is_ok());
         assert!(http_url("https://example.com").is_ok());
-        for bad in ["ftp://x", "127.0.0.1:80", "http://", "file:///etc/passwd", "not a url"] {
+        assert!(http_url("http://tools.internal:8080/mcp?tenant=a").is_ok());
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:80",
+            "http://",
+            "file:///etc/passwd",
+            "not a url",
+            "http://a:65536",
+            "http://user@host",
+            "http://h/#f",
+            "http://[::1]/",
+            "http://q.7",
+            "http://a.0x1",
+            "http://256.1.1.1",
+            "http://1.2.3",
+        ] {
             assert_eq!(http_url(bad).err(), Some(Reason::BadUrl), "{bad}");
         }
     }
@@ -165,5 +266,6 @@ mod tests {
         assert_eq!(backend_header("X-Subscription-Key", "x"), Err(Reason::ReservedHeader));
         assert_eq!(backend_header("bad header", "x"), Err(Reason::BadHeaderName));
         assert_eq!(backend_header("X-A", "line\nbreak"), Err(Reason::BadHeaderValue));
+        assert_eq!(backend_header("X-A", "café"), Err(Reason::BadHeaderValue), "ASCII only");
     }
 }

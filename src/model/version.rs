@@ -58,10 +58,10 @@ pub struct VersionSpec {
     #[serde(default)]
     pub status: VersionStatus,
     /// Share of traffic among `active` versions (0-100).
-    #[serde(default = "default_weight")]
+    #[serde(default = "default_weight", deserialize_with = "rules::integral")]
     pub traffic_weight: i64,
     /// Upstream response timeout (1-3600 s).
-    #[serde(default = "default_timeout")]
+    #[serde(default = "default_timeout", deserialize_with = "rules::integral")]
     pub timeout_seconds: i64,
     /// Record tool arguments and results in traces and the call log.
     #[serde(default)]
@@ -89,7 +89,7 @@ impl VersionSpec {
             errors.check(format!("backend_headers.{name}"), rules::backend_header(name, value));
         }
         for (tool, cost) in self.tool_costs.iter().take(rules::MAX_TOOL_COSTS) {
-            errors.check(format!("tool_costs.{tool}"), rules::max_len(tool, crate::model::tools::MAX_TOOL_NAME));
+            errors.check(format!("tool_costs.{tool}"), rules::tool_name(tool));
             if !cost.is_finite() || *cost < 0.0 {
                 errors.add(format!("tool_costs.{tool}"), Reason::BadCost);
             }

@@ -169,6 +169,22 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
+/// The refused fields of a problem document.
+fn field_problems(body: &Value) -> Vec<FieldProblem> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| FieldProblem {
+                    field: e["field"].as_str().unwrap_or_default().to_string(),
+                    reason: e["reason"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn read_reply(response: reqwest::Response) -> Result<Reply, ApiError> {
     let status = response.status();
     let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -184,22 +200,14 @@ async fn read_reply(response: reqwest::Response) -> Result<Reply, ApiError> {
     let detail = body["detail"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string());
     Err(match status {
         StatusCode::NOT_FOUND => ApiError::NotFound(detail),
+        // A conflict naming fields (a missing reference, a forbidden
+        // transition) points at attributes, as validation errors do.
+        StatusCode::CONFLICT if body["errors"].is_array() => ApiError::Invalid { detail, fields: field_problems(&body) },
         StatusCode::CONFLICT => ApiError::Conflict(detail),
         StatusCode::PRECONDITION_FAILED => ApiError::PreconditionFailed(detail),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ApiError::Unauthorized(detail),
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-            let fields = body["errors"]
-                .as_array()
-                .map(|errors| {
-                    errors
-                        .iter()
-                        .map(|e| FieldProblem {
-                            field: e["field"].as_str().unwrap_or_default().to_string(),
-                            reason: e["reason"].as_str().unwrap_or_default().to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let fields = field_problems(&body);
             ApiError::Invalid { detail, fields }
         }
         other => ApiError::Server { status: other.as_u16(), detail },

@@ -49,6 +49,8 @@ pub enum Precondition {
     Absent,
     /// The stored ETag must be none of these (`If-None-Match: "a", "b"`).
     NoneMatch(Vec<String>),
+    /// Every one of these, in order (`If-Match` and `If-None-Match` together).
+    All(Vec<Precondition>),
 }
 
 impl Precondition {
@@ -60,6 +62,7 @@ impl Precondition {
     pub fn check(&self, key: &Key, current: Option<&Record>) -> Result<(), StoreError> {
         let failed = |current: Option<&Record>| StoreError::PreconditionFailed { key: key.clone(), current: current.map(|r| r.etag.clone()) };
         match (self, current) {
+            (Precondition::All(all), _) => all.iter().try_for_each(|p| p.check(key, current)),
             (Precondition::Absent, Some(_)) => Err(StoreError::AlreadyExists { key: key.clone() }),
             (Precondition::Matches(expected), Some(record)) if !expected.contains(&record.etag) => Err(failed(current)),
             (Precondition::NoneMatch(refused), Some(record)) if refused.contains(&record.etag) => Err(failed(current)),
