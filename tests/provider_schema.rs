@@ -25,7 +25,13 @@ fn terraform_reports_the_provider_schema() {
     assert_eq!(names, ["mcp_product", "mcp_product_server", "mcp_server", "mcp_server_version", "mcp_subscription"]);
     let mut data_sources: Vec<&str> = provider["data_source_schemas"].as_object().expect("data sources").keys().map(String::as_str).collect();
     data_sources.sort();
-    assert_eq!(data_sources, ["mcp_product", "mcp_server", "mcp_servers"]);
+    assert_eq!(data_sources, ["mcp_product", "mcp_server", "mcp_server_tools", "mcp_servers"]);
+    let mut actions: Vec<&str> = provider["action_schemas"].as_object().expect("actions").keys().map(String::as_str).collect();
+    actions.sort();
+    assert_eq!(actions, ["mcp_approve_subscription", "mcp_promote_version", "mcp_rotate_subscription_key"]);
+    let ephemeral = &provider["ephemeral_resource_schemas"]["mcp_subscription_key"]["block"]["attributes"];
+    assert_eq!(ephemeral["value"]["sensitive"], true, "the key is sensitive as well as ephemeral");
+    assert_eq!(resources["mcp_subscription"]["block"]["attributes"]["store_keys_in_state"]["optional"], true);
     let version = &resources["mcp_server_version"]["block"]["attributes"];
     assert_eq!(version["backend_headers"]["write_only"], true, "backend header values are write-only");
     assert_eq!(provider["provider"]["block"]["attributes"]["token"]["sensitive"], true);
@@ -40,7 +46,7 @@ fn terraform_reports_the_provider_schema() {
 fn registry_docs_match_the_schema() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let pages = support::docs::render(&provider_schema(), root);
-    assert_eq!(pages.len(), 9, "index, five resources, three data sources");
+    assert_eq!(pages.len(), 14, "index, five resources, four data sources, one ephemeral resource, three actions");
     let update = std::env::var("MCPGATE_UPDATE_DOCS").is_ok_and(|v| v == "1");
     let mut stale = Vec::new();
     for (path, content) in pages {

@@ -38,6 +38,8 @@ pub struct AppState {
     write_locks: Arc<[tokio::sync::Mutex<()>; WRITE_LOCK_STRIPES]>,
     /// Metrics for `/metrics`; absent in processes without a gateway.
     telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+    /// For asking upstream MCP servers directly (live tool manifests).
+    http: reqwest::Client,
 }
 
 /// Who may read `/metrics`.
@@ -85,6 +87,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(false)),
             write_locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             telemetry: None,
+            http: crate::http_client::client_builder().build().unwrap_or_default(),
         }
     }
 
@@ -114,6 +117,10 @@ impl AppState {
         if let Some(change) = change {
             self.store.await_served(change, SERVED_WITHIN).await;
         }
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub fn set_ready(&self) {
@@ -173,6 +180,8 @@ fn management_routes() -> Router<AppState> {
         .route("/subscriptions/{subscription}/regenerate-key", post(subscriptions::regenerate_key))
         .route("/subscriptions/{subscription}/list-secrets", post(subscriptions::list_secrets))
         .route("/audit-log", get(analytics::audit_log))
+        .route("/servers/{server}/versions/{version}/promote", post(versions::promote))
+        .route("/servers/{server}/versions/{version}/tools", get(versions::tools))
         .route("/analytics", get(analytics::analytics))
         .route("/calls", get(analytics::calls))
 }

@@ -101,6 +101,9 @@ fn item_links(noun: &str, route: &str) -> Value {
             links[action] = json!({ "operationId": action, "parameters": parameters });
         }
     }
+    if noun == "version" {
+        links["promote_server_version"] = json!({ "operationId": "promote_server_version", "parameters": parameters });
+    }
     links
 }
 
@@ -217,6 +220,33 @@ fn subscription_actions(doc: &mut Document) {
     );
 }
 
+fn version_actions(doc: &mut Document) {
+    let params = path_parameters("/servers/{server}/versions/{version}");
+    let request = doc.schema::<super::versions::Promote>();
+    let versions = doc.schema::<super::versions::ServerVersions>();
+    doc.paths.insert(
+        "/api/v1/servers/{server}/versions/{version}/promote".into(),
+        json!({ "post": { "tags": ["version"], "operationId": "promote_server_version",
+            "summary": "All the traffic to this version in one step; the versions active before become deprecated",
+            "parameters": params, "requestBody": { "required": false, "content": json_content(request) },
+            "responses": responses(vec![("200", json!({ "description": "Every version of the server after the change", "content": json_content(versions) }))],
+                &["400", "401", "404", "409", "412", "413"]) } }),
+    );
+    let tools = doc.schema::<super::versions::LiveTools>();
+    let mut tool_responses = responses(
+        vec![("200", json!({ "description": "The tools, with their definition hashes", "content": json_content(tools) }))],
+        &["400", "401", "404"],
+    );
+    tool_responses["502"] = json!({ "description": "The version's MCP server did not answer",
+        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } });
+    doc.paths.insert(
+        "/api/v1/servers/{server}/versions/{version}/tools".into(),
+        json!({ "get": { "tags": ["version"], "operationId": "list_server_version_tools",
+            "summary": "The tools the version's MCP server offers now (asked directly), each with the hash approved_tools pins",
+            "parameters": params, "responses": tool_responses } }),
+    );
+}
+
 fn analytics_paths(doc: &mut Document) {
     let analytics = doc.schema::<super::analytics::Analytics>();
     let calls = doc.schema::<super::analytics::Calls>();
@@ -330,6 +360,13 @@ fn model_rules(schemas: &mut Map<String, Value>) {
     );
     refine(
         schemas,
+        "VersionSpec",
+        Some("approved_tools"),
+        json!({ "maxProperties": rules::MAX_TOOL_COSTS, "propertyNames": { "pattern": rules::TOOL_NAME_PATTERN },
+                "additionalProperties": { "type": "string", "pattern": rules::DEFINITION_HASH_PATTERN } }),
+    );
+    refine(
+        schemas,
         "ProductServerSpec",
         Some("tools"),
         json!({ "maxItems": rules::MAX_TOOL_PATTERNS, "uniqueItems": true, "items": { "type": "string", "pattern": rules::TOOL_GLOB_PATTERN } }),
@@ -347,6 +384,7 @@ pub fn document() -> Value {
     let mut doc = Document::default();
     for_each_resource(&mut doc);
     subscription_actions(&mut doc);
+    version_actions(&mut doc);
     analytics_paths(&mut doc);
     doc.schema::<Problem>();
     let mut schemas: Map<String, Value> =

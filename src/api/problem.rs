@@ -30,6 +30,8 @@ pub enum ProblemType {
     /// something missing, a transition the current state forbids, a change
     /// to a field fixed at creation. The fields are named as for validation.
     Conflict,
+    /// The resource's upstream MCP server could not be asked.
+    UpstreamUnavailable,
     Internal,
 }
 
@@ -50,6 +52,7 @@ impl ProblemType {
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::BadRequest => "bad-request",
             ProblemType::Conflict => "conflict",
+            ProblemType::UpstreamUnavailable => "upstream-unavailable",
             ProblemType::Internal => "internal",
         }
     }
@@ -68,6 +71,7 @@ impl ProblemType {
             | ProblemType::InvalidState
             | ProblemType::Conflict => StatusCode::CONFLICT,
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ProblemType::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +92,7 @@ impl ProblemType {
             ProblemType::PayloadTooLarge => "The request body is too large",
             ProblemType::BadRequest => "The request is malformed",
             ProblemType::Conflict => "The request conflicts with what is stored",
+            ProblemType::UpstreamUnavailable => "The MCP server behind the resource did not answer",
             ProblemType::Internal => "Internal error",
         }
     }

@@ -1,8 +1,17 @@
 //! `servers/{server}/versions/{version}`
 
-use super::resource::{ApiResource, Revealed};
-use crate::model::{Key, Kind, ValidationErrors, Version, VersionSpec};
-use crate::store::Record;
+use super::problem::{ApiError, ProblemType};
+use super::resource::{self, ApiResource, Revealed};
+use super::AppState;
+use crate::model::{rules, Key, Kind, ValidationErrors, Version, VersionSpec};
+use crate::store::{ListQuery, Precondition, Put, Record, StoreError};
+use axum::body::Bytes;
+use axum::extract::{RawPathParams, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 pub struct Versions;
 
@@ -39,8 +48,125 @@ impl ApiResource for Versions {
             sunset_at: spec.sunset_at,
             backend_header_names: spec.backend_headers.into_keys().collect(),
             tool_costs: spec.tool_costs,
+            approved_tools: spec.approved_tools,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }
     }
+}
+
+/// What `promote` takes: when the versions it deprecates go away.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Promote {
+    /// Set as the deprecated versions' `sunset_at` (RFC 3339).
+    #[serde(default)]
+    pub sunset_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerVersions {
+    /// Every version of the server after the change.
+    pub items: Vec<Version>,
+}
+
+async fn versions_of(state: &AppState, server: &str) -> Result<Vec<Record>, ApiError> {
+    let server_key = Key::top(Kind::Server, server);
+    if state.store.get(&server_key).await?.is_none() {
+        return Err(ApiError::not_found(&server_key));
+    }
+    let query = ListQuery { kind: Kind::Version, parent: server.to_string(), after: None, limit: resource::MAX_PAGE_SIZE, product: None };
+    Ok(state.store.list(&query).await?)
+}
+
+/// `POST …/versions/{version}/promote`: the version gets all the traffic and
+/// the previously active ones are deprecated, in one transaction (the
+/// gateway switches in one step).
+pub async fn promote(State(state): State<AppState>, params: RawPathParams, body: Bytes) -> Result<Json<ServerVersions>, ApiError> {
+    let key = resource::key_from_path(Kind::Version, &params)?;
+    let request: Promote = if body.iter().all(u8::is_ascii_whitespace) {
+        Promote::default()
+    } else {
+        let doc = serde_json::from_slice(&body).map_err(|e| ApiError::new(ProblemType::MalformedJson, e.to_string()))?;
+        rules::decode(doc)?
+    };
+    for attempt in 0..5u32 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+        }
+        let records = versions_of(&state, &key.parent).await?;
+        let mut specs = BTreeMap::new();
+        for record in &records {
+            specs.insert(record.key.name.clone(), resource::stored_spec::<Versions>(record)?);
+        }
+        if !specs.contains_key(&key.name) {
+            return Err(ApiError::not_found(&key));
+        }
+        let changed = crate::model::version::promote(&mut specs, &key.name, request.sunset_at)
+            .map_err(|reason| ApiError::conflict(ValidationErrors::single("status", reason)))?;
+        let puts = records
+            .iter()
+            .filter(|r| changed.contains(&r.key.name))
+            .map(|r| {
+                let body = serde_json::to_value(&specs[&r.key.name]).map_err(ApiError::internal)?;
+                Ok(Put { key: r.key.clone(), body, precondition: Precondition::matches(r.etag.clone()), keys: None })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        match state.store.put_all(puts).await {
+            Ok(written) => {
+                state.served(written.iter().filter_map(|w| w.change).max()).await;
+                let items = versions_of(&state, &key.parent)
+                    .await?
+                    .iter()
+                    .map(|r| Ok(Versions::view(r, resource::stored_spec::<Versions>(r)?, Revealed::default())))
+                    .collect::<Result<_, ApiError>>()?;
+                return Ok(Json(ServerVersions { items }));
+            }
+            Err(StoreError::PreconditionFailed { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::new(ProblemType::PreconditionFailed, format!("the versions of {} kept changing while being promoted; try again", key.parent)))
+}
+
+/// One tool a version's upstream offers now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveTool {
+    pub name: String,
+    pub description: Option<String>,
+    /// The tool's input schema, as the upstream states it.
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+    /// SHA-256 of the whole definition: what `approved_tools` pins.
+    pub hash: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveTools {
+    pub items: Vec<LiveTool>,
+}
+
+/// `GET …/versions/{version}/tools`: what the version's upstream offers right
+/// now, asked of it directly (the manifest an operator approves).
+pub async fn tools(State(state): State<AppState>, params: RawPathParams) -> Result<Json<LiveTools>, ApiError> {
+    let key = resource::key_from_path(Kind::Version, &params)?;
+    let record = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
+    let spec = resource::stored_spec::<Versions>(&record)?;
+    let timeout = std::time::Duration::from_secs(u64::try_from(spec.timeout_seconds).unwrap_or(30).min(30));
+    let tools = crate::upstream::list_tools(state.http(), &spec, timeout)
+        .await
+        .map_err(|e| ApiError::new(ProblemType::UpstreamUnavailable, format!("cannot list the tools of {key}: {e}")))?;
+    let items = tools
+        .iter()
+        .filter_map(|tool| {
+            let name = tool.get("name")?.as_str()?.to_string();
+            Some(LiveTool {
+                name,
+                description: tool.get("description").and_then(Value::as_str).map(str::to_string),
+                input_schema: tool.get("inputSchema").cloned().unwrap_or(Value::Null),
+                hash: crate::model::tools::definition_hash(tool),
+            })
+        })
+        .collect();
+    Ok(Json(LiveTools { items }))
 }

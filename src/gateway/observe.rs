@@ -25,6 +25,7 @@ struct Pending {
     trace: TraceIds,
     arguments: Option<String>,
     forwarded: bool,
+    unapproved_tools: Option<String>,
 }
 
 pub struct Exchanges {
@@ -130,10 +131,22 @@ impl Exchanges {
                 trace,
                 arguments,
                 forwarded: false,
+                unapproved_tools: None,
             };
             self.pending.insert(jsonrpc::id_key(&id), pending);
         }
         upstream_header
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Notes on the `tools/list` request `id` which tools its answer hid.
+    pub fn note_unapproved(&mut self, id: &Value, hidden: &[String]) {
+        if let Some(pending) = self.pending.get_mut(&jsonrpc::id_key(id)) {
+            pending.unapproved_tools = capped(Some(&hidden.join(",")));
+        }
     }
 
     /// The requests still awaiting an answer went to the upstream.
@@ -143,6 +156,17 @@ impl Exchanges {
 
     /// An answer (from upstream or the gateway) to one of the requests.
     pub fn complete(&mut self, message: &Value) {
+        self.complete_as(message, None);
+    }
+
+    /// The gateway's refusal of one of the requests, recorded with its own
+    /// error type (`tool_not_approved`) rather than the JSON-RPC code, so the
+    /// call log and analytics tell it apart from an upstream's invalid params.
+    pub fn refused(&mut self, reply: &Value, error_type: &'static str) {
+        self.complete_as(reply, Some(error_type));
+    }
+
+    fn complete_as(&mut self, message: &Value, error_type: Option<&'static str>) {
         if !jsonrpc::is_response(message) {
             return;
         }
@@ -151,8 +175,9 @@ impl Exchanges {
             self.learn_server(message);
         }
         let error = if let Some(error) = message.get("error") {
+            let code = || error.get("code").filter(|c| c.is_i64()).map(|c| c.to_string()).unwrap_or_else(|| "_OTHER".into());
             Some(ObservedError {
-                error_type: error.get("code").filter(|c| c.is_i64()).map(|c| c.to_string()).unwrap_or_else(|| "_OTHER".into()),
+                error_type: error_type.map_or_else(code, str::to_string),
                 message: capped_message(error.get("message").and_then(Value::as_str).unwrap_or_default()),
             })
         } else if message.pointer("/result/isError") == Some(&Value::Bool(true)) {
@@ -207,6 +232,7 @@ impl Exchanges {
             arguments: pending.arguments,
             result,
             cost,
+            unapproved_tools: pending.unapproved_tools,
         });
         self.unstored.extend(stored);
     }

@@ -23,6 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
+/// The `error.data.reason` (and call-log error type) of a call refused
+/// because the tool's definition is not the approved one.
+const TOOL_NOT_APPROVED: &str = "tool_not_approved";
+
 /// Headers that belong to one hop, or to the gateway, and never cross it.
 const NOT_FORWARDED: &[&str] = &[
     "host",
@@ -165,6 +169,8 @@ fn timed_out(requests: &RequestIds) -> Response {
 /// and reports each answer.
 struct ResponseHook {
     tool_filter: Option<ToolFilter>,
+    /// The version's approved manifest, when it has one.
+    approved: Option<Arc<VersionConfig>>,
     list_ids: HashSet<String>,
     exchanges: Exchanges,
     tools: Arc<super::tools::ToolCatalog>,
@@ -177,16 +183,31 @@ impl ResponseHook {
         changed
     }
 
-    fn filter_tools(&self, message: &mut Value) -> bool {
+    fn filter_tools(&mut self, message: &mut Value) -> bool {
         let is_list_reply = jsonrpc::id(message).is_some_and(|id| self.list_ids.contains(&jsonrpc::id_key(id)));
         if !is_list_reply {
             return false;
         }
+        let id = jsonrpc::id(message).cloned().unwrap_or(Value::Null);
         let Some(tools) = message.pointer_mut("/result/tools").and_then(Value::as_array_mut) else { return false };
-        self.tools.learn(&self.exchanges.context.server, &self.exchanges.context.version, tools);
-        let Some(filter) = &self.tool_filter else { return false };
+        let (server, version) = (self.exchanges.context.server.clone(), self.exchanges.context.version.clone());
+        self.tools.learn(&server, &version, tools);
         let before = tools.len();
-        tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.allows(name)));
+        if let Some(approved) = self.approved.as_ref().and_then(|v| v.spec.approved_tools.as_ref()) {
+            let hidden: Vec<String> = tools
+                .iter()
+                .filter(|tool| !super::tools::is_approved(tool, approved))
+                .filter_map(|tool| tool.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            if !hidden.is_empty() {
+                tools.retain(|tool| super::tools::is_approved(tool, approved));
+                self.exchanges.note_unapproved(&id, &hidden);
+                self.exchanges.telemetry().metrics.record_unapproved("hidden", hidden.len() as u64, &server, &version);
+            }
+        }
+        if let Some(filter) = &self.tool_filter {
+            tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.allows(name)));
+        }
         tools.len() != before
     }
 }
@@ -212,21 +233,43 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let association = routed.grant.association(&routed.server);
     let tool_filter = association.filter(|a| a.restricts_tools).map(|a| a.tools.clone());
 
+    let approved = version.spec.approved_tools.as_ref();
+    if approved.is_some() {
+        gateway.tools.refresh_if_stale(&gateway.client, &routed.server, &routed.version, &version, gateway.settings.tool_refresh);
+        if body.messages().iter().any(|m| jsonrpc::tool_name(m).is_some()) {
+            gateway.tools.ensure_fetched(&gateway.client, &routed.server, &routed.version, &version).await;
+        }
+    }
     let mut local_replies = Vec::new();
     let refused: Vec<bool> = body
         .messages()
         .iter()
-        .map(|message| match (jsonrpc::tool_name(message), &tool_filter) {
-            (Some(tool), Some(filter)) if !filter.allows(tool) => {
-                if jsonrpc::is_request(message) {
-                    local_replies.push(jsonrpc::unknown_tool(jsonrpc::id(message), tool));
-                }
-                true
+        .map(|message| {
+            let Some(tool) = jsonrpc::tool_name(message) else { return false };
+            let reply = match (&tool_filter, approved) {
+                (Some(filter), _) if !filter.allows(tool) => jsonrpc::unknown_tool(jsonrpc::id(message), tool),
+                (_, Some(approved)) => match gateway.tools.check_call(&routed.server, &routed.version, approved, tool) {
+                    Ok(()) => return false,
+                    Err(why) => {
+                        gateway.telemetry.metrics.record_unapproved("refused", 1, &routed.server, &routed.version);
+                        let data = serde_json::json!({ "reason": TOOL_NOT_APPROVED });
+                        jsonrpc::error(jsonrpc::id(message), jsonrpc::INVALID_PARAMS, &why.explain(tool), Some(data))
+                    }
+                },
+                _ => return false,
+            };
+            if jsonrpc::is_request(message) {
+                local_replies.push(reply);
             }
-            _ => false,
+            true
         })
         .collect();
-    local_replies.iter().for_each(|reply| exchanges.complete(reply));
+    for reply in &local_replies {
+        match reply.pointer("/error/data/reason").and_then(Value::as_str) {
+            Some(TOOL_NOT_APPROVED) => exchanges.refused(reply, TOOL_NOT_APPROVED),
+            _ => exchanges.complete(reply),
+        }
+    }
     let batch = body.is_batch();
     // Unless a message was dropped or given trace context, the client's
     // bytes go upstream as they came.
@@ -262,6 +305,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
             .collect(),
         exchanges,
         tools: gateway.tools.clone(),
+        approved: approved.map(|_| version.clone()),
     };
     if version.spec.transport == Transport::Sse {
         let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };

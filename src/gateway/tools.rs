@@ -10,7 +10,7 @@ use crate::model::tools::{definition_hash, label_safe};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,33 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One version's tools: name → definition hash.
 pub type Offered = HashMap<String, String>;
+
+/// Why a tool is kept from clients under an approved manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unapproved {
+    /// Not in the approved manifest (new since approval).
+    NotApproved,
+    /// Its definition changed since it was approved.
+    Changed,
+    /// Approved, but the upstream no longer offers it.
+    NotOffered,
+}
+
+impl Unapproved {
+    pub fn explain(self, tool: &str) -> String {
+        match self {
+            Unapproved::NotApproved => format!("Tool {tool} is not approved for this server version"),
+            Unapproved::Changed => format!("Tool {tool} changed since it was approved; an operator must review and approve it again"),
+            Unapproved::NotOffered => format!("Tool {tool} is approved but the MCP server no longer offers it"),
+        }
+    }
+}
+
+/// Whether a tool as listed is the approved one.
+pub fn is_approved(tool: &Value, approved: &BTreeMap<String, String>) -> bool {
+    let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
+    approved.get(name).is_some_and(|hash| *hash == definition_hash(tool))
+}
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -81,6 +108,42 @@ impl ToolCatalog {
         self.store(server, version, entry);
     }
 
+    /// Fetches the version's manifest now unless one was fetched for this
+    /// version as it is (an approved manifest needs it before a call).
+    pub async fn ensure_fetched(&self, client: &reqwest::Client, server: &str, version: &str, config: &Arc<VersionConfig>) {
+        if self.entry(server, version).is_some_and(|e| e.fetched_for == Some(config.updated_at)) {
+            return;
+        }
+        self.fetch(client, server, version, config).await;
+    }
+
+    async fn fetch(&self, client: &reqwest::Client, server: &str, version: &str, config: &Arc<VersionConfig>) {
+        let fetched = crate::upstream::list_tools(client, &config.spec, FETCH_TIMEOUT).await;
+        let current = self.entry(server, version);
+        let tools = match fetched {
+            Ok(tools) => {
+                let mut offered = Offered::new();
+                with_tools(&mut offered, &tools);
+                Arc::new(offered)
+            }
+            Err(err) => {
+                tracing::warn!(server, version, error = %err, "fetching the tool manifest failed; keeping what is known");
+                current.map(|e| e.tools).unwrap_or_default()
+            }
+        };
+        self.store(server, version, Entry { tools, fetched_for: Some(config.updated_at), fetched_at: Some(Instant::now()) });
+    }
+
+    /// Whether a call of `tool` may go upstream under an approved manifest.
+    pub fn check_call(&self, server: &str, version: &str, approved: &BTreeMap<String, String>, tool: &str) -> Result<(), Unapproved> {
+        let Some(approved_hash) = approved.get(tool) else { return Err(Unapproved::NotApproved) };
+        match self.entry(server, version).and_then(|e| e.tools.get(tool).cloned()) {
+            Some(live) if live == *approved_hash => Ok(()),
+            Some(_) => Err(Unapproved::Changed),
+            None => Err(Unapproved::NotOffered),
+        }
+    }
+
     /// Fetches the version's manifest in the background when it was never
     /// fetched, the version changed since, or the last fetch is older than
     /// `every`. Cheap when none of that holds: one lock-free lookup.
@@ -97,20 +160,7 @@ impl ToolCatalog {
         let (catalog, client, config) = (self.clone(), client.clone(), config.clone());
         tokio::spawn(async move {
             let (server, version) = &key;
-            let fetched = crate::upstream::list_tools(&client, &config.spec, FETCH_TIMEOUT).await;
-            let current = catalog.entry(server, version);
-            let tools = match fetched {
-                Ok(tools) => {
-                    let mut offered = Offered::new();
-                    with_tools(&mut offered, &tools);
-                    Arc::new(offered)
-                }
-                Err(err) => {
-                    tracing::debug!(server, version, error = %err, "fetching the tool manifest failed; keeping what is known");
-                    current.map(|e| e.tools).unwrap_or_default()
-                }
-            };
-            catalog.store(server, version, Entry { tools, fetched_for: Some(config.updated_at), fetched_at: Some(Instant::now()) });
+            catalog.fetch(&client, server, version, &config).await;
             super::lock(&catalog.fetching).remove(&key);
         });
     }

@@ -35,7 +35,8 @@ pub struct CallRecord {
     pub session_id: Option<String>,
     pub duration_ms: f64,
     pub status: CallStatus,
-    /// JSON-RPC error code as a string, or `tool_error` for `isError` results.
+    /// JSON-RPC error code as a string, `tool_error` for `isError` results,
+    /// `tool_not_approved` for calls an approved manifest refused.
     pub error_type: Option<String>,
     pub error_message: Option<String>,
     /// Redacted, truncated JSON; only when the version logs payloads.

@@ -125,6 +125,7 @@ mod tests {
             sunset_at: None,
             backend_headers: Default::default(),
             tool_costs: Default::default(),
+            approved_tools: None,
         }
     }
 

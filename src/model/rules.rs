@@ -111,6 +111,17 @@ pub fn tool_name(value: &str) -> Result<(), Reason> {
     }
 }
 
+/// A tool definition's hash: SHA-256, lowercase hex.
+pub const DEFINITION_HASH_PATTERN: &str = "^[0-9a-f]{64}$";
+
+pub fn definition_hash(value: &str) -> Result<(), Reason> {
+    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        Err(Reason::Malformed { message: "must be a tool definition's SHA-256, 64 lowercase hex digits (mcp_server_tools shows them)".into() })
+    }
+}
+
 /// A tool allow-list entry ([`TOOL_GLOB_PATTERN`]).
 pub fn tool_glob(value: &str) -> Result<(), Reason> {
     if value.is_empty() {

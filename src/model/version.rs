@@ -75,6 +75,12 @@ pub struct VersionSpec {
     /// Cost per call by tool name; the `default` entry prices the rest.
     #[serde(default)]
     pub tool_costs: BTreeMap<String, f64>,
+    /// The tools clients may see and call, by name, each pinned to the hash
+    /// of its definition (`mcp_server_tools` shows the live ones). When set,
+    /// a tool that appears or changes upstream is hidden and refused until
+    /// it is approved. Absent: every tool, as the upstream offers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_tools: Option<BTreeMap<String, String>>,
 }
 
 impl VersionSpec {
@@ -87,6 +93,13 @@ impl VersionSpec {
         errors.check("tool_costs", rules::max_entries(self.tool_costs.len(), rules::MAX_TOOL_COSTS));
         for (name, value) in self.backend_headers.iter().take(rules::MAX_BACKEND_HEADERS) {
             errors.check(format!("backend_headers.{name}"), rules::backend_header(name, value));
+        }
+        if let Some(approved) = &self.approved_tools {
+            errors.check("approved_tools", rules::max_entries(approved.len(), rules::MAX_TOOL_COSTS));
+            for (tool, hash) in approved.iter().take(rules::MAX_TOOL_COSTS) {
+                errors.check(format!("approved_tools.{tool}"), rules::tool_name(tool));
+                errors.check(format!("approved_tools.{tool}"), rules::definition_hash(hash));
+            }
         }
         for (tool, cost) in self.tool_costs.iter().take(rules::MAX_TOOL_COSTS) {
             errors.check(format!("tool_costs.{tool}"), rules::tool_name(tool));
@@ -102,6 +115,33 @@ impl VersionSpec {
 /// price, else the `default` one, else nothing.
 pub fn tool_cost(tool_costs: &BTreeMap<String, f64>, tool: &str) -> f64 {
     tool_costs.get(tool).or_else(|| tool_costs.get(DEFAULT_COST_KEY)).copied().unwrap_or(0.0)
+}
+
+/// Makes `target` the version with all the traffic, in one step: active,
+/// weight 100; every other active version deprecated with weight 0 (and
+/// `sunset_at`, when given). Returns the names of the versions it changed.
+pub fn promote(versions: &mut BTreeMap<String, VersionSpec>, target: &str, sunset_at: Option<DateTime<Utc>>) -> Result<Vec<String>, Reason> {
+    let spec = versions.get_mut(target).ok_or_else(|| Reason::Malformed { message: format!("version {target:?} does not exist") })?;
+    if spec.status == VersionStatus::Retired {
+        return Err(Reason::BadTransition { from: "retired".into(), to: "active".into() });
+    }
+    let mut changed = Vec::new();
+    if spec.status != VersionStatus::Active || spec.traffic_weight != 100 {
+        spec.status = VersionStatus::Active;
+        spec.traffic_weight = 100;
+        changed.push(target.to_string());
+    }
+    for (name, other) in versions.iter_mut().filter(|(name, _)| name.as_str() != target) {
+        if other.status == VersionStatus::Active {
+            other.status = VersionStatus::Deprecated;
+            other.traffic_weight = 0;
+            if sunset_at.is_some() {
+                other.sunset_at = sunset_at;
+            }
+            changed.push(name.clone());
+        }
+    }
+    Ok(changed)
 }
 
 /// A version as the API returns it: header values are replaced by their names.
@@ -120,6 +160,8 @@ pub struct Version {
     /// Names of the configured backend headers; values are never returned.
     pub backend_header_names: Vec<String>,
     pub tool_costs: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub approved_tools: Option<BTreeMap<String, String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

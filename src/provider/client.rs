@@ -91,6 +91,11 @@ impl ApiClient {
         self.send(Method::PUT, path, Some(body), &headers).await
     }
 
+    /// POST with a JSON body (actions: promote, regenerate-key, approve, list-secrets).
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Reply, ApiError> {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
     pub async fn delete(&self, path: &str, if_match: Option<&str>) -> Result<(), ApiError> {
         let headers: Vec<(&str, &str)> = if_match.map(|etag| ("if-match", etag)).into_iter().collect();
         match self.send(Method::DELETE, path, None, &headers).await {

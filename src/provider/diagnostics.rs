@@ -8,6 +8,35 @@ pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> pb::Diagn
     pb::Diagnostic { severity: pb::diagnostic::Severity::Error as i32, summary: summary.into(), detail: detail.into(), attribute: None }
 }
 
+pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> pb::Diagnostic {
+    pb::Diagnostic { severity: pb::diagnostic::Severity::Warning as i32, summary: summary.into(), detail: detail.into(), attribute: None }
+}
+
+/// An error about one attribute of a configuration.
+pub fn at(attribute: &str, summary: impl Into<String>, detail: impl Into<String>) -> pb::Diagnostic {
+    pb::Diagnostic { attribute: Some(attribute_path(attribute, &[])), ..error(summary, detail) }
+}
+
+/// Checks that the string attributes named are known names (slugs): a
+/// diagnostic on each that is not. Unknown values are left for later.
+pub fn names(config: &super::dynamic::Value, attributes: &[&str]) -> Vec<pb::Diagnostic> {
+    attributes
+        .iter()
+        .filter_map(|attribute| {
+            let value = config.attr(attribute).as_str()?;
+            let reason = crate::model::rules::name(value).err()?;
+            Some(field(&FieldError { field: attribute.to_string(), reason }, &[]))
+        })
+        .collect()
+}
+
+/// Checks that a string attribute is one of `allowed` (when set and known).
+pub fn one_of(config: &super::dynamic::Value, attribute: &str, allowed: &[&str]) -> Option<pb::Diagnostic> {
+    let value = config.attr(attribute).as_str()?;
+    (!allowed.contains(&value))
+        .then(|| at(attribute, format!("Invalid {attribute}"), format!("{attribute} must be one of {}, not {value:?}.", allowed.join(", "))))
+}
+
 /// An attribute path from a model field path: `rate_limit.period_seconds`,
 /// `backend_headers.Authorization` (a map key), `tools[1]` (a set: the path
 /// stops at the attribute).
@@ -39,6 +68,14 @@ pub fn field(error: &FieldError, map_attributes: &[&str]) -> pb::Diagnostic {
         detail: format!("{} {}.", error.field, error.reason),
         attribute: Some(attribute_path(&error.field, map_attributes)),
     }
+}
+
+/// Checks a configuration naming a subscription and one of its two keys
+/// (`subscription`, `key`), as the key actions and ephemeral resources do.
+pub fn subscription_key_slot(config: &super::dynamic::Value) -> Vec<pb::Diagnostic> {
+    let mut found = names(config, &["subscription"]);
+    found.extend(one_of(config, "key", &["primary", "secondary"]));
+    found
 }
 
 #[cfg(test)]

@@ -31,6 +31,12 @@ pub fn attributes() -> Vec<Attribute> {
         call_limit("rate_limit", "Sliding-window rate limit per subscription."),
         call_limit("quota", "Fixed-window quota per subscription (persisted)."),
         Attribute::optional_computed("terms", Type::String, "Terms of use shown to subscribers.").default(Value::string("")),
+        Attribute::optional_computed(
+            "limit_failure_mode",
+            Type::String,
+            "When the shared limit counters (Redis) cannot be reached: `closed` (default) refuses calls, `open` admits them uncounted.",
+        )
+        .default(Value::string("closed")),
         Attribute::computed("created_at", Type::String, "When the product was created (RFC 3339)."),
         Attribute::computed("updated_at", Type::String, "When the product last changed (RFC 3339).").volatile(),
     ]
@@ -45,6 +51,8 @@ pub fn definition() -> ResourceDef {
         validate: |body| validate_spec::<ProductSpec>(body, &["name"], ProductSpec::validate),
         map_attributes: &[],
         plan_hook: None,
+        state_hook: None,
+        read_check: None,
         list: Some(ListDef {
             schema: Schema::new("Lists every product.", Vec::new()),
             collection: |_| Ok("products".to_string()),

@@ -26,6 +26,8 @@ pub fn definition() -> ResourceDef {
         validate: |body| validate_spec::<ProductServerSpec>(body, &["product", "server"], ProductServerSpec::validate),
         map_attributes: &[],
         plan_hook: None,
+        state_hook: None,
+        read_check: Some(super::lifecycle::check_product_server),
         list: None,
     }
 }

@@ -6,6 +6,7 @@
 use super::client::{ApiClient, ApiError, Reply};
 use super::diagnostics;
 use super::dynamic::{Type, Value};
+use super::lifecycle::ReadCheck;
 use super::proto::tfplugin6 as pb;
 use super::schema::{Api, Attribute, Identity, Schema};
 use crate::model::ValidationErrors;
@@ -15,6 +16,10 @@ type Diagnostics = Vec<pb::Diagnostic>;
 
 /// Sets planned values derived from the configuration (planned attributes, configuration).
 pub type PlanHook = fn(&mut BTreeMap<String, Value>, &Value);
+
+/// Adjusts every state the provider returns (e.g. leaves out what the
+/// configuration keeps out of state).
+pub type StateHook = fn(&mut BTreeMap<String, Value>);
 
 /// What `terraform query` lists, and with which configuration.
 pub struct ListDef {
@@ -38,6 +43,9 @@ pub struct ResourceDef {
     pub map_attributes: &'static [&'static str],
     /// Extra planning for values derived from the configuration.
     pub plan_hook: Option<PlanHook>,
+    pub state_hook: Option<StateHook>,
+    /// Warnings a refresh raises about the state read (lifecycle, drift).
+    pub read_check: Option<ReadCheck>,
     pub list: Option<ListDef>,
 }
 
@@ -80,13 +88,20 @@ impl ResourceDef {
                 Api::Field => same_instant_as(base.attr(attr.name), Value::from_api_json(json.get(attr.name), &attr.ty)),
                 Api::ReadOnly => Value::from_api_json(json.get(attr.name), &attr.ty),
                 Api::WriteOnly => Value::Null,
-                Api::Local => known_or_null(base.attr(attr.name)),
+                // Provider-only settings: kept as planned, else (import) their default.
+                Api::Local => match known_or_null(base.attr(attr.name)) {
+                    Value::Null => attr.default.clone().unwrap_or(Value::Null),
+                    kept => kept,
+                },
                 Api::OnCreate => match Value::from_api_json(json.get(attr.name), &attr.ty) {
                     Value::Null => known_or_null(base.attr(attr.name)),
                     fresh => fresh,
                 },
             };
             state.insert(attr.name.to_string(), value);
+        }
+        if let Some(hook) = self.state_hook {
+            hook(&mut state);
         }
         Value::Object(state)
     }

@@ -37,6 +37,8 @@ pub fn definition() -> ResourceDef {
         validate: |body| validate_spec::<ServerSpec>(body, &["name"], ServerSpec::validate),
         map_attributes: &["tags"],
         plan_hook: None,
+        state_hook: None,
+        read_check: None,
         list: Some(ListDef {
             schema: Schema::new(
                 "Lists MCP servers, optionally only those carrying every given tag.",

@@ -28,6 +28,11 @@ pub fn attributes() -> Vec<Attribute> {
         Attribute::computed("backend_header_names", Type::List(Box::new(Type::String)), "Names of the configured backend headers."),
         Attribute::optional_computed("tool_costs", Type::Map(Box::new(Type::Number)), "Cost per call by tool; the `default` entry prices the rest.")
             .default(Value::Map(BTreeMap::new())),
+        Attribute::optional(
+            "approved_tools",
+            string_map(),
+            "The tools clients may see and call, by name, each pinned to the SHA-256 of its definition (`hash` in the `mcp_server_tools` data source). When set, the gateway hides a tool whose definition changed or that appeared since approval and refuses its calls, and `terraform plan` warns about the drift. Unset: every tool the server offers.",
+        ),
         Attribute::computed("created_at", Type::String, "When the version was created (RFC 3339)."),
         Attribute::computed("updated_at", Type::String, "When the version last changed (RFC 3339).").volatile(),
     ]
@@ -50,8 +55,10 @@ pub fn definition() -> ResourceDef {
         identity: Identity { version: 0, attributes: vec![("server", "The server's name."), ("name", "The version's name.")] },
         path: "servers/{server}/versions/{name}",
         validate: |body| validate_spec::<VersionSpec>(body, &["server", "name"], VersionSpec::validate),
-        map_attributes: &["backend_headers", "tool_costs"],
+        map_attributes: &["backend_headers", "tool_costs", "approved_tools"],
         plan_hook: Some(plan_header_names),
+        state_hook: None,
+        read_check: Some(super::lifecycle::check_version),
         list: Some(ListDef {
             schema: Schema::new(
                 "Lists the versions of one MCP server.",

@@ -2,16 +2,20 @@
 //! hands them to the resource engine, data sources and list resources, and
 //! encodes the answers.
 
+use super::action::{Action, Progress};
 use super::client::ApiClient;
 use super::data_source::DataSource;
 use super::diagnostics;
 use super::dynamic::{Type, Value};
+use super::ephemeral::EphemeralResource;
 use super::proto::tfplugin6 as pb;
 use super::proto::tfplugin6::provider_server::Provider;
 use super::resource::ResourceDef;
 use super::schema::{Attribute, Schema};
+use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio::sync::RwLock;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -21,6 +25,8 @@ pub const TOKEN_ENV: &str = "MCPGATE_TOKEN";
 pub struct ProviderService {
     resources: HashMap<&'static str, ResourceDef>,
     data_sources: HashMap<&'static str, Box<dyn DataSource>>,
+    ephemeral_resources: HashMap<&'static str, Box<dyn EphemeralResource>>,
+    actions: HashMap<&'static str, Arc<dyn Action>>,
     provider_schema: Schema,
     client: RwLock<Option<ApiClient>>,
 }
@@ -80,10 +86,19 @@ impl ProviderService {
             Box::new(super::server_data_source::data_source()),
             Box::new(super::product_data_source::data_source()),
             Box::new(super::servers_data_source::ServersDataSource::default()),
+            Box::new(super::server_tools_data_source::ServerTools::default()),
+        ];
+        let ephemeral_resources: Vec<Box<dyn EphemeralResource>> = vec![Box::new(super::subscription_key_ephemeral::SubscriptionKey::default())];
+        let actions: Vec<Arc<dyn Action>> = vec![
+            Arc::new(super::promote_version_action::PromoteVersion::default()),
+            Arc::new(super::rotate_subscription_key_action::RotateSubscriptionKey::default()),
+            Arc::new(super::approve_subscription_action::ApproveSubscription::default()),
         ];
         ProviderService {
             resources: resources.into_iter().map(|r| (r.type_name, r)).collect(),
             data_sources: data_sources.into_iter().map(|d| (d.type_name(), d)).collect(),
+            ephemeral_resources: ephemeral_resources.into_iter().map(|e| (e.type_name(), e)).collect(),
+            actions: actions.into_iter().map(|a| (a.type_name(), a)).collect(),
             provider_schema: provider_schema(),
             client: RwLock::new(None),
         }
@@ -91,6 +106,28 @@ impl ProviderService {
 
     fn resource(&self, type_name: &str) -> Result<&ResourceDef, Vec<pb::Diagnostic>> {
         self.resources.get(type_name).ok_or_else(|| unknown_type(type_name))
+    }
+
+    fn ephemeral(&self, type_name: &str) -> Result<&dyn EphemeralResource, Vec<pb::Diagnostic>> {
+        self.ephemeral_resources.get(type_name).map(|e| e.as_ref()).ok_or_else(|| unknown_type(type_name))
+    }
+
+    /// An action and its decoded configuration.
+    fn action(&self, type_name: &str, config: Option<&pb::DynamicValue>) -> Result<(Arc<dyn Action>, Value), Vec<pb::Diagnostic>> {
+        let action = self.actions.get(type_name).cloned().ok_or_else(|| unknown_type(type_name))?;
+        let config = decode(config, &action.schema().object_type())?;
+        Ok((action, config))
+    }
+
+    async fn open(&self, request: pb::open_ephemeral_resource::Request) -> Result<(Value, Vec<pb::Diagnostic>), Vec<pb::Diagnostic>> {
+        let ephemeral = self.ephemeral(&request.type_name)?;
+        let config = decode(request.config.as_ref(), &ephemeral.schema().object_type())?;
+        let problems = ephemeral.validate(&config);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let client = self.client().await?;
+        ephemeral.open(&client, &config).await
     }
 
     async fn client(&self) -> Result<ApiClient, Vec<pb::Diagnostic>> {
@@ -229,6 +266,8 @@ impl Provider for ProviderService {
                 .filter(|r| r.list.is_some())
                 .map(|r| m::ListResourceMetadata { type_name: r.type_name.to_string() })
                 .collect(),
+            ephemeral_resources: self.ephemeral_resources.keys().map(|t| m::EphemeralMetadata { type_name: t.to_string() }).collect(),
+            actions: self.actions.keys().map(|t| m::ActionMetadata { type_name: t.to_string() }).collect(),
             ..Default::default()
         })
     }
@@ -239,6 +278,8 @@ impl Provider for ProviderService {
             resource_schemas: self.resources.iter().map(|(t, r)| (t.to_string(), r.schema.to_proto())).collect(),
             data_source_schemas: self.data_sources.iter().map(|(t, d)| (t.to_string(), d.schema().to_proto())).collect(),
             list_resource_schemas: self.resources.iter().filter_map(|(t, r)| r.list.as_ref().map(|l| (t.to_string(), l.schema.to_proto()))).collect(),
+            ephemeral_resource_schemas: self.ephemeral_resources.iter().map(|(t, e)| (t.to_string(), e.schema().to_proto())).collect(),
+            action_schemas: self.actions.iter().map(|(t, a)| (t.to_string(), pb::ActionSchema { schema: Some(a.schema().to_proto()) })).collect(),
             server_capabilities: Some(Self::capabilities()),
             ..Default::default()
         })
@@ -373,6 +414,10 @@ impl Provider for ProviderService {
             let client = self.client().await?;
             Ok(match def.read(&client, &state).await? {
                 Some((fresh, private)) => pb::read_resource::Response {
+                    diagnostics: match def.read_check {
+                        Some(check) => check(&client, &fresh).await,
+                        None => Vec::new(),
+                    },
                     new_identity: identity_data(&def.identity.of(&fresh)),
                     new_state: dynamic(&fresh),
                     private,
@@ -473,30 +518,46 @@ impl Provider for ProviderService {
 
     async fn validate_ephemeral_resource_config(
         &self,
-        r: Request<pb::validate_ephemeral_resource_config::Request>,
+        request: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
-        ok(pb::validate_ephemeral_resource_config::Response { diagnostics: unknown_type(&r.into_inner().type_name) })
+        let request = request.into_inner();
+        let diagnostics = match self.ephemeral(&request.type_name) {
+            Err(d) => d,
+            Ok(ephemeral) => match decode(request.config.as_ref(), &ephemeral.schema().object_type()) {
+                Err(d) => d,
+                Ok(config) => ephemeral.validate(&config),
+            },
+        };
+        ok(pb::validate_ephemeral_resource_config::Response { diagnostics })
     }
 
     async fn open_ephemeral_resource(
         &self,
-        r: Request<pb::open_ephemeral_resource::Request>,
+        request: Request<pb::open_ephemeral_resource::Request>,
     ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
-        ok(pb::open_ephemeral_resource::Response { diagnostics: unknown_type(&r.into_inner().type_name), ..Default::default() })
+        ok(match self.open(request.into_inner()).await {
+            Ok((result, diagnostics)) => pb::open_ephemeral_resource::Response { result: dynamic(&result), diagnostics, ..Default::default() },
+            Err(diagnostics) => pb::open_ephemeral_resource::Response { diagnostics, ..Default::default() },
+        })
     }
 
+    /// Keys do not expire, so there is never anything to renew (no `renew_at` is set).
     async fn renew_ephemeral_resource(
         &self,
-        r: Request<pb::renew_ephemeral_resource::Request>,
+        request: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
-        ok(pb::renew_ephemeral_resource::Response { diagnostics: unknown_type(&r.into_inner().type_name), ..Default::default() })
+        let request = request.into_inner();
+        let diagnostics = self.ephemeral(&request.type_name).err().unwrap_or_default();
+        ok(pb::renew_ephemeral_resource::Response { diagnostics, renew_at: None, private: request.private })
     }
 
+    /// Nothing is held open: the key was read, and closing forgets it.
     async fn close_ephemeral_resource(
         &self,
-        r: Request<pb::close_ephemeral_resource::Request>,
+        request: Request<pb::close_ephemeral_resource::Request>,
     ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
-        ok(pb::close_ephemeral_resource::Response { diagnostics: unknown_type(&r.into_inner().type_name) })
+        let diagnostics = self.ephemeral(&request.into_inner().type_name).err().unwrap_or_default();
+        ok(pb::close_ephemeral_resource::Response { diagnostics })
     }
 
     type ListResourceStream = EventStream<pb::list_resource::Event>;
@@ -569,21 +630,58 @@ impl Provider for ProviderService {
         Err(Status::unimplemented("the mcp provider has no state stores"))
     }
 
-    async fn plan_action(&self, _: Request<pb::plan_action::Request>) -> Result<Response<pb::plan_action::Response>, Status> {
-        Err(Status::unimplemented("the mcp provider has no actions"))
+    /// Planning an action checks what is known of its configuration; it
+    /// changes nothing until it is invoked.
+    async fn plan_action(&self, request: Request<pb::plan_action::Request>) -> Result<Response<pb::plan_action::Response>, Status> {
+        let request = request.into_inner();
+        let diagnostics = match self.action(&request.action_type, request.config.as_ref()) {
+            Err(d) => d,
+            Ok((action, config)) => action.validate(&config),
+        };
+        ok(pb::plan_action::Response { diagnostics, deferred: None })
     }
 
     type InvokeActionStream = EventStream<pb::invoke_action::Event>;
 
-    async fn invoke_action(&self, _: Request<pb::invoke_action::Request>) -> Result<Response<Self::InvokeActionStream>, Status> {
-        Err(Status::unimplemented("the mcp provider has no actions"))
+    /// Runs the action, streaming its progress; the last event says how it ended.
+    async fn invoke_action(&self, request: Request<pb::invoke_action::Request>) -> Result<Response<Self::InvokeActionStream>, Status> {
+        use pb::invoke_action::event::{Completed, Type as Event};
+        let request = request.into_inner();
+        let prepared = match self.action(&request.action_type, request.config.as_ref()) {
+            Ok((action, config)) => {
+                let problems = action.validate(&config);
+                if problems.is_empty() {
+                    self.client().await.map(|client| (action, config, client))
+                } else {
+                    Err(problems)
+                }
+            }
+            Err(d) => Err(d),
+        };
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let diagnostics = match prepared {
+                Ok((action, config, client)) => action.invoke(&client, &config, &Progress(sender.clone())).await.err().unwrap_or_default(),
+                Err(problems) => problems,
+            };
+            let completed = pb::invoke_action::Event { r#type: Some(Event::Completed(Completed { diagnostics })) };
+            // Terraform stopped listening: nothing is left to tell it.
+            let _ = sender.send(completed).await;
+        });
+        let events = tokio_stream::wrappers::ReceiverStream::new(receiver).map(Ok);
+        ok(Box::pin(events) as Self::InvokeActionStream)
     }
 
     async fn validate_action_config(
         &self,
-        _: Request<pb::validate_action_config::Request>,
+        request: Request<pb::validate_action_config::Request>,
     ) -> Result<Response<pb::validate_action_config::Response>, Status> {
-        Err(Status::unimplemented("the mcp provider has no actions"))
+        let request = request.into_inner();
+        let diagnostics = match self.action(&request.type_name, request.config.as_ref()) {
+            Err(d) => d,
+            Ok((action, config)) => action.validate(&config),
+        };
+        ok(pb::validate_action_config::Response { diagnostics })
     }
 
     async fn stop_provider(&self, _: Request<pb::stop_provider::Request>) -> Result<Response<pb::stop_provider::Response>, Status> {

@@ -1,9 +1,12 @@
 //! `mcp_subscription`: a consumer's subscription and its keys.
 
-use super::dynamic::Type;
+use super::dynamic::{Type, Value};
 use super::resource::{validate_spec, ResourceDef};
 use super::schema::{Api, Attribute, Identity, Schema};
 use crate::model::SubscriptionSpec;
+use std::collections::BTreeMap;
+
+const KEYS: [&str; 2] = ["primary_key", "secondary_key"];
 
 pub fn attributes() -> Vec<Attribute> {
     vec![
@@ -16,6 +19,13 @@ pub fn attributes() -> Vec<Attribute> {
             Type::String,
             "`submitted`, `active`, `suspended`, `cancelled` or `rejected`. New subscriptions start `submitted` when the product requires approval, else `active`.",
         ),
+        Attribute::optional_computed(
+            "store_keys_in_state",
+            Type::Bool,
+            "Whether `primary_key` and `secondary_key` are written to state (default true). Set false to keep keys out of state entirely and read them when needed with the `mcp_subscription_key` ephemeral resource; setting it back to true does not bring keys already left out back.",
+        )
+        .default(Value::Bool(true))
+        .api(Api::Local),
         Attribute::computed("primary_key", Type::String, "The primary subscription key (known after create; not recoverable on import).")
             .sensitive()
             .api(Api::OnCreate),
@@ -27,6 +37,24 @@ pub fn attributes() -> Vec<Attribute> {
     ]
 }
 
+fn keeps_keys_out(attributes: &BTreeMap<String, Value>) -> bool {
+    attributes.get("store_keys_in_state") == Some(&Value::Bool(false))
+}
+
+/// With `store_keys_in_state = false` the keys are planned as null...
+fn plan_keys(planned: &mut BTreeMap<String, Value>, config: &Value) {
+    if config.attr("store_keys_in_state") == &Value::Bool(false) {
+        KEYS.iter().for_each(|key| _ = planned.insert(key.to_string(), Value::Null));
+    }
+}
+
+/// ...and every state the provider returns leaves them out.
+fn keys_out_of_state(state: &mut BTreeMap<String, Value>) {
+    if keeps_keys_out(state) {
+        KEYS.iter().for_each(|key| _ = state.insert(key.to_string(), Value::Null));
+    }
+}
+
 pub fn definition() -> ResourceDef {
     ResourceDef {
         type_name: "mcp_subscription",
@@ -35,7 +63,9 @@ pub fn definition() -> ResourceDef {
         path: "subscriptions/{name}",
         validate: |body| validate_spec::<SubscriptionSpec>(body, &["name"], SubscriptionSpec::validate),
         map_attributes: &[],
-        plan_hook: None,
+        plan_hook: Some(plan_keys),
+        state_hook: Some(keys_out_of_state),
+        read_check: None,
         list: None,
     }
 }

@@ -310,32 +310,48 @@ impl Store {
     /// it relies on in one transaction that excludes every other writer.
     /// Writing what is stored again changes nothing.
     pub async fn put(&self, put: Put) -> Result<Written, StoreError> {
+        let mut written = self.put_all(vec![put]).await?;
+        written.pop().ok_or_else(|| StoreError::Corrupt("a write wrote nothing".into()))
+    }
+
+    /// Several writes in one transaction: all of them, or none (a
+    /// promotion changes versions together). Readers see them as one change batch.
+    pub async fn put_all(&self, puts: Vec<Put>) -> Result<Vec<Written>, StoreError> {
         let mut tx = self.backend.begin_write().await?;
-        let current = tx.get(&put.key).await?.map(|row| self.record(row)).transpose()?;
-        put.precondition.check(&put.key, current.as_ref())?;
-        rules::check_references(tx.as_mut(), &put.key, &put.body, current.is_none()).await?;
-        let keys = self.stored_keys(&put, tx.as_mut()).await?;
-        let clear_body = put.body.to_string();
-        let etag = match &keys {
-            Some(k) => etag_of(&clear_body, &[&k.primary_hash, &k.secondary_hash]),
-            None => etag_of(&clear_body, &[]),
-        };
-        if let Some(current) = current.as_ref().filter(|c| c.etag == etag) {
-            return Ok(Written { record: current.clone(), created: false, change: None });
+        let mut written = Vec::with_capacity(puts.len());
+        let mut last_change = None;
+        for put in puts {
+            let current = tx.get(&put.key).await?.map(|row| self.record(row)).transpose()?;
+            put.precondition.check(&put.key, current.as_ref())?;
+            rules::check_references(tx.as_mut(), &put.key, &put.body, current.is_none()).await?;
+            let keys = self.stored_keys(&put, tx.as_mut()).await?;
+            let clear_body = put.body.to_string();
+            let etag = match &keys {
+                Some(k) => etag_of(&clear_body, &[&k.primary_hash, &k.secondary_hash]),
+                None => etag_of(&clear_body, &[]),
+            };
+            if let Some(current) = current.as_ref().filter(|c| c.etag == etag) {
+                written.push(Written { record: current.clone(), created: false, change: None });
+                continue;
+            }
+            let now = now();
+            let created_at = current.as_ref().map_or(now, |c| c.created_at);
+            let mut sealed = put.body.clone();
+            sealing::seal_body(&self.secrets, &put.key, &mut sealed)?;
+            let row = Row { key: put.key.clone(), body: sealed, etag: etag.clone(), created_at, updated_at: now, keys: keys.clone() };
+            tx.upsert(&row).await?;
+            let change = tx.log_change(&put.key).await?;
+            last_change = Some(change);
+            let key_hashes = keys.map(|k| KeyHashes { primary: k.primary_hash, secondary: k.secondary_hash });
+            let record = Record { key: put.key, body: put.body, etag, created_at, updated_at: now, key_hashes };
+            written.push(Written { record, created: current.is_none(), change: Some(change) });
         }
-        let now = now();
-        let created_at = current.as_ref().map_or(now, |c| c.created_at);
-        let mut sealed = put.body.clone();
-        sealing::seal_body(&self.secrets, &put.key, &mut sealed)?;
-        let row = Row { key: put.key.clone(), body: sealed, etag: etag.clone(), created_at, updated_at: now, keys: keys.clone() };
-        tx.upsert(&row).await?;
-        let change = tx.log_change(&put.key).await?;
-        rules::prune_changes(tx.as_mut(), change, CHANGES_KEPT).await?;
-        tx.commit().await?;
-        self.feed.wake();
-        let key_hashes = keys.map(|k| KeyHashes { primary: k.primary_hash, secondary: k.secondary_hash });
-        let record = Record { key: put.key, body: put.body, etag, created_at, updated_at: now, key_hashes };
-        Ok(Written { record, created: current.is_none(), change: Some(change) })
+        if let Some(change) = last_change {
+            rules::prune_changes(tx.as_mut(), change, CHANGES_KEPT).await?;
+            tx.commit().await?;
+            self.feed.wake();
+        }
+        Ok(written)
     }
 
     /// The key columns a subscription write stores: new keys hashed and

@@ -50,7 +50,7 @@ fn method_label(method: &str) -> &'static str {
 /// server range), HTTP statuses and the gateway's own words; an upstream
 /// inventing codes gets `_other`.
 fn error_type_label(error_type: &str) -> String {
-    let known_word = ["tool_error", "timeout", "upstream_unavailable", "_OTHER"].contains(&error_type);
+    let known_word = ["tool_error", "tool_not_approved", "timeout", "upstream_unavailable", "_OTHER"].contains(&error_type);
     let code = error_type.parse::<i64>().ok();
     let known_code = code.is_some_and(|c| matches!(c, -32768..=-32000 | 100..=599));
     if known_word || known_code {
@@ -72,6 +72,7 @@ pub struct Metrics {
     request_bytes: Counter<u64>,
     response_bytes: Counter<u64>,
     dropped: Counter<u64>,
+    unapproved: Counter<u64>,
 }
 
 impl Metrics {
@@ -97,6 +98,10 @@ impl Metrics {
             dropped: meter
                 .u64_counter("mcpgate.telemetry.dropped")
                 .with_description("Spans and call records dropped because a queue was full")
+                .build(),
+            unapproved: meter
+                .u64_counter("mcpgate.gateway.tools.unapproved")
+                .with_description("Tools hidden from tools/list, or calls refused, because a definition is not the approved one")
                 .build(),
         }
     }
@@ -154,6 +159,16 @@ impl Metrics {
         if response > 0 {
             self.response_bytes.add(response, &attributes);
         }
+    }
+
+    /// `event`: `hidden` (from a tools/list answer) or `refused` (a call).
+    pub fn record_unapproved(&self, event: &'static str, count: u64, server: &str, version: &str) {
+        let attributes = [
+            KeyValue::new("event", event),
+            KeyValue::new("mcpgate.server", server.to_string()),
+            KeyValue::new("mcpgate.version", version.to_string()),
+        ];
+        self.unapproved.add(count, &attributes);
     }
 
     pub fn record_dropped(&self, signal: &'static str) {

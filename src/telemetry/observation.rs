@@ -93,6 +93,9 @@ pub struct Observation {
     pub arguments: Option<String>,
     pub result: Option<String>,
     pub cost: f64,
+    /// `tools/list`: the tools hidden because their definitions are not the
+    /// approved ones (comma-separated).
+    pub unapproved_tools: Option<String>,
 }
 
 #[cfg(test)]

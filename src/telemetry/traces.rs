@@ -70,6 +70,7 @@ pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
     optional("server.address", ctx.server_address.as_ref());
     optional("gen_ai.tool.call.arguments", observation.arguments.as_ref());
     optional("gen_ai.tool.call.result", observation.result.as_ref());
+    optional("mcpgate.tools.unapproved", observation.unapproved_tools.as_ref());
     if let Some(port) = ctx.client_port {
         attributes.push(KeyValue::new("client.port", i64::from(port)));
     }

@@ -1,6 +1,7 @@
 //! Registry-layout documentation (`docs/index.md`, `docs/resources/*.md`,
-//! `docs/data-sources/*.md`) rendered from the schema Terraform reports and
-//! the examples, in the layout tfplugindocs produces.
+//! `docs/data-sources/*.md`, `docs/ephemeral-resources/*.md`,
+//! `docs/actions/*.md`) rendered from the schema Terraform reports and the
+//! examples, in the layout tfplugindocs produces.
 
 use serde_json::Value;
 use std::path::Path;
@@ -97,9 +98,13 @@ pub fn render(provider: &Value, root: &Path) -> Vec<(String, String)> {
             schema_markdown(&provider["provider"]["block"])
         ),
     ));
-    for (kind, folder, title, example_file) in
-        [("resource_schemas", "resources", "Resource", "resource.tf"), ("data_source_schemas", "data-sources", "Data Source", "data-source.tf")]
-    {
+    let kinds = [
+        ("resource_schemas", "resources", "Resource", "resource.tf"),
+        ("data_source_schemas", "data-sources", "Data Source", "data-source.tf"),
+        ("ephemeral_resource_schemas", "ephemeral-resources", "Ephemeral Resource", "ephemeral-resource.tf"),
+        ("action_schemas", "actions", "Action", "action.tf"),
+    ];
+    for (kind, folder, title, example_file) in kinds {
         for (name, schema) in provider[kind].as_object().into_iter().flatten() {
             let block = &schema["block"];
             let description = block["description"].as_str().unwrap_or_default();

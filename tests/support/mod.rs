@@ -9,6 +9,7 @@ pub mod otlp;
 pub mod scenario;
 pub mod stack;
 pub mod terraform;
+pub mod tool_upstream;
 pub mod upstream;
 
 use mcpgate::api::{admin_router, AppState};

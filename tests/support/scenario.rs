@@ -54,6 +54,11 @@ pub struct Step {
     pub api: BTreeMap<String, Value>,
     /// Whether to apply the configuration (default: when it changed and no error is expected).
     pub apply: Option<bool>,
+    /// An action to run alone after the step's apply (`terraform apply -invoke=…`).
+    pub invoke: Option<String>,
+    /// Warnings the plan after the step must show (each string in its output).
+    #[serde(default)]
+    pub expect_warning: Vec<String>,
     /// MCP exchanges through the gateway after the step, and what they must show.
     #[serde(default)]
     pub mcp: Vec<McpCheck>,
@@ -204,18 +209,28 @@ pub fn run(name: &str, dir: &Path) {
         } else if applies {
             workspace.apply();
         }
-        let expectation = step.expect_plan.as_deref().unwrap_or(if applies { "empty" } else { "skip" });
-        match expectation {
-            "empty" => {
-                let (code, output) = workspace.plan_exit_code();
-                assert_eq!(code, 0, "{context}: expected no changes:\n{output}");
-            }
-            "changes" => {
-                let (code, output) = workspace.plan_exit_code();
-                assert_eq!(code, 2, "{context}: expected changes:\n{output}");
-            }
-            "skip" => {}
+        if let Some(action) = &step.invoke {
+            let invoke = format!("-invoke={action}");
+            let run = workspace.terraform(&["apply", "-auto-approve", "-input=false", "-no-color", &invoke]);
+            assert!(run.ok(), "{context}: terraform apply {invoke} failed:\n{}", run.output());
+            assert!(run.stdout.contains(&format!("Action complete: {action}")), "{context}: {action} did not complete:\n{}", run.output());
+        }
+        let expectation = step.expect_plan.as_deref().unwrap_or(if applies || step.invoke.is_some() { "empty" } else { "skip" });
+        let planned = match expectation {
+            "empty" | "changes" => Some(workspace.plan_exit_code()),
+            "skip" if !step.expect_warning.is_empty() => Some(workspace.plan_exit_code()),
+            "skip" => None,
             other => panic!("{context}: expect_plan must be empty or changes, not {other}"),
+        };
+        if let Some((code, output)) = &planned {
+            match expectation {
+                "empty" => assert_eq!(*code, 0, "{context}: expected no changes:\n{output}"),
+                "changes" => assert_eq!(*code, 2, "{context}: expected changes:\n{output}"),
+                _ => assert_ne!(*code, 1, "{context}: the plan failed:\n{output}"),
+            }
+            for warning in &step.expect_warning {
+                assert!(output.contains(warning), "{context}: warning {warning:?} missing from the plan:\n{output}");
+            }
         }
         if !step.state.is_empty() {
             let state = workspace.state();
