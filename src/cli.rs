@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the management API and the MCP gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print calls, errors, latency and cost per tool (or version, product, subscription, client).
     Analytics(AnalyticsArgs),
 }
@@ -35,7 +35,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await.map_err(|e| e.to_string()),
+            Command::Serve(args) => serve::run(*args).await.map_err(|e| e.to_string()),
             Command::Analytics(args) => analytics(args).await.map(|table| print!("{table}")).map_err(|e| e.to_string()),
         }
     });

@@ -48,6 +48,11 @@ pub(crate) struct ServeArgs {
     /// Address of the gateway listener (MCP traffic).
     #[arg(long, env = "MCPGATE_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub gateway_listen: SocketAddr,
+    /// Where clients reach the gateway, e.g. `https://mcp.example.com`: each
+    /// server's OAuth resource URI, which access tokens' `aud` must equal, is
+    /// `{public-url}/mcp/{server}`. Default: `http://` plus the gateway's listen address.
+    #[arg(long, env = "MCPGATE_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     /// Store URL: `sqlite://PATH`, `sqlite::memory:` or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, env = "MCPGATE_DATABASE", default_value = "sqlite://mcpgate.db")]
     pub database: String,
@@ -110,6 +115,19 @@ pub(crate) struct ServeArgs {
     /// token unless one is given; prints its URLs and token as one JSON line.
     #[arg(long, env = "MCPGATE_EPHEMERAL")]
     pub ephemeral: bool,
+}
+
+/// `--public-url`: an absolute http(s) URL without query or fragment; kept without its trailing `/`.
+fn parse_public_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{value:?} must be an http or https URL with a host and no query or fragment"));
+    }
+    Ok(value.trim_end_matches('/').to_string())
+}
+
+fn listener_addr(listener: &TcpListener) -> String {
+    listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| "localhost".into())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +241,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
                 max_batch: args.max_batch as usize,
                 counters,
                 tool_refresh: Duration::from_secs(args.tool_refresh_seconds),
+                public_url: Some(args.public_url.clone().unwrap_or_else(|| format!("http://{}", listener_addr(&listener)))),
                 ..GatewaySettings::default()
             };
             let gateway = Gateway::start(store.clone(), settings, telemetry).await?;

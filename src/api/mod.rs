@@ -1,6 +1,7 @@
 //! The management REST API (`/api/v1`) and the admin listener's other routes.
 
 pub mod analytics;
+pub mod authorization_servers;
 pub mod openapi;
 pub mod problem;
 pub mod product_servers;
@@ -39,7 +40,7 @@ pub struct AppState {
     /// Metrics for `/metrics`; absent in processes without a gateway.
     telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     /// For asking upstream MCP servers directly (live tool manifests).
-    http: reqwest::Client,
+    upstream: crate::upstream::UpstreamClient,
 }
 
 /// Who may read `/metrics`.
@@ -87,7 +88,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(false)),
             write_locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             telemetry: None,
-            http: crate::http_client::client_builder().build().unwrap_or_default(),
+            upstream: crate::upstream::UpstreamClient::new(crate::http_client::client_builder().build().unwrap_or_default()),
         }
     }
 
@@ -119,8 +120,9 @@ impl AppState {
         }
     }
 
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// How the API reaches upstream MCP servers (the live tool manifest).
+    pub fn upstream(&self) -> &crate::upstream::UpstreamClient {
+        &self.upstream
     }
 
     pub fn set_ready(&self) {
@@ -155,6 +157,7 @@ pub fn for_each_resource(visitor: &mut impl ResourceVisitor) {
     visitor.visit::<products::Products>();
     visitor.visit::<product_servers::ProductServers>();
     visitor.visit::<subscriptions::Subscriptions>();
+    visitor.visit::<authorization_servers::AuthorizationServers>();
 }
 
 struct RouteResources(Router<AppState>);

@@ -176,6 +176,11 @@ fn patch_schema(spec: &Value) -> Value {
     let required: Vec<Value> = patch.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
     if let Some(object) = patch.as_object_mut() {
         object.remove("required");
+        // Rules between fields hold for the patched resource, not the patch
+        // (a 409 when the result breaks one).
+        for keyword in ["allOf", "if", "then", "else"] {
+            object.remove(keyword);
+        }
         object.insert("description".into(), json!("A JSON merge patch (RFC 7396) of the writable fields."));
     }
     if let Some(properties) = patch.get_mut("properties").and_then(Value::as_object_mut) {
@@ -190,6 +195,35 @@ fn patch_schema(spec: &Value) -> Value {
         }
     }
     patch
+}
+
+/// Merge patches apply inside nested objects too: `null` removes an optional
+/// field there. A nested object with optional fields gets a patch schema of
+/// its own (`XPatch`: its optional fields nullable, its required ones still
+/// required, since a patch may create the object).
+fn nested_patches(schemas: &mut Map<String, Value>, patch: &mut Value) {
+    let Some(properties) = patch.get_mut("properties").and_then(Value::as_object_mut) else { return };
+    for property in properties.values_mut() {
+        let mut text = property.to_string();
+        let names: Vec<String> = schemas.keys().filter(|name| text.contains(&format!("\"#/components/schemas/{name}\""))).cloned().collect();
+        for name in names {
+            let nested = &schemas[&name];
+            let required = nested.get("required").and_then(Value::as_array).map_or(0, Vec::len);
+            let fields = nested.get("properties").and_then(Value::as_object).map_or(0, Map::len);
+            if nested.get("type") != Some(&json!("object")) || required == fields {
+                continue;
+            }
+            let mut nested_patch = patch_schema(nested);
+            if let (Some(object), Some(required)) = (nested_patch.as_object_mut(), nested.get("required")) {
+                object.insert("required".into(), required.clone());
+            }
+            schemas.insert(format!("{name}Patch"), nested_patch);
+            text = text.replace(&format!("\"#/components/schemas/{name}\""), &format!("\"#/components/schemas/{name}Patch\""));
+        }
+        if let Ok(rewritten) = serde_json::from_str(&text) {
+            *property = rewritten;
+        }
+    }
 }
 
 fn subscription_actions(doc: &mut Document) {
@@ -311,7 +345,7 @@ fn refine(schemas: &mut Map<String, Value>, schema: &str, property: Option<&str>
 fn model_rules(schemas: &mut Map<String, Value>) {
     let label = json!({ "maxLength": MAX_LABEL_LEN });
     let text = json!({ "maxLength": MAX_TEXT_LEN });
-    for schema in ["ServerSpec", "ProductSpec", "SubscriptionSpec"] {
+    for schema in ["ServerSpec", "ProductSpec", "SubscriptionSpec", "AuthorizationServerSpec"] {
         refine(schemas, schema, Some("display_name"), label.clone());
     }
     refine(schemas, "ServerSpec", Some("description"), text.clone());
@@ -365,6 +399,7 @@ fn model_rules(schemas: &mut Map<String, Value>) {
         json!({ "maxProperties": rules::MAX_TOOL_COSTS, "propertyNames": { "pattern": rules::TOOL_NAME_PATTERN },
                 "additionalProperties": { "type": "string", "pattern": rules::DEFINITION_HASH_PATTERN } }),
     );
+    oauth_rules(schemas);
     refine(
         schemas,
         "ProductServerSpec",
@@ -379,6 +414,51 @@ fn model_rules(schemas: &mut Map<String, Value>) {
     );
 }
 
+/// The rules of authorization servers, token-accepting products, token
+/// subjects and upstream client credentials.
+fn oauth_rules(schemas: &mut Map<String, Value>) {
+    use crate::model::authorization_server::{CLAIM_PATTERN, MAX_SCOPES, SCOPE_PATTERN};
+    let url = json!({ "pattern": rules::BACKEND_URL_PATTERN, "maxLength": MAX_TEXT_LEN });
+    let scopes = json!({ "maxItems": MAX_SCOPES, "uniqueItems": true, "items": { "type": "string", "pattern": SCOPE_PATTERN } });
+    refine(schemas, "AuthorizationServerSpec", Some("issuer"), url.clone());
+    refine(schemas, "AuthorizationServerSpec", Some("jwks_url"), url.clone());
+    refine(schemas, "AuthorizationServerSpec", Some("subject_claim"), json!({ "pattern": CLAIM_PATTERN }));
+    refine(schemas, "ProductSpec", Some("authorization_server"), json!({ "pattern": rules::NAME_PATTERN }));
+    refine(schemas, "ProductSpec", Some("required_scopes"), scopes.clone());
+    // Tokens map to subscriptions (subscription_required); scopes and a
+    // keyless product need an authorization server.
+    let with_server = json!({ "required": ["authorization_server"], "not": { "properties": { "authorization_server": { "type": "null" } } } });
+    refine(
+        schemas,
+        "ProductSpec",
+        None,
+        json!({ "allOf": [{
+            "if": with_server,
+            "then": { "not": { "properties": { "subscription_required": { "const": false } }, "required": ["subscription_required"] } },
+            "else": { "allOf": [
+                { "not": { "properties": { "required_scopes": { "type": "array", "minItems": 1 } }, "required": ["required_scopes"] } },
+                { "not": { "properties": { "accept_keys": { "const": false } }, "required": ["accept_keys"] } }
+            ] }
+        }] }),
+    );
+    refine(
+        schemas,
+        "SubscriptionSpec",
+        Some("token_subjects"),
+        json!({ "maxItems": crate::model::subscription::MAX_TOKEN_SUBJECTS, "uniqueItems": true,
+                "items": { "type": "string", "minLength": 1, "maxLength": MAX_LABEL_LEN } }),
+    );
+    refine(schemas, "ClientCredentials", Some("token_url"), url);
+    refine(schemas, "ClientCredentials", Some("client_id"), json!({ "minLength": 1, "maxLength": MAX_LABEL_LEN }));
+    refine(
+        schemas,
+        "ClientCredentials",
+        Some("client_secret"),
+        json!({ "minLength": 1, "maxLength": rules::MAX_HEADER_VALUE_LEN, "writeOnly": true }),
+    );
+    refine(schemas, "ClientCredentials", Some("scopes"), scopes);
+}
+
 /// Builds the whole document.
 pub fn document() -> Value {
     let mut doc = Document::default();
@@ -391,7 +471,8 @@ pub fn document() -> Value {
         doc.schemas.into_iter().map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null))).collect();
     model_rules(&mut schemas);
     for spec in &doc.patches {
-        let patch = patch_schema(&schemas[spec]);
+        let mut patch = patch_schema(&schemas[spec]);
+        nested_patches(&mut schemas, &mut patch);
         schemas.insert(format!("{spec}Patch"), patch);
     }
     json!({

@@ -30,6 +30,9 @@ impl ApiResource for Products {
             quota: spec.quota,
             terms: spec.terms,
             limit_failure_mode: spec.limit_failure_mode,
+            authorization_server: spec.authorization_server,
+            required_scopes: spec.required_scopes,
+            accept_keys: spec.accept_keys,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

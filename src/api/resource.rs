@@ -309,7 +309,12 @@ pub async fn patch<R: ApiResource>(
     check_patch_fields::<R>(&merge_patch)?;
     let mut alone = R::minimal();
     json_patch::merge(&mut alone, &merge_patch);
-    decode_spec::<R>(alone)?;
+    let spec = rules::decode::<R::Spec>(alone)?;
+    if let Err(mut errors) = R::validate(&spec) {
+        // A rule between fields may hold once the stored fields join in.
+        errors.0.retain(|e| !matches!(e.reason, crate::model::Reason::Requires { .. }));
+        errors.into_result()?;
+    }
     let build = |current: Option<&Record>| {
         let current = current.ok_or_else(|| ApiError::not_found(&key))?;
         let mut doc = current.body.clone();

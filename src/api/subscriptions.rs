@@ -42,6 +42,7 @@ impl ApiResource for Subscriptions {
             display_name: spec.display_name,
             owner: spec.owner,
             state: spec.state.unwrap_or(SubscriptionState::Active),
+            token_subjects: spec.token_subjects,
             primary_key: revealed.primary,
             secondary_key: revealed.secondary,
             created_at: record.created_at,

@@ -3,6 +3,7 @@
 use super::problem::{ApiError, ProblemType};
 use super::resource::{self, ApiResource, Revealed};
 use super::AppState;
+use crate::model::version::ClientCredentialsView;
 use crate::model::{rules, Key, Kind, ValidationErrors, Version, VersionSpec};
 use crate::store::{ListQuery, Precondition, Put, Record, StoreError};
 use axum::body::Bytes;
@@ -49,6 +50,11 @@ impl ApiResource for Versions {
             backend_header_names: spec.backend_headers.into_keys().collect(),
             tool_costs: spec.tool_costs,
             approved_tools: spec.approved_tools,
+            client_credentials: spec.client_credentials.map(|c| ClientCredentialsView {
+                token_url: c.token_url,
+                client_id: c.client_id,
+                scopes: c.scopes,
+            }),
             created_at: record.created_at,
             updated_at: record.updated_at,
         }
@@ -153,7 +159,7 @@ pub async fn tools(State(state): State<AppState>, params: RawPathParams) -> Resu
     let record = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
     let spec = resource::stored_spec::<Versions>(&record)?;
     let timeout = std::time::Duration::from_secs(u64::try_from(spec.timeout_seconds).unwrap_or(30).min(30));
-    let tools = crate::upstream::list_tools(state.http(), &spec, timeout)
+    let tools = crate::upstream::list_tools(state.upstream(), &spec, timeout)
         .await
         .map_err(|e| ApiError::new(ProblemType::UpstreamUnavailable, format!("cannot list the tools of {key}: {e}")))?;
     let items = tools

@@ -1,17 +1,49 @@
-//! Who is calling and through which product: subscription keys, product
-//! state, and whether the product contains the server.
+//! Who is calling and through which product: subscription keys, OAuth
+//! access tokens mapped to subscriptions by their subject, product state,
+//! and whether the product contains the server.
 
 use super::config::{Association, ProductConfig, Snapshot, SubscriptionConfig};
+use super::oauth::{Claims, TokenError, TokenVerifier};
 use crate::model::subscription::hash_key;
 use crate::model::SubscriptionState;
 use axum::http::StatusCode;
 use std::sync::Arc;
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    None,
+    SubscriptionKey,
+    OAuthToken,
+}
+
+impl AuthType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::None => "none",
+            AuthType::SubscriptionKey => "subscription_key",
+            AuthType::OAuthToken => "oauth_token",
+        }
+    }
+}
+
+/// What the caller presented.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    None,
+    Key(&'a str),
+    /// An access token from `Authorization: Bearer`.
+    Token(&'a str),
+}
 
 /// An admitted caller.
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub subscription: Option<Arc<SubscriptionConfig>>,
     pub product: Arc<ProductConfig>,
+    pub auth: AuthType,
+    /// Token callers: the subject claim.
+    pub subject: Option<String>,
 }
 
 impl Grant {
@@ -28,12 +60,17 @@ impl Grant {
     }
 
     pub fn auth_type(&self) -> &'static str {
-        if self.subscription.is_some() {
-            "subscription_key"
-        } else {
-            "none"
-        }
+        self.auth.as_str()
     }
+}
+
+/// What a `WWW-Authenticate: Bearer` challenge says (RFC 6750 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// `invalid_token`, `invalid_request`, `insufficient_scope`; none when no token was sent.
+    pub error: Option<&'static str>,
+    /// The scopes the resource needs.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,23 +78,73 @@ pub struct Denial {
     pub status: StatusCode,
     pub reason: &'static str,
     pub message: String,
+    /// Present when the caller may retry with an access token.
+    pub challenge: Option<Challenge>,
 }
 
 fn deny(status: StatusCode, reason: &'static str, message: String) -> Denial {
-    Denial { status, reason, message }
+    Denial { status, reason, message, challenge: None }
 }
 
-/// Decides whether a caller presenting `key` (if any) may reach `server`.
-pub fn authorize(snapshot: &Snapshot, server: &str, key: Option<&str>) -> Result<Grant, Denial> {
-    let Some(key) = key.filter(|k| !k.is_empty()) else {
-        return match snapshot.open_products.get(server).and_then(|products| products.first()) {
-            Some(product) => Ok(Grant { subscription: None, product: product.clone() }),
-            None => Err(deny(StatusCode::UNAUTHORIZED, "unauthorized", "send a subscription key in the X-Subscription-Key header".into())),
-        };
+/// The scopes a client needs for `server`: those every token product of it requires.
+pub fn scopes_for(snapshot: &Snapshot, server: &str) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for product in snapshot.token_products.get(server).into_iter().flatten() {
+        for scope in &product.spec.required_scopes {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+    }
+    scopes
+}
+
+fn challenge(snapshot: &Snapshot, server: &str, error: Option<&'static str>) -> Option<Challenge> {
+    snapshot.token_products.contains_key(server).then(|| Challenge { error, scopes: scopes_for(snapshot, server) })
+}
+
+/// Decides whether a caller presenting `credential` may reach `server`;
+/// tokens are validated for `audience`, the server's resource URI.
+pub async fn authorize(
+    snapshot: &Snapshot,
+    verifier: &TokenVerifier,
+    server: &str,
+    credential: Credential<'_>,
+    audience: &str,
+) -> Result<Grant, Denial> {
+    match credential {
+        Credential::None => anonymous(snapshot, server),
+        Credential::Key(key) => by_key(snapshot, server, key),
+        Credential::Token(token) => by_token(snapshot, verifier, server, token, audience).await,
+    }
+}
+
+fn anonymous(snapshot: &Snapshot, server: &str) -> Result<Grant, Denial> {
+    if let Some(product) = snapshot.open_products.get(server).and_then(|products| products.first()) {
+        return Ok(Grant { subscription: None, product: product.clone(), auth: AuthType::None, subject: None });
+    }
+    let (message, challenge) = match challenge(snapshot, server, None) {
+        Some(challenge) => ("send an OAuth access token (Authorization: Bearer) or a subscription key (X-Subscription-Key)", Some(challenge)),
+        None => ("send a subscription key in the X-Subscription-Key header", None),
     };
+    Err(Denial { challenge, ..deny(StatusCode::UNAUTHORIZED, "unauthorized", message.into()) })
+}
+
+fn by_key(snapshot: &Snapshot, server: &str, key: &str) -> Result<Grant, Denial> {
     let Some(subscription) = snapshot.subscriptions_by_key.get(&hash_key(key)) else {
         return Err(deny(StatusCode::UNAUTHORIZED, "unauthorized", "the subscription key is not valid".into()));
     };
+    let product = admit(snapshot, server, subscription)?;
+    if !product.spec.accept_keys {
+        let message = format!("product {} accepts only OAuth access tokens (Authorization: Bearer)", product.name);
+        return Err(Denial { challenge: challenge(snapshot, server, None), ..deny(StatusCode::UNAUTHORIZED, "keys_not_accepted", message) });
+    }
+    Ok(Grant { subscription: Some(subscription.clone()), product, auth: AuthType::SubscriptionKey, subject: None })
+}
+
+/// The subscription's product, when the subscription is active and the
+/// product published and containing `server`.
+fn admit(snapshot: &Snapshot, server: &str, subscription: &SubscriptionConfig) -> Result<Arc<ProductConfig>, Denial> {
     if subscription.state != SubscriptionState::Active {
         let message = format!("subscription {} is {}", subscription.name, subscription.state);
         return Err(deny(StatusCode::FORBIDDEN, "subscription_inactive", message));
@@ -72,5 +159,62 @@ pub fn authorize(snapshot: &Snapshot, server: &str, key: Option<&str>) -> Result
         let message = format!("product {} does not include server {server}", product.name);
         return Err(deny(StatusCode::FORBIDDEN, "server_not_in_product", message));
     }
-    Ok(Grant { subscription: Some(subscription.clone()), product: product.clone() })
+    Ok(product.clone())
+}
+
+/// A token admits its caller through the first product of `server` whose
+/// authorization server validates it and that has a subscription bound to
+/// the token's subject.
+async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, server: &str, token: &str, audience: &str) -> Result<Grant, Denial> {
+    let Some(products) = snapshot.token_products.get(server) else {
+        let message = format!("server {server} accepts no OAuth access tokens; send a subscription key in the X-Subscription-Key header");
+        return Err(deny(StatusCode::UNAUTHORIZED, "tokens_not_accepted", message));
+    };
+    let mut validated: Vec<(&str, Result<Claims, TokenError>)> = Vec::new();
+    let mut refusal: Option<Denial> = None;
+    for product in products {
+        let Some(name) = product.spec.authorization_server.as_deref() else { continue };
+        let Some(authorization_server) = snapshot.authorization_servers.get(name) else { continue };
+        if !validated.iter().any(|(n, _)| *n == name) {
+            validated.push((name, verifier.verify(name, authorization_server, token, audience).await));
+        }
+        let Some((_, Ok(claims))) = validated.iter().find(|(n, _)| *n == name) else { continue };
+        let Some(subscription) = snapshot.subscriptions_by_subject.get(&(product.name.clone(), claims.subject.clone())) else { continue };
+        let missing: Vec<&String> = product.spec.required_scopes.iter().filter(|s| !claims.scopes.contains(s)).collect();
+        if !missing.is_empty() {
+            let message = format!("the access token lacks the scopes {} that product {} requires", join(&missing), product.name);
+            let challenge = Challenge { error: Some("insufficient_scope"), scopes: product.spec.required_scopes.clone() };
+            refusal.get_or_insert(Denial { challenge: Some(challenge), ..deny(StatusCode::FORBIDDEN, "insufficient_scope", message) });
+            continue;
+        }
+        let product = admit(snapshot, server, subscription)?;
+        return Ok(Grant { subscription: Some(subscription.clone()), product, auth: AuthType::OAuthToken, subject: Some(claims.subject.clone()) });
+    }
+    if let Some(refusal) = refusal {
+        return Err(refusal);
+    }
+    if let Some((_, Ok(claims))) = validated.iter().find(|(_, r)| r.is_ok()) {
+        let shown: String = claims.subject.chars().take(128).collect();
+        let message = format!("no subscription to a product of server {server} is bound to the token's subject {shown:?}");
+        return Err(deny(StatusCode::FORBIDDEN, "subject_not_subscribed", message));
+    }
+    let error = validated.into_iter().find_map(|(_, r)| r.err());
+    let (status, reason, message) = match error {
+        Some(TokenError::KeysUnavailable(detail)) => {
+            tracing::warn!(%detail, "cannot fetch an authorization server's keys");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "authorization_server_unavailable",
+                "the authorization server's signing keys cannot be fetched right now".into(),
+            )
+        }
+        Some(err) => (StatusCode::UNAUTHORIZED, "invalid_token", err.to_string()),
+        None => (StatusCode::UNAUTHORIZED, "invalid_token", "no authorization server of this server's products is configured".into()),
+    };
+    let challenge = (status == StatusCode::UNAUTHORIZED).then(|| Challenge { error: Some("invalid_token"), scopes: scopes_for(snapshot, server) });
+    Err(Denial { challenge, ..deny(status, reason, message) })
+}
+
+fn join(scopes: &[&String]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
 }

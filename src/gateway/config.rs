@@ -3,7 +3,9 @@
 //! change feed says something changed. A change re-reads only the records
 //! it names.
 
-use crate::model::{Key, Kind, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec};
+use crate::model::{
+    AuthorizationServerSpec, Key, Kind, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec,
+};
 use crate::store::{ChangeBatch, DynStore, KeyHashes, Record, StoreError};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -65,6 +67,11 @@ pub struct Snapshot {
     pub subscriptions_by_key: HashMap<String, Arc<SubscriptionConfig>>,
     /// Per server, the published products that admit callers without a key.
     pub open_products: HashMap<String, Vec<Arc<ProductConfig>>>,
+    /// Per server, the published products that accept access tokens.
+    pub token_products: HashMap<String, Vec<Arc<ProductConfig>>>,
+    pub authorization_servers: HashMap<String, Arc<AuthorizationServerSpec>>,
+    /// Subscriptions by (product, token subject).
+    pub subscriptions_by_subject: HashMap<(String, String), Arc<SubscriptionConfig>>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(record: &Record) -> Result<T, StoreError> {
@@ -81,7 +88,8 @@ pub(crate) struct Decoded {
     products: BTreeMap<String, ProductSpec>,
     /// By (product, server).
     associations: BTreeMap<(String, String), Arc<Association>>,
-    subscriptions: BTreeMap<String, (Arc<SubscriptionConfig>, KeyHashes)>,
+    subscriptions: BTreeMap<String, (Arc<SubscriptionConfig>, KeyHashes, Vec<String>)>,
+    authorization_servers: BTreeMap<String, Arc<AuthorizationServerSpec>>,
 }
 
 impl Decoded {
@@ -134,10 +142,16 @@ impl Decoded {
                 let hashes = record.key_hashes.clone().ok_or_else(|| StoreError::Corrupt(format!("{key} has no key hashes")))?;
                 let state = spec.state.unwrap_or(SubscriptionState::Active);
                 let subscription = SubscriptionConfig { name: key.name.clone(), product: spec.product, state };
-                self.subscriptions.insert(key.name.clone(), (Arc::new(subscription), hashes));
+                self.subscriptions.insert(key.name.clone(), (Arc::new(subscription), hashes, spec.token_subjects));
             }
             (Kind::Subscription, None) => {
                 self.subscriptions.remove(&key.name);
+            }
+            (Kind::AuthorizationServer, Some(record)) => {
+                self.authorization_servers.insert(key.name.clone(), Arc::new(decode(&record)?));
+            }
+            (Kind::AuthorizationServer, None) => {
+                self.authorization_servers.remove(&key.name);
             }
         }
         Ok(())
@@ -167,12 +181,21 @@ impl Decoded {
                     snapshot.open_products.entry(server.clone()).or_default().push(product.clone());
                 }
             }
+            if product.published() && product.spec.accepts_tokens() {
+                for server in product.servers.keys() {
+                    snapshot.token_products.entry(server.clone()).or_default().push(product.clone());
+                }
+            }
             snapshot.products.insert(name.clone(), product);
         }
-        for (subscription, hashes) in self.subscriptions.values() {
+        for (subscription, hashes, subjects) in self.subscriptions.values() {
             snapshot.subscriptions_by_key.insert(hashes.primary.clone(), subscription.clone());
             snapshot.subscriptions_by_key.insert(hashes.secondary.clone(), subscription.clone());
+            for subject in subjects {
+                snapshot.subscriptions_by_subject.insert((subscription.product.clone(), subject.clone()), subscription.clone());
+            }
         }
+        snapshot.authorization_servers = self.authorization_servers.iter().map(|(n, s)| (n.clone(), s.clone())).collect();
         snapshot
     }
 }

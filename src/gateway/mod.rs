@@ -8,7 +8,9 @@ pub mod config;
 pub mod jsonrpc;
 mod legacy_sse;
 pub mod limits;
+pub mod oauth;
 mod observe;
+mod protected_resource;
 mod proxy;
 mod refusal;
 pub mod sessions;
@@ -24,7 +26,7 @@ use access::Grant;
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use config::{ConfigHandle, Snapshot};
 use limits::{Decision, Limiter, Limits};
@@ -60,6 +62,10 @@ pub struct GatewaySettings {
     /// How often each version's tool manifest is fetched again (it is also
     /// fetched on first use and whenever the version changes).
     pub tool_refresh: Duration,
+    /// Where clients reach the gateway (`--public-url`): each server's
+    /// resource URI, which tokens' `aud` must equal, is `{public_url}/mcp/{server}`.
+    /// `None`: `http://` plus the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for GatewaySettings {
@@ -71,6 +77,7 @@ impl Default for GatewaySettings {
             max_header_bytes: 32 * 1024,
             counters: Counters::Local,
             tool_refresh: Duration::from_secs(300),
+            public_url: None,
         }
     }
 }
@@ -85,6 +92,8 @@ pub struct Gateway {
     bridges: legacy_sse::Bridges,
     pub settings: GatewaySettings,
     client: reqwest::Client,
+    tokens: oauth::TokenVerifier,
+    upstream: crate::upstream::UpstreamClient,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +136,8 @@ impl Gateway {
             telemetry,
             bridges: Default::default(),
             settings,
+            tokens: oauth::TokenVerifier::new(client.clone()),
+            upstream: crate::upstream::UpstreamClient::new(client.clone()),
             client,
         }))
     }
@@ -140,7 +151,14 @@ impl Gateway {
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new().route("/mcp/{server}", any(handle)).route("/mcp/{server}/{version}", any(handle)).fallback(not_routed).with_state(gateway)
+    Router::new()
+        .route("/mcp/{server}", any(handle))
+        .route("/mcp/{server}/{version}", any(handle))
+        .route(protected_resource::ROOT, get(protected_resource::root))
+        .route(protected_resource::SERVER, get(protected_resource::server))
+        .route(protected_resource::SERVER_VERSION, get(protected_resource::server))
+        .fallback(not_routed)
+        .with_state(gateway)
 }
 
 async fn not_routed() -> Response {
@@ -196,8 +214,54 @@ fn unknown_session() -> Box<Refusal> {
     Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize a new one"))
 }
 
+/// What the caller presented: a subscription key wins over a bearer token
+/// (clients that hold a key may still send an unrelated `Authorization`).
+fn credential<'a>(headers: &'a HeaderMap) -> access::Credential<'a> {
+    if let Some(key) = header(headers, SUBSCRIPTION_KEY_HEADER) {
+        return access::Credential::Key(key);
+    }
+    match header(headers, "authorization").and_then(|v| v.split_once(' ')) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => access::Credential::Token(token.trim()),
+        _ => access::Credential::None,
+    }
+}
+
+/// `access_token` in the query string (RFC 6750 §2.3), which this
+/// gateway refuses: URLs end up in logs.
+fn token_in_query(uri: &axum::http::Uri) -> bool {
+    uri.query().is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("access_token")))
+}
+
+/// The refusal for a denial, with its `WWW-Authenticate` challenge.
+fn denial_refusal(gateway: &Gateway, headers: &HeaderMap, server: &str, denial: access::Denial) -> Box<Refusal> {
+    let mut refusal = Refusal::new(denial.status, denial.reason, denial.message.clone());
+    if let Some(challenge) = &denial.challenge {
+        let metadata = protected_resource::metadata_url(&gateway.public_url(headers), server);
+        if let Ok(value) = protected_resource::www_authenticate(&metadata, challenge, &denial.message).parse() {
+            refusal = refusal.with_header(axum::http::header::WWW_AUTHENTICATE, value);
+        }
+    }
+    Box::new(refusal)
+}
+
+impl Gateway {
+    /// `--public-url`, else `http://` plus the request's `Host`.
+    fn public_url(&self, headers: &HeaderMap) -> String {
+        match &self.settings.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", header(headers, "host").unwrap_or("localhost")),
+        }
+    }
+}
+
 /// Authenticates, authorizes, verifies the session and picks the version.
-fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client: SocketAddr) -> Result<Routed, Box<Refusal>> {
+async fn route(
+    gateway: &Gateway,
+    params: &RawPathParams,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    client: SocketAddr,
+) -> Result<Routed, Box<Refusal>> {
     let mut segments = params.iter().map(|(_, v)| v.to_string());
     let server = segments.next().unwrap_or_default();
     let path_version = segments.next();
@@ -206,8 +270,16 @@ fn route(gateway: &Gateway, params: &RawPathParams, headers: &HeaderMap, client:
         let shown: String = server.chars().take(64).collect();
         return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {shown:?}"))));
     };
-    let grant =
-        access::authorize(&snapshot, &server, header(headers, SUBSCRIPTION_KEY_HEADER)).map_err(|d| Refusal::new(d.status, d.reason, d.message))?;
+    if token_in_query(uri) {
+        let message = "access tokens are accepted only in the Authorization header, never in the URL".to_string();
+        let challenge = access::Challenge { error: Some("invalid_request"), scopes: access::scopes_for(&snapshot, &server) };
+        let denial = access::Denial { status: StatusCode::UNAUTHORIZED, reason: "token_in_query", message, challenge: Some(challenge) };
+        return Err(denial_refusal(gateway, headers, &server, denial));
+    }
+    let audience = protected_resource::resource_uri(&gateway.public_url(headers), &server);
+    let grant = access::authorize(&snapshot, &gateway.tokens, &server, credential(headers), &audience)
+        .await
+        .map_err(|denial| denial_refusal(gateway, headers, &server, denial))?;
     let caller = grant.caller(&client.ip().to_string());
     let session = match header(headers, SESSION_HEADER) {
         Some(id) => Some(gateway.sessions.verify(id, &caller, &server).map_err(|_| unknown_session())?),
@@ -250,6 +322,7 @@ fn call_context(
         product: grant.product.name.clone(),
         subscription: grant.subscription.as_ref().map(|s| s.name.clone()),
         auth_type: grant.auth_type(),
+        user: grant.subject.clone(),
         session_id: session.map(|s| s.upstream.clone()),
         protocol_version: header(headers, "mcp-protocol-version").map(|v| v.chars().take(64).collect()),
         client_address: Some(client.ip().to_string()),
@@ -301,7 +374,7 @@ async fn handle(
         _ => "1.1",
     };
     if parts.method != Method::POST {
-        return match route(&gateway, &params, &parts.headers, client) {
+        return match route(&gateway, &params, &parts.uri, &parts.headers, client).await {
             Ok(routed) => proxy::forward_stream(&gateway, &routed, parts).await,
             Err(refusal) => refusal.respond(&RequestIds::default()),
         };
@@ -326,7 +399,7 @@ async fn handle(
         let refusal = Refusal::new(StatusCode::BAD_REQUEST, "batch_too_large", message_text).with_code(jsonrpc::INVALID_REQUEST);
         return refusal.respond(&RequestIds::of(&message));
     }
-    match route(&gateway, &params, &parts.headers, client) {
+    match route(&gateway, &params, &parts.uri, &parts.headers, client).await {
         Ok(mut routed) => {
             Arc::make_mut(&mut routed.context).http_version = http_version;
             gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);

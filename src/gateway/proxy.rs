@@ -67,6 +67,22 @@ fn upstream_headers(client: &HeaderMap, version: &VersionConfig, session: Option
     headers
 }
 
+/// Adds the version's client-credentials token, when it has one.
+async fn authenticate_upstream(gateway: &Gateway, version: &VersionConfig, headers: &mut HeaderMap) -> Result<(), Refusal> {
+    let Some(credentials) = &version.spec.client_credentials else { return Ok(()) };
+    match gateway.upstream.tokens.authorization(credentials).await {
+        Ok(value) => {
+            headers.insert(header::AUTHORIZATION, value);
+            Ok(())
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot get an access token for an upstream");
+            let message = format!("the gateway cannot authenticate to this server's backend: {err}");
+            Err(Refusal::new(StatusCode::BAD_GATEWAY, "upstream_credentials", message))
+        }
+    }
+}
+
 fn version_of(routed: &Routed) -> Option<&Arc<VersionConfig>> {
     routed.snapshot.servers.get(&routed.server)?.versions.get(&routed.version)
 }
@@ -235,9 +251,9 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
 
     let approved = version.spec.approved_tools.as_ref();
     if approved.is_some() {
-        gateway.tools.refresh_if_stale(&gateway.client, &routed.server, &routed.version, &version, gateway.settings.tool_refresh);
+        gateway.tools.refresh_if_stale(&gateway.upstream, &routed.server, &routed.version, &version, gateway.settings.tool_refresh);
         if body.messages().iter().any(|m| jsonrpc::tool_name(m).is_some()) {
-            gateway.tools.ensure_fetched(&gateway.client, &routed.server, &routed.version, &version).await;
+            gateway.tools.ensure_fetched(&gateway.upstream, &routed.server, &routed.version, &version).await;
         }
     }
     let mut local_replies = Vec::new();
@@ -348,6 +364,11 @@ async fn forward_streamable(
         headers.insert("traceparent", value);
     }
     let (charged, payload) = payload;
+    if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
+        gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
+        hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
+        return refusal.respond(requests);
+    }
     let request = gateway.client.post(version.backend.clone()).headers(headers).body(payload);
     let upstream = match timeout(deadline - Instant::now(), request.send()).await {
         Err(_) => return upstream_timed_out(&mut hook.exchanges, requests),
@@ -563,7 +584,11 @@ async fn forward_legacy(
     local: Vec<Value>,
 ) -> Response {
     let LegacyExchange { routed, version, parts, requests, standings } = exchange;
-    let upstream_headers = upstream_headers(&parts.headers, version, None);
+    let mut upstream_headers = upstream_headers(&parts.headers, version, None);
+    if let Err(refusal) = authenticate_upstream(gateway, version, &mut upstream_headers).await {
+        hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
+        return refusal.respond(requests);
+    }
     let wait = timeout_of(version);
     let existing = routed.session.as_ref().map(|s| (s.clone(), gateway.bridges.get(&s.upstream)));
     let starts_session = forwarded.messages().iter().any(|m| jsonrpc::method(m) == Some("initialize"));
@@ -643,7 +668,10 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
         return legacy_stream(gateway, routed, &parts.method);
     }
     let wait = timeout_of(version);
-    let headers = upstream_headers(&parts.headers, version, routed.session.as_ref());
+    let mut headers = upstream_headers(&parts.headers, version, routed.session.as_ref());
+    if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
+        return refusal.respond(&requests);
+    }
     let request = gateway.client.request(parts.method.clone(), version.backend.clone()).headers(headers);
     let upstream = match timeout(wait, request.send()).await {
         Err(_) => return timed_out(&requests),

@@ -110,15 +110,15 @@ impl ToolCatalog {
 
     /// Fetches the version's manifest now unless one was fetched for this
     /// version as it is (an approved manifest needs it before a call).
-    pub async fn ensure_fetched(&self, client: &reqwest::Client, server: &str, version: &str, config: &Arc<VersionConfig>) {
+    pub async fn ensure_fetched(&self, upstream: &crate::upstream::UpstreamClient, server: &str, version: &str, config: &Arc<VersionConfig>) {
         if self.entry(server, version).is_some_and(|e| e.fetched_for == Some(config.updated_at)) {
             return;
         }
-        self.fetch(client, server, version, config).await;
+        self.fetch(upstream, server, version, config).await;
     }
 
-    async fn fetch(&self, client: &reqwest::Client, server: &str, version: &str, config: &Arc<VersionConfig>) {
-        let fetched = crate::upstream::list_tools(client, &config.spec, FETCH_TIMEOUT).await;
+    async fn fetch(&self, upstream: &crate::upstream::UpstreamClient, server: &str, version: &str, config: &Arc<VersionConfig>) {
+        let fetched = crate::upstream::list_tools(upstream, &config.spec, FETCH_TIMEOUT).await;
         let current = self.entry(server, version);
         let tools = match fetched {
             Ok(tools) => {
@@ -147,7 +147,14 @@ impl ToolCatalog {
     /// Fetches the version's manifest in the background when it was never
     /// fetched, the version changed since, or the last fetch is older than
     /// `every`. Cheap when none of that holds: one lock-free lookup.
-    pub fn refresh_if_stale(self: &Arc<Self>, client: &reqwest::Client, server: &str, version: &str, config: &Arc<VersionConfig>, every: Duration) {
+    pub fn refresh_if_stale(
+        self: &Arc<Self>,
+        upstream: &crate::upstream::UpstreamClient,
+        server: &str,
+        version: &str,
+        config: &Arc<VersionConfig>,
+        every: Duration,
+    ) {
         let entry = self.entry(server, version);
         let fresh = entry.as_ref().is_some_and(|e| e.fetched_for == Some(config.updated_at) && e.fetched_at.is_some_and(|at| at.elapsed() < every));
         if fresh {
@@ -157,10 +164,10 @@ impl ToolCatalog {
         if !super::lock(&self.fetching).insert(key.clone()) {
             return;
         }
-        let (catalog, client, config) = (self.clone(), client.clone(), config.clone());
+        let (catalog, upstream, config) = (self.clone(), upstream.clone(), config.clone());
         tokio::spawn(async move {
             let (server, version) = &key;
-            catalog.fetch(&client, server, version, &config).await;
+            catalog.fetch(&upstream, server, version, &config).await;
             super::lock(&catalog.fetching).remove(&key);
         });
     }

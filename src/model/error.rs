@@ -36,6 +36,10 @@ pub enum Reason {
     BadToolName,
     #[error("must be a finite number of at least 0")]
     BadCost,
+    #[error("must be 1-128 letters, digits, '_', ':', '.' or '-' (a JWT claim name)")]
+    BadClaim,
+    #[error("must be 1-256 visible ASCII characters other than '\"' and '\\' (an OAuth scope token)")]
+    BadScope,
     #[error("must not repeat {value:?}")]
     Duplicate { value: String },
     #[error("must be {expected:?}, the name in the URL")]
@@ -70,6 +74,8 @@ impl Reason {
             Reason::ReservedHeader => "reserved_header",
             Reason::BadPattern => "bad_pattern",
             Reason::BadToolName => "bad_tool_name",
+            Reason::BadClaim => "bad_claim",
+            Reason::BadScope => "bad_scope",
             Reason::BadCost => "bad_cost",
             Reason::Duplicate { .. } => "duplicate",
             Reason::NameMismatch { .. } => "name_mismatch",

@@ -2,6 +2,7 @@
 //! Terraform provider: resource shapes, their validation rules, and the
 //! decisions (lifecycles, limits) that must agree everywhere.
 
+pub mod authorization_server;
 pub mod calls;
 pub mod error;
 pub mod product;
@@ -13,6 +14,7 @@ pub mod subscription;
 pub mod tools;
 pub mod version;
 
+pub use authorization_server::{AuthorizationServer, AuthorizationServerSpec};
 pub use error::{FieldError, FieldErrorBody, Reason, ValidationErrors};
 pub use product::{CallLimit, Product, ProductSpec, ProductState};
 pub use product_server::{ProductServer, ProductServerSpec, ToolFilter};
@@ -28,10 +30,11 @@ pub enum Kind {
     Product,
     ProductServer,
     Subscription,
+    AuthorizationServer,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Server, Kind::Version, Kind::Product, Kind::ProductServer, Kind::Subscription];
+    pub const ALL: [Kind; 6] = [Kind::Server, Kind::Version, Kind::Product, Kind::ProductServer, Kind::Subscription, Kind::AuthorizationServer];
 
     /// How the change table names the kind.
     pub fn code(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Kind {
             Kind::Product => "product",
             Kind::ProductServer => "product_server",
             Kind::Subscription => "subscription",
+            Kind::AuthorizationServer => "authorization_server",
         }
     }
 
@@ -56,6 +60,7 @@ impl Kind {
             Kind::Product => "product",
             Kind::ProductServer => "product server",
             Kind::Subscription => "subscription",
+            Kind::AuthorizationServer => "authorization server",
         }
     }
 }
@@ -106,6 +111,7 @@ impl Key {
             Kind::Product => format!("products/{}", self.name),
             Kind::ProductServer => format!("products/{}/servers/{}", self.parent, self.name),
             Kind::Subscription => format!("subscriptions/{}", self.name),
+            Kind::AuthorizationServer => format!("authorization-servers/{}", self.name),
         }
     }
 }

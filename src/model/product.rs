@@ -79,6 +79,17 @@ pub struct ProductSpec {
     /// When the limit counters are unreachable: `closed` refuses, `open` admits.
     #[serde(default)]
     pub limit_failure_mode: LimitFailureMode,
+    /// The authorization server whose access tokens callers may present
+    /// (`Authorization: Bearer`); absent: tokens are not accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_server: Option<String>,
+    /// Scopes every token must carry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_scopes: Vec<String>,
+    /// Whether callers may present subscription keys (default true); a
+    /// product with an `authorization_server` may accept tokens only.
+    #[serde(default = "yes")]
+    pub accept_keys: bool,
 }
 
 impl Default for ProductSpec {
@@ -94,6 +105,9 @@ impl Default for ProductSpec {
             quota: None,
             terms: String::new(),
             limit_failure_mode: LimitFailureMode::Closed,
+            authorization_server: None,
+            required_scopes: Vec::new(),
+            accept_keys: true,
         }
     }
 }
@@ -118,7 +132,34 @@ impl ProductSpec {
         if let Some(quota) = &self.quota {
             quota.validate("quota", &mut errors);
         }
+        self.validate_tokens(&mut errors);
         errors.into_result()
+    }
+
+    fn validate_tokens(&self, errors: &mut ValidationErrors) {
+        match &self.authorization_server {
+            Some(name) => {
+                errors.check("authorization_server", rules::name(name));
+                if !self.subscription_required {
+                    // A token is mapped to a subscription by its subject.
+                    errors.add("authorization_server", Reason::Requires { other: "subscription_required", value: "true" });
+                }
+            }
+            None => {
+                if !self.required_scopes.is_empty() {
+                    errors.add("required_scopes", Reason::Requires { other: "authorization_server", value: "set" });
+                }
+                if !self.accept_keys {
+                    errors.add("accept_keys", Reason::Requires { other: "authorization_server", value: "set (else no caller is accepted)" });
+                }
+            }
+        }
+        super::authorization_server::check_scopes("required_scopes", &self.required_scopes, errors);
+    }
+
+    /// Whether callers may present access tokens.
+    pub fn accepts_tokens(&self) -> bool {
+        self.authorization_server.is_some()
     }
 }
 
@@ -138,6 +179,11 @@ pub struct Product {
     pub quota: Option<CallLimit>,
     pub terms: String,
     pub limit_failure_mode: LimitFailureMode,
+    #[serde(default)]
+    pub authorization_server: Option<String>,
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    pub accept_keys: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

@@ -126,6 +126,7 @@ mod tests {
             backend_headers: Default::default(),
             tool_costs: Default::default(),
             approved_tools: None,
+            client_credentials: None,
         }
     }
 

@@ -76,7 +76,13 @@ pub struct SubscriptionSpec {
     /// Defaults on creation to `submitted` when the product requires approval, else `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<SubscriptionState>,
+    /// Values of the token's subject claim (the authorization server's
+    /// `subject_claim`) that call as this subscription.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_subjects: Vec<String>,
 }
+
+pub const MAX_TOKEN_SUBJECTS: usize = 64;
 
 impl SubscriptionSpec {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
@@ -87,6 +93,17 @@ impl SubscriptionSpec {
         }
         if let Some(owner) = &self.owner {
             errors.check("owner", rules::max_len(owner, rules::MAX_LABEL_LEN));
+        }
+        errors.check("token_subjects", rules::max_entries(self.token_subjects.len(), MAX_TOKEN_SUBJECTS));
+        for (i, subject) in self.token_subjects.iter().enumerate().take(MAX_TOKEN_SUBJECTS) {
+            let field = format!("token_subjects[{i}]");
+            if subject.is_empty() {
+                errors.add(field.clone(), Reason::Empty);
+            }
+            errors.check(field.clone(), rules::max_len(subject, rules::MAX_LABEL_LEN));
+            if self.token_subjects[..i].contains(subject) {
+                errors.add(field, Reason::Duplicate { value: subject.clone() });
+            }
         }
         errors.into_result()
     }
@@ -144,6 +161,8 @@ pub struct Subscription {
     #[serde(default)]
     pub owner: Option<String>,
     pub state: SubscriptionState,
+    #[serde(default)]
+    pub token_subjects: Vec<String>,
     /// Present only in the create and regenerate-key responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_key: Option<String>,

@@ -30,7 +30,60 @@ pub enum VersionStatus {
 }
 
 /// Values of a version that are secrets: sealed at rest, never returned.
-pub const SECRET_FIELDS: &[super::SecretField] = &[super::SecretField::MapValues("backend_headers")];
+pub const SECRET_FIELDS: &[super::SecretField] =
+    &[super::SecretField::MapValues("backend_headers"), super::SecretField::Path(&["client_credentials", "client_secret"])];
+
+/// How the gateway authenticates to a backend with the OAuth 2.0
+/// client-credentials grant (RFC 6749 §4.4): it fetches a token from
+/// `token_url`, caches it until shortly before it expires, and sends it as
+/// `Authorization: Bearer` (in place of any static `Authorization` in
+/// `backend_headers`). The client's own credentials never go upstream.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    /// Write-only: stored sealed, never returned.
+    pub client_secret: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+/// Debug output never shows the secret.
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl ClientCredentials {
+    fn validate(&self, errors: &mut ValidationErrors) {
+        errors.check("client_credentials.token_url", rules::http_url(&self.token_url).map(drop));
+        if self.client_id.is_empty() {
+            errors.add("client_credentials.client_id", Reason::Empty);
+        }
+        errors.check("client_credentials.client_id", rules::max_len(&self.client_id, rules::MAX_LABEL_LEN));
+        if self.client_secret.is_empty() {
+            errors.add("client_credentials.client_secret", Reason::Empty);
+        }
+        errors.check("client_credentials.client_secret", rules::max_len(&self.client_secret, rules::MAX_HEADER_VALUE_LEN));
+        super::authorization_server::check_scopes("client_credentials.scopes", &self.scopes, errors);
+    }
+}
+
+/// What the API returns of [`ClientCredentials`]: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClientCredentialsView {
+    pub token_url: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
 
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 30;
 pub const MAX_TIMEOUT_SECONDS: i64 = 3600;
@@ -81,6 +134,9 @@ pub struct VersionSpec {
     /// it is approved. Absent: every tool, as the upstream offers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_tools: Option<BTreeMap<String, String>>,
+    /// Authenticate to the backend with the client-credentials grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_credentials: Option<ClientCredentials>,
 }
 
 impl VersionSpec {
@@ -100,6 +156,9 @@ impl VersionSpec {
                 errors.check(format!("approved_tools.{tool}"), rules::tool_name(tool));
                 errors.check(format!("approved_tools.{tool}"), rules::definition_hash(hash));
             }
+        }
+        if let Some(credentials) = &self.client_credentials {
+            credentials.validate(&mut errors);
         }
         for (tool, cost) in self.tool_costs.iter().take(rules::MAX_TOOL_COSTS) {
             errors.check(format!("tool_costs.{tool}"), rules::tool_name(tool));
@@ -162,6 +221,9 @@ pub struct Version {
     pub tool_costs: BTreeMap<String, f64>,
     #[serde(default)]
     pub approved_tools: Option<BTreeMap<String, String>>,
+    /// The client-credentials grant, without its secret.
+    #[serde(default)]
+    pub client_credentials: Option<ClientCredentialsView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

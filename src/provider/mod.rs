@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod approve_subscription_action;
+pub mod authorization_server_resource;
 pub mod client;
 pub mod data_source;
 pub mod diagnostics;

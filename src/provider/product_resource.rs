@@ -37,6 +37,23 @@ pub fn attributes() -> Vec<Attribute> {
             "When the shared limit counters (Redis) cannot be reached: `closed` (default) refuses calls, `open` admits them uncounted.",
         )
         .default(Value::string("closed")),
+        Attribute::optional(
+            "authorization_server",
+            Type::String,
+            "Name of the `mcp_authorization_server` whose access tokens callers may present (`Authorization: Bearer`); each token calls as the subscription whose `token_subjects` holds its subject. Unset: no tokens.",
+        ),
+        Attribute::optional_computed(
+            "required_scopes",
+            Type::List(Box::new(Type::String)),
+            "Scopes every access token must carry (a token without them gets 403 `insufficient_scope`).",
+        )
+        .default(Value::List(Vec::new())),
+        Attribute::optional_computed(
+            "accept_keys",
+            Type::Bool,
+            "Whether callers may present subscription keys (default true). Set false, with `authorization_server`, for a product that accepts access tokens only.",
+        )
+        .default(Value::Bool(true)),
         Attribute::computed("created_at", Type::String, "When the product was created (RFC 3339)."),
         Attribute::computed("updated_at", Type::String, "When the product last changed (RFC 3339).").volatile(),
     ]
@@ -52,6 +69,7 @@ pub fn definition() -> ResourceDef {
         map_attributes: &[],
         plan_hook: None,
         state_hook: None,
+        body_hook: None,
         read_check: None,
         list: Some(ListDef {
             schema: Schema::new("Lists every product.", Vec::new()),

@@ -27,6 +27,7 @@ pub fn definition() -> ResourceDef {
         map_attributes: &[],
         plan_hook: None,
         state_hook: None,
+        body_hook: None,
         read_check: Some(super::lifecycle::check_product_server),
         list: None,
     }

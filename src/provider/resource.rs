@@ -44,6 +44,10 @@ pub struct ResourceDef {
     /// Extra planning for values derived from the configuration.
     pub plan_hook: Option<PlanHook>,
     pub state_hook: Option<StateHook>,
+    /// Reshapes the API document built from the attributes (where the
+    /// schema's layout differs from the API's, e.g. a write-only attribute
+    /// the API nests).
+    pub body_hook: Option<fn(&mut serde_json::Map<String, serde_json::Value>)>,
     /// Warnings a refresh raises about the state read (lifecycle, drift).
     pub read_check: Option<ReadCheck>,
     pub list: Option<ListDef>,
@@ -76,6 +80,9 @@ impl ResourceDef {
             if let Some(json) = source.to_api_json() {
                 body.insert(attr.name.to_string(), json);
             }
+        }
+        if let Some(hook) = self.body_hook {
+            hook(&mut body);
         }
         serde_json::Value::Object(body)
     }
@@ -111,7 +118,18 @@ impl ResourceDef {
     pub fn validate_config(&self, config: &Value) -> Diagnostics {
         let body = self.body(config, config);
         let Err(errors) = (self.validate)(body) else { return Vec::new() };
-        errors.0.iter().filter(|error| field_is_known(config, &error.field)).map(|error| diagnostics::field(error, self.map_attributes)).collect()
+        // A rule between fields waits until the other field is known too.
+        let decidable = |error: &&crate::model::FieldError| match &error.reason {
+            crate::model::Reason::Requires { other, .. } => field_is_known(config, other),
+            _ => true,
+        };
+        errors
+            .0
+            .iter()
+            .filter(|error| field_is_known(config, &error.field))
+            .filter(decidable)
+            .map(|error| diagnostics::field(error, self.map_attributes))
+            .collect()
     }
 
     /// PlanResourceChange: the planned state and the attributes forcing replacement.

@@ -38,6 +38,7 @@ pub fn definition() -> ResourceDef {
         map_attributes: &["tags"],
         plan_hook: None,
         state_hook: None,
+        body_hook: None,
         read_check: None,
         list: Some(ListDef {
             schema: Schema::new(

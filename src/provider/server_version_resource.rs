@@ -33,6 +33,18 @@ pub fn attributes() -> Vec<Attribute> {
             string_map(),
             "The tools clients may see and call, by name, each pinned to the SHA-256 of its definition (`hash` in the `mcp_server_tools` data source). When set, the gateway hides a tool whose definition changed or that appeared since approval and refuses its calls, and `terraform plan` warns about the drift. Unset: every tool the server offers.",
         ),
+        Attribute::nested_optional(
+            "client_credentials",
+            vec![
+                Attribute::required("token_url", Type::String, "The authorization server's token endpoint."),
+                Attribute::required("client_id", Type::String, "The client id mcpgate authenticates as."),
+                Attribute::optional("scopes", Type::List(Box::new(Type::String)), "Scopes to request."),
+            ],
+            "Authenticate to the backend with the OAuth 2.0 client-credentials grant: the gateway fetches a token (the secret in `client_secret`), caches it until shortly before it expires, and sends it as `Authorization: Bearer`. Clients' own credentials never reach the backend.",
+        ),
+        Attribute::optional("client_secret", Type::String, "The client secret of `client_credentials`. Write-only: never stored in state or returned by the API. Change `client_secret_version` to send a new value.")
+            .api(Api::WriteOnly),
+        Attribute::optional("client_secret_version", Type::Number, "Bump to send a changed `client_secret`.").api(Api::Local),
         Attribute::computed("created_at", Type::String, "When the version was created (RFC 3339)."),
         Attribute::computed("updated_at", Type::String, "When the version last changed (RFC 3339).").volatile(),
     ]
@@ -48,6 +60,15 @@ fn plan_header_names(planned: &mut BTreeMap<String, Value>, config: &Value) {
     planned.insert("backend_header_names".into(), names);
 }
 
+/// The API nests the secret inside `client_credentials`; the schema keeps it
+/// apart so it can be write-only.
+fn nest_client_secret(body: &mut serde_json::Map<String, serde_json::Value>) {
+    let Some(secret) = body.remove("client_secret") else { return };
+    if let Some(serde_json::Value::Object(credentials)) = body.get_mut("client_credentials") {
+        credentials.insert("client_secret".into(), secret);
+    }
+}
+
 pub fn definition() -> ResourceDef {
     ResourceDef {
         type_name: "mcp_server_version",
@@ -58,6 +79,7 @@ pub fn definition() -> ResourceDef {
         map_attributes: &["backend_headers", "tool_costs", "approved_tools"],
         plan_hook: Some(plan_header_names),
         state_hook: None,
+        body_hook: Some(nest_client_secret),
         read_check: Some(super::lifecycle::check_version),
         list: Some(ListDef {
             schema: Schema::new(

@@ -20,6 +20,12 @@ pub fn attributes() -> Vec<Attribute> {
             "`submitted`, `active`, `suspended`, `cancelled` or `rejected`. New subscriptions start `submitted` when the product requires approval, else `active`.",
         ),
         Attribute::optional_computed(
+            "token_subjects",
+            Type::List(Box::new(Type::String)),
+            "Values of the access token's subject claim (the authorization server's `subject_claim`) that call as this subscription, for products that accept tokens.",
+        )
+        .default(Value::List(Vec::new())),
+        Attribute::optional_computed(
             "store_keys_in_state",
             Type::Bool,
             "Whether `primary_key` and `secondary_key` are written to state (default true). Set false to keep keys out of state entirely and read them when needed with the `mcp_subscription_key` ephemeral resource; setting it back to true does not bring keys already left out back.",
@@ -65,6 +71,7 @@ pub fn definition() -> ResourceDef {
         map_attributes: &[],
         plan_hook: Some(plan_keys),
         state_hook: Some(keys_out_of_state),
+        body_hook: None,
         read_check: None,
         list: None,
     }

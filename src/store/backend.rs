@@ -37,6 +37,7 @@ pub enum Referring {
     ProductServersOfServer,
     ProductServersOfProduct,
     SubscriptionsOfProduct,
+    ProductsOfAuthorizationServer,
 }
 
 impl Referring {
@@ -45,6 +46,7 @@ impl Referring {
             Referring::VersionsOfServer => Kind::Version,
             Referring::ProductServersOfServer | Referring::ProductServersOfProduct => Kind::ProductServer,
             Referring::SubscriptionsOfProduct => Kind::Subscription,
+            Referring::ProductsOfAuthorizationServer => Kind::Product,
         }
     }
 
@@ -53,6 +55,7 @@ impl Referring {
         match self {
             Referring::VersionsOfServer | Referring::ProductServersOfServer => "server",
             Referring::ProductServersOfProduct | Referring::SubscriptionsOfProduct => "product",
+            Referring::ProductsOfAuthorizationServer => "authorization_server",
         }
     }
 }

@@ -17,7 +17,10 @@ const CHANNEL: &str = "mcpgate_changes";
 const WRITERS_LOCK: i64 = 0x006d_6370_6761_7465;
 
 /// The schema: each file of `migrations/postgres/`, in order (a test keeps the two equal).
-pub(super) const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "schema", include_str!("../../migrations/postgres/0001_schema.sql"))];
+pub(super) const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
+    (2, "authorization servers", include_str!("../../migrations/postgres/0002_authorization_servers.sql")),
+];
 
 pub(super) async fn open(url: &str) -> Result<SqlBackend, StoreError> {
     let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;

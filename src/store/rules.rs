@@ -38,9 +38,16 @@ pub(super) async fn check_references(tx: &mut dyn WriteTx, key: &Key, body: &Val
             if creating {
                 check_subscriptions_limit(tx, &spec.product, &product).await?;
             }
-            Ok(())
+            check_token_subjects(tx, &key.name, &spec).await
         }
-        Kind::Server | Kind::Product => Ok(()),
+        Kind::Product => {
+            let spec: ProductSpec = serde_json::from_value(body.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            match &spec.authorization_server {
+                Some(name) => require(tx, "authorization_server", Key::top(Kind::AuthorizationServer, name), false).await.map(drop),
+                None => Ok(()),
+            }
+        }
+        Kind::Server | Kind::AuthorizationServer => Ok(()),
     }
 }
 
@@ -56,6 +63,25 @@ async fn check_subscriptions_limit(tx: &mut dyn WriteTx, product: &str, row: &Ro
     }
     if live >= limit {
         return Err(StoreError::SubscriptionsLimit { product: product.to_string(), limit });
+    }
+    Ok(())
+}
+
+/// A token subject calls as one subscription of a product: no other
+/// subscription of the same product may hold it.
+async fn check_token_subjects(tx: &mut dyn WriteTx, name: &str, spec: &SubscriptionSpec) -> Result<(), StoreError> {
+    if spec.token_subjects.is_empty() {
+        return Ok(());
+    }
+    for other in tx.referring(Referring::SubscriptionsOfProduct, &spec.product).await? {
+        if other.key.name == name {
+            continue;
+        }
+        let other_spec: SubscriptionSpec = decode(&other)?;
+        if let Some((i, subject)) = spec.token_subjects.iter().enumerate().find(|(_, s)| other_spec.token_subjects.contains(s)) {
+            let message = format!("subject {subject:?} already calls as subscription {} of product {}", other.key.name, spec.product);
+            return Err(StoreError::Invalid { field: format!("token_subjects[{i}]"), reason: Reason::Malformed { message } });
+        }
     }
     Ok(())
 }
@@ -80,6 +106,7 @@ async fn referrers(tx: &mut dyn WriteTx, key: &Key) -> Result<Vec<Row>, StoreErr
                 }
             }
         }
+        Kind::AuthorizationServer => found.extend(tx.referring(Referring::ProductsOfAuthorizationServer, &key.name).await?),
         Kind::ProductServer | Kind::Subscription => {}
     }
     Ok(found)
@@ -90,6 +117,8 @@ async fn referrers(tx: &mut dyn WriteTx, key: &Key) -> Result<Vec<Row>, StoreErr
 /// Returns the keys of the other resources it changed.
 pub(super) async fn delete_with_referrers(tx: &mut dyn WriteTx, key: &Key, cascade: bool) -> Result<Vec<Key>, StoreError> {
     let blocking = referrers(tx, key).await?;
+    // Products are never deleted with the authorization server they trust.
+    let cascade = cascade && key.kind != Kind::AuthorizationServer;
     if !blocking.is_empty() && !cascade {
         return Err(StoreError::StillReferenced { key: key.clone(), by: blocking.iter().map(|r| r.key.path()).collect() });
     }

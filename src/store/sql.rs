@@ -158,6 +158,7 @@ fn table(kind: Kind) -> Table {
         Kind::Product => Table { name: "products", parent: None, name_col: "name" },
         Kind::ProductServer => Table { name: "product_servers", parent: Some("product"), name_col: "server" },
         Kind::Subscription => Table { name: "subscriptions", parent: None, name_col: "name" },
+        Kind::AuthorizationServer => Table { name: "authorization_servers", parent: None, name_col: "name" },
     }
 }
 
@@ -199,9 +200,15 @@ fn key_columns(row: &Row) -> (Vec<&'static str>, Vec<String>) {
     }
     columns.push(t.name_col);
     values.push(row.key.name.clone());
-    if row.key.kind == Kind::Subscription {
-        columns.push("product");
-        values.push(row.body.get("product").and_then(|v| v.as_str()).unwrap_or_default().to_string());
+    // Reference columns, copied from the body so deletes can find referrers.
+    let reference = match row.key.kind {
+        Kind::Subscription => Some("product"),
+        Kind::Product => Some("authorization_server"),
+        _ => None,
+    };
+    if let Some(column) = reference {
+        columns.push(column);
+        values.push(row.body.get(column).and_then(|v| v.as_str()).unwrap_or_default().to_string());
     }
     (columns, values)
 }
@@ -263,6 +270,9 @@ impl WriteTx for SqlTx {
         };
         columns.extend(["body", "etag", "created_at", "updated_at"]);
         let mut updates = vec!["body = excluded.body", "etag = excluded.etag", "updated_at = excluded.updated_at"];
+        if row.key.kind == Kind::Product {
+            updates.push("authorization_server = excluded.authorization_server");
+        }
         if row.key.kind == Kind::Subscription {
             columns.extend(["primary_key_hash", "secondary_key_hash", "sealed_keys"]);
             updates.extend([

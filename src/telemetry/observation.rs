@@ -53,6 +53,8 @@ pub struct CallContext {
     pub product: String,
     pub subscription: Option<String>,
     pub auth_type: &'static str,
+    /// Token callers: the subject claim (a person or workload of the identity provider).
+    pub user: Option<String>,
     pub session_id: Option<String>,
     pub protocol_version: Option<String>,
     pub client_name: Option<String>,

@@ -62,6 +62,7 @@ pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
     optional("gen_ai.conversation.id", ctx.session_id.as_ref());
     optional("mcp.protocol.version", ctx.protocol_version.as_ref());
     optional("mcpgate.subscription", ctx.subscription.as_ref());
+    optional("user.id", ctx.user.as_ref());
     optional("mcp.client.name", ctx.client_name.as_ref());
     optional("mcp.client.version", ctx.client_version.as_ref());
     optional("mcp.server.name", ctx.server_name.as_ref());

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod docs;
 pub mod engines;
+pub mod oauth;
 pub mod otlp;
 pub mod scenario;
 pub mod stack;

@@ -49,6 +49,8 @@ impl ServerHandler for Handler {
 pub struct ToolUpstream {
     pub url: String,
     tools: Tools,
+    /// The headers of every request the server received, in order.
+    pub seen: Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -61,17 +63,23 @@ impl ToolUpstream {
         let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handler = Handler(tools.clone());
+        let seen: Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
+        let recorder = seen.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let config = StreamableHttpServerConfig::default().with_legacy_session_mode(false).with_json_response(true);
                 let service = StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config);
-                let app = axum::Router::new().nest_service("/mcp", service);
+                let record = move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    recorder.lock().expect("seen").push(request.headers().clone());
+                    next.run(request)
+                };
+                let app = axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn(record));
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let _ = axum::serve(listener, app).with_graceful_shutdown(async move { _ = stopped.await }).await;
             });
         });
-        ToolUpstream { url, tools, stop: Some(stop) }
+        ToolUpstream { url, tools, seen, stop: Some(stop) }
     }
 
     /// Rewrites one tool's description (adding the tool when it is new).

@@ -20,10 +20,21 @@ resource "mcp_server_version" "v1" {
   }
 }
 
-# A canary: 10% of active traffic while v1 keeps the rest.
+# A canary: 10% of active traffic while v1 keeps the rest. Its backend wants
+# an OAuth token of its own: the gateway gets one with the client-credentials
+# grant and caches it; clients' credentials never reach the backend.
 resource "mcp_server_version" "v2" {
   server         = mcp_server.weather.name
   name           = "v2"
   backend_url    = "http://127.0.0.1:3002/mcp"
   traffic_weight = 10
+
+  client_credentials = {
+    token_url = "https://login.example.com/oauth2/token"
+    client_id = "mcpgate-weather"
+    scopes    = ["weather.read"]
+  }
+  # Write-only: never in state. Bump the version to send a new secret.
+  client_secret         = "upstream-client-secret"
+  client_secret_version = 1
 }

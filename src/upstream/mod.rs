@@ -3,7 +3,10 @@
 //! which tools exist (metric labels, approved manifests); the management API
 //! to show the live manifest (the Terraform data source `mcp_server_tools`).
 //! One short Streamable HTTP session: initialize, initialized, `tools/list`
-//! page by page, DELETE.
+//! page by page, DELETE. `credentials.rs`: the tokens the gateway presents
+//! to backends that use the OAuth client-credentials grant.
+
+pub mod credentials;
 
 use crate::model::VersionSpec;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
@@ -27,6 +30,8 @@ pub enum ManifestError {
     Rpc(String),
     #[error("listing tools over the legacy HTTP+SSE transport is not supported")]
     LegacyTransport,
+    #[error("cannot authenticate to the MCP server: {0}")]
+    Credentials(#[from] credentials::CredentialsError),
 }
 
 /// The JSON-RPC message answering request `id` in a JSON or SSE body.
@@ -46,6 +51,20 @@ fn answer(content_type: &str, body: &str, id: u64) -> Option<Value> {
         }
     };
     candidates.into_iter().find(|m| m.get("id") == Some(&json!(id)))
+}
+
+/// How mcpgate reaches upstreams on its own behalf: the HTTP client and the
+/// client-credentials tokens it presents.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    pub http: reqwest::Client,
+    pub tokens: std::sync::Arc<credentials::UpstreamTokens>,
+}
+
+impl UpstreamClient {
+    pub fn new(http: reqwest::Client) -> UpstreamClient {
+        UpstreamClient { tokens: std::sync::Arc::new(credentials::UpstreamTokens::new(http.clone())), http }
+    }
 }
 
 struct Session<'a> {
@@ -78,7 +97,8 @@ impl Session<'_> {
 }
 
 /// The tools `version`'s upstream offers now, every page of them.
-pub async fn list_tools(client: &reqwest::Client, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, ManifestError> {
+pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, ManifestError> {
+    let client = &upstream.http;
     if version.transport == crate::model::Transport::Sse {
         return Err(ManifestError::LegacyTransport);
     }
@@ -89,6 +109,9 @@ pub async fn list_tools(client: &reqwest::Client, version: &VersionSpec, timeout
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             headers.insert(name, value);
         }
+    }
+    if let Some(credentials) = &version.client_credentials {
+        headers.insert(reqwest::header::AUTHORIZATION, upstream.tokens.authorization(credentials).await?);
     }
     let mut session = Session { client, url: &version.backend_url, headers, timeout };
     let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
