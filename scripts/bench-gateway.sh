@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
-# Gateway overhead benchmark: tools/call straight to a fast Rust MCP upstream
-# vs through mcpgate (key auth, allow-list, quota, call log, metrics), with
-# span export off and on (to a local OTLP sink), same machine, same run.
-# Writes the results table into docs/benchmarks.md.
-#   DURATION=15 CONNECTIONS=16 ./scripts/bench-gateway.sh
+# Gateway cost benchmark, one run, side by side: tools/call straight to a fast
+# Rust MCP upstream; through a plain nginx reverse proxy (upstream keepalive,
+# no governance: the floor); through mcpgate with full governance (key auth,
+# allow-list, quota charge, version routing, metrics, call log), span export
+# off and on. The figure is proxy CPU per call, read from /proc/PID/stat
+# (user + system, children included) around each measured run, and its ratio
+# to nginx's. With 8 or more cores each process gets its own cores (taskset):
+# load generator, proxy (4 cores, and 1 core for the contention check),
+# upstream; with fewer they share. Also: added p50 at one idle connection,
+# latency at a steady rate, mcpgate's RSS after 64 connections.
+# Writes its tables into docs/benchmarks.md.
+#   DURATION=15 CONNECTIONS=64 RATE=2000 ./scripts/bench-gateway.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
 
 DURATION="${DURATION:-15}"
-CONNECTIONS="${CONNECTIONS:-16}"
+CONNECTIONS="${CONNECTIONS:-64}"
+RATE="${RATE:-2000}"
 need cargo "the Rust toolchain (rustup)"
-for tool in wrk hey; do
+for pair in wrk:wrk hey:hey nginx:nginx-light taskset:util-linux; do
+    tool="${pair%%:*}"; package="${pair#*:}"
     if ! command -v "$tool" >/dev/null 2>&1; then
-        step "installing $tool (Debian package)"
-        apt-get install -y -qq "$tool" >/dev/null 2>&1 || die "$tool is missing and 'apt-get install $tool' failed; install it and run again"
+        step "installing $tool (Debian package $package)"
+        apt-get install -y -qq "$package" >/dev/null 2>&1 || die "$tool is missing and 'apt-get install $package' failed; install it and run again"
     fi
 done
-RATE="${RATE:-2000}"
+
+CORES="$(nproc)"
+if [ "$CORES" -ge 8 ]; then
+    PLACEMENT="dedicated cores: load generator 0-1, proxy 2-5 (one-core run: 2), upstream 6-$((CORES - 1))"
+    LOAD=(taskset -c 0-1); PROXY=(taskset -c 2-5); PROXY_ONE=(taskset -c 2); UPSTREAM=(taskset -c "6-$((CORES - 1))")
+    PROXY_CORES=4; WRK_THREADS=2
+else
+    PLACEMENT="$CORES cores shared by the load generator, the proxy and the upstream (one-core run: proxy on core 0)"
+    LOAD=(); PROXY=(); PROXY_ONE=(taskset -c 0); UPSTREAM=()
+    PROXY_CORES="$CORES"; WRK_THREADS=1
+fi
+CLK_TCK="$(getconf CLK_TCK)"
 
 step "building release binaries"
 cargo build --release --locked --bin mcpgate --example bench-upstream
@@ -28,13 +48,102 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT INT TERM
 
 upstream_port="$(free_port)"
-./target/release/examples/bench-upstream "$upstream_port" 2>"$work/upstream.log" &
+"${UPSTREAM[@]}" ./target/release/examples/bench-upstream "$upstream_port" 2>"$work/upstream.log" &
 pids+=($!)
 
-run_gateway() { # run_gateway LABEL [extra env...]: starts mcpgate, configures it, sets GATEWAY and KEY
+# cpu_us PID...: user + system time of the processes and their waited-for children, in µs.
+cpu_us() {
+    local total=0 pid fields
+    for pid in "$@"; do
+        fields="$(sed 's/^.*) //' "/proc/$pid/stat")"
+        total=$((total + $(awk '{print $12 + $13 + $14 + $15}' <<<"$fields")))
+    done
+    echo $((total * 1000000 / CLK_TCK))
+}
+
+# measure URL KEY PIDS -> "rps p50_ms p99_ms errors cpu_us_per_call"
+measure() {
+    local url="$1" key="$2"; shift 2
+    MCPGATE_BENCH_KEY="$key" "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d2s -s benches/gateway.lua "$url" >/dev/null
+    local before after
+    before="$(cpu_us "$@")"
+    MCPGATE_BENCH_KEY="$key" "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s benches/gateway.lua "$url" \
+        | sed -n 's/^RESULT //p' >"$work/result"
+    after="$(cpu_us "$@")"
+    python3 - "$((after - before))" "$work/result" <<'PY'
+import sys
+f = dict(kv.split("=") for kv in open(sys.argv[2]).read().split())
+cpu = int(sys.argv[1])
+requests = int(f["requests"])
+rps = requests / (int(f["duration_us"]) / 1e6)
+errors = int(f["errors"]) + int(f["non2xx"])
+per_call = cpu / requests if cpu > 0 else float("nan")
+print("%.0f %.3f %.3f %d %.1f" % (rps, int(f["p50_us"]) / 1000, int(f["p99_us"]) / 1000, errors, per_call))
+PY
+}
+
+body="$work/call.json"
+printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}' >"$body"
+
+# latency URL KEY CONNECTIONS RATE SECONDS -> "p50_ms p99_ms"
+latency() {
+    local key_header=()
+    [ -n "$2" ] && key_header=(-H "X-Subscription-Key: $2")
+    "${LOAD[@]}" hey -z "$5s" -c "$3" -q $(($4 / $3)) -m POST -D "$body" -T application/json \
+        -H "Accept: application/json, text/event-stream" -H "MCP-Protocol-Version: 2025-06-18" "${key_header[@]}" "$1" \
+        | python3 -c '
+import re, sys
+text = sys.stdin.read()
+p = dict(re.findall(r"(\d+)%+ in ([0-9.]+) secs", text))
+print("%.3f %.3f" % (float(p["50"]) * 1000, float(p["99"]) * 1000))'
+}
+idle() { latency "$1" "$2" 1 20 10; }
+steady() { latency "$1" "$2" 20 "$RATE" 10; }
+
+start_nginx() { # sets NGINX_URL and NGINX_PIDS
+    local port; port="$(free_port)"
+    mkdir -p "$work/nginx"
+    cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes $PROXY_CORES;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/client_body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    upstream mcp { server 127.0.0.1:$upstream_port; keepalive 128; }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://mcp;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host:\$server_port;
+        }
+    }
+}
+CONF
+    "${PROXY[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+    local master=$!
+    pids+=("$master")
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    NGINX_URL="http://127.0.0.1:$port/mcp"
+    NGINX_PIDS="$master $(pgrep -P "$master" | tr '\n' ' ')"
+}
+
+run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, configures it; sets GATEWAY, KEY, GATEWAY_PID
     local label="$1"; shift
-    env "$@" RUST_LOG=warn ./target/release/mcpgate serve --ephemeral >"$work/$label.json" 2>"$work/$label.log" &
-    pids+=($!)
+    local place=()
+    while [ "$1" != "--" ]; do place+=("$1"); shift; done
+    shift
+    env "$@" RUST_LOG=warn "${place[@]}" ./target/release/mcpgate serve --ephemeral >"$work/$label.json" 2>"$work/$label.log" &
+    GATEWAY_PID=$!
+    pids+=("$GATEWAY_PID")
     for _ in $(seq 50); do [ -s "$work/$label.json" ] && break; sleep 0.1; done
     local admin token
     admin="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin_url"])' "$work/$label.json")"
@@ -48,42 +157,33 @@ run_gateway() { # run_gateway LABEL [extra env...]: starts mcpgate, configures i
     KEY="$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])')"
 }
-
-measure() { # measure URL KEY -> "rps p50_ms p99_ms errors"
-    MCPGATE_BENCH_KEY="$2" wrk -t1 -c"$CONNECTIONS" -d2s -s benches/gateway.lua "$1" >/dev/null
-    MCPGATE_BENCH_KEY="$2" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s benches/gateway.lua "$1" \
-        | sed -n 's/^RESULT //p' \
-        | python3 -c '
-import sys
-f = dict(kv.split("=") for kv in sys.stdin.read().split())
-rps = int(f["requests"]) / (int(f["duration_us"]) / 1e6)
-errors = int(f["errors"]) + int(f["non2xx"])
-print("%.0f %.3f %.3f %d" % (rps, int(f["p50_us"]) / 1000, int(f["p99_us"]) / 1000, errors))'
-}
-
-body="$work/call.json"
-printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}' >"$body"
-
-steady() { # steady URL KEY -> "p50_ms p99_ms": latency at RATE requests/s, below saturation
-    local key_header=()
-    [ -n "$2" ] && key_header=(-H "X-Subscription-Key: $2")
-    hey -z 10s -c 20 -q $((RATE / 20)) -m POST -D "$body" -T application/json \
-        -H "Accept: application/json, text/event-stream" -H "MCP-Protocol-Version: 2025-06-18" "${key_header[@]}" "$1" \
-        | python3 -c '
-import re, sys
-text = sys.stdin.read()
-p = dict(re.findall(r"(\d+)%+ in ([0-9.]+) secs", text))
-print("%.3f %.3f" % (float(p["50"]) * 1000, float(p["99"]) * 1000))'
-}
+stop_gateway() { kill "$GATEWAY_PID" 2>/dev/null || true; wait "$GATEWAY_PID" 2>/dev/null || true; }
 
 step "direct to the upstream"
-read -r direct_rps direct_p50 direct_p99 direct_err <<<"$(measure "http://127.0.0.1:$upstream_port/mcp" "")"
+upstream_pid="${pids[0]}"
+read -r direct_rps direct_p50 direct_p99 direct_err _ <<<"$(measure "http://127.0.0.1:$upstream_port/mcp" "" "$upstream_pid")"
+read -r direct_i50 direct_i99 <<<"$(idle "http://127.0.0.1:$upstream_port/mcp" "")"
 read -r direct_s50 direct_s99 <<<"$(steady "http://127.0.0.1:$upstream_port/mcp" "")"
 
+step "through nginx (the floor)"
+start_nginx
+# shellcheck disable=SC2086
+read -r nx_rps nx_p50 nx_p99 nx_err nx_cpu <<<"$(measure "$NGINX_URL" "" $NGINX_PIDS)"
+read -r nx_i50 nx_i99 <<<"$(idle "$NGINX_URL" "")"
+read -r nx_s50 nx_s99 <<<"$(steady "$NGINX_URL" "")"
+
 step "through mcpgate, span export off"
-run_gateway plain
-read -r gw_rps gw_p50 gw_p99 gw_err <<<"$(measure "$GATEWAY" "$KEY")"
+run_gateway plain "${PROXY[@]}" --
+read -r gw_rps gw_p50 gw_p99 gw_err gw_cpu <<<"$(measure "$GATEWAY" "$KEY" "$GATEWAY_PID")"
+gw_rss="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
+read -r gw_i50 gw_i99 <<<"$(idle "$GATEWAY" "$KEY")"
 read -r gw_s50 gw_s99 <<<"$(steady "$GATEWAY" "$KEY")"
+stop_gateway
+
+step "through mcpgate on one core, span export off"
+run_gateway one "${PROXY_ONE[@]}" --
+read -r one_rps one_p50 one_p99 one_err one_cpu <<<"$(measure "$GATEWAY" "$KEY" "$GATEWAY_PID")"
+stop_gateway
 
 # A local OTLP/HTTP sink that accepts and discards, so export cost is the gateway's own.
 sink_port="$(free_port)"
@@ -99,41 +199,58 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
 PY
 pids+=($!)
 step "through mcpgate, span export on (OTLP/HTTP to a local sink)"
-run_gateway traced OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
-read -r tr_rps tr_p50 tr_p99 tr_err <<<"$(measure "$GATEWAY" "$KEY")"
+run_gateway traced "${PROXY[@]}" -- OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+read -r tr_rps tr_p50 tr_p99 tr_err tr_cpu <<<"$(measure "$GATEWAY" "$KEY" "$GATEWAY_PID")"
+read -r tr_i50 tr_i99 <<<"$(idle "$GATEWAY" "$KEY")"
 read -r tr_s50 tr_s99 <<<"$(steady "$GATEWAY" "$KEY")"
+stop_gateway
 
-versus() { python3 -c "print(f'{$1/$direct_rps*100:.0f}% of direct, +{$2-$direct_p99:.3f} ms p99')"; }
-rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_err | — |
-| through mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $(versus "$gw_rps" "$gw_p99") |
-| through mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $(versus "$tr_rps" "$tr_p99") |"
-added() { python3 -c "print(f'+{$1-$direct_s99:.3f} ms p99')"; }
-steady_rows="| direct to upstream | $direct_s50 | $direct_s99 | — |
-| through mcpgate, span export off | $gw_s50 | $gw_s99 | $(added "$gw_s99") |
-| through mcpgate, span export on | $tr_s50 | $tr_s99 | $(added "$tr_s99") |"
+ratio() { python3 -c "print(f'{$1/$nx_cpu:.2f}×')"; }
+rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_err | — | — |
+| nginx (floor) | $nx_rps | $nx_p50 | $nx_p99 | $nx_err | $nx_cpu | 1.00× |
+| mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $gw_cpu | $(ratio "$gw_cpu") |
+| mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $tr_cpu | $(ratio "$tr_cpu") |
+| mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(ratio "$one_cpu") |"
+over() { python3 -c "print(f'+{$1-$2:.3f}')"; }
+latency_rows="| direct to upstream | $direct_i50 | $direct_s50 | $direct_s99 | — | — |
+| nginx (floor) | $nx_i50 | $nx_s50 | $nx_s99 | $(over "$nx_i50" "$direct_i50") | $(over "$nx_s99" "$direct_s99") |
+| mcpgate, span export off | $gw_i50 | $gw_s50 | $gw_s99 | $(over "$gw_i50" "$direct_i50") | $(over "$gw_s99" "$direct_s99") |
+| mcpgate, span export on | $tr_i50 | $tr_s50 | $tr_s99 | $(over "$tr_i50" "$direct_i50") | $(over "$tr_s99" "$direct_s99") |"
+figures="$(python3 -c "
+gw, tr, one, nx = $gw_cpu, $tr_cpu, $one_cpu, $nx_cpu
+print(f'- mcpgate ÷ nginx CPU per call: **{gw/nx:.2f}×** (target ≤ 1.5×); span export on adds **{(tr/gw-1)*100:+.0f}%** (target ≤ +15%).')
+print(f'- CPU per call on $PROXY_CORES cores vs one core: **{(gw/one-1)*100:+.0f}%** (target within 10%).')
+print(f'- Added p50 at one idle connection (20 calls/s): nginx +{$nx_i50-$direct_i50:.3f} ms, mcpgate +{$gw_i50-$direct_i50:.3f} ms (target: nginx + 0.1 ms).')
+print(f'- Added p99 at $RATE calls/s over nginx: {$gw_s99-$nx_s99:+.3f} ms (target ≤ 0.3 ms).')
+print(f'- mcpgate peak RSS after $CONNECTIONS connections: **$gw_rss MiB** (target < 100 MB).')
+")"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 python3 scripts/lib/bench_section.py gateway-bench <<SECTION
 <!-- gateway-bench:start -->
-## Gateway overhead (\`./scripts/bench-gateway.sh\`)
+## Gateway cost (\`./scripts/bench-gateway.sh\`)
 
 \`tools/call echo\` against a minimal rmcp upstream (stateless, JSON replies),
-\`wrk -t1 -c$CONNECTIONS -d${DURATION}s\`, all processes on one machine ($cpu, 2 cores),
-measured $(date +%F). Through mcpgate means subscription-key auth, the tool
-allow-list check, a quota check and charge, version routing, metrics and the call log on
-every call; "span export on" adds an OTLP span per call, exported over HTTP to a local sink.
-Targets: under 1 ms added at p99, at least 85% of direct throughput.
+\`wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s\`, $cpu, $PLACEMENT; measured $(date +%F).
+Through mcpgate means subscription-key auth, the tool allow-list check, a quota
+charge, version routing, metrics and the call log on every call; "span export on"
+adds an OTLP span per call, exported over HTTP to a local sink. nginx is a plain
+reverse proxy with upstream keepalive and no governance: the floor. CPU per call is
+the proxy's user + system time (children included, from \`/proc/PID/stat\`) over
+the measured run divided by the calls it served.
 
-Saturation (wrk, as fast as it goes; on 2 cores the gateway competes with the load generator and the upstream for CPU):
+$figures
 
-| path | requests/s | p50 ms | p99 ms | errors | vs direct |
-| --- | ---: | ---: | ---: | ---: | --- |
+Saturation:
+
+| path | requests/s | p50 ms | p99 ms | errors | proxy CPU µs/call | CPU vs nginx |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 $rows
 
-Steady load below saturation (\`hey -q\`, $RATE requests/s for 10 s): the latency the gateway adds.
+Latency: one idle connection at 20 calls/s (10 s), and a steady $RATE calls/s over 20 connections (\`hey -q\`, 10 s).
 
-| path | p50 ms | p99 ms | added |
-| --- | ---: | ---: | --- |
-$steady_rows
+| path | idle p50 ms | steady p50 ms | steady p99 ms | idle p50 added | steady p99 added |
+| --- | ---: | ---: | ---: | ---: | ---: |
+$latency_rows
 <!-- gateway-bench:end -->
 SECTION
