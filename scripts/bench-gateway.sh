@@ -10,7 +10,7 @@
 # upstream; with fewer they share. Also: added p50 at one idle connection,
 # latency at a steady rate, mcpgate's RSS after 64 connections.
 # Writes its tables into docs/benchmarks.md.
-#   DURATION=15 CONNECTIONS=64 RATE=2000 ./scripts/bench-gateway.sh
+#   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 ./scripts/bench-gateway.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
@@ -157,33 +157,6 @@ run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, co
     KEY="$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])')"
 }
-stop_gateway() { kill "$GATEWAY_PID" 2>/dev/null || true; wait "$GATEWAY_PID" 2>/dev/null || true; }
-
-step "direct to the upstream"
-upstream_pid="${pids[0]}"
-read -r direct_rps direct_p50 direct_p99 direct_err _ <<<"$(measure "http://127.0.0.1:$upstream_port/mcp" "" "$upstream_pid")"
-read -r direct_i50 direct_i99 <<<"$(idle "http://127.0.0.1:$upstream_port/mcp" "")"
-read -r direct_s50 direct_s99 <<<"$(steady "http://127.0.0.1:$upstream_port/mcp" "")"
-
-step "through nginx (the floor)"
-start_nginx
-# shellcheck disable=SC2086
-read -r nx_rps nx_p50 nx_p99 nx_err nx_cpu <<<"$(measure "$NGINX_URL" "" $NGINX_PIDS)"
-read -r nx_i50 nx_i99 <<<"$(idle "$NGINX_URL" "")"
-read -r nx_s50 nx_s99 <<<"$(steady "$NGINX_URL" "")"
-
-step "through mcpgate, span export off"
-run_gateway plain "${PROXY[@]}" --
-read -r gw_rps gw_p50 gw_p99 gw_err gw_cpu <<<"$(measure "$GATEWAY" "$KEY" "$GATEWAY_PID")"
-gw_rss="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
-read -r gw_i50 gw_i99 <<<"$(idle "$GATEWAY" "$KEY")"
-read -r gw_s50 gw_s99 <<<"$(steady "$GATEWAY" "$KEY")"
-stop_gateway
-
-step "through mcpgate on one core, span export off"
-run_gateway one "${PROXY_ONE[@]}" --
-read -r one_rps one_p50 one_p99 one_err one_cpu <<<"$(measure "$GATEWAY" "$KEY" "$GATEWAY_PID")"
-stop_gateway
 
 # A local OTLP/HTTP sink that accepts and discards, so export cost is the gateway's own.
 sink_port="$(free_port)"
@@ -198,19 +171,55 @@ class Sink(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 PY
 pids+=($!)
-step "through mcpgate, span export on (OTLP/HTTP to a local sink)"
+
+step "starting nginx and three mcpgates (span export off, off on one core, on)"
+upstream_pid="${pids[0]}"
+start_nginx
+run_gateway plain "${PROXY[@]}" --
+plain_url="$GATEWAY"; plain_key="$KEY"; plain_pid="$GATEWAY_PID"
+run_gateway one "${PROXY_ONE[@]}" --
+one_url="$GATEWAY"; one_key="$KEY"; one_pid="$GATEWAY_PID"
 run_gateway traced "${PROXY[@]}" -- OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
-read -r tr_rps tr_p50 tr_p99 tr_err tr_cpu <<<"$(measure "$GATEWAY" "$KEY" "$GATEWAY_PID")"
-read -r tr_i50 tr_i99 <<<"$(idle "$GATEWAY" "$KEY")"
-read -r tr_s50 tr_s99 <<<"$(steady "$GATEWAY" "$KEY")"
-stop_gateway
+traced_url="$GATEWAY"; traced_key="$KEY"; traced_pid="$GATEWAY_PID"
+
+# Saturation in ROUNDS rounds, the paths alternating within each, so drift in
+# a shared machine's speed falls on every path alike; each path's row is the
+# round with its median CPU per call.
+ROUNDS="${ROUNDS:-3}"
+for round in $(seq "$ROUNDS"); do
+    step "saturation, round $round of $ROUNDS"
+    measure "http://127.0.0.1:$upstream_port/mcp" "" "$upstream_pid" >>"$work/direct.rows"
+    # shellcheck disable=SC2086
+    measure "$NGINX_URL" "" $NGINX_PIDS >>"$work/nginx.rows"
+    measure "$plain_url" "$plain_key" "$plain_pid" >>"$work/plain.rows"
+    measure "$traced_url" "$traced_key" "$traced_pid" >>"$work/traced.rows"
+    measure "$one_url" "$one_key" "$one_pid" >>"$work/one.rows"
+done
+median_row() { sort -g -k5 "$work/$1.rows" | sed -n "$(( ($(wc -l <"$work/$1.rows") + 1) / 2 ))p"; }
+spread() { python3 -c "import sys; v=sorted(float(l.split()[4]) for l in open(sys.argv[1])); print(f'{v[0]:.0f}–{v[-1]:.0f}')" "$work/$1.rows"; }
+read -r direct_rps direct_p50 direct_p99 direct_err _ <<<"$(median_row direct)"
+read -r nx_rps nx_p50 nx_p99 nx_err nx_cpu <<<"$(median_row nginx)"
+read -r gw_rps gw_p50 gw_p99 gw_err gw_cpu <<<"$(median_row plain)"
+read -r tr_rps tr_p50 tr_p99 tr_err tr_cpu <<<"$(median_row traced)"
+read -r one_rps one_p50 one_p99 one_err one_cpu <<<"$(median_row one)"
+gw_rss="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$plain_pid/status")"
+
+step "latency: one idle connection, then a steady rate"
+read -r direct_i50 direct_i99 <<<"$(idle "http://127.0.0.1:$upstream_port/mcp" "")"
+read -r nx_i50 nx_i99 <<<"$(idle "$NGINX_URL" "")"
+read -r gw_i50 gw_i99 <<<"$(idle "$plain_url" "$plain_key")"
+read -r tr_i50 tr_i99 <<<"$(idle "$traced_url" "$traced_key")"
+read -r direct_s50 direct_s99 <<<"$(steady "http://127.0.0.1:$upstream_port/mcp" "")"
+read -r nx_s50 nx_s99 <<<"$(steady "$NGINX_URL" "")"
+read -r gw_s50 gw_s99 <<<"$(steady "$plain_url" "$plain_key")"
+read -r tr_s50 tr_s99 <<<"$(steady "$traced_url" "$traced_key")"
 
 ratio() { python3 -c "print(f'{$1/$nx_cpu:.2f}×')"; }
-rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_err | — | — |
-| nginx (floor) | $nx_rps | $nx_p50 | $nx_p99 | $nx_err | $nx_cpu | 1.00× |
-| mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $gw_cpu | $(ratio "$gw_cpu") |
-| mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $tr_cpu | $(ratio "$tr_cpu") |
-| mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(ratio "$one_cpu") |"
+rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_err | — | — | — |
+| nginx (floor) | $nx_rps | $nx_p50 | $nx_p99 | $nx_err | $nx_cpu | $(spread nginx) | 1.00× |
+| mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $gw_cpu | $(spread plain) | $(ratio "$gw_cpu") |
+| mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $tr_cpu | $(spread traced) | $(ratio "$tr_cpu") |
+| mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(spread one) | $(ratio "$one_cpu") |"
 over() { python3 -c "print(f'+{$1-$2:.3f}')"; }
 latency_rows="| direct to upstream | $direct_i50 | $direct_s50 | $direct_s99 | — | — |
 | nginx (floor) | $nx_i50 | $nx_s50 | $nx_s99 | $(over "$nx_i50" "$direct_i50") | $(over "$nx_s99" "$direct_s99") |
@@ -241,10 +250,10 @@ the measured run divided by the calls it served.
 
 $figures
 
-Saturation:
+Saturation, $ROUNDS rounds with the paths alternating; each row is the path's round with the median CPU per call (the range over rounds beside it):
 
-| path | requests/s | p50 ms | p99 ms | errors | proxy CPU µs/call | CPU vs nginx |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| path | requests/s | p50 ms | p99 ms | errors | proxy CPU µs/call | range | CPU vs nginx |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 $rows
 
 Latency: one idle connection at 20 calls/s (10 s), and a steady $RATE calls/s over 20 connections (\`hey -q\`, 10 s).
