@@ -7,17 +7,9 @@ use serde_json::json;
 use support::stack::Stack;
 use support::upstream::Upstream;
 
-fn python() -> std::path::PathBuf {
-    match std::env::var("MCPGATE_PYTHON") {
-        Ok(path) => path.into(),
-        Err(_) => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
-    }
-}
-
 #[tokio::test]
 async fn python_mcp_client_lists_calls_and_is_refused() {
-    let python = python();
-    assert!(python.exists(), "{} is missing: run ./scripts/test.sh once to install the test tools", python.display());
+    let python = support::python();
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo", "get-sum"] })).await;

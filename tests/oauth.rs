@@ -247,11 +247,7 @@ async fn the_api_names_what_is_wrong_and_keeps_references() {
 /// PKCE and `resource`, then calls with the token it got.
 #[tokio::test]
 async fn a_real_mcp_client_discovers_the_issuer_and_calls_with_its_token() {
-    let python = match std::env::var("MCPGATE_PYTHON") {
-        Ok(path) => std::path::PathBuf::from(path),
-        Err(_) => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
-    };
-    assert!(python.exists(), "{} is missing: run ./scripts/test.sh once to install the test tools", python.display());
+    let python = support::python();
     let issuer = Issuer::start("alice");
     let upstream = ToolUpstream::start(&[("forecast", "Weather forecast"), ("admin", "Not for agents")]);
     let stack = token_stack(&issuer, &upstream).await;

@@ -276,8 +276,13 @@ async fn route(
         let denial = access::Denial { status: StatusCode::UNAUTHORIZED, reason: "token_in_query", message, challenge: Some(challenge) };
         return Err(denial_refusal(gateway, headers, &server, denial));
     }
-    let audience = protected_resource::resource_uri(&gateway.public_url(headers), &server);
-    let grant = access::authorize(&snapshot, &gateway.tokens, &server, credential(headers), &audience)
+    let credential = credential(headers);
+    // Only a token is checked against the resource URI; key callers skip building it.
+    let audience = match credential {
+        access::Credential::Token(_) => protected_resource::resource_uri(&gateway.public_url(headers), &server),
+        _ => String::new(),
+    };
+    let grant = access::authorize(&snapshot, &gateway.tokens, &server, credential, &audience)
         .await
         .map_err(|denial| denial_refusal(gateway, headers, &server, denial))?;
     let caller = grant.caller(&client.ip().to_string());

@@ -94,12 +94,11 @@ struct Issuer {
 pub struct TokenVerifier {
     client: reqwest::Client,
     issuers: ArcSwap<HashMap<String, Arc<Issuer>>>,
-    adding: std::sync::Mutex<()>,
 }
 
 impl TokenVerifier {
     pub fn new(client: reqwest::Client) -> TokenVerifier {
-        TokenVerifier { client, issuers: ArcSwap::default(), adding: std::sync::Mutex::new(()) }
+        TokenVerifier { client, issuers: ArcSwap::default() }
     }
 
     /// Validates `token` as issued by `server` (named `name`) for `audience`.
@@ -135,20 +134,24 @@ impl TokenVerifier {
         Err(last)
     }
 
+    /// The keys of authorization server `name` as configured now; a changed
+    /// spec starts afresh. Added copy-on-write (`rcu`), as `ToolCatalog` does.
     fn issuer(&self, name: &str, spec: &AuthorizationServerSpec) -> Arc<Issuer> {
-        if let Some(issuer) = self.issuers.load().get(name).filter(|i| i.spec == *spec) {
-            return issuer.clone();
+        let current = |all: &HashMap<String, Arc<Issuer>>| all.get(name).filter(|i| i.spec == *spec).cloned();
+        if let Some(issuer) = current(&self.issuers.load()) {
+            return issuer;
         }
-        let _adding = crate::gateway::lock(&self.adding);
-        let current = self.issuers.load_full();
-        if let Some(issuer) = current.get(name).filter(|i| i.spec == *spec) {
-            return issuer.clone();
-        }
-        let issuer = Arc::new(Issuer { spec: spec.clone(), keys: ArcSwap::default(), fetched: tokio::sync::Mutex::new(None) });
-        let mut next = (*current).clone();
-        next.insert(name.to_string(), issuer.clone());
-        self.issuers.store(Arc::new(next));
-        issuer
+        let fresh = Arc::new(Issuer { spec: spec.clone(), keys: ArcSwap::default(), fetched: tokio::sync::Mutex::new(None) });
+        let mut chosen = fresh.clone();
+        self.issuers.rcu(|all| {
+            let mut next = HashMap::clone(all);
+            chosen = current(all).unwrap_or_else(|| {
+                next.insert(name.to_string(), fresh.clone());
+                fresh.clone()
+            });
+            next
+        });
+        chosen
     }
 
     /// The keys a token naming `kid` may be signed with, fetching the

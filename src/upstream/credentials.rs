@@ -52,12 +52,11 @@ struct Slot {
 pub struct UpstreamTokens {
     client: reqwest::Client,
     slots: ArcSwap<HashMap<ClientCredentials, Arc<Slot>>>,
-    adding: std::sync::Mutex<()>,
 }
 
 impl UpstreamTokens {
     pub fn new(client: reqwest::Client) -> UpstreamTokens {
-        UpstreamTokens { client, slots: ArcSwap::default(), adding: std::sync::Mutex::new(()) }
+        UpstreamTokens { client, slots: ArcSwap::default() }
     }
 
     /// The `Authorization` value to send with `credentials`.
@@ -76,25 +75,32 @@ impl UpstreamTokens {
         Ok(header)
     }
 
+    /// The slot of `credentials`, added copy-on-write (`rcu`), as
+    /// `ToolCatalog` does. Adding one drops the slots whose token has
+    /// expired (credentials no version uses any more); a slot still waiting
+    /// for its first token stays.
     fn slot(&self, credentials: &ClientCredentials) -> Arc<Slot> {
         if let Some(slot) = self.slots.load().get(credentials) {
             return slot.clone();
         }
-        let _adding = self.adding.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let current = self.slots.load_full();
-        if let Some(slot) = current.get(credentials) {
-            return slot.clone();
-        }
-        let slot = Arc::new(Slot::default());
-        // Entries of credentials no version uses any more are dropped when another is added.
-        let mut next: HashMap<ClientCredentials, Arc<Slot>> = current
-            .iter()
-            .filter(|(_, s)| s.token.load().as_ref().as_ref().is_some_and(|c| c.renew_at > Instant::now()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        next.insert(credentials.clone(), slot.clone());
-        self.slots.store(Arc::new(next));
-        slot
+        let fresh = Arc::new(Slot::default());
+        let mut chosen = fresh.clone();
+        self.slots.rcu(|all| {
+            if let Some(slot) = all.get(credentials) {
+                chosen = slot.clone();
+                return HashMap::clone(all);
+            }
+            let now = Instant::now();
+            let mut next: HashMap<ClientCredentials, Arc<Slot>> = all
+                .iter()
+                .filter(|(_, s)| s.token.load().as_ref().as_ref().is_none_or(|c| c.renew_at > now))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            next.insert(credentials.clone(), fresh.clone());
+            chosen = fresh.clone();
+            next
+        });
+        chosen
     }
 }
 

@@ -19,6 +19,16 @@ use serde_json::Value;
 
 pub const TOKEN: &str = "test-admin-token";
 
+/// The Python with the PyPI `mcp` client that scripts/test.sh installed (override: MCPGATE_PYTHON).
+pub fn python() -> std::path::PathBuf {
+    let python = match std::env::var("MCPGATE_PYTHON") {
+        Ok(path) => path.into(),
+        Err(_) => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
+    };
+    assert!(python.exists(), "{} is missing: run ./scripts/test.sh once to install the test tools", python.display());
+    python
+}
+
 pub struct Api {
     pub base: String,
     pub state: AppState,
