@@ -17,11 +17,19 @@ pub const NAME_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
 /// An absolute http(s) URL to a DNS name (its last label starting with a
 /// letter, as URL parsers otherwise read the host as an IPv4 number) or a
 /// dotted IPv4 address, optional port, path and query (no user info, no
-/// fragment, no IPv6 literal).
+/// fragment, no IPv6 literal). No label starts with `xn--`: URL parsers
+/// decode those as punycode and refuse most of them, which a pattern cannot
+/// tell apart (and the `regex` crate has no lookahead), so IDN hosts are out.
 pub const BACKEND_URL_PATTERN: &str = concat!(
     "^https?://",
     "(",
-    "([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    // Labels of 1-3 characters, or longer ones not starting with `xn--`
+    // (first character not x; x then not n; xn then not -; xn- then not -).
+    "(([A-Za-z0-9]([A-Za-z0-9-]?[A-Za-z0-9])?|[A-WYZa-wyz0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]|[Xx][A-MO-Za-mo-z0-9-][A-Za-z0-9-]{1,60}[A-Za-z0-9]",
+    "|[Xx][Nn][A-Za-z0-9][A-Za-z0-9-]{0,59}[A-Za-z0-9]|[Xx][Nn]-[A-Za-z0-9]([A-Za-z0-9-]{0,58}[A-Za-z0-9])?)\\.)*",
+    // The last label starts with a letter.
+    "([A-Za-z]([A-Za-z0-9-]?[A-Za-z0-9])?|[A-WYZa-wyz][A-Za-z0-9-]{2,61}[A-Za-z0-9]|[Xx][A-MO-Za-mo-z0-9-][A-Za-z0-9-]{1,60}[A-Za-z0-9]",
+    "|[Xx][Nn][A-Za-z0-9][A-Za-z0-9-]{0,59}[A-Za-z0-9]|[Xx][Nn]-[A-Za-z0-9]([A-Za-z0-9-]{0,58}[A-Za-z0-9])?)",
     "|",
     "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}",
     ")",
@@ -252,7 +260,15 @@ mod tests {
         assert!(http_url("http://127.0.0.1:3001/mcp").is_ok());
         assert!(http_url("https://example.com").is_ok());
         assert!(http_url("http://tools.internal:8080/mcp?tenant=a").is_ok());
+        for near_punycode in
+            ["http://x.y", "http://xn.io", "http://xna-b.io", "http://xn-a.io", "http://x-n--a.io", "http://ab--cd.xn-a", "http://a.b.c.d.e"]
+        {
+            assert!(http_url(near_punycode).is_ok(), "{near_punycode}");
+        }
         for bad in [
+            "http://xN--AAA0aA.a",
+            "http://xn--bcher-kva.example",
+            "http://example.XN--p1ai",
             "ftp://x",
             "127.0.0.1:80",
             "http://",
