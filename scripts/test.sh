@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
 
 need cargo "the Rust toolchain (rustup)"
+# A one-shot run (CI's fresh clone) gains nothing from incremental state,
+# which would add gigabytes to the target directory.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # Gates first: a formatting or lint failure needs no test tools to show.
 step "cargo fmt --check"
