@@ -42,6 +42,7 @@ fn call(n: u64, total: u64) -> CallRecord {
         arguments: None,
         result: None,
         cost: 0.001,
+        trace_id: Some(format!("{h:032x}")),
     }
 }
 
@@ -52,7 +53,12 @@ async fn main() {
         eprintln!("usage: bench-analytics DATABASE_URL CALLS");
         std::process::exit(2);
     };
-    let key = std::sync::Arc::new(mcpgate::secrets::SecretKey::generate().0);
+    // The benchmark scripts serve the filled store afterwards with this key.
+    let key = match std::env::var("MCPGATE_SECRET_KEY") {
+        Ok(text) => mcpgate::secrets::SecretKey::parse(&text).expect("MCPGATE_SECRET_KEY is a secret key"),
+        Err(_) => mcpgate::secrets::SecretKey::generate().0,
+    };
+    let key = std::sync::Arc::new(key);
     let store = mcpgate::store::open_with(&url, key).await.expect("the store opens");
     let started = Instant::now();
     const BATCH: u64 = 5_000;

@@ -113,6 +113,8 @@ mcpgate is running:
   metrics         $admin/metrics
   MCP gateway     $gateway$path   (header X-Subscription-Key: the key in 'terraform output subscription_key')
   Terraform       ${run#$MCPGATE_ROOT/}  (state of examples/quickstart)
+  portal          $admin/portal    (consumer: ada / demo password 1)
+  console         $admin/console   (operator: grace / demo password 1)
 SUMMARY
 if [ "$WAIT" = 1 ]; then
     echo "Press ctrl-c to stop everything."

@@ -61,9 +61,11 @@ $table
   (*stranded*, at most an eighth of the limit per crash), never admit more than the quota.
 - **Exactness and isolation**: 200 concurrent callers on a quota of 50; 1,000 calls by a
   subscriber of one product to another product's server.
-- **Invented tool names**: two rounds of random names; the second round must not grow
-  \`/metrics\` or the process's memory (labels come only from tools the version offers,
-  the allow-list and MCP's methods; the rest count as \`_other\`).
+- **Invented tool names**: three rounds of random names. After the first, \`/metrics\`
+  must not grow (labels come only from tools the version offers, the allow-list and
+  MCP's methods; the rest count as \`_other\`); the third round must not grow the
+  process's memory (the first two fill caches: the allocator's, and the store's pages as
+  the call log grows).
 - **Malformed requests**: bodies of every wrong shape (broken JSON, wrong types in every
   field, 10,000-deep nesting, invalid UTF-8, NUL bytes, 100 KB strings): no 5xx, and the
   process still answers \`/healthz\`.

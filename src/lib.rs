@@ -2,7 +2,8 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map: `model` is the shared domain,
 //! `store` persists it, `api` is the control plane, `gateway` the data plane,
-//! `provider` the Terraform provider, `telemetry` logs, traces and metrics.
+//! `provider` the Terraform provider, `telemetry` logs, traces and metrics,
+//! `web` the portal and console.
 
 pub mod api;
 pub mod cli;
@@ -15,3 +16,4 @@ pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod upstream;
+pub mod web;

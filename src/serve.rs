@@ -53,6 +53,11 @@ pub(crate) struct ServeArgs {
     /// `{public-url}/mcp/{server}`. Default: `http://` plus the gateway's listen address.
     #[arg(long, env = "MCPGATE_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// A trace viewer's page for one trace, with `{trace_id}` where the id
+    /// goes, e.g. `http://jaeger:16686/trace/{trace_id}`: the console's call
+    /// log links each call to its trace.
+    #[arg(long, env = "MCPGATE_TRACE_URL", value_parser = parse_trace_url)]
+    pub trace_url: Option<String>,
     /// Store URL: `sqlite://PATH`, `sqlite::memory:` or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, env = "MCPGATE_DATABASE", default_value = "sqlite://mcpgate.db")]
     pub database: String,
@@ -124,6 +129,18 @@ fn parse_public_url(value: &str) -> Result<String, String> {
         return Err(format!("{value:?} must be an http or https URL with a host and no query or fragment"));
     }
     Ok(value.trim_end_matches('/').to_string())
+}
+
+/// `--trace-url`: an http(s) URL template holding `{trace_id}`.
+fn parse_trace_url(value: &str) -> Result<String, String> {
+    if !value.contains("{trace_id}") {
+        return Err(format!("{value:?} must contain {{trace_id}}, where the console puts each call's trace id"));
+    }
+    let url = url::Url::parse(&value.replace("{trace_id}", "0")).map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{value:?} must be an http or https URL"));
+    }
+    Ok(value.to_string())
 }
 
 fn listener_addr(listener: &TcpListener) -> String {
@@ -249,7 +266,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         }
         None => None,
     };
-    let admin_router = if args.role.admin() { api::admin_router(state.clone()) } else { api::operations_router(state.clone()) };
+    let admin_router = if args.role.admin() {
+        let gateway_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", gateway_addr.unwrap_or(args.gateway_listen)));
+        let web = crate::web::WebSettings { gateway_url, trace_url: args.trace_url.clone() };
+        api::admin_router(state.clone()).merge(crate::web::router(state.clone(), web))
+    } else {
+        api::operations_router(state.clone())
+    };
     let admin = axum::serve(admin_listener, admin_router).with_graceful_shutdown(shutdown_signal());
     state.set_ready();
 

@@ -395,6 +395,7 @@ fn call(tool: &str, minutes_ago: i64) -> mcpgate::model::calls::CallRecord {
         arguments: None,
         result: None,
         cost: 0.0,
+        trace_id: None,
     }
 }
 
@@ -414,4 +415,35 @@ async fn call_log_retention_by_age_and_count() {
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(400));
     assert_eq!(api.get("calls?limit=0").await.field_errors(), vec![("limit".to_string(), "out_of_range".to_string())]);
     assert_eq!(api.get("calls?status=maybe").await.field_errors(), vec![("status".to_string(), "malformed".to_string())]);
+}
+
+#[tokio::test]
+async fn portal_user_passwords_are_write_only_hashed_and_checked() {
+    let api = Api::memory().await;
+    let missing = api.put("portal-users/ada", json!({ "display_name": "Ada" })).await;
+    assert_eq!(missing.status, StatusCode::CONFLICT, "valid for an existing user, so a conflict: {}", missing.body);
+    assert_eq!(missing.field_errors(), [("password".to_string(), "required".to_string())]);
+    let short = api.put("portal-users/ada", json!({ "password": "short" })).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert_eq!(short.field_errors(), [("password".to_string(), "bad_length".to_string())]);
+    let bad_role = api.put("portal-users/ada", json!({ "password": "long enough password", "role": "admin" })).await;
+    assert_eq!(bad_role.status, StatusCode::BAD_REQUEST, "{}", bad_role.body);
+    assert!(api.get("portal-users/ada").await.status == StatusCode::NOT_FOUND, "nothing refused was stored");
+
+    let created = api.put("portal-users/ada", json!({ "display_name": "Ada", "password": "long enough password" })).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["role"], "consumer");
+    assert!(created.body.get("password").is_none() && created.body.get("password_hash").is_none(), "{}", created.body);
+    let stored = api.state.store.get(&mcpgate::model::Key::top(mcpgate::model::Kind::PortalUser, "ada")).await.unwrap().unwrap();
+    let hash = stored.body["password_hash"].as_str().unwrap().to_string();
+    assert!(mcpgate::model::portal_user::verify_password("long enough password", &hash));
+    assert!(!stored.body.to_string().contains("long enough password"), "the password itself is not stored");
+
+    // Changes without a password keep it; a GET sent back as a PUT too.
+    let patched = api.patch("portal-users/ada", json!({ "role": "operator" })).await;
+    assert_eq!((patched.status, patched.body["role"].as_str()), (StatusCode::OK, Some("operator")));
+    let roundtrip = api.put("portal-users/ada", patched.body.clone()).await;
+    assert_eq!(roundtrip.status, StatusCode::OK, "{}", roundtrip.body);
+    let stored = api.state.store.get(&mcpgate::model::Key::top(mcpgate::model::Kind::PortalUser, "ada")).await.unwrap().unwrap();
+    assert_eq!(stored.body["password_hash"], hash.as_str(), "the password survives changes that do not name it");
 }

@@ -81,7 +81,7 @@ fn every_registry_example_applies() {
     jobs.extend(examples("data-sources").into_iter().map(|d| (d, "data-source.tf", Then::Nothing)));
     jobs.extend(examples("ephemeral-resources").into_iter().map(|d| (d, "ephemeral-resource.tf", Then::Nothing)));
     jobs.extend(examples("actions").into_iter().map(|d| (d, "action.tf", Then::Invoke)));
-    assert_eq!(jobs.len(), 14, "six resources, four data sources, one ephemeral resource, three actions: {jobs:?}");
+    assert_eq!(jobs.len(), 15, "seven resources, four data sources, one ephemeral resource, three actions: {jobs:?}");
     std::thread::scope(|scope| {
         let handles: Vec<_> = jobs.iter().map(|(dir, file, then)| (dir, scope.spawn(|| apply_example(dir, file, *then, &upstream.url)))).collect();
         let failed: Vec<_> = handles.into_iter().filter_map(|(dir, h)| h.join().err().map(|_| dir.display().to_string())).collect();

@@ -22,7 +22,10 @@ fn terraform_reports_the_provider_schema() {
     let resources = provider["resource_schemas"].as_object().expect("resources");
     let mut names: Vec<&str> = resources.keys().map(String::as_str).collect();
     names.sort();
-    assert_eq!(names, ["mcp_authorization_server", "mcp_product", "mcp_product_server", "mcp_server", "mcp_server_version", "mcp_subscription"]);
+    assert_eq!(
+        names,
+        ["mcp_authorization_server", "mcp_portal_user", "mcp_product", "mcp_product_server", "mcp_server", "mcp_server_version", "mcp_subscription"]
+    );
     let mut data_sources: Vec<&str> = provider["data_source_schemas"].as_object().expect("data sources").keys().map(String::as_str).collect();
     data_sources.sort();
     assert_eq!(data_sources, ["mcp_product", "mcp_server", "mcp_server_tools", "mcp_servers"]);
@@ -35,6 +38,7 @@ fn terraform_reports_the_provider_schema() {
     let version = &resources["mcp_server_version"]["block"]["attributes"];
     assert_eq!(version["backend_headers"]["write_only"], true, "backend header values are write-only");
     assert_eq!(version["client_secret"]["write_only"], true, "the upstream client secret is write-only");
+    assert_eq!(resources["mcp_portal_user"]["block"]["attributes"]["password"]["write_only"], true, "portal passwords are write-only");
     assert_eq!(provider["provider"]["block"]["attributes"]["token"]["sensitive"], true);
     let rate_limit = &resources["mcp_product"]["block"]["attributes"]["rate_limit"];
     assert_eq!(rate_limit["nested_type"]["nesting_mode"], "single", "nested attributes, not blocks");
@@ -47,7 +51,7 @@ fn terraform_reports_the_provider_schema() {
 fn registry_docs_match_the_schema() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let pages = support::docs::render(&provider_schema(), root);
-    assert_eq!(pages.len(), 15, "index, six resources, four data sources, one ephemeral resource, three actions");
+    assert_eq!(pages.len(), 16, "index, seven resources, four data sources, one ephemeral resource, three actions");
     let update = std::env::var("MCPGATE_UPDATE_DOCS").is_ok_and(|v| v == "1");
     let mut stale = Vec::new();
     for (path, content) in pages {

@@ -396,6 +396,7 @@ fn call(tool: &str, minutes_ago: i64, ms: f64, status: CallStatus, subscription:
         arguments: None,
         result: None,
         cost: 0.25,
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
     }
 }
 
@@ -437,8 +438,23 @@ async fn calls_aggregate_in_the_database(backend: Backend) {
     let found = store.find_calls(&store::CallQuery { tool: Some("sum".into()), limit: Some(5), ..Default::default() }).await.unwrap();
     assert_eq!(found.len(), 5);
     assert!(found.windows(2).all(|w| w[0].time >= w[1].time), "newest first");
+    assert_eq!(found[0].trace_id.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"), "the trace id round-trips");
     let pruned = store.prune_calls(Utc::now() - TimeDelta::minutes(100), 1_000).await.unwrap();
     assert_eq!(pruned, 80, "calls older than 100 minutes");
+}
+
+async fn portal_users_are_stored_listed_and_deleted(backend: Backend) {
+    let (store, _db, _) = store(backend).await;
+    let ada = Key::top(Kind::PortalUser, "ada");
+    let body = json!({ "role": "operator", "password_hash": "pbkdf2-sha256$600000$c2FsdA$aGFzaA" });
+    let written = store.put(put(ada.clone(), body.clone())).await.unwrap();
+    assert!(written.created);
+    assert_eq!(store.get(&ada).await.unwrap().unwrap().body, body);
+    store.put(put(Key::top(Kind::PortalUser, "bob"), json!({ "password_hash": "x" }))).await.unwrap();
+    let names: Vec<String> = store.list_all(Kind::PortalUser).await.unwrap().into_iter().map(|r| r.key.name).collect();
+    assert_eq!(names, ["ada", "bob"]);
+    store.delete(&ada, &Precondition::None, false).await.unwrap();
+    assert!(store.get(&ada).await.unwrap().is_none());
 }
 
 async fn the_audit_log_keeps_entries(backend: Backend) {
@@ -470,6 +486,7 @@ conformance!(
     subscriptions_limit_counts_live_ones,
     deletes_are_blocked_or_cascade,
     authorization_servers_are_referenced_and_subjects_unique,
+    portal_users_are_stored_listed_and_deleted,
     concurrent_compare_and_set_has_one_winner,
     subscription_keys_are_hashed_sealed_and_revealed,
     secrets_are_sealed_at_rest_and_keys_rotate,

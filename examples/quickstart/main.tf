@@ -67,6 +67,28 @@ resource "mcp_subscription" "demo_agent" {
   owner   = "demo"
 }
 
+# Who signs in to the web UI on the admin listener: a consumer at /portal,
+# an operator at /console.
+variable "portal_password" {
+  description = "The demo users' password (12 characters or more)."
+  type        = string
+  sensitive   = true
+  default     = "demo password 1"
+}
+
+resource "mcp_portal_user" "ada" {
+  name         = "ada"
+  display_name = "Ada (consumer)"
+  password     = var.portal_password
+}
+
+resource "mcp_portal_user" "grace" {
+  name         = "grace"
+  display_name = "Grace (operator)"
+  role         = "operator"
+  password     = var.portal_password
+}
+
 output "mcp_path" {
   description = "Where MCP clients connect, below the gateway URL."
   value       = "/mcp/${mcp_server.everything.name}"

@@ -113,6 +113,16 @@ ensure_test_tools() {
     ensure_python_tools
     ensure_terraform
     ensure_schemathesis
+    ensure_browser
+}
+
+# Chromium and its WebDriver, for the portal and console tests
+# (tests/web_ui.rs); exports MCPGATE_CHROMEDRIVER and MCPGATE_CHROMIUM.
+ensure_browser() {
+    if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+        apt_install chromium chromium-driver
+    fi
+    export MCPGATE_CHROMEDRIVER="$(command -v chromedriver)" MCPGATE_CHROMIUM="$(command -v chromium)"
 }
 
 # Real engines for the tests: a throwaway PostgreSQL and Redis on free

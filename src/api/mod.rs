@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod authorization_servers;
 pub mod openapi;
+pub mod portal_users;
 pub mod problem;
 pub mod product_servers;
 pub mod products;
@@ -120,6 +121,11 @@ impl AppState {
         }
     }
 
+    /// This process's metrics, when it runs a gateway.
+    pub fn telemetry(&self) -> Option<&Arc<crate::telemetry::Telemetry>> {
+        self.telemetry.as_ref()
+    }
+
     /// How the API reaches upstream MCP servers (the live tool manifest).
     pub fn upstream(&self) -> &crate::upstream::UpstreamClient {
         &self.upstream
@@ -158,6 +164,7 @@ pub fn for_each_resource(visitor: &mut impl ResourceVisitor) {
     visitor.visit::<product_servers::ProductServers>();
     visitor.visit::<subscriptions::Subscriptions>();
     visitor.visit::<authorization_servers::AuthorizationServers>();
+    visitor.visit::<portal_users::PortalUsers>();
 }
 
 struct RouteResources(Router<AppState>);

@@ -345,9 +345,11 @@ fn refine(schemas: &mut Map<String, Value>, schema: &str, property: Option<&str>
 fn model_rules(schemas: &mut Map<String, Value>) {
     let label = json!({ "maxLength": MAX_LABEL_LEN });
     let text = json!({ "maxLength": MAX_TEXT_LEN });
-    for schema in ["ServerSpec", "ProductSpec", "SubscriptionSpec", "AuthorizationServerSpec"] {
+    for schema in ["ServerSpec", "ProductSpec", "SubscriptionSpec", "AuthorizationServerSpec", "PortalUserSpec"] {
         refine(schemas, schema, Some("display_name"), label.clone());
     }
+    use crate::model::portal_user::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+    refine(schemas, "PortalUserSpec", Some("password"), json!({ "minLength": MIN_PASSWORD_LEN, "maxLength": MAX_PASSWORD_LEN }));
     refine(schemas, "ServerSpec", Some("description"), text.clone());
     refine(schemas, "ServerSpec", Some("owner"), label.clone());
     refine(schemas, "SubscriptionSpec", Some("owner"), label.clone());

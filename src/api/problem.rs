@@ -57,7 +57,7 @@ impl ProblemType {
         }
     }
 
-    fn status(self) -> StatusCode {
+    pub fn status(self) -> StatusCode {
         match self {
             ProblemType::Validation | ProblemType::MalformedJson | ProblemType::BadRequest => StatusCode::BAD_REQUEST,
             ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

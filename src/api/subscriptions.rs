@@ -5,7 +5,7 @@ use super::resource::{self, ApiResource, Prepared, Revealed};
 use super::AppState;
 use crate::model::subscription::generate_key;
 use crate::model::{Key, KeySlot, Kind, ProductSpec, Reason, Subscription, SubscriptionSpec, SubscriptionState, ValidationErrors};
-use crate::store::{KeyChange, Precondition, Put, Record};
+use crate::store::{KeyChange, Precondition, Put, Record, Written};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{RawPathParams, State};
@@ -72,9 +72,10 @@ impl ApiResource for Subscriptions {
     }
 }
 
-/// Moves a submitted subscription to `to`.
-async fn decide(state: &AppState, params: &RawPathParams, to: SubscriptionState) -> Result<Response, ApiError> {
-    let key = resource::key_from_path(Kind::Subscription, params)?;
+/// Moves a submitted subscription to `to` (the API's approve and reject,
+/// and the console's).
+pub async fn decide(state: &AppState, key: &Key, to: SubscriptionState) -> Result<Written, ApiError> {
+    let key = key.clone();
     let build = |current: Option<&Record>| {
         let current = current.ok_or_else(|| ApiError::not_found(&key))?;
         let mut spec = resource::stored_spec::<Subscriptions>(current)?;
@@ -86,15 +87,21 @@ async fn decide(state: &AppState, params: &RawPathParams, to: SubscriptionState)
         Ok(spec)
     };
     let (written, _) = resource::write::<Subscriptions>(state, &key, &Precondition::None, build).await?;
+    Ok(written)
+}
+
+async fn decide_and_respond(state: &AppState, params: &RawPathParams, to: SubscriptionState) -> Result<Response, ApiError> {
+    let key = resource::key_from_path(Kind::Subscription, params)?;
+    let written = decide(state, &key, to).await?;
     resource::respond::<Subscriptions>(StatusCode::OK, &written.record, Revealed::default())
 }
 
 pub async fn approve(State(state): State<AppState>, params: RawPathParams) -> Result<Response, ApiError> {
-    decide(&state, &params, SubscriptionState::Active).await
+    decide_and_respond(&state, &params, SubscriptionState::Active).await
 }
 
 pub async fn reject(State(state): State<AppState>, params: RawPathParams) -> Result<Response, ApiError> {
-    decide(&state, &params, SubscriptionState::Rejected).await
+    decide_and_respond(&state, &params, SubscriptionState::Rejected).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -110,19 +117,26 @@ pub async fn regenerate_key(State(state): State<AppState>, params: RawPathParams
     let key = resource::key_from_path(Kind::Subscription, &params)?;
     let doc = serde_json::from_slice(&body).map_err(|e| ApiError::new(ProblemType::MalformedJson, e.to_string()))?;
     let request: RegenerateKey = crate::model::rules::decode(doc)?;
-    let guard = state.lock_for_write(&key).await;
-    let current = state.store.get(&key).await?.ok_or_else(|| ApiError::not_found(&key))?;
-    let new_key = generate_key();
+    let (written, new_key) = replace_key(&state, &key, request.key).await?;
     let revealed = match request.key {
-        KeySlot::Primary => Revealed { primary: Some(new_key.clone()), secondary: None },
-        KeySlot::Secondary => Revealed { primary: None, secondary: Some(new_key.clone()) },
+        KeySlot::Primary => Revealed { primary: Some(new_key), secondary: None },
+        KeySlot::Secondary => Revealed { primary: None, secondary: Some(new_key) },
     };
-    let keys = KeyChange::One { slot: request.key, key: new_key };
+    resource::respond::<Subscriptions>(StatusCode::OK, &written.record, revealed)
+}
+
+/// Puts a fresh key in `slot`; the old one stops working once the write is
+/// served. Returns the new key, in clear, to show once.
+pub async fn replace_key(state: &AppState, key: &Key, slot: KeySlot) -> Result<(Written, String), ApiError> {
+    let guard = state.lock_for_write(key).await;
+    let current = state.store.get(key).await?.ok_or_else(|| ApiError::not_found(key))?;
+    let new_key = generate_key();
+    let keys = KeyChange::One { slot, key: new_key.clone() };
     let put = Put { key: key.clone(), body: current.body, precondition: Precondition::matches(current.etag), keys: Some(keys) };
     let written = state.store.put(put).await?;
     drop(guard);
     state.served(written.change).await;
-    resource::respond::<Subscriptions>(StatusCode::OK, &written.record, revealed)
+    Ok((written, new_key))
 }
 
 /// Both keys of a subscription, in clear.

@@ -95,7 +95,7 @@ pub(crate) struct Decoded {
 impl Decoded {
     pub(crate) async fn load(store: &DynStore) -> Result<Decoded, StoreError> {
         let mut decoded = Decoded::default();
-        for kind in Kind::ALL {
+        for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::PortalUser) {
             for record in store.list_all(kind).await? {
                 decoded.apply(&record.key.clone(), Some(record))?;
             }
@@ -153,6 +153,8 @@ impl Decoded {
             (Kind::AuthorizationServer, None) => {
                 self.authorization_servers.remove(&key.name);
             }
+            // The web UI's users: nothing the gateway routes or admits by.
+            (Kind::PortalUser, _) => {}
         }
         Ok(())
     }

@@ -43,6 +43,8 @@ pub struct CallRecord {
     pub arguments: Option<String>,
     pub result: Option<String>,
     pub cost: f64,
+    /// The W3C trace id of the call's span (32 hex digits).
+    pub trace_id: Option<String>,
 }
 
 /// What analytics groups calls by.

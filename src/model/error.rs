@@ -40,6 +40,8 @@ pub enum Reason {
     BadClaim,
     #[error("must be 1-256 visible ASCII characters other than '\"' and '\\' (an OAuth scope token)")]
     BadScope,
+    #[error("must be {min} to {max} characters long")]
+    Length { min: usize, max: usize },
     #[error("must not repeat {value:?}")]
     Duplicate { value: String },
     #[error("must be {expected:?}, the name in the URL")]
@@ -77,6 +79,7 @@ impl Reason {
             Reason::BadClaim => "bad_claim",
             Reason::BadScope => "bad_scope",
             Reason::BadCost => "bad_cost",
+            Reason::Length { .. } => "bad_length",
             Reason::Duplicate { .. } => "duplicate",
             Reason::NameMismatch { .. } => "name_mismatch",
             Reason::Immutable => "immutable",

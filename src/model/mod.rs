@@ -5,6 +5,7 @@
 pub mod authorization_server;
 pub mod calls;
 pub mod error;
+pub mod portal_user;
 pub mod product;
 pub mod product_server;
 pub mod routing;
@@ -16,6 +17,7 @@ pub mod version;
 
 pub use authorization_server::{AuthorizationServer, AuthorizationServerSpec};
 pub use error::{FieldError, FieldErrorBody, Reason, ValidationErrors};
+pub use portal_user::{PortalRole, PortalUser, PortalUserSpec};
 pub use product::{CallLimit, Product, ProductSpec, ProductState};
 pub use product_server::{ProductServer, ProductServerSpec, ToolFilter};
 pub use server::{Server, ServerSpec};
@@ -31,10 +33,12 @@ pub enum Kind {
     ProductServer,
     Subscription,
     AuthorizationServer,
+    PortalUser,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Server, Kind::Version, Kind::Product, Kind::ProductServer, Kind::Subscription, Kind::AuthorizationServer];
+    pub const ALL: [Kind; 7] =
+        [Kind::Server, Kind::Version, Kind::Product, Kind::ProductServer, Kind::Subscription, Kind::AuthorizationServer, Kind::PortalUser];
 
     /// How the change table names the kind.
     pub fn code(self) -> &'static str {
@@ -45,6 +49,7 @@ impl Kind {
             Kind::ProductServer => "product_server",
             Kind::Subscription => "subscription",
             Kind::AuthorizationServer => "authorization_server",
+            Kind::PortalUser => "portal_user",
         }
     }
 
@@ -61,6 +66,7 @@ impl Kind {
             Kind::ProductServer => "product server",
             Kind::Subscription => "subscription",
             Kind::AuthorizationServer => "authorization server",
+            Kind::PortalUser => "portal user",
         }
     }
 }
@@ -112,6 +118,7 @@ impl Key {
             Kind::ProductServer => format!("products/{}/servers/{}", self.parent, self.name),
             Kind::Subscription => format!("subscriptions/{}", self.name),
             Kind::AuthorizationServer => format!("authorization-servers/{}", self.name),
+            Kind::PortalUser => format!("portal-users/{}", self.name),
         }
     }
 }

@@ -82,6 +82,7 @@ impl ProviderService {
             super::product_server_resource::definition(),
             super::subscription_resource::definition(),
             super::authorization_server_resource::definition(),
+            super::portal_user_resource::definition(),
         ];
         let data_sources: Vec<Box<dyn DataSource>> = vec![
             Box::new(super::server_data_source::data_source()),

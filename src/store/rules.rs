@@ -47,7 +47,7 @@ pub(super) async fn check_references(tx: &mut dyn WriteTx, key: &Key, body: &Val
                 None => Ok(()),
             }
         }
-        Kind::Server | Kind::AuthorizationServer => Ok(()),
+        Kind::Server | Kind::AuthorizationServer | Kind::PortalUser => Ok(()),
     }
 }
 
@@ -107,7 +107,7 @@ async fn referrers(tx: &mut dyn WriteTx, key: &Key) -> Result<Vec<Row>, StoreErr
             }
         }
         Kind::AuthorizationServer => found.extend(tx.referring(Referring::ProductsOfAuthorizationServer, &key.name).await?),
-        Kind::ProductServer | Kind::Subscription => {}
+        Kind::ProductServer | Kind::Subscription | Kind::PortalUser => {}
     }
     Ok(found)
 }

@@ -95,6 +95,7 @@ macro_rules! decode_call {
             arguments: r.try_get("arguments")?,
             result: r.try_get("result")?,
             cost: r.try_get("cost")?,
+            trace_id: r.try_get("trace_id")?,
         })
     }};
 }
@@ -159,6 +160,7 @@ fn table(kind: Kind) -> Table {
         Kind::ProductServer => Table { name: "product_servers", parent: Some("product"), name_col: "server" },
         Kind::Subscription => Table { name: "subscriptions", parent: None, name_col: "name" },
         Kind::AuthorizationServer => Table { name: "authorization_servers", parent: None, name_col: "name" },
+        Kind::PortalUser => Table { name: "portal_users", parent: None, name_col: "name" },
     }
 }
 
@@ -478,7 +480,7 @@ macro_rules! decode_group_count {
 }
 
 const CALL_COLUMNS: &str = "time, subscription, product, server, version, tool, client_name, client_version, session_id, \
-     duration_ms, status, error_type, error_message, arguments, result, cost";
+     duration_ms, status, error_type, error_message, arguments, result, cost, trace_id";
 
 /// Filters of an analytics query, as SQL and the values to bind.
 fn analytics_filters(query: &AnalyticsQuery) -> (String, Vec<String>) {
@@ -783,7 +785,7 @@ impl Backend for SqlBackend {
         let call_sql: Vec<String> = calls
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                let row = format!("({})", ["?"; 17].join(", "));
+                let row = format!("({})", ["?"; 18].join(", "));
                 self.sql(&format!("INSERT INTO calls ({CALL_COLUMNS}, bucket) VALUES {}", vec![row; chunk.len()].join(", "))).into_owned()
             })
             .collect();
@@ -827,6 +829,7 @@ impl Backend for SqlBackend {
                         .bind(call.arguments.clone())
                         .bind(call.result.clone())
                         .bind(call.cost)
+                        .bind(call.trace_id.clone())
                         .bind(latency_bucket(call.duration_ms) as i64);
                 }
                 query.execute(&mut *conn).await?;

@@ -266,6 +266,19 @@ impl Telemetry {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// Calls refused by a rate limit or quota since this process started,
+    /// per (product, reason): what the console shows as 429s.
+    pub fn throttled_counts(&self) -> Vec<(String, String, u64)> {
+        let mut counts = Vec::new();
+        for family in self.registry.gather().iter().filter(|f| f.name() == "mcpgate_gateway_throttled_total") {
+            for metric in family.get_metric() {
+                let label = |name: &str| metric.get_label().iter().find(|l| l.name() == name).map(|l| l.value().to_string()).unwrap_or_default();
+                counts.push((label("mcpgate_product"), label("reason"), metric.get_counter().get_value() as u64));
+            }
+        }
+        counts
+    }
+
     pub fn prometheus_text(&self) -> String {
         let mut buffer = Vec::new();
         let encoder = prometheus::TextEncoder::new();
@@ -295,5 +308,6 @@ fn call_record(observation: &Observation) -> CallRecord {
         arguments: observation.arguments.clone(),
         result: observation.result.clone(),
         cost: observation.cost,
+        trace_id: Some(hex::encode(observation.trace.trace_id)),
     }
 }

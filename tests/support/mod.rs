@@ -2,6 +2,7 @@
 //! client that returns status, headers and JSON.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cluster;
 pub mod docs;
 pub mod engines;

@@ -86,7 +86,7 @@ impl Mcpgate {
 
     /// Asserts that no server, product or subscription is left.
     pub fn assert_empty(&self) {
-        for collection in ["servers", "products", "subscriptions"] {
+        for collection in ["servers", "products", "subscriptions", "authorization-servers", "portal-users"] {
             assert_eq!(self.names(collection), Vec::<String>::new(), "{collection} left behind");
         }
     }
