@@ -344,8 +344,11 @@ async fn metrics_attack(binary: &str, upstream: &str, dir: &std::path::Path, nam
             futures::stream::iter(calls).buffer_unordered(32).filter(|s| futures::future::ready(s.is_some())).count().await
         }
     };
-    // The first rounds of names warm everything up (connection caches of
-    // the store fill as the call log grows); the third must not grow it further.
+    // The first round warms everything up. Memory then moves by up to
+    // ±20 MiB from round to round (the allocator's and the store's caches,
+    // as the call log grows), so the bound is what the old defect would
+    // break many times over: labels for invented names grew RSS by 60 MB
+    // per 2,000 names, 120 MB over the next two rounds; allow 32 MiB.
     let answered = attack(0).await;
     let (size_after, rss_after) = (metrics_size(&node).await, node.rss_kib());
     let answered_again = attack(1).await;
@@ -355,7 +358,7 @@ async fn metrics_attack(binary: &str, upstream: &str, dir: &std::path::Path, nam
     let bounded = size_after < size_before * 2 + 16 * 1024
         && size_again <= size_after + 1024
         && size_third <= size_after + 1024
-        && rss_third < rss_again + 8 * 1024
+        && rss_third < rss_after + 32 * 1024
         && rss_third < 200 * 1024;
     report(
         "invented tool names, three rounds",
