@@ -6,21 +6,10 @@ mod support;
 
 use reqwest::StatusCode;
 use rmcp::model::CallToolRequestParams;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
 use serde_json::json;
 use std::collections::HashMap;
 use support::stack::{RawMcp, Stack};
 use support::upstream::Upstream;
-
-async fn rmcp_client(url: &str, key: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
-    let mut headers = HashMap::new();
-    headers.insert(http::HeaderName::from_static("x-subscription-key"), http::HeaderValue::from_str(key).unwrap());
-    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).custom_headers(headers);
-    let transport = StreamableHttpClientTransport::from_config(config);
-    ().serve(transport).await.expect("MCP session through the gateway")
-}
 
 #[tokio::test]
 async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
@@ -29,7 +18,7 @@ async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
     stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo", "get-sum"] })).await;
     let key = stack.subscribe("alice", "gold").await;
 
-    let client = rmcp_client(&stack.mcp_url("everything"), &key).await;
+    let client = support::rmcp_client(&stack.mcp_url("everything"), &key).await;
     let info = client.peer_info().expect("initialized");
     assert_eq!(info.server_info.as_ref().map(|s| s.name.as_str()), Some("mcp-servers/everything"));
 
@@ -158,7 +147,7 @@ async fn legacy_sse_backends_are_served_as_streamable_http() {
     stack.api.create("products/gold/servers/legacy", json!({ "tools": ["echo"] })).await;
     let key = stack.subscribe("alice", "gold").await;
 
-    let client = rmcp_client(&stack.mcp_url("legacy"), &key).await;
+    let client = support::rmcp_client(&stack.mcp_url("legacy"), &key).await;
     let tools: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
     assert_eq!(tools, vec!["echo"]);
     let echoed = client

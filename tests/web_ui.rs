@@ -10,11 +10,7 @@ mod support;
 use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use rmcp::model::CallToolRequestParams;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::ServiceExt;
 use serde_json::json;
-use std::collections::HashMap;
 use std::time::Duration;
 use support::browser::Browser;
 use support::terraform::Mcpgate;
@@ -54,13 +50,6 @@ async fn sign_in(browser: &Browser, admin: &str, user: &str) {
 
 async fn sign_out(browser: &Browser) {
     browser.click("form.sign-out button").await;
-}
-
-async fn mcp_client(url: &str, key: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
-    let mut headers = HashMap::new();
-    headers.insert(http::HeaderName::from_static("x-subscription-key"), http::HeaderValue::from_str(key).expect("key"));
-    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).custom_headers(headers);
-    ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("MCP session through the gateway")
 }
 
 #[test]
@@ -118,7 +107,7 @@ fn a_consumer_subscribes_an_operator_approves_and_the_consumer_sees_the_key_once
         assert!(!browser.source().await.contains(&key), "the key is not rendered a second time");
 
         // Real MCP calls through the gateway with that key.
-        let client = mcp_client(&format!("{gateway}/mcp/weather"), &key).await;
+        let client = support::rmcp_client(&format!("{gateway}/mcp/weather"), &key).await;
         let mut listed: Vec<String> = client.list_all_tools().await.expect("tools/list").into_iter().map(|t| t.name.to_string()).collect();
         listed.sort();
         assert_eq!(listed, ["forecast", "radar"]);

@@ -37,11 +37,11 @@ impl ApiResource for Subscriptions {
 
     fn view(record: &Record, spec: SubscriptionSpec, revealed: Revealed) -> Subscription {
         Subscription {
+            state: spec.current_state(),
             name: record.key.name.clone(),
             product: spec.product,
             display_name: spec.display_name,
             owner: spec.owner,
-            state: spec.state.unwrap_or(SubscriptionState::Active),
             token_subjects: spec.token_subjects,
             primary_key: revealed.primary,
             secondary_key: revealed.secondary,
@@ -75,18 +75,17 @@ impl ApiResource for Subscriptions {
 /// Moves a submitted subscription to `to` (the API's approve and reject,
 /// and the console's).
 pub async fn decide(state: &AppState, key: &Key, to: SubscriptionState) -> Result<Written, ApiError> {
-    let key = key.clone();
     let build = |current: Option<&Record>| {
-        let current = current.ok_or_else(|| ApiError::not_found(&key))?;
+        let current = current.ok_or_else(|| ApiError::not_found(key))?;
         let mut spec = resource::stored_spec::<Subscriptions>(current)?;
-        let from = spec.state.unwrap_or(SubscriptionState::Active);
+        let from = spec.current_state();
         if from != SubscriptionState::Submitted {
             return Err(ApiError::new(ProblemType::InvalidState, format!("{key} is {from}; only submitted subscriptions can be decided")));
         }
         spec.state = Some(to);
         Ok(spec)
     };
-    let (written, _) = resource::write::<Subscriptions>(state, &key, &Precondition::None, build).await?;
+    let (written, _) = resource::write::<Subscriptions>(state, key, &Precondition::None, build).await?;
     Ok(written)
 }
 

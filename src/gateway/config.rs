@@ -140,7 +140,7 @@ impl Decoded {
             (Kind::Subscription, Some(record)) => {
                 let spec: SubscriptionSpec = decode(&record)?;
                 let hashes = record.key_hashes.clone().ok_or_else(|| StoreError::Corrupt(format!("{key} has no key hashes")))?;
-                let state = spec.state.unwrap_or(SubscriptionState::Active);
+                let state = spec.current_state();
                 let subscription = SubscriptionConfig { name: key.name.clone(), product: spec.product, state };
                 self.subscriptions.insert(key.name.clone(), (Arc::new(subscription), hashes, spec.token_subjects));
             }

@@ -38,6 +38,12 @@ pub struct CallLimit {
 pub const MAX_PERIOD_SECONDS: i64 = 366 * 24 * 3600;
 
 impl CallLimit {
+    /// The Unix second the fixed window holding `unix` starts at: quota
+    /// windows are aligned to the epoch, so every process agrees on them.
+    pub fn window_start(&self, unix: i64) -> i64 {
+        unix - unix.rem_euclid(self.period_seconds.max(1))
+    }
+
     fn validate(&self, field: &str, errors: &mut ValidationErrors) {
         errors.check(format!("{field}.calls"), rules::range(self.calls, 1, MAX_CALLS));
         errors.check(format!("{field}.period_seconds"), rules::range(self.period_seconds, 1, MAX_PERIOD_SECONDS));

@@ -85,6 +85,12 @@ pub struct SubscriptionSpec {
 pub const MAX_TOKEN_SUBJECTS: usize = 64;
 
 impl SubscriptionSpec {
+    /// The state, `active` when none was ever set (subscriptions stored
+    /// before states existed).
+    pub fn current_state(&self) -> SubscriptionState {
+        self.state.unwrap_or(SubscriptionState::Active)
+    }
+
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
         errors.check("product", rules::name(&self.product));
@@ -114,7 +120,7 @@ impl SubscriptionSpec {
         if self.product != current.product {
             errors.add("product", Reason::Immutable);
         }
-        let from = current.state.unwrap_or(SubscriptionState::Active);
+        let from = current.current_state();
         let to = *self.state.get_or_insert(from);
         errors.check("state", from.transition(to));
         errors.into_result()

@@ -5,7 +5,7 @@
 
 use super::backend::{Referring, Row, WriteTx};
 use super::StoreError;
-use crate::model::{Key, Kind, ProductServerSpec, ProductSpec, Reason, SubscriptionSpec, SubscriptionState};
+use crate::model::{Key, Kind, ProductServerSpec, ProductSpec, Reason, SubscriptionSpec};
 use serde_json::Value;
 
 fn decode<T: serde::de::DeserializeOwned>(row: &Row) -> Result<T, StoreError> {
@@ -57,7 +57,7 @@ async fn check_subscriptions_limit(tx: &mut dyn WriteTx, product: &str, row: &Ro
     let mut live = 0i64;
     for subscription in tx.referring(Referring::SubscriptionsOfProduct, product).await? {
         let spec: SubscriptionSpec = decode(&subscription)?;
-        if spec.state.unwrap_or(SubscriptionState::Active).is_live() {
+        if spec.current_state().is_live() {
             live += 1;
         }
     }

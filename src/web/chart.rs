@@ -1,7 +1,7 @@
 //! Line charts drawn on the server as SVG: no script, and the page's
 //! Content-Security-Policy can forbid every inline style and script.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use maud::{html, Markup, PreEscaped};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,6 +12,13 @@ const LEFT: f64 = 48.0;
 const BOTTOM: f64 = 24.0;
 const TOP: f64 = 10.0;
 const COLORS: [&str; 8] = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"];
+
+/// The start of the hour `hours - 1` hours before this one: charts and
+/// summaries cover whole hours up to now.
+pub(crate) fn hours_back(hours: i64) -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(now) - chrono::TimeDelta::hours(hours - 1)
+}
 
 /// One line per series over consecutive hours; `values[s][h]` is series
 /// `s` in hour `hours[h]`.

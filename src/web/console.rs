@@ -2,7 +2,7 @@
 //! errors and latency per version, usage and quota per subscription, top
 //! tools, and the call log.
 
-use super::chart::{self, HourlySeries};
+use super::chart::{self, hours_back, HourlySeries};
 use super::layout::{self, Area};
 use super::portal::label;
 use super::{decode, html, Web, WebError};
@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -24,13 +24,6 @@ const SUMMARY_HOURS: i64 = 24;
 /// The window the adoption chart covers.
 const ADOPTION_HOURS: i64 = 48;
 const CALL_LOG_ROWS: u32 = 100;
-
-/// The start of the hour `hours - 1` hours before this one: charts and
-/// summaries cover whole hours up to now.
-fn hours_back(hours: i64) -> DateTime<Utc> {
-    let now = Utc::now();
-    now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now) - TimeDelta::hours(hours - 1)
-}
 
 async fn stats(web: &Web, group_by: GroupBy, server: Option<&str>, since: DateTime<Utc>) -> Result<Vec<GroupStats>, WebError> {
     let query = AnalyticsQuery { group_by, server: server.map(str::to_string), subscription: None, from: Some(since), to: None };
@@ -61,8 +54,7 @@ fn tools_table(rows: &[GroupStats]) -> Markup {
 /// Reserved quota units of a subscription in its product's current window.
 async fn quota_use(web: &Web, subscription: &str, product: Option<&ProductSpec>) -> Result<Option<(i64, i64)>, WebError> {
     let Some(quota) = product.and_then(|p| p.quota.as_ref()) else { return Ok(None) };
-    let unix = Utc::now().timestamp();
-    let window = unix - unix.rem_euclid(quota.period_seconds.max(1));
+    let window = quota.window_start(Utc::now().timestamp());
     Ok(Some((web.app.store.quota_used(subscription, window).await?, quota.calls)))
 }
 
@@ -133,7 +125,7 @@ pub(crate) async fn overview(State(web): State<Web>, headers: HeaderMap) -> Resu
                         tr {
                             td { (product.display_name.as_deref().unwrap_or(name)) }
                             td { (layout::badge(&label(&product.state))) }
-                            td.num { (subs.iter().filter(|(_, s)| s.state.unwrap_or(SubscriptionState::Active).is_live()).count()) }
+                            td.num { (subs.iter().filter(|(_, s)| s.current_state().is_live()).count()) }
                             td.num { (subs.iter().filter_map(|(r, _)| usage.get(&r.key.name)).map(|u| u.calls).sum::<u64>()) }
                             td.num { (subs.iter().filter_map(|(r, _)| usage.get(&r.key.name)).map(|u| u.errors).sum::<u64>()) }
                             td.num { (throttled.get(name).copied().unwrap_or(0)) }
@@ -153,7 +145,7 @@ pub(crate) async fn overview(State(web): State<Web>, headers: HeaderMap) -> Resu
                             td { code { (record.key.name) } }
                             td { (spec.owner.as_deref().unwrap_or("—")) }
                             td { (spec.product) }
-                            td { (layout::badge(spec.state.unwrap_or(SubscriptionState::Active).as_str())) }
+                            td { (layout::badge(spec.current_state().as_str())) }
                             td.num { (row.map_or(0, |r| r.calls)) }
                             td.num { (row.map_or(0, |r| r.errors)) }
                             td.num { (row.map_or("—".to_string(), |r| layout::ms(r.p95_ms))) }
@@ -182,15 +174,7 @@ pub(crate) async fn server(State(web): State<Web>, headers: HeaderMap, Path(serv
     if crate::model::rules::name(&server).is_err() || web.app.store.get(&Key::top(Kind::Server, &server)).await?.is_none() {
         return Err(WebError::NotFound(format!("there is no server {server:?}")));
     }
-    let versions: Vec<(String, VersionSpec)> = web
-        .app
-        .store
-        .list_all(Kind::Version)
-        .await?
-        .iter()
-        .filter(|r| r.key.parent == server)
-        .map(|r| Ok((r.key.name.clone(), decode(r)?)))
-        .collect::<Result<_, WebError>>()?;
+    let versions: Vec<(String, VersionSpec)> = web.children(Kind::Version, &server).await?;
     let since = hours_back(ADOPTION_HOURS);
     let summary_since = hours_back(SUMMARY_HOURS);
     let (hours, per_version, tools) = tokio::try_join!(

@@ -12,6 +12,7 @@ mod session;
 use crate::api::problem::ApiError;
 use crate::api::AppState;
 use crate::model::{Key, Kind, PortalRole, PortalUserSpec};
+use crate::store::ListQuery;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -145,7 +146,27 @@ impl Web {
             return Ok(None);
         }
         let Some(record) = self.app.store.get(&Key::top(Kind::PortalUser, name)).await? else { return Ok(None) };
-        Ok(Some(serde_json::from_value(record.body).map_err(ApiError::internal)?))
+        Ok(Some(decode(&record)?))
+    }
+
+    /// Every resource of `kind` under `parent` (the versions of a server,
+    /// the servers of a product), by name, read page by page.
+    async fn children<T: serde::de::DeserializeOwned>(&self, kind: Kind, parent: &str) -> Result<Vec<(String, T)>, WebError> {
+        let page_size = crate::api::resource::MAX_PAGE_SIZE;
+        let mut children = Vec::new();
+        let mut after = None;
+        loop {
+            let query = ListQuery { kind, parent: parent.to_string(), after, limit: page_size, product: None };
+            let page = self.app.store.list(&query).await?;
+            after = page.last().map(|r| r.key.name.clone());
+            let full = page.len() == page_size as usize;
+            for record in page {
+                children.push((record.key.name.clone(), decode(&record)?));
+            }
+            if !full {
+                return Ok(children);
+            }
+        }
     }
 
     /// Who posted a form: a signed-in user (an operator when `operator`),

@@ -2,7 +2,7 @@
 //! the tools they allow, subscribe, get a key (shown once) and watch their
 //! own usage.
 
-use super::chart::{self, HourlySeries};
+use super::chart::{self, hours_back, HourlySeries};
 use super::layout::{self, Area, Frame};
 use super::session::{self, SIGN_IN_COOKIE};
 use super::{decode, html, html_response, Web, WebError};
@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DurationRound, Utc};
+use chrono::Utc;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -139,13 +139,11 @@ async fn published_product(web: &Web, name: &str) -> Result<ProductSpec, WebErro
 
 /// The servers of a product with their associations, by server name.
 async fn product_servers(web: &Web, product: &str) -> Result<Vec<(String, ProductServerSpec)>, WebError> {
-    let records = web.app.store.list_all(Kind::ProductServer).await?;
-    records.iter().filter(|r| r.key.parent == product).map(|r| Ok((r.key.name.clone(), decode(r)?))).collect()
+    web.children(Kind::ProductServer, product).await
 }
 
 async fn versions_of(web: &Web, server: &str) -> Result<Vec<(String, VersionSpec)>, WebError> {
-    let records = web.app.store.list_all(Kind::Version).await?;
-    records.iter().filter(|r| r.key.parent == server).map(|r| Ok((r.key.name.clone(), decode(r)?))).collect()
+    web.children(Kind::Version, server).await
 }
 
 /// The viewer's subscriptions, newest first.
@@ -159,10 +157,6 @@ async fn subscriptions_of(web: &Web, owner: &str) -> Result<Vec<(Record, Subscri
     }
     mine.sort_by_key(|(record, _)| std::cmp::Reverse(record.created_at));
     Ok(mine)
-}
-
-fn state_of(spec: &SubscriptionSpec) -> SubscriptionState {
-    spec.state.unwrap_or(SubscriptionState::Active)
 }
 
 pub(crate) async fn products(State(web): State<Web>, headers: HeaderMap) -> Result<Response, WebError> {
@@ -254,7 +248,7 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
     let viewer = web.viewer(&headers).await?;
     let product = published_product(&web, &name).await?;
     let mine = subscriptions_of(&web, &viewer.name).await?;
-    let live = mine.iter().find(|(_, s)| s.product == name && state_of(s).is_live());
+    let live = mine.iter().find(|(_, s)| s.product == name && s.current_state().is_live());
     let mut servers = Vec::new();
     for (server, association) in product_servers(&web, &name).await? {
         let versions = versions_of(&web, &server).await?;
@@ -272,7 +266,7 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
         }
         @match live {
             Some((record, spec)) => p.notice.notice-info {
-                "You subscribed to this product (" (record.key.name) "): " (layout::badge(state_of(spec).as_str())) " "
+                "You subscribed to this product (" (record.key.name) "): " (layout::badge(spec.current_state().as_str())) " "
                 a href="/portal/subscriptions" { "My subscriptions" }
             },
             None => form.subscribe method="post" action={ "/portal/products/" (name) "/subscribe" } {
@@ -308,7 +302,7 @@ pub(crate) async fn subscribe(
 ) -> Result<Response, WebError> {
     let viewer = web.poster(&headers, &form.csrf, false).await?;
     published_product(&web, &name).await?;
-    if subscriptions_of(&web, &viewer.name).await?.iter().any(|(_, s)| s.product == name && state_of(s).is_live()) {
+    if subscriptions_of(&web, &viewer.name).await?.iter().any(|(_, s)| s.product == name && s.current_state().is_live()) {
         return Ok(Redirect::to("/portal/subscriptions").into_response());
     }
     let key = Key::top(Kind::Subscription, subscription_name(&viewer.name, &name));
@@ -323,7 +317,7 @@ pub(crate) async fn subscribe(
     let (written, revealed) = resource::write::<Subscriptions>(&web.app, &key, &Precondition::Absent, |_| Ok(spec.clone())).await?;
     let stored: SubscriptionSpec = decode(&written.record)?;
     let servers = product_servers(&web, &name).await?;
-    let body = match (state_of(&stored), revealed.primary) {
+    let body = match (stored.current_state(), revealed.primary) {
         (SubscriptionState::Active, Some(primary)) => html! {
             (layout::notice("ok", "Subscribed."))
             (layout::key_once(&primary, snippets(&web, &servers, &primary)))
@@ -352,10 +346,10 @@ pub(crate) async fn subscriptions(State(web): State<Web>, headers: HeaderMap) ->
                     tr id={ "subscription-" (record.key.name) } {
                         td { code { (record.key.name) } }
                         td { a href={ "/portal/products/" (spec.product) } { (spec.product) } }
-                        td { (layout::badge(state_of(spec).as_str())) }
+                        td { (layout::badge(spec.current_state().as_str())) }
                         td { (layout::time(record.created_at)) }
                         td {
-                            @if state_of(spec) == SubscriptionState::Active {
+                            @if spec.current_state() == SubscriptionState::Active {
                                 form method="post" action={ "/portal/subscriptions/" (record.key.name) "/key" } {
                                     input type="hidden" name="csrf" value=(viewer.csrf);
                                     button type="submit" class="new-key" { "Get a new key" }
@@ -381,8 +375,8 @@ pub(crate) async fn new_key(
     let not_yours = || WebError::NotFound(format!("you have no subscription {name:?}"));
     let mine = subscriptions_of(&web, &viewer.name).await?;
     let (record, spec) = mine.iter().find(|(r, _)| r.key.name == name).ok_or_else(not_yours)?;
-    if state_of(spec) != SubscriptionState::Active {
-        return Err(WebError::Forbidden(format!("subscription {name} is {}; keys are for active subscriptions", state_of(spec))));
+    if spec.current_state() != SubscriptionState::Active {
+        return Err(WebError::Forbidden(format!("subscription {name} is {}; keys are for active subscriptions", spec.current_state())));
     }
     let (_, key) = subscriptions::replace_key(&web.app, &record.key, KeySlot::Primary).await?;
     let servers = product_servers(&web, &spec.product).await?;
@@ -395,8 +389,7 @@ pub(crate) async fn new_key(
 
 pub(crate) async fn usage(State(web): State<Web>, headers: HeaderMap) -> Result<Response, WebError> {
     let viewer = web.viewer(&headers).await?;
-    let now = Utc::now();
-    let since = now.duration_trunc(chrono::TimeDelta::hours(1)).unwrap_or(now) - chrono::TimeDelta::hours(USAGE_HOURS - 1);
+    let since = hours_back(USAGE_HOURS);
     let mine = subscriptions_of(&web, &viewer.name).await?;
     // One subscription's numbers are independent of the next one's: ask for all at once.
     let per_subscription = futures::future::try_join_all(mine.iter().map(|(record, _)| {
@@ -407,7 +400,7 @@ pub(crate) async fn usage(State(web): State<Web>, headers: HeaderMap) -> Result<
     }))
     .await?;
     let mut counts = Vec::new();
-    let mut series = HourlySeries::since(since, now);
+    let mut series = HourlySeries::since(since, Utc::now());
     for (analytics, hours) in per_subscription {
         counts.extend(analytics);
         for hour in hours {

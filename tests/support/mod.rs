@@ -30,6 +30,16 @@ pub fn python() -> std::path::PathBuf {
     python
 }
 
+/// A real MCP client (rmcp, Streamable HTTP) with a subscription key.
+pub async fn rmcp_client(url: &str, key: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::ServiceExt;
+    let mut headers = std::collections::HashMap::new();
+    headers.insert(http::HeaderName::from_static("x-subscription-key"), http::HeaderValue::from_str(key).expect("key"));
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).custom_headers(headers);
+    ().serve(rmcp::transport::StreamableHttpClientTransport::from_config(config)).await.expect("MCP session through the gateway")
+}
+
 pub struct Api {
     pub base: String,
     pub state: AppState,

@@ -175,9 +175,8 @@ fn try_admit(state: &mut CallerState, limits: Limits, calls: u64, clock: Clock, 
         standings.push(standing);
     }
     if let Some(limit) = limits.quota {
-        let period = limit.period_seconds.max(1);
         let unix = clock.unix_ms.div_euclid(1000);
-        let window = unix - unix.rem_euclid(period);
+        let window = limit.window_start(unix);
         let quota = &mut state.quota;
         if quota.window != window {
             *quota = QuotaState { window, ..QuotaState::default() };
@@ -187,7 +186,7 @@ fn try_admit(state: &mut CallerState, limits: Limits, calls: u64, clock: Clock, 
             kind: LimitKind::Quota,
             limit,
             remaining: to_u64(limit.calls).saturating_sub(used),
-            reset_seconds: window_reset(window, period, unix),
+            reset_seconds: window_reset(window, limit.period_seconds.max(1), unix),
         };
         let believed_exhausted = quota.exhausted_at.is_some_and(|at| clock.now.saturating_duration_since(at) < EXHAUSTED_RECHECK);
         if exceeded.is_none() && quota.available < calls {

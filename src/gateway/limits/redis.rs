@@ -100,10 +100,7 @@ struct Keys {
 }
 
 fn keys(namespace: &str, caller: &str, limits: Limits, unix: i64) -> (Keys, i64) {
-    let window = limits.quota.map_or(0, |q| {
-        let period = q.period_seconds.max(1);
-        unix - unix.rem_euclid(period)
-    });
+    let window = limits.quota.map_or(0, |q| q.window_start(unix));
     let base = format!("mcpgate:{namespace}:{{{caller}}}");
     let keys = Keys {
         rate_at: format!("{base}:rate:at"),
