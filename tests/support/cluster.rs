@@ -31,14 +31,32 @@ impl Node {
         Node { admin_url: format!("http://127.0.0.1:{admin_port}"), gateway_url, child }
     }
 
-    async fn wait_ready(&self) {
+    /// Spawns a node and waits until it is ready. Its ports are picked free
+    /// and then bound by the new process, so another process may take one in
+    /// between: a node that exits before it is ready is started again on
+    /// other ports.
+    async fn start(role: &str, database: &str, redis: &str, secret_key: &str, token: &str, extra: &[&str]) -> Node {
+        for _ in 0..5 {
+            let mut node = Node::spawn(role, database, redis, secret_key, token, extra);
+            if node.wait_ready().await {
+                return node;
+            }
+        }
+        panic!("a {role} node exited before it was ready, five times (see its stderr above)");
+    }
+
+    /// Whether the node answered `/healthz`; false when it exited first.
+    async fn wait_ready(&mut self) -> bool {
         let client = mcpgate::http_client::client_builder().build().expect("HTTP client");
         let started = Instant::now();
         loop {
             if let Ok(reply) = client.get(format!("{}/healthz", self.admin_url)).send().await {
                 if reply.status().is_success() {
-                    return;
+                    return true;
                 }
+            }
+            if self.child.try_wait().is_ok_and(|status| status.is_some()) {
+                return false;
             }
             assert!(started.elapsed() < Duration::from_secs(30), "{} did not become ready", self.admin_url);
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -74,13 +92,13 @@ impl Cluster {
     pub async fn start(database: &str, redis: &str, gateways: usize, gateway_args: &[&str]) -> Cluster {
         let (_, secret_key) = mcpgate::secrets::SecretKey::generate();
         let token = "cluster-admin-token".to_string();
-        let admin = Node::spawn("admin", database, redis, &secret_key, &token, &[]);
         // The admin migrates the database; gateways start once it is ready.
-        admin.wait_ready().await;
-        let gateways: Vec<Node> = (0..gateways).map(|_| Node::spawn("gateway", database, redis, &secret_key, &token, gateway_args)).collect();
-        for gateway in &gateways {
-            gateway.wait_ready().await;
+        let admin = Node::start("admin", database, redis, &secret_key, &token, &[]).await;
+        let mut nodes = Vec::new();
+        for _ in 0..gateways {
+            nodes.push(Node::start("gateway", database, redis, &secret_key, &token, gateway_args).await);
         }
+        let gateways = nodes;
         Cluster { admin, gateways, token }
     }
 
