@@ -18,6 +18,9 @@ pub struct VersionConfig {
     pub spec: VersionSpec,
     /// `spec.backend_url`, parsed once per configuration rather than per request.
     pub backend: reqwest::Url,
+    /// The same, for plain-HTTP backends, which the gateway reaches over
+    /// its own pooled client (`None`: HTTPS, over reqwest).
+    pub plain_backend: Option<axum::http::Uri>,
     /// When the version last changed; dates the `Deprecation` header.
     pub updated_at: DateTime<Utc>,
 }
@@ -116,7 +119,8 @@ impl Decoded {
             (Kind::Version, Some(record)) => {
                 let spec: VersionSpec = decode(&record)?;
                 let backend = reqwest::Url::parse(&spec.backend_url).map_err(|e| StoreError::Corrupt(format!("{key}: backend_url: {e}")))?;
-                self.versions.insert(pair(), Arc::new(VersionConfig { spec, backend, updated_at: record.updated_at }));
+                let plain_backend = (backend.scheme() == "http").then(|| backend.as_str().parse().ok()).flatten();
+                self.versions.insert(pair(), Arc::new(VersionConfig { spec, backend, plain_backend, updated_at: record.updated_at }));
             }
             (Kind::Version, None) => {
                 self.versions.remove(&pair());

@@ -4,6 +4,7 @@
 //! Streamable HTTP to the version's backend.
 
 pub mod access;
+mod backend;
 pub mod config;
 pub mod jsonrpc;
 mod legacy_sse;
@@ -39,6 +40,9 @@ use std::time::Duration;
 pub const SUBSCRIPTION_KEY_HEADER: &str = "x-subscription-key";
 pub const SERVER_VERSION_HEADER: &str = "mcp-server-version";
 pub const SESSION_HEADER: &str = "mcp-session-id";
+
+/// How long an idle connection to a backend is kept for reuse.
+const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 
 /// Where quota and rate-limit counts live.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -91,7 +95,7 @@ pub struct Gateway {
     pub telemetry: Arc<Telemetry>,
     bridges: legacy_sse::Bridges,
     pub settings: GatewaySettings,
-    client: reqwest::Client,
+    backends: backend::Backends,
     tokens: oauth::TokenVerifier,
     upstream: crate::upstream::UpstreamClient,
 }
@@ -123,10 +127,11 @@ impl Gateway {
         };
         let client = crate::http_client::client_builder()
             .connect_timeout(settings.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(UPSTREAM_IDLE)
             .build()
             .map_err(|e| StartError::Client(e.to_string()))?;
         let sessions = SessionKeys::new(&store.secret_key());
+        let backends = backend::Backends::new(client.clone(), settings.connect_timeout, UPSTREAM_IDLE);
         Ok(Arc::new(Gateway {
             config,
             limiter,
@@ -138,7 +143,7 @@ impl Gateway {
             settings,
             tokens: oauth::TokenVerifier::new(client.clone()),
             upstream: crate::upstream::UpstreamClient::new(client.clone()),
-            client,
+            backends,
         }))
     }
 

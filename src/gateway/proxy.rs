@@ -3,6 +3,7 @@
 //! their way through, JSON bodies whole; both are sent on as received unless
 //! a `tools/list` result is filtered or a refusal is added.
 
+use super::backend::{read_all, SendError};
 use super::config::VersionConfig;
 use super::legacy_sse::BridgeError;
 use super::limits::{Decision, Standing};
@@ -147,18 +148,18 @@ fn throttled(exceeded: Standing, standings: &[Standing], requests: &RequestIds) 
     refusal.respond(requests)
 }
 
-fn upstream_failure(err: &reqwest::Error, requests: &RequestIds) -> Response {
+fn upstream_failure(err: &SendError, requests: &RequestIds) -> Response {
     if err.is_timeout() {
         return timed_out(requests);
     }
-    tracing::warn!(error = %err, "upstream request failed");
-    Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", format!("the MCP server is unreachable: {}", root_cause(err))).respond(requests)
+    tracing::warn!(error = %err.cause, "upstream request failed");
+    Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", format!("the MCP server is unreachable: {}", err.cause)).respond(requests)
 }
 
 /// A request to the upstream failed: every request waiting on it ends with
 /// that failure, and the client gets the refusal.
-fn failed_upstream(exchanges: &mut Exchanges, err: &reqwest::Error, requests: &RequestIds) -> Response {
-    exchanges.fail_all(if err.is_timeout() { "timeout" } else { "upstream_unavailable" }, &root_cause(err));
+fn failed_upstream(exchanges: &mut Exchanges, err: &SendError, requests: &RequestIds) -> Response {
+    exchanges.fail_all(if err.is_timeout() { "timeout" } else { "upstream_unavailable" }, &err.cause);
     upstream_failure(err, requests)
 }
 
@@ -166,14 +167,6 @@ fn failed_upstream(exchanges: &mut Exchanges, err: &reqwest::Error, requests: &R
 fn upstream_timed_out(exchanges: &mut Exchanges, requests: &RequestIds) -> Response {
     exchanges.fail_all("timeout", "the MCP server did not answer in time");
     timed_out(requests)
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 fn timed_out(requests: &RequestIds) -> Response {
@@ -369,8 +362,8 @@ async fn forward_streamable(
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
         return refusal.respond(requests);
     }
-    let request = gateway.client.post(version.backend.clone()).headers(headers).body(payload);
-    let upstream = match timeout(deadline - Instant::now(), request.send()).await {
+    let request = gateway.backends.send(version, Method::POST, headers, payload);
+    let upstream = match timeout(deadline - Instant::now(), request).await {
         Err(_) => return upstream_timed_out(&mut hook.exchanges, requests),
         Ok(Err(err)) => {
             if err.is_connect() {
@@ -413,7 +406,7 @@ async fn forward_streamable(
     }
     if kind.starts_with("application/json") {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        return match timeout(remaining, upstream.bytes()).await {
+        return match timeout(remaining, read_all(upstream.into_body())).await {
             Err(_) => upstream_timed_out(&mut hook.exchanges, requests),
             Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, requests),
             Ok(Ok(bytes)) => {
@@ -453,9 +446,9 @@ fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, version: &Versi
     (StatusCode::OK, headers, axum::Json(body)).into_response()
 }
 
-fn stream_through(status: StatusCode, headers: HeaderMap, upstream: reqwest::Response, gateway: &Gateway, server: String) -> Response {
+fn stream_through(status: StatusCode, headers: HeaderMap, upstream: Response, gateway: &Gateway, server: String) -> Response {
     let telemetry = gateway.telemetry.clone();
-    let counted = upstream.bytes_stream().inspect(move |chunk| {
+    let counted = upstream.into_body().into_data_stream().inspect(move |chunk| {
         if let Ok(chunk) = chunk {
             telemetry.metrics.record_bytes(0, chunk.len() as u64, &server);
         }
@@ -498,7 +491,7 @@ fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut
 fn rewrite_sse(
     status: StatusCode,
     headers: HeaderMap,
-    upstream: reqwest::Response,
+    upstream: Response,
     mut hook: ResponseHook,
     local: Vec<Value>,
     gateway: &Gateway,
@@ -507,7 +500,7 @@ fn rewrite_sse(
     let telemetry = gateway.telemetry.clone();
     let prelude: Vec<Result<Bytes, std::io::Error>> = local.iter().map(|m| Ok(sse_event(m))).collect();
     let mut rewriter = super::sse::EventRewriter::default();
-    let mut upstream_stream = upstream.bytes_stream();
+    let mut upstream_stream = upstream.into_body().into_data_stream();
     let events = async_stream_from(move |tx| async move {
         for item in prelude {
             if tx.send(item).await.is_err() {
@@ -599,19 +592,21 @@ async fn forward_legacy(
             let message = "this session's bridge to the legacy SSE server is not on this gateway (it ended, or lives on another replica)";
             return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", message).respond(requests);
         }
-        None if starts_session => match gateway.bridges.open(&gateway.client, &version.spec.backend_url, upstream_headers.clone(), wait).await {
-            Ok((id, bridge)) => {
-                hook.exchanges.context_mut().session_id = Some(id.clone());
-                (Session::start(&hook.exchanges.context, &routed.caller, &id), bridge)
+        None if starts_session => {
+            match gateway.bridges.open(gateway.backends.reqwest(), &version.spec.backend_url, upstream_headers.clone(), wait).await {
+                Ok((id, bridge)) => {
+                    hook.exchanges.context_mut().session_id = Some(id.clone());
+                    (Session::start(&hook.exchanges.context, &routed.caller, &id), bridge)
+                }
+                Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
             }
-            Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
-        },
+        }
         None => {
             hook.exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), "no such session");
             return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize first").respond(requests);
         }
     };
-    let mut replies = match bridge.exchange(&gateway.client, upstream_headers, forwarded.messages(), wait).await {
+    let mut replies = match bridge.exchange(gateway.backends.reqwest(), upstream_headers, forwarded.messages(), wait).await {
         Ok(replies) => replies,
         Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
     };
@@ -672,8 +667,8 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
         return refusal.respond(&requests);
     }
-    let request = gateway.client.request(parts.method.clone(), version.backend.clone()).headers(headers);
-    let upstream = match timeout(wait, request.send()).await {
+    let request = gateway.backends.send(version, parts.method.clone(), headers, Bytes::new());
+    let upstream = match timeout(wait, request).await {
         Err(_) => return timed_out(&requests),
         Ok(Err(err)) => return upstream_failure(&err, &requests),
         Ok(Ok(response)) => response,
