@@ -52,7 +52,7 @@ impl Grant {
     }
 
     /// The name limits and stickiness are kept under.
-    pub fn caller(&self, client_address: &str) -> String {
+    pub fn caller(&self, client_address: std::net::IpAddr) -> String {
         match &self.subscription {
             Some(s) => s.name.clone(),
             None => format!("anonymous:{}:{client_address}", self.product.name),

@@ -2,7 +2,11 @@
 //! notifications and responses, reading the method and tool, and writing
 //! error replies clients understand.
 
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
@@ -76,6 +80,13 @@ pub fn id(message: &Value) -> Option<&Value> {
     message.get("id").filter(|id| !id.is_null())
 }
 
+/// The value at `path` (object keys) in a message: what `Value::pointer`
+/// finds, without the two strings it allocates per segment (this runs
+/// several times per call).
+pub fn at<'a>(message: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(message, |value, key| value.get(key))
+}
+
 /// A map key for a JSON-RPC id (`1` and `"1"` stay distinct).
 pub fn id_key(id: &Value) -> String {
     id.to_string()
@@ -88,7 +99,7 @@ pub fn is_request(message: &Value) -> bool {
 
 /// The tool a `tools/call` request names, read from the body.
 pub fn tool_name(message: &Value) -> Option<&str> {
-    (method(message) == Some("tools/call")).then(|| message.pointer("/params/name").and_then(Value::as_str)).flatten()
+    (method(message) == Some("tools/call")).then(|| at(message, &["params", "name"]).and_then(Value::as_str)).flatten()
 }
 
 /// A JSON-RPC error response.
@@ -110,6 +121,80 @@ pub fn is_response(message: &Value) -> bool {
     method(message).is_none() && (message.get("result").is_some() || message.get("error").is_some())
 }
 
+/// What the gateway reads of an upstream answer it neither rewrites nor
+/// logs: the id and, for a failure, its code and message, parsed without
+/// building the whole message (tool results can be large).
+#[derive(Debug, Deserialize)]
+pub struct Answer<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    method: Option<IgnoredAny>,
+    #[serde(borrow)]
+    error: Option<AnswerError<'a>>,
+    result: Option<AnswerResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnswerError<'a> {
+    #[serde(borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnswerResult {
+    #[serde(rename = "isError")]
+    is_error: Option<bool>,
+}
+
+/// A plainly failed or succeeded answer, as `Answer::outcome` reads it.
+#[derive(Debug, PartialEq)]
+pub enum Outcome<'a> {
+    Succeeded,
+    /// A JSON-RPC error: its integer code (`None`: absent or not an integer) and message.
+    Failed {
+        code: Option<&'a str>,
+        message: &'a str,
+    },
+}
+
+impl<'a> Answer<'a> {
+    /// The answers in a response body, when every one of them is a plain
+    /// response this reading can judge; `None` sends the caller to the whole
+    /// parse (a tool error's text, notifications, anything unusual).
+    pub fn read_all(bytes: &'a [u8]) -> Option<Vec<Answer<'a>>> {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
+        let answers = if *first == b'[' { serde_json::from_slice(bytes).ok()? } else { vec![serde_json::from_slice(bytes).ok()?] };
+        answers.iter().all(Answer::is_plain).then_some(answers)
+    }
+
+    fn is_plain(&self) -> bool {
+        let judged = match (&self.error, &self.result) {
+            (Some(_), _) => true,
+            (None, Some(result)) => result.is_error != Some(true),
+            (None, None) => false,
+        };
+        judged && self.method.is_none() && self.id.is_some_and(|id| id.get() != "null")
+    }
+
+    /// The id as `id_key` spells it.
+    pub fn id_key(&self) -> Option<String> {
+        let id: Value = serde_json::from_str(self.id?.get()).ok()?;
+        Some(id_key(&id))
+    }
+
+    pub fn outcome(&self) -> Outcome<'_> {
+        match &self.error {
+            None => Outcome::Succeeded,
+            Some(error) => Outcome::Failed {
+                code: error.code.map(|c| c.get()).filter(|c| c.parse::<i64>().is_ok()),
+                message: error.message.as_deref().unwrap_or_default(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +208,30 @@ mod tests {
         assert!(is_response(&response) && !is_response(&request));
         assert_eq!(tool_name(&request), Some("echo"));
         assert_eq!(tool_name(&notification), None);
+    }
+
+    #[test]
+    fn answers_are_read_without_the_whole_message() {
+        let answers = Answer::read_all(br#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}"#).unwrap();
+        assert_eq!((answers[0].id_key().as_deref(), answers[0].outcome()), (Some("7"), Outcome::Succeeded));
+        let failed = br#" [{"id":"a","error":{"code":-32602,"message":"Unknown tool: x \u00e9"}},{"id":2,"error":{"code":1.5}}]"#;
+        let answers = Answer::read_all(failed).unwrap();
+        assert_eq!(answers[0].id_key().as_deref(), Some(r#""a""#));
+        assert_eq!(answers[0].outcome(), Outcome::Failed { code: Some("-32602"), message: "Unknown tool: x é" });
+        assert_eq!(answers[1].outcome(), Outcome::Failed { code: None, message: "" });
+        // Left to the whole parse: tool errors, notifications, requests, odd shapes, not JSON.
+        for body in [
+            &br#"{"id":1,"result":{"isError":true,"content":[]}}"#[..],
+            br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#,
+            br#"{"id":1,"method":"sampling/createMessage"}"#,
+            br#"{"id":null,"result":{}}"#,
+            br#"{"id":1,"result":"ok"}"#,
+            br#"{"id":1,"error":"bad"}"#,
+            br#"{"id":1}"#,
+            b"not json",
+        ] {
+            assert!(Answer::read_all(body).is_none(), "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

@@ -290,7 +290,7 @@ async fn route(
     let grant = access::authorize(&snapshot, &gateway.tokens, &server, credential, &audience)
         .await
         .map_err(|denial| denial_refusal(gateway, headers, &server, denial))?;
-    let caller = grant.caller(&client.ip().to_string());
+    let caller = grant.caller(client.ip());
     let session = match header(headers, SESSION_HEADER) {
         Some(id) => Some(gateway.sessions.verify(id, &caller, &server).map_err(|_| unknown_session())?),
         None => None,

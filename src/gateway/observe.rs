@@ -51,8 +51,8 @@ fn id_text(id: &Value) -> String {
 
 /// A string of a message, capped: values from the other side of a hop go
 /// into spans and the call log.
-fn param(message: &Value, pointer: &str) -> Option<String> {
-    capped(message.pointer(pointer).and_then(Value::as_str))
+fn param(message: &Value, path: &[&str]) -> Option<String> {
+    capped(jsonrpc::at(message, path).and_then(Value::as_str))
 }
 
 /// Values from the other side of a hop go into spans and the call log: bounded.
@@ -104,25 +104,25 @@ impl Exchanges {
         for message in messages.iter_mut().filter(|m| jsonrpc::is_request(m)) {
             let Some(id) = jsonrpc::id(message).cloned() else { continue };
             let method = capped(jsonrpc::method(message)).unwrap_or_default();
-            let incoming = param(message, "/params/_meta/traceparent");
+            let incoming = param(message, &["params", "_meta", "traceparent"]);
             let trace = TraceIds::continuing(incoming.as_deref().or(header_traceparent));
             if method == "initialize" {
                 let context = self.context_mut();
-                context.client_name = param(message, "/params/clientInfo/name").or(context.client_name.take());
-                context.client_version = param(message, "/params/clientInfo/version").or(context.client_version.take());
-                context.protocol_version = param(message, "/params/protocolVersion").or(context.protocol_version.take());
+                context.client_name = param(message, &["params", "clientInfo", "name"]).or(context.client_name.take());
+                context.client_version = param(message, &["params", "clientInfo", "version"]).or(context.client_version.take());
+                context.protocol_version = param(message, &["params", "protocolVersion"]).or(context.protocol_version.take());
             }
             let tool = capped(jsonrpc::tool_name(message));
             let arguments = (self.payload_logging() && tool.is_some())
-                .then(|| message.pointer("/params/arguments").map(|a| self.telemetry.payload.render(a)))
+                .then(|| jsonrpc::at(message, &["params", "arguments"]).map(|a| self.telemetry.payload.render(a)))
                 .flatten();
             if tracing {
                 inject(message, &trace.traceparent());
                 upstream_header.get_or_insert_with(|| trace.traceparent());
             }
             let pending = Pending {
-                prompt: (method == "prompts/get").then(|| param(message, "/params/name")).flatten(),
-                resource_uri: method.starts_with("resources/").then(|| param(message, "/params/uri")).flatten(),
+                prompt: (method == "prompts/get").then(|| param(message, &["params", "name"])).flatten(),
+                resource_uri: method.starts_with("resources/").then(|| param(message, &["params", "uri"])).flatten(),
                 method,
                 request_id: id_text(&id),
                 tool,
@@ -180,7 +180,7 @@ impl Exchanges {
                 error_type: error_type.map_or_else(code, str::to_string),
                 message: capped_message(error.get("message").and_then(Value::as_str).unwrap_or_default()),
             })
-        } else if message.pointer("/result/isError") == Some(&Value::Bool(true)) {
+        } else if jsonrpc::at(message, &["result", "isError"]) == Some(&Value::Bool(true)) {
             let text = message.pointer("/result/content/0/text").and_then(Value::as_str).unwrap_or("the tool reported an error");
             Some(ObservedError { error_type: "tool_error".into(), message: capped_message(text) })
         } else {
@@ -192,6 +192,24 @@ impl Exchanges {
         self.finish(pending, error, result);
     }
 
+    /// Whether answers must be read whole: to log their payloads, or to
+    /// learn what an initialize result says about the server.
+    pub fn needs_whole_answers(&self) -> bool {
+        self.payload_logging() || self.pending.values().any(|p| p.method == "initialize")
+    }
+
+    /// An answer read without its payload (see `needs_whole_answers`).
+    pub fn complete_answer(&mut self, answer: &jsonrpc::Answer) {
+        let Some(pending) = answer.id_key().and_then(|key| self.pending.remove(&key)) else { return };
+        let error = match answer.outcome() {
+            jsonrpc::Outcome::Succeeded => None,
+            jsonrpc::Outcome::Failed { code, message } => {
+                Some(ObservedError { error_type: code.unwrap_or("_OTHER").to_string(), message: capped_message(message) })
+            }
+        };
+        self.finish(pending, error, None);
+    }
+
     /// Every request still waiting ends with this error.
     pub fn fail_all(&mut self, error_type: &str, message: &str) {
         let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
@@ -201,11 +219,12 @@ impl Exchanges {
     }
 
     fn learn_server(&mut self, message: &Value) {
-        let info = ServerInfo { name: param(message, "/result/serverInfo/name"), version: param(message, "/result/serverInfo/version") };
+        let info =
+            ServerInfo { name: param(message, &["result", "serverInfo", "name"]), version: param(message, &["result", "serverInfo", "version"]) };
         let context = self.context_mut();
         context.server_name.clone_from(&info.name);
         context.server_version.clone_from(&info.version);
-        if let Some(protocol) = param(message, "/result/protocolVersion") {
+        if let Some(protocol) = param(message, &["result", "protocolVersion"]) {
             context.protocol_version = Some(protocol);
         }
         self.server_infos.learn(&self.context.server, &self.context.version, info);

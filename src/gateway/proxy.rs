@@ -116,14 +116,19 @@ fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConf
 
 /// `RateLimit-Policy` and `RateLimit` (IETF httpapi ratelimit-headers draft).
 fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap) {
+    use std::fmt::Write;
     let Some(tightest) = standings.iter().min_by_key(|s| s.remaining) else { return };
-    let policies: Vec<String> =
-        standings.iter().map(|s| format!("\"{}\";q={};w={}", s.kind.reason(), s.limit.calls, s.limit.period_seconds)).collect();
-    if let Ok(value) = HeaderValue::from_str(&policies.join(", ")) {
+    // Written into one buffer each and handed over without a copy: this runs on every call.
+    let mut policy = String::with_capacity(40 * standings.len());
+    for (i, s) in standings.iter().enumerate() {
+        let separator = if i == 0 { "" } else { ", " };
+        let _ = write!(policy, "{separator}\"{}\";q={};w={}", s.kind.reason(), s.limit.calls, s.limit.period_seconds);
+    }
+    if let Ok(value) = HeaderValue::try_from(policy) {
         headers.insert("ratelimit-policy", value);
     }
     let current = format!("\"{}\";r={};t={}", tightest.kind.reason(), tightest.remaining, tightest.reset_seconds);
-    if let Ok(value) = HeaderValue::from_str(&current) {
+    if let Ok(value) = HeaderValue::try_from(current) {
         headers.insert("ratelimit", value);
     }
 }
@@ -459,20 +464,28 @@ fn stream_through(status: StatusCode, headers: HeaderMap, upstream: Response, ga
     response
 }
 
+fn as_received(status: StatusCode, headers: HeaderMap, bytes: Bytes) -> Response {
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
 fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut ResponseHook, local: Vec<Value>) -> Response {
-    let as_received = |bytes: Bytes| {
-        let mut response = Response::new(Body::from(bytes));
-        *response.status_mut() = status;
-        *response.headers_mut() = headers.clone();
-        response
-    };
-    let Ok(mut body) = serde_json::from_slice::<Value>(&bytes) else { return as_received(bytes) };
+    if local.is_empty() && hook.list_ids.is_empty() && !hook.exchanges.needs_whole_answers() {
+        // Nothing to rewrite or log: read only what the records need.
+        if let Some(answers) = jsonrpc::Answer::read_all(&bytes) {
+            answers.iter().for_each(|answer| hook.exchanges.complete_answer(answer));
+            return as_received(status, headers, bytes);
+        }
+    }
+    let Ok(mut body) = serde_json::from_slice::<Value>(&bytes) else { return as_received(status, headers, bytes) };
     let changed = match &mut body {
         Value::Array(items) => items.iter_mut().fold(false, |changed, m| hook.on_message(m) | changed),
         single => hook.on_message(single),
     };
     if !changed && local.is_empty() {
-        return as_received(bytes);
+        return as_received(status, headers, bytes);
     }
     match &mut body {
         Value::Array(items) => items.extend(local),
