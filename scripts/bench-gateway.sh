@@ -8,9 +8,10 @@
 # to nginx's. With 8 or more cores each process gets its own cores (taskset):
 # load generator, proxy (4 cores, and 1 core for the contention check),
 # upstream; with fewer they share. Also: added p50 at one idle connection,
-# latency at a steady rate, mcpgate's RSS after 64 connections.
+# latency at a steady rate, mcpgate's RSS after 64 connections; with
+# PROFILE=1, a perf profile of mcpgate at saturation, summed per part.
 # Writes its tables into docs/benchmarks.md.
-#   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 ./scripts/bench-gateway.sh
+#   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 PROFILE=1 ./scripts/bench-gateway.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
@@ -40,7 +41,7 @@ fi
 CLK_TCK="$(getconf CLK_TCK)"
 
 step "building release binaries"
-cargo build --release --locked --bin mcpgate --example bench-upstream
+cargo build --release --locked --bin mcpgate --example bench-upstream --example bench-bare-proxy
 
 work="$(mktemp -d)"
 pids=()
@@ -141,14 +142,17 @@ run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, co
     local place=()
     while [ "$1" != "--" ]; do place+=("$1"); shift; done
     shift
-    env "$@" RUST_LOG=warn "${place[@]}" ./target/release/mcpgate serve --ephemeral >"$work/$label.json" 2>"$work/$label.log" &
+    # A file-backed store, as in production: with --ephemeral's in-memory
+    # store the call log of every benchmark call would sit in the RSS.
+    local admin_port gateway_port token="mcpa_bench_$RANDOM$RANDOM"
+    admin_port="$(free_port)"; gateway_port="$(free_port)"
+    env "$@" RUST_LOG=warn "${place[@]}" ./target/release/mcpgate serve --database "sqlite://$work/$label.db" \
+        --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" --admin-token "$token" 2>"$work/$label.log" &
     GATEWAY_PID=$!
     pids+=("$GATEWAY_PID")
-    for _ in $(seq 50); do [ -s "$work/$label.json" ] && break; sleep 0.1; done
-    local admin token
-    admin="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin_url"])' "$work/$label.json")"
-    token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$work/$label.json")"
-    GATEWAY="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["gateway_url"])' "$work/$label.json")/mcp/bench"
+    local admin="http://127.0.0.1:$admin_port"
+    for _ in $(seq 100); do curl -sf -o /dev/null "$admin/healthz" && break; sleep 0.1; done
+    GATEWAY="http://127.0.0.1:$gateway_port/mcp/bench"
     api() { curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@" >/dev/null; }
     api -X PUT "$admin/api/v1/servers/bench" -d '{}'
     api -X PUT "$admin/api/v1/servers/bench/versions/v1" -d "{\"backend_url\": \"http://127.0.0.1:$upstream_port/mcp\"}"
@@ -172,9 +176,14 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
 PY
 pids+=($!)
 
-step "starting nginx and three mcpgates (span export off, off on one core, on)"
+step "starting nginx, the bare Rust proxy and three mcpgates (span export off, off on one core, on)"
 upstream_pid="${pids[0]}"
 start_nginx
+bare_port="$(free_port)"
+"${PROXY[@]}" ./target/release/examples/bench-bare-proxy "$bare_port" "http://127.0.0.1:$upstream_port/mcp" 2>"$work/bare.log" &
+bare_pid=$!
+pids+=("$bare_pid")
+bare_url="http://127.0.0.1:$bare_port/mcp"
 run_gateway plain "${PROXY[@]}" --
 plain_url="$GATEWAY"; plain_key="$KEY"; plain_pid="$GATEWAY_PID"
 run_gateway one "${PROXY_ONE[@]}" --
@@ -191,6 +200,7 @@ for round in $(seq "$ROUNDS"); do
     measure "http://127.0.0.1:$upstream_port/mcp" "" "$upstream_pid" >>"$work/direct.rows"
     # shellcheck disable=SC2086
     measure "$NGINX_URL" "" $NGINX_PIDS >>"$work/nginx.rows"
+    measure "$bare_url" "" "$bare_pid" >>"$work/bare.rows"
     measure "$plain_url" "$plain_key" "$plain_pid" >>"$work/plain.rows"
     measure "$traced_url" "$traced_key" "$traced_pid" >>"$work/traced.rows"
     measure "$one_url" "$one_key" "$one_pid" >>"$work/one.rows"
@@ -199,10 +209,31 @@ median_row() { sort -g -k5 "$work/$1.rows" | sed -n "$(( ($(wc -l <"$work/$1.row
 spread() { python3 -c "import sys; v=sorted(float(l.split()[4]) for l in open(sys.argv[1])); print(f'{v[0]:.0f}–{v[-1]:.0f}')" "$work/$1.rows"; }
 read -r direct_rps direct_p50 direct_p99 direct_err _ <<<"$(median_row direct)"
 read -r nx_rps nx_p50 nx_p99 nx_err nx_cpu <<<"$(median_row nginx)"
+read -r bare_rps bare_p50 bare_p99 bare_err bare_cpu <<<"$(median_row bare)"
 read -r gw_rps gw_p50 gw_p99 gw_err gw_cpu <<<"$(median_row plain)"
 read -r tr_rps tr_p50 tr_p99 tr_err tr_cpu <<<"$(median_row traced)"
 read -r one_rps one_p50 one_p99 one_err one_cpu <<<"$(median_row one)"
 gw_rss="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$plain_pid/status")"
+
+# PROFILE=1: where mcpgate's CPU goes at saturation (perf call graphs).
+profile_section=""
+if [ "${PROFILE:-0}" = 1 ]; then
+    step "profiling mcpgate at saturation (perf, ${DURATION}s)"
+    command -v perf >/dev/null 2>&1 || apt-get install -y -qq linux-perf >/dev/null 2>&1 || die "perf is missing and 'apt-get install linux-perf' failed"
+    MCPGATE_BENCH_KEY="$plain_key" "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$((DURATION + 3))s" -s benches/gateway.lua "$plain_url" >/dev/null &
+    load_pid=$!
+    sleep 2
+    perf record -q -F 499 --call-graph dwarf,32768 -p "$plain_pid" -o "$work/perf.data" -- sleep "$DURATION" 2>/dev/null
+    wait "$load_pid"
+    profile_section="Where mcpgate's CPU goes at saturation, span export off (\`PROFILE=1\`: \`perf record --call-graph dwarf\`
+on the release build; the share of samples whose stack passes through each part, so rows overlap; a
+stack deeper than the 32 KB perf copies is cut short, so outer parts such as the handler read low):
+
+| part | share of samples |
+| --- | ---: |
+$(perf script -i "$work/perf.data" 2>/dev/null | python3 scripts/lib/perf_shares.py)
+"
+fi
 
 step "latency: one idle connection, then a steady rate"
 read -r direct_i50 direct_i99 <<<"$(idle "http://127.0.0.1:$upstream_port/mcp" "")"
@@ -217,6 +248,7 @@ read -r tr_s50 tr_s99 <<<"$(steady "$traced_url" "$traced_key")"
 ratio() { python3 -c "print(f'{$1/$nx_cpu:.2f}×')"; }
 rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_err | — | — | — |
 | nginx (floor) | $nx_rps | $nx_p50 | $nx_p99 | $nx_err | $nx_cpu | $(spread nginx) | 1.00× |
+| bare Rust proxy: mcpgate's HTTP stack, no governance | $bare_rps | $bare_p50 | $bare_p99 | $bare_err | $bare_cpu | $(spread bare) | $(ratio "$bare_cpu") |
 | mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $gw_cpu | $(spread plain) | $(ratio "$gw_cpu") |
 | mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $tr_cpu | $(spread traced) | $(ratio "$tr_cpu") |
 | mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(spread one) | $(ratio "$one_cpu") |"
@@ -226,8 +258,9 @@ latency_rows="| direct to upstream | $direct_i50 | $direct_s50 | $direct_s99 | �
 | mcpgate, span export off | $gw_i50 | $gw_s50 | $gw_s99 | $(over "$gw_i50" "$direct_i50") | $(over "$gw_s99" "$direct_s99") |
 | mcpgate, span export on | $tr_i50 | $tr_s50 | $tr_s99 | $(over "$tr_i50" "$direct_i50") | $(over "$tr_s99" "$direct_s99") |"
 figures="$(python3 -c "
-gw, tr, one, nx = $gw_cpu, $tr_cpu, $one_cpu, $nx_cpu
+gw, tr, one, nx, bare = $gw_cpu, $tr_cpu, $one_cpu, $nx_cpu, $bare_cpu
 print(f'- mcpgate ÷ nginx CPU per call: **{gw/nx:.2f}×** (target ≤ 1.5×); span export on adds **{(tr/gw-1)*100:+.0f}%** (target ≤ +15%).')
+print(f'- The bare Rust proxy (hyper server and client, no governance) alone costs **{bare/nx:.2f}×** nginx; governance adds **{gw-bare:.0f} µs** per call on top ({gw/bare:.2f}× the bare proxy).')
 print(f'- CPU per call on $PROXY_CORES cores vs one core: **{(gw/one-1)*100:+.0f}%** (target within 10%).')
 print(f'- Added p50 at one idle connection (20 calls/s): nginx +{$nx_i50-$direct_i50:.3f} ms, mcpgate +{$gw_i50-$direct_i50:.3f} ms (target: nginx + 0.1 ms).')
 print(f'- Added p99 at $RATE calls/s over nginx: {$gw_s99-$nx_s99:+.3f} ms (target ≤ 0.3 ms).')
@@ -242,9 +275,13 @@ python3 scripts/lib/bench_section.py gateway-bench <<SECTION
 \`tools/call echo\` against a minimal rmcp upstream (stateless, JSON replies),
 \`wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s\`, $cpu, $PLACEMENT; measured $(date +%F).
 Through mcpgate means subscription-key auth, the tool allow-list check, a quota
-charge, version routing, metrics and the call log on every call; "span export on"
+charge, version routing, metrics and the call log (a file-backed SQLite store, as in
+production) on every call; "span export on"
 adds an OTLP span per call, exported over HTTP to a local sink. nginx is a plain
-reverse proxy with upstream keepalive and no governance: the floor. CPU per call is
+reverse proxy with upstream keepalive and no governance: the floor. The bare Rust
+proxy (\`benches/bare_proxy.rs\`) is mcpgate's own HTTP stack (hyper server through an
+axum handler, hyper-util's pooled client, mimalloc) forwarding with no governance:
+what the stack costs before any governance. CPU per call is
 the proxy's user + system time (children included, from \`/proc/PID/stat\`) over
 the measured run divided by the calls it served.
 
@@ -261,5 +298,6 @@ Latency: one idle connection at 20 calls/s (10 s), and a steady $RATE calls/s ov
 | path | idle p50 ms | steady p50 ms | steady p99 ms | idle p50 added | steady p99 added |
 | --- | ---: | ---: | ---: | ---: | ---: |
 $latency_rows
-<!-- gateway-bench:end -->
+
+$profile_section<!-- gateway-bench:end -->
 SECTION

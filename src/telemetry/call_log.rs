@@ -4,7 +4,9 @@
 use crate::model::calls::CallRecord;
 use crate::store::DynStore;
 use std::time::Duration;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
 
 pub enum Job {
     /// A record, and whom to tell once it is stored (before-response mode).
@@ -33,46 +35,121 @@ pub struct Retention {
 
 const BATCH: usize = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How often, when writing behind, queued records are taken into the batch.
+/// The writer is woken by time, not by each record: a wake-up per call cost
+/// a task wake (often a thread wake-up) and a timer on every request. The
+/// queue holds thousands of records, so it drains faster than a gateway fills it.
+const PICKUP: Duration = Duration::from_millis(10);
+
+/// The batch being gathered, and whom to tell once it is stored.
+struct Writer {
+    store: DynStore,
+    retention: Retention,
+    batch: Vec<CallRecord>,
+    acks: Vec<oneshot::Sender<()>>,
+    last_prune: Instant,
+}
+
+impl Writer {
+    fn take(&mut self, record: CallRecord, ack: Option<oneshot::Sender<()>>) {
+        self.batch.push(record);
+        self.acks.extend(ack);
+    }
+
+    async fn write(&mut self) {
+        write(&self.store, &mut self.batch, &mut self.acks).await;
+    }
+
+    async fn prune_if_due(&mut self) {
+        if self.last_prune.elapsed() >= PRUNE_EVERY {
+            prune(&self.store, &self.retention).await;
+            self.last_prune = Instant::now();
+        }
+    }
+
+    async fn flush(&mut self, done: oneshot::Sender<()>) {
+        self.write().await;
+        prune(&self.store, &self.retention).await;
+        let _ = done.send(());
+    }
+}
 
 /// Runs until every sender is gone.
-pub async fn run(store: DynStore, mut jobs: mpsc::Receiver<Job>, flush_every: Duration, retention: Retention) {
-    let mut batch: Vec<CallRecord> = Vec::new();
-    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
-    let mut last_prune = tokio::time::Instant::now();
+pub async fn run(store: DynStore, jobs: mpsc::Receiver<Job>, flush_every: Duration, retention: Retention, mode: Write) {
+    let writer = Writer { store, retention, batch: Vec::new(), acks: Vec::new(), last_prune: Instant::now() };
+    match mode {
+        Write::Behind => write_behind(writer, jobs, flush_every).await,
+        Write::BeforeResponse => write_before_response(writer, jobs, flush_every).await,
+    }
+}
+
+/// Records wait in the queue and are picked up every `PICKUP`; the batch is
+/// written every `flush_every`, or sooner when full.
+async fn write_behind(mut writer: Writer, mut jobs: mpsc::Receiver<Job>, flush_every: Duration) {
+    let mut ticks = tokio::time::interval(PICKUP);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_write = Instant::now();
+    loop {
+        ticks.tick().await;
+        loop {
+            match jobs.try_recv() {
+                Ok(Job::Record(record, ack)) => {
+                    writer.take(*record, ack);
+                    if writer.batch.len() >= BATCH {
+                        writer.write().await;
+                    }
+                }
+                Ok(Job::Flush(done)) => writer.flush(done).await,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    writer.write().await;
+                    return;
+                }
+            }
+        }
+        if last_write.elapsed() >= flush_every {
+            writer.write().await;
+            last_write = Instant::now();
+            writer.prune_if_due().await;
+        }
+    }
+}
+
+/// Woken by each record, since its response waits: it is written at once,
+/// with whatever else queued meanwhile (group commit).
+async fn write_before_response(mut writer: Writer, mut jobs: mpsc::Receiver<Job>, flush_every: Duration) {
     loop {
         let job = tokio::select! {
             job = jobs.recv() => job,
             _ = tokio::time::sleep(flush_every) => {
-                write(&store, &mut batch, &mut acks).await;
-                if last_prune.elapsed() >= PRUNE_EVERY {
-                    prune(&store, &retention).await;
-                    last_prune = tokio::time::Instant::now();
-                }
+                writer.write().await;
+                writer.prune_if_due().await;
                 continue;
             }
         };
         match job {
             Some(Job::Record(record, ack)) => {
-                batch.push(*record);
-                acks.extend(ack);
-                // Someone waits: take whatever else is queued and write now.
-                if !acks.is_empty() {
-                    while let Ok(Job::Record(record, ack)) = jobs.try_recv() {
-                        batch.push(*record);
-                        acks.extend(ack);
+                writer.take(*record, ack);
+                // Someone waits: take whatever else is queued and write now
+                // (a flush met on the way is answered after that write).
+                let mut flush = None;
+                while !writer.acks.is_empty() && flush.is_none() {
+                    match jobs.try_recv() {
+                        Ok(Job::Record(record, ack)) => writer.take(*record, ack),
+                        Ok(Job::Flush(done)) => flush = Some(done),
+                        Err(_) => break,
                     }
                 }
-                if batch.len() >= BATCH || !acks.is_empty() {
-                    write(&store, &mut batch, &mut acks).await;
+                if writer.batch.len() >= BATCH || !writer.acks.is_empty() {
+                    writer.write().await;
+                }
+                if let Some(done) = flush {
+                    writer.flush(done).await;
                 }
             }
-            Some(Job::Flush(done)) => {
-                write(&store, &mut batch, &mut acks).await;
-                prune(&store, &retention).await;
-                let _ = done.send(());
-            }
+            Some(Job::Flush(done)) => writer.flush(done).await,
             None => {
-                write(&store, &mut batch, &mut acks).await;
+                writer.write().await;
                 return;
             }
         }

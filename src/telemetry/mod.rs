@@ -171,26 +171,14 @@ impl Telemetry {
                     .build();
                 let (tx, rx) = std_mpsc::sync_channel(settings.queue_capacity);
                 let tracer = provider.tracer("mcpgate");
-                std::thread::Builder::new()
-                    .name("mcpgate-spans".into())
-                    .spawn(move || {
-                        for job in rx {
-                            match job {
-                                SpanJob::Emit(observation) => traces::emit(&tracer, &observation),
-                                SpanJob::Flush(done) => {
-                                    let _ = done.send(());
-                                }
-                            }
-                        }
-                    })
-                    .map_err(|e| otlp_error(otlp, e))?;
+                std::thread::Builder::new().name("mcpgate-spans".into()).spawn(move || emit_spans(&tracer, &rx)).map_err(|e| otlp_error(otlp, e))?;
                 (Some(provider), Some(tx))
             }
             None => (None, None),
         };
 
         let (calls, jobs) = mpsc::channel(settings.queue_capacity);
-        tokio::spawn(call_log::run(store, jobs, settings.call_log_flush, settings.retention.clone()));
+        tokio::spawn(call_log::run(store, jobs, settings.call_log_flush, settings.retention.clone(), settings.call_log_write));
         Ok(Arc::new(Telemetry {
             metrics,
             payload: settings.payload.clone(),
@@ -286,6 +274,31 @@ impl Telemetry {
             tracing::warn!(error = %err, "encoding metrics failed");
         }
         String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// How often the span thread takes what the gateway queued. It is woken by
+/// time, not by each span: a wake-up per span cost the sending worker a
+/// futex call on every request (a tenth of the gateway's CPU with span
+/// export on, docs/benchmarks.md). The queue holds `queue_capacity` spans,
+/// so it drains faster than any one gateway fills it.
+const SPAN_PICKUP: Duration = Duration::from_millis(10);
+
+/// The span thread: builds and ends a span per observation, until the
+/// gateway's side of the queue is gone.
+fn emit_spans(tracer: &opentelemetry_sdk::trace::SdkTracer, jobs: &std_mpsc::Receiver<SpanJob>) {
+    loop {
+        std::thread::sleep(SPAN_PICKUP);
+        loop {
+            match jobs.try_recv() {
+                Ok(SpanJob::Emit(observation)) => traces::emit(tracer, &observation),
+                Ok(SpanJob::Flush(done)) => {
+                    let _ = done.send(());
+                }
+                Err(std_mpsc::TryRecvError::Empty) => break,
+                Err(std_mpsc::TryRecvError::Disconnected) => return,
+            }
+        }
     }
 }
 
