@@ -16,56 +16,45 @@ use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
 /// How a request to a backend failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// Nothing reached the backend: the connection could not be made.
-    Connect,
-    Timeout,
-    /// The exchange broke after the request was sent.
-    Broken,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct SendError {
-    pub failure: Failure,
+    /// Nothing reached the backend: the connection could not be made.
+    pub connect: bool,
+    /// Time ran out (connecting, or waiting for the answer).
+    pub timeout: bool,
     /// The innermost cause, for the refusal and the call log.
     pub cause: String,
 }
 
 impl SendError {
-    fn from_error(failure: Failure, err: &(dyn std::error::Error + 'static)) -> SendError {
+    fn new(connect: bool, timeout: bool, err: &(dyn std::error::Error + 'static)) -> SendError {
         let mut cause = err;
         while let Some(next) = cause.source() {
             cause = next;
         }
         let timed_out = cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut);
-        SendError { failure: if timed_out { Failure::Timeout } else { failure }, cause: cause.to_string() }
+        SendError { connect, timeout: timeout || timed_out, cause: cause.to_string() }
     }
 
     fn from_hyper(err: &hyper_util::client::legacy::Error) -> SendError {
-        SendError::from_error(if err.is_connect() { Failure::Connect } else { Failure::Broken }, err)
+        SendError::new(err.is_connect(), false, err)
     }
 
     fn from_reqwest(err: &reqwest::Error) -> SendError {
-        let failure = match () {
-            _ if err.is_timeout() => Failure::Timeout,
-            _ if err.is_connect() => Failure::Connect,
-            _ => Failure::Broken,
-        };
-        SendError::from_error(failure, err)
+        SendError::new(err.is_connect(), err.is_timeout(), err)
     }
 
     /// Reading a response body failed.
     pub fn from_body(err: &axum::Error) -> SendError {
-        SendError::from_error(Failure::Broken, err)
+        SendError::new(false, false, err)
     }
 
     pub fn is_timeout(&self) -> bool {
-        self.failure == Failure::Timeout
+        self.timeout
     }
 
     pub fn is_connect(&self) -> bool {
-        self.failure == Failure::Connect
+        self.connect
     }
 }
 
@@ -107,4 +96,30 @@ impl Backends {
 /// The whole body of a response.
 pub(crate) async fn read_all(body: Body) -> Result<Bytes, SendError> {
     body.collect().await.map(|collected| collected.to_bytes()).map_err(|e| SendError::from_body(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::VersionSpec;
+
+    fn version(url: &str) -> VersionConfig {
+        let backend = reqwest::Url::parse(url).unwrap();
+        let plain_backend = url.parse().ok().filter(|_| url.starts_with("http://"));
+        let spec: VersionSpec = serde_json::from_value(serde_json::json!({ "backend_url": url })).unwrap();
+        VersionConfig { spec, backend, plain_backend, updated_at: chrono::Utc::now() }
+    }
+
+    /// A refused connection is a connect failure on either client: the
+    /// gateway refunds the calls it charged, since nothing was served.
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_failure_on_both_clients() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let backends = Backends::new(crate::http_client::client_builder().build().unwrap(), Duration::from_secs(2), Duration::from_secs(1));
+        for url in [format!("http://{closed}/mcp"), format!("https://{closed}/mcp")] {
+            let err = backends.send(&version(&url), Method::POST, HeaderMap::new(), Bytes::from_static(b"{}")).await.unwrap_err();
+            assert!(err.is_connect() && !err.is_timeout(), "{url}: {err:?}");
+            assert!(!err.cause.is_empty());
+        }
+    }
 }
