@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::time::Duration;
 
 /// How a request to a backend failed.
@@ -68,7 +68,8 @@ impl Backends {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
-        let plain = Client::builder(TokioExecutor::new()).pool_idle_timeout(idle_timeout).build(connector);
+        // The timer lets the pool close idle connections itself, not only skip them at checkout.
+        let plain = Client::builder(TokioExecutor::new()).pool_idle_timeout(idle_timeout).pool_timer(TokioTimer::new()).build(connector);
         Backends { plain, tls }
     }
 
