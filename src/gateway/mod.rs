@@ -41,8 +41,16 @@ pub const SUBSCRIPTION_KEY_HEADER: &str = "x-subscription-key";
 pub const SERVER_VERSION_HEADER: &str = "mcp-server-version";
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
-/// How long an idle connection to a backend is kept for reuse.
+/// How long an idle connection is kept for reuse (token, JWKS and tool-manifest fetches).
 const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// How long an idle connection to a backend is kept for reuse: less than
+/// the keep-alive timeout common MCP servers close idle connections after
+/// (Node's and uvicorn's 5 s). A connection the backend is closing as the
+/// gateway reuses it fails the call with "connection closed before message
+/// completed" (seen in the cluster test), and a POST cannot safely be sent
+/// again.
+const BACKEND_IDLE: Duration = Duration::from_secs(4);
 
 /// Where quota and rate-limit counts live.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -131,7 +139,7 @@ impl Gateway {
             .build()
             .map_err(|e| StartError::Client(e.to_string()))?;
         let sessions = SessionKeys::new(&store.secret_key());
-        let backends = backend::Backends::new(client.clone(), settings.connect_timeout, UPSTREAM_IDLE);
+        let backends = backend::Backends::new(client.clone(), settings.connect_timeout, BACKEND_IDLE);
         Ok(Arc::new(Gateway {
             config,
             limiter,
