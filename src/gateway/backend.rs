@@ -45,7 +45,7 @@ impl SendError {
     }
 
     /// Reading a response body failed.
-    pub fn from_body(err: &axum::Error) -> SendError {
+    fn from_body(err: &axum::Error) -> SendError {
         SendError::new(false, false, err)
     }
 

@@ -56,8 +56,22 @@ impl Writer {
         self.acks.extend(ack);
     }
 
+    /// Writes the batch and tells whoever waits that it is stored (a failed
+    /// write drops the acknowledgements: the waiters go on without one).
     async fn write(&mut self) {
-        write(&self.store, &mut self.batch, &mut self.acks).await;
+        if self.batch.is_empty() {
+            return;
+        }
+        match self.store.insert_calls(&self.batch).await {
+            Ok(()) => self.acks.drain(..).for_each(|ack| {
+                let _ = ack.send(());
+            }),
+            Err(err) => {
+                tracing::warn!(error = %err, count = self.batch.len(), "writing call records failed; they are dropped");
+                self.acks.clear();
+            }
+        }
+        self.batch.clear();
     }
 
     async fn prune_if_due(&mut self) {
@@ -154,24 +168,6 @@ async fn write_before_response(mut writer: Writer, mut jobs: mpsc::Receiver<Job>
             }
         }
     }
-}
-
-/// Writes the batch and tells whoever waits that it is stored (a failed
-/// write drops the acknowledgements: the waiters go on without one).
-async fn write(store: &DynStore, batch: &mut Vec<CallRecord>, acks: &mut Vec<oneshot::Sender<()>>) {
-    if batch.is_empty() {
-        return;
-    }
-    match store.insert_calls(batch).await {
-        Ok(()) => acks.drain(..).for_each(|ack| {
-            let _ = ack.send(());
-        }),
-        Err(err) => {
-            tracing::warn!(error = %err, count = batch.len(), "writing call records failed; they are dropped");
-            acks.clear();
-        }
-    }
-    batch.clear();
 }
 
 async fn prune(store: &DynStore, retention: &Retention) {
