@@ -89,7 +89,10 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(false)),
             write_locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             telemetry: None,
-            upstream: crate::upstream::UpstreamClient::new(crate::http_client::client_builder().build().unwrap_or_default()),
+            upstream: {
+                let http = crate::http_client::client_builder().build().unwrap_or_default();
+                crate::upstream::UpstreamClient::new(http.clone(), http)
+            },
         }
     }
 

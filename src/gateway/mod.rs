@@ -41,7 +41,7 @@ pub const SUBSCRIPTION_KEY_HEADER: &str = "x-subscription-key";
 pub const SERVER_VERSION_HEADER: &str = "mcp-server-version";
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
-/// How long an idle connection is kept for reuse (token, JWKS and tool-manifest fetches).
+/// How long an idle connection is kept for reuse (token and JWKS fetches).
 const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 
 /// How long an idle connection to a backend is kept for reuse: less than
@@ -49,7 +49,8 @@ const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
 /// (Node's and uvicorn's 5 s). A connection the backend is closing as the
 /// gateway reuses it fails the call with "connection closed before message
 /// completed" (seen in the cluster test), and a POST cannot safely be sent
-/// again.
+/// again. Every client that speaks to backends keeps it: the proxy's
+/// (plain and HTTPS), legacy SSE bridges', and tool-manifest fetches'.
 const BACKEND_IDLE: Duration = Duration::from_secs(4);
 
 /// Where quota and rate-limit counts live.
@@ -133,13 +134,16 @@ impl Gateway {
                 Limiter::Redis(redis)
             }
         };
-        let client = crate::http_client::client_builder()
-            .connect_timeout(settings.connect_timeout)
-            .pool_idle_timeout(UPSTREAM_IDLE)
-            .build()
-            .map_err(|e| StartError::Client(e.to_string()))?;
+        let client = |idle: Duration| {
+            crate::http_client::client_builder()
+                .connect_timeout(settings.connect_timeout)
+                .pool_idle_timeout(idle)
+                .build()
+                .map_err(|e| StartError::Client(e.to_string()))
+        };
+        let (client, backend_client) = (client(UPSTREAM_IDLE)?, client(BACKEND_IDLE)?);
         let sessions = SessionKeys::new(&store.secret_key());
-        let backends = backend::Backends::new(client.clone(), settings.connect_timeout, BACKEND_IDLE);
+        let backends = backend::Backends::new(backend_client.clone(), settings.connect_timeout, BACKEND_IDLE);
         Ok(Arc::new(Gateway {
             config,
             limiter,
@@ -150,7 +154,7 @@ impl Gateway {
             bridges: Default::default(),
             settings,
             tokens: oauth::TokenVerifier::new(client.clone()),
-            upstream: crate::upstream::UpstreamClient::new(client.clone()),
+            upstream: crate::upstream::UpstreamClient::new(backend_client, client.clone()),
             backends,
         }))
     }

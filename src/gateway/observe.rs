@@ -10,7 +10,6 @@ use super::tools::ToolCatalog;
 use crate::telemetry::observation::{CallContext, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -32,7 +31,9 @@ pub struct Exchanges {
     telemetry: Arc<Telemetry>,
     /// Shared with every observation; copied only when initialize teaches it something.
     pub context: Arc<CallContext>,
-    pending: HashMap<String, Pending>,
+    /// Requests awaiting their answer, by id key: a body holds one request
+    /// or a batch of at most `max_batch` (100), so a list beats a map.
+    pending: Vec<(String, Pending)>,
     version: Arc<VersionConfig>,
     /// Where what an initialize result says about the server is kept.
     server_infos: Arc<ServerInfos>,
@@ -73,7 +74,7 @@ impl Exchanges {
         Exchanges {
             telemetry: gateway.telemetry.clone(),
             context,
-            pending: HashMap::new(),
+            pending: Vec::new(),
             version,
             server_infos: gateway.server_infos.clone(),
             tools: gateway.tools.clone(),
@@ -133,7 +134,10 @@ impl Exchanges {
                 forwarded: false,
                 unapproved_tools: None,
             };
-            self.pending.insert(jsonrpc::id_key(&id), pending);
+            let key = jsonrpc::id_key(&id);
+            // A repeated id replaces the earlier request, as a map would.
+            self.pending.retain(|(k, _)| *k != key);
+            self.pending.push((key, pending));
         }
         upstream_header
     }
@@ -144,14 +148,15 @@ impl Exchanges {
 
     /// Notes on the `tools/list` request `id` which tools its answer hid.
     pub fn note_unapproved(&mut self, id: &Value, hidden: &[String]) {
-        if let Some(pending) = self.pending.get_mut(&jsonrpc::id_key(id)) {
+        let key = jsonrpc::id_key(id);
+        if let Some((_, pending)) = self.pending.iter_mut().find(|(k, _)| *k == key) {
             pending.unapproved_tools = capped(Some(&hidden.join(",")));
         }
     }
 
     /// The requests still awaiting an answer went to the upstream.
     pub fn forwarded(&mut self) {
-        self.pending.values_mut().for_each(|p| p.forwarded = true);
+        self.pending.iter_mut().for_each(|(_, p)| p.forwarded = true);
     }
 
     /// An answer (from upstream or the gateway) to one of the requests.
@@ -170,7 +175,7 @@ impl Exchanges {
         if !jsonrpc::is_response(message) {
             return;
         }
-        let Some(pending) = jsonrpc::id(message).and_then(|id| self.pending.remove(&jsonrpc::id_key(id))) else { return };
+        let Some(pending) = jsonrpc::id(message).and_then(|id| self.take_pending(&jsonrpc::id_key(id))) else { return };
         if pending.method == "initialize" {
             self.learn_server(message);
         }
@@ -195,12 +200,12 @@ impl Exchanges {
     /// Whether answers must be read whole: to log their payloads, or to
     /// learn what an initialize result says about the server.
     pub fn needs_whole_answers(&self) -> bool {
-        self.payload_logging() || self.pending.values().any(|p| p.method == "initialize")
+        self.payload_logging() || self.pending.iter().any(|(_, p)| p.method == "initialize")
     }
 
     /// An answer read without its payload (see `needs_whole_answers`).
     pub fn complete_answer(&mut self, answer: &jsonrpc::Answer) {
-        let Some(pending) = answer.id_key().and_then(|key| self.pending.remove(&key)) else { return };
+        let Some(pending) = answer.id_key().and_then(|key| self.take_pending(&key)) else { return };
         let error = match answer.outcome() {
             jsonrpc::Outcome::Succeeded => None,
             jsonrpc::Outcome::Failed { code, message } => {
@@ -212,10 +217,14 @@ impl Exchanges {
 
     /// Every request still waiting ends with this error.
     pub fn fail_all(&mut self, error_type: &str, message: &str) {
-        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
-        for p in pending {
+        for (_, p) in std::mem::take(&mut self.pending) {
             self.finish(p, Some(ObservedError { error_type: error_type.to_string(), message: message.to_string() }), None);
         }
+    }
+
+    fn take_pending(&mut self, key: &str) -> Option<Pending> {
+        let at = self.pending.iter().position(|(k, _)| k == key)?;
+        Some(self.pending.swap_remove(at).1)
     }
 
     fn learn_server(&mut self, message: &Value) {

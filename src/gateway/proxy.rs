@@ -4,14 +4,14 @@
 //! a `tools/list` result is filtered or a refusal is added.
 
 use super::backend::{read_all, SendError};
-use super::config::VersionConfig;
+use super::config::{Association, VersionConfig};
 use super::legacy_sse::BridgeError;
 use super::limits::{Decision, Standing};
 use super::observe::Exchanges;
 use super::refusal::{Refusal, RequestIds};
 use super::sessions::Session;
 use super::{admit, jsonrpc, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
-use crate::model::{ToolFilter, Transport, VersionStatus};
+use crate::model::{Transport, VersionStatus};
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -182,7 +182,9 @@ fn timed_out(requests: &RequestIds) -> Response {
 /// results to the product's allow-list), learns what the version offers,
 /// and reports each answer.
 struct ResponseHook {
-    tool_filter: Option<ToolFilter>,
+    /// The product's association with the server, when it restricts tools;
+    /// shared, not copied per request.
+    tool_filter: Option<Arc<Association>>,
     /// The version's approved manifest, when it has one.
     approved: Option<Arc<VersionConfig>>,
     list_ids: HashSet<String>,
@@ -220,7 +222,7 @@ impl ResponseHook {
             }
         }
         if let Some(filter) = &self.tool_filter {
-            tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.allows(name)));
+            tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.tools.allows(name)));
         }
         tools.len() != before
     }
@@ -241,11 +243,10 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
     let association = routed.grant.product.servers.get(&routed.server).cloned();
-    let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association);
+    let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
     let incoming_traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
-    let association = routed.grant.association(&routed.server);
-    let tool_filter = association.filter(|a| a.restricts_tools).map(|a| a.tools.clone());
+    let tool_filter = association.as_ref().filter(|a| a.restricts_tools).cloned();
 
     let approved = version.spec.approved_tools.as_ref();
     if approved.is_some() {
@@ -261,7 +262,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         .map(|message| {
             let Some(tool) = jsonrpc::tool_name(message) else { return false };
             let reply = match (&tool_filter, approved) {
-                (Some(filter), _) if !filter.allows(tool) => jsonrpc::unknown_tool(jsonrpc::id(message), tool),
+                (Some(filter), _) if !filter.tools.allows(tool) => jsonrpc::unknown_tool(jsonrpc::id(message), tool),
                 (_, Some(approved)) => match gateway.tools.check_call(&routed.server, &routed.version, approved, tool) {
                     Ok(()) => return false,
                     Err(why) => {

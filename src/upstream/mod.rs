@@ -53,8 +53,8 @@ fn answer(content_type: &str, body: &str, id: u64) -> Option<Value> {
     candidates.into_iter().find(|m| m.get("id") == Some(&json!(id)))
 }
 
-/// How mcpgate reaches upstreams on its own behalf: the HTTP client and the
-/// client-credentials tokens it presents.
+/// How mcpgate reaches upstreams on its own behalf: the HTTP client for
+/// MCP servers and the client-credentials tokens it presents.
 #[derive(Clone)]
 pub struct UpstreamClient {
     pub http: reqwest::Client,
@@ -62,8 +62,10 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    pub fn new(http: reqwest::Client) -> UpstreamClient {
-        UpstreamClient { tokens: std::sync::Arc::new(credentials::UpstreamTokens::new(http.clone())), http }
+    /// `http` reaches MCP servers; `token_http` their token endpoints (the
+    /// gateway keeps idle connections to each for a different time).
+    pub fn new(http: reqwest::Client, token_http: reqwest::Client) -> UpstreamClient {
+        UpstreamClient { tokens: std::sync::Arc::new(credentials::UpstreamTokens::new(token_http)), http }
     }
 }
 
