@@ -103,6 +103,8 @@ pub(crate) async fn read_all(body: Body) -> Result<Bytes, SendError> {
 mod tests {
     use super::*;
     use crate::model::VersionSpec;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     fn version(url: &str) -> VersionConfig {
         let backend = reqwest::Url::parse(url).unwrap();
@@ -122,5 +124,63 @@ mod tests {
             assert!(err.is_connect() && !err.is_timeout(), "{url}: {err:?}");
             assert!(!err.cause.is_empty());
         }
+    }
+
+    /// A keep-alive HTTP/1.1 backend that answers `{}` to every request and
+    /// counts the connections it accepted.
+    async fn counting_backend() -> (String, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(read) = socket.read(&mut chunk).await {
+                        if read == 0 {
+                            return;
+                        }
+                        buffer.extend_from_slice(&chunk[..read]);
+                        // Each request is a head and a two-byte body (`{}`).
+                        while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4 + 2) {
+                            if buffer.len() < end {
+                                break;
+                            }
+                            buffer.drain(..end);
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                            if socket.write_all(answer).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    /// Idle connections are reused within the idle timeout and closed after
+    /// it by the pool itself, so a backend's own keep-alive timeout (Node's
+    /// 5 s) never closes a connection as the gateway sends on it.
+    #[tokio::test]
+    async fn idle_backend_connections_are_reused_then_dropped() {
+        let (url, accepted) = counting_backend().await;
+        let idle = Duration::from_millis(300);
+        let backends = Backends::new(crate::http_client::client_builder().build().unwrap(), Duration::from_secs(2), idle);
+        let version = version(&url);
+        let call = || async {
+            let response = backends.send(&version, Method::POST, HeaderMap::new(), Bytes::from_static(b"{}")).await.unwrap();
+            assert_eq!(read_all(response.into_body()).await.unwrap(), Bytes::from_static(b"{}"));
+        };
+        call().await;
+        call().await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "a connection idle for less than the timeout is reused");
+        tokio::time::sleep(idle * 3).await;
+        call().await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "a connection idle for longer is not");
     }
 }
