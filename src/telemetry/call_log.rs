@@ -6,7 +6,7 @@ use crate::store::DynStore;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 pub enum Job {
     /// A record, and whom to tell once it is stored (before-response mode).
@@ -81,6 +81,19 @@ impl Writer {
         }
     }
 
+    /// Takes a record into the batch (writing it when full), or flushes.
+    async fn handle(&mut self, job: Job) {
+        match job {
+            Job::Record(record, ack) => {
+                self.take(*record, ack);
+                if self.batch.len() >= BATCH {
+                    self.write().await;
+                }
+            }
+            Job::Flush(done) => self.flush(done).await,
+        }
+    }
+
     async fn flush(&mut self, done: oneshot::Sender<()>) {
         self.write().await;
         prune(&self.store, &self.retention).await;
@@ -97,23 +110,25 @@ pub async fn run(store: DynStore, jobs: mpsc::Receiver<Job>, flush_every: Durati
     }
 }
 
-/// Records wait in the queue and are picked up every `PICKUP`; the batch is
-/// written every `flush_every`, or sooner when full.
+/// Records wait in the queue and are picked up every `PICKUP` while they
+/// come; the batch is written every `flush_every`, or sooner when full. With
+/// nothing batched the writer sleeps until a record comes (or pruning is
+/// due), so an idle gateway does not wake every `PICKUP`.
 async fn write_behind(mut writer: Writer, mut jobs: mpsc::Receiver<Job>, flush_every: Duration) {
-    let mut ticks = tokio::time::interval(PICKUP);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_write = Instant::now();
     loop {
-        ticks.tick().await;
+        if writer.batch.is_empty() {
+            match tokio::time::timeout(PRUNE_EVERY, jobs.recv()).await {
+                Ok(Some(job)) => writer.handle(job).await,
+                Ok(None) => return,
+                Err(_) => writer.prune_if_due().await,
+            }
+            continue;
+        }
+        tokio::time::sleep(PICKUP).await;
         loop {
             match jobs.try_recv() {
-                Ok(Job::Record(record, ack)) => {
-                    writer.take(*record, ack);
-                    if writer.batch.len() >= BATCH {
-                        writer.write().await;
-                    }
-                }
-                Ok(Job::Flush(done)) => writer.flush(done).await,
+                Ok(job) => writer.handle(job).await,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     writer.write().await;

@@ -285,18 +285,33 @@ impl Telemetry {
 const SPAN_PICKUP: Duration = Duration::from_millis(10);
 
 /// The span thread: builds and ends a span per observation, until the
-/// gateway's side of the queue is gone.
+/// gateway's side of the queue is gone. While jobs come it wakes every
+/// `SPAN_PICKUP`; once a pickup finds the queue empty it blocks until the
+/// next job, so an idle gateway does not wake.
 fn emit_spans(tracer: &opentelemetry_sdk::trace::SdkTracer, jobs: &std_mpsc::Receiver<SpanJob>) {
-    loop {
-        std::thread::sleep(SPAN_PICKUP);
+    let emit = |job: SpanJob| match job {
+        SpanJob::Emit(observation) => traces::emit(tracer, &observation),
+        SpanJob::Flush(done) => {
+            let _ = done.send(());
+        }
+    };
+    while let Ok(job) = jobs.recv() {
+        emit(job);
         loop {
-            match jobs.try_recv() {
-                Ok(SpanJob::Emit(observation)) => traces::emit(tracer, &observation),
-                Ok(SpanJob::Flush(done)) => {
-                    let _ = done.send(());
+            std::thread::sleep(SPAN_PICKUP);
+            let mut picked = 0;
+            loop {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        emit(job);
+                        picked += 1;
+                    }
+                    Err(std_mpsc::TryRecvError::Empty) => break,
+                    Err(std_mpsc::TryRecvError::Disconnected) => return,
                 }
-                Err(std_mpsc::TryRecvError::Empty) => break,
-                Err(std_mpsc::TryRecvError::Disconnected) => return,
+            }
+            if picked == 0 {
+                break;
             }
         }
     }
