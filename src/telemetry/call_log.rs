@@ -35,10 +35,11 @@ pub struct Retention {
 
 const BATCH: usize = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// How often, when writing behind, queued records are taken into the batch.
-/// The writer is woken by time, not by each record: a wake-up per call cost
-/// a task wake (often a thread wake-up) and a timer on every request. The
-/// queue holds thousands of records, so it drains faster than a gateway fills it.
+/// How often, when writing behind and while records come, queued records
+/// are taken into the batch. Under load the writer is woken by time, not by
+/// each record: a wake-up per call cost a task wake (often a thread wake-up)
+/// and a timer on every request. The queue holds thousands of records, so it
+/// drains faster than a gateway fills it.
 const PICKUP: Duration = Duration::from_millis(10);
 
 /// The batch being gathered, and whom to tell once it is stored.
