@@ -47,8 +47,8 @@ pub struct Grant {
 }
 
 impl Grant {
-    pub fn association(&self, server: &str) -> Option<&Association> {
-        self.product.servers.get(server).map(|a| a.as_ref())
+    pub fn association(&self, server: &str) -> Option<&Arc<Association>> {
+        self.product.servers.get(server)
     }
 
     /// The name limits and stickiness are kept under.

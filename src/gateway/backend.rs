@@ -107,10 +107,8 @@ mod tests {
     use std::sync::Arc;
 
     fn version(url: &str) -> VersionConfig {
-        let backend = reqwest::Url::parse(url).unwrap();
-        let plain_backend = url.parse().ok().filter(|_| url.starts_with("http://"));
         let spec: VersionSpec = serde_json::from_value(serde_json::json!({ "backend_url": url })).unwrap();
-        VersionConfig { spec, backend, plain_backend, updated_at: chrono::Utc::now() }
+        VersionConfig::new(spec, chrono::Utc::now()).unwrap()
     }
 
     /// A refused connection is a connect failure on either client: the

@@ -25,6 +25,15 @@ pub struct VersionConfig {
     pub updated_at: DateTime<Utc>,
 }
 
+impl VersionConfig {
+    /// Parses the backend URL once, and picks the client that reaches it.
+    pub(crate) fn new(spec: VersionSpec, updated_at: DateTime<Utc>) -> Result<VersionConfig, url::ParseError> {
+        let backend = reqwest::Url::parse(&spec.backend_url)?;
+        let plain_backend = (backend.scheme() == "http").then(|| backend.as_str().parse().ok()).flatten();
+        Ok(VersionConfig { spec, backend, plain_backend, updated_at })
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ServerConfig {
     /// Shared, so a request holds its version without copying it.
@@ -118,9 +127,8 @@ impl Decoded {
             }
             (Kind::Version, Some(record)) => {
                 let spec: VersionSpec = decode(&record)?;
-                let backend = reqwest::Url::parse(&spec.backend_url).map_err(|e| StoreError::Corrupt(format!("{key}: backend_url: {e}")))?;
-                let plain_backend = (backend.scheme() == "http").then(|| backend.as_str().parse().ok()).flatten();
-                self.versions.insert(pair(), Arc::new(VersionConfig { spec, backend, plain_backend, updated_at: record.updated_at }));
+                let version = VersionConfig::new(spec, record.updated_at).map_err(|e| StoreError::Corrupt(format!("{key}: backend_url: {e}")))?;
+                self.versions.insert(pair(), Arc::new(version));
             }
             (Kind::Version, None) => {
                 self.versions.remove(&pair());

@@ -134,14 +134,14 @@ impl Gateway {
                 Limiter::Redis(redis)
             }
         };
-        let client = |idle: Duration| {
+        let client_keeping_idle = |idle: Duration| {
             crate::http_client::client_builder()
                 .connect_timeout(settings.connect_timeout)
                 .pool_idle_timeout(idle)
                 .build()
                 .map_err(|e| StartError::Client(e.to_string()))
         };
-        let (client, backend_client) = (client(UPSTREAM_IDLE)?, client(BACKEND_IDLE)?);
+        let (client, backend_client) = (client_keeping_idle(UPSTREAM_IDLE)?, client_keeping_idle(BACKEND_IDLE)?);
         let sessions = SessionKeys::new(&store.secret_key());
         let backends = backend::Backends::new(backend_client.clone(), settings.connect_timeout, BACKEND_IDLE);
         Ok(Arc::new(Gateway {

@@ -182,9 +182,9 @@ fn timed_out(requests: &RequestIds) -> Response {
 /// results to the product's allow-list), learns what the version offers,
 /// and reports each answer.
 struct ResponseHook {
-    /// The product's association with the server, when it restricts tools;
-    /// shared, not copied per request.
-    tool_filter: Option<Arc<Association>>,
+    /// The product's association with the server, when its allow-list
+    /// restricts tools; shared, not copied per request.
+    allow_list: Option<Arc<Association>>,
     /// The version's approved manifest, when it has one.
     approved: Option<Arc<VersionConfig>>,
     list_ids: HashSet<String>,
@@ -221,8 +221,8 @@ impl ResponseHook {
                 self.exchanges.telemetry().metrics.record_unapproved("hidden", hidden.len() as u64, &server, &version);
             }
         }
-        if let Some(filter) = &self.tool_filter {
-            tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| filter.tools.allows(name)));
+        if let Some(allow_list) = &self.allow_list {
+            tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| allow_list.tools.allows(name)));
         }
         tools.len() != before
     }
@@ -242,11 +242,11 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let Some(version) = version_of(&routed).cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
-    let association = routed.grant.product.servers.get(&routed.server).cloned();
+    let association = routed.grant.association(&routed.server).cloned();
     let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
     let incoming_traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
-    let tool_filter = association.as_ref().filter(|a| a.restricts_tools).cloned();
+    let allow_list = association.as_ref().filter(|a| a.restricts_tools).cloned();
 
     let approved = version.spec.approved_tools.as_ref();
     if approved.is_some() {
@@ -261,8 +261,8 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         .iter()
         .map(|message| {
             let Some(tool) = jsonrpc::tool_name(message) else { return false };
-            let reply = match (&tool_filter, approved) {
-                (Some(filter), _) if !filter.tools.allows(tool) => jsonrpc::unknown_tool(jsonrpc::id(message), tool),
+            let reply = match (&allow_list, approved) {
+                (Some(allow_list), _) if !allow_list.tools.allows(tool) => jsonrpc::unknown_tool(jsonrpc::id(message), tool),
                 (_, Some(approved)) => match gateway.tools.check_call(&routed.server, &routed.version, approved, tool) {
                     Ok(()) => return false,
                     Err(why) => {
@@ -311,7 +311,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let charged = Charged { calls, batch: forwarded.is_batch() };
     exchanges.forwarded();
     let hook = ResponseHook {
-        tool_filter,
+        allow_list,
         list_ids: forwarded
             .messages()
             .iter()

@@ -278,9 +278,9 @@ impl Telemetry {
 }
 
 /// How often the span thread takes what the gateway queued while spans
-/// come. Under load it is woken by time, not by each span: a wake-up per span cost the sending worker a
-/// futex call on every request (a tenth of the gateway's CPU with span
-/// export on, docs/benchmarks.md). The queue holds `queue_capacity` spans,
+/// come. Under load it is woken by time, not by each span: a wake-up per
+/// span cost the sending worker a futex call on every request (a tenth of
+/// the gateway's CPU with span export on, docs/benchmarks.md). The queue holds `queue_capacity` spans,
 /// so it drains faster than any one gateway fills it.
 const SPAN_PICKUP: Duration = Duration::from_millis(10);
 
