@@ -3,7 +3,13 @@
 //! forwarding each POST body to the upstream and the answer back, with no
 //! governance at all. What mcpgate costs above it is governance; what it
 //! costs above nginx is this stack.
-//! Usage: bench-bare-proxy PORT UPSTREAM_URL
+//!
+//! With a store URL it also hands every call to mcpgate's own telemetry
+//! (metrics and a call-log row in that store), as if each were a
+//! successful `tools/call echo`, and does nothing else: no parsing, no
+//! auth, no routing. That is the floor of any gateway that keeps
+//! mcpgate's call log and metrics on this stack.
+//! Usage: bench-bare-proxy PORT UPSTREAM_URL [STORE_URL]
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,7 +20,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use mcpgate::telemetry::observation::{CallContext, Observation, TraceIds};
+use mcpgate::telemetry::{Telemetry, TelemetrySettings};
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -22,9 +31,54 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Upstream {
     client: Client<HttpConnector, Full<Bytes>>,
     uri: axum::http::Uri,
+    observed: Option<Observed>,
+}
+
+/// mcpgate's telemetry, and the one context every call is recorded under.
+struct Observed {
+    telemetry: Arc<Telemetry>,
+    context: Arc<CallContext>,
+}
+
+impl Observed {
+    async fn start(store_url: &str) -> Result<Observed, Box<dyn std::error::Error>> {
+        let store = mcpgate::store::open(store_url).await?;
+        let telemetry = Telemetry::start(&TelemetrySettings::default(), store)?;
+        let context = CallContext {
+            server: "bench".into(),
+            version: "v1".into(),
+            product: "bench".into(),
+            subscription: Some("bench".into()),
+            auth_type: "subscription_key",
+            http_version: "1.1",
+            ..CallContext::default()
+        };
+        Ok(Observed { telemetry, context: Arc::new(context) })
+    }
+
+    fn record(&self, start: SystemTime, started: Instant) {
+        self.telemetry.record(Observation {
+            method: "tools/call".into(),
+            request_id: Some("1".into()),
+            tool: Some("echo".into()),
+            tool_known: true,
+            prompt: None,
+            resource_uri: None,
+            start,
+            duration: started.elapsed(),
+            trace: TraceIds::continuing(None),
+            context: self.context.clone(),
+            error: None,
+            arguments: None,
+            result: None,
+            cost: 0.0,
+            unapproved_tools: None,
+        });
+    }
 }
 
 async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Response {
+    let (start, started) = (SystemTime::now(), Instant::now());
     let (parts, body) = request.into_parts();
     let Ok(body) = body.collect().await.map(|c| c.to_bytes()) else { return StatusCode::BAD_REQUEST.into_response() };
     let mut outgoing = axum::http::Request::new(Full::new(body));
@@ -35,18 +89,25 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Res
     let Ok(response) = upstream.client.request(outgoing).await else { return StatusCode::BAD_GATEWAY.into_response() };
     let (parts, body) = response.into_parts();
     let Ok(body) = body.collect().await.map(|c| c.to_bytes()) else { return StatusCode::BAD_GATEWAY.into_response() };
+    if let Some(observed) = &upstream.observed {
+        observed.record(start, started);
+    }
     Response::from_parts(parts, Body::from(body))
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(3200);
     let uri = args.next().and_then(|u| u.parse().ok()).unwrap_or_else(|| axum::http::Uri::from_static("http://127.0.0.1:3100/mcp"));
+    let observed = match args.next() {
+        Some(store_url) => Some(Observed::start(&store_url).await?),
+        None => None,
+    };
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client = Client::builder(TokioExecutor::new()).build(connector);
-    let router = axum::Router::new().fallback(forward).with_state(Arc::new(Upstream { client, uri }));
+    let router = axum::Router::new().fallback(forward).with_state(Arc::new(Upstream { client, uri, observed }));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("bare proxy on http://127.0.0.1:{port}/");
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

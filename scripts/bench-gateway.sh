@@ -176,7 +176,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
 PY
 pids+=($!)
 
-step "starting nginx, the bare Rust proxy and three mcpgates (span export off, off on one core, on)"
+step "starting nginx, the bare Rust proxy (without and with the call log) and three mcpgates (span export off, off on one core, on)"
 upstream_pid="${pids[0]}"
 start_nginx
 bare_port="$(free_port)"
@@ -184,6 +184,14 @@ bare_port="$(free_port)"
 bare_pid=$!
 pids+=("$bare_pid")
 bare_url="http://127.0.0.1:$bare_port/mcp"
+# The same proxy handing every call to mcpgate's telemetry (metrics and a
+# call-log row in a file-backed SQLite store): the floor of any gateway that
+# keeps mcpgate's call log and metrics on this stack.
+logged_port="$(free_port)"
+"${PROXY[@]}" ./target/release/examples/bench-bare-proxy "$logged_port" "http://127.0.0.1:$upstream_port/mcp" "sqlite://$work/logged.db" 2>"$work/logged.log" &
+logged_pid=$!
+pids+=("$logged_pid")
+logged_url="http://127.0.0.1:$logged_port/mcp"
 run_gateway plain "${PROXY[@]}" --
 plain_url="$GATEWAY"; plain_key="$KEY"; plain_pid="$GATEWAY_PID"
 run_gateway one "${PROXY_ONE[@]}" --
@@ -201,6 +209,7 @@ for round in $(seq "$ROUNDS"); do
     # shellcheck disable=SC2086
     measure "$NGINX_URL" "" $NGINX_PIDS >>"$work/nginx.rows"
     measure "$bare_url" "" "$bare_pid" >>"$work/bare.rows"
+    measure "$logged_url" "" "$logged_pid" >>"$work/logged.rows"
     measure "$plain_url" "$plain_key" "$plain_pid" >>"$work/plain.rows"
     measure "$traced_url" "$traced_key" "$traced_pid" >>"$work/traced.rows"
     measure "$one_url" "$one_key" "$one_pid" >>"$work/one.rows"
@@ -210,6 +219,7 @@ spread() { python3 -c "import sys; v=sorted(float(l.split()[4]) for l in open(sy
 read -r direct_rps direct_p50 direct_p99 direct_err _ <<<"$(median_row direct)"
 read -r nx_rps nx_p50 nx_p99 nx_err nx_cpu <<<"$(median_row nginx)"
 read -r bare_rps bare_p50 bare_p99 bare_err bare_cpu <<<"$(median_row bare)"
+read -r lg_rps lg_p50 lg_p99 lg_err lg_cpu <<<"$(median_row logged)"
 read -r gw_rps gw_p50 gw_p99 gw_err gw_cpu <<<"$(median_row plain)"
 read -r tr_rps tr_p50 tr_p99 tr_err tr_cpu <<<"$(median_row traced)"
 read -r one_rps one_p50 one_p99 one_err one_cpu <<<"$(median_row one)"
@@ -249,6 +259,7 @@ ratio() { python3 -c "print(f'{$1/$nx_cpu:.2f}×')"; }
 rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_err | — | — | — |
 | nginx (floor) | $nx_rps | $nx_p50 | $nx_p99 | $nx_err | $nx_cpu | $(spread nginx) | 1.00× |
 | bare Rust proxy: mcpgate's HTTP stack, no governance | $bare_rps | $bare_p50 | $bare_p99 | $bare_err | $bare_cpu | $(spread bare) | $(ratio "$bare_cpu") |
+| bare Rust proxy + mcpgate's metrics and call log, nothing else | $lg_rps | $lg_p50 | $lg_p99 | $lg_err | $lg_cpu | $(spread logged) | $(ratio "$lg_cpu") |
 | mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $gw_cpu | $(spread plain) | $(ratio "$gw_cpu") |
 | mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $tr_cpu | $(spread traced) | $(ratio "$tr_cpu") |
 | mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(spread one) | $(ratio "$one_cpu") |"
@@ -258,9 +269,10 @@ latency_rows="| direct to upstream | $direct_i50 | $direct_s50 | $direct_s99 | �
 | mcpgate, span export off | $gw_i50 | $gw_s50 | $gw_s99 | $(over "$gw_i50" "$direct_i50") | $(over "$gw_s99" "$direct_s99") |
 | mcpgate, span export on | $tr_i50 | $tr_s50 | $tr_s99 | $(over "$tr_i50" "$direct_i50") | $(over "$tr_s99" "$direct_s99") |"
 figures="$(python3 -c "
-gw, tr, one, nx, bare = $gw_cpu, $tr_cpu, $one_cpu, $nx_cpu, $bare_cpu
+gw, tr, one, nx, bare, logged = $gw_cpu, $tr_cpu, $one_cpu, $nx_cpu, $bare_cpu, $lg_cpu
 print(f'- mcpgate ÷ nginx CPU per call: **{gw/nx:.2f}×** (target ≤ 1.5×); span export on adds **{(tr/gw-1)*100:+.0f}%** (target ≤ +15%).')
 print(f'- The bare Rust proxy (hyper server and client, no governance) alone costs **{bare/nx:.2f}×** nginx; governance adds **{gw-bare:.0f} µs** per call on top ({gw/bare:.2f}× the bare proxy).')
+print(f'- The bare Rust proxy recording each call with mcpgate\'s metrics and call log, and doing nothing else, costs **{logged/nx:.2f}×** nginx: the floor of a gateway that keeps this call log on this stack.')
 print(f'- CPU per call on $PROXY_CORES cores vs one core: **{(gw/one-1)*100:+.0f}%** (target within 10%).')
 print(f'- Added p50 at one idle connection (20 calls/s): nginx +{$nx_i50-$direct_i50:.3f} ms, mcpgate +{$gw_i50-$direct_i50:.3f} ms (target: nginx + 0.1 ms).')
 print(f'- Added p99 at $RATE calls/s over nginx: {$gw_s99-$nx_s99:+.3f} ms (target ≤ 0.3 ms).')
@@ -281,7 +293,9 @@ adds an OTLP span per call, exported over HTTP to a local sink. nginx is a plain
 reverse proxy with upstream keepalive and no governance: the floor. The bare Rust
 proxy (\`benches/bare_proxy.rs\`) is mcpgate's own HTTP stack (hyper server through an
 axum handler, hyper-util's pooled client, mimalloc) forwarding with no governance:
-what the stack costs before any governance. CPU per call is
+what the stack costs before any governance. Given a store, the same proxy also
+hands each call to mcpgate's telemetry (metrics, and a call-log row in a file-backed
+SQLite store) and does nothing else. CPU per call is
 the proxy's user + system time (children included, from \`/proc/PID/stat\`) over
 the measured run divided by the calls it served.
 
