@@ -64,6 +64,7 @@ impl Observed {
             request_id: Some("1".into()),
             tool: Some("echo".into()),
             tool_known: true,
+            tool_refused: false,
             prompt: None,
             resource_uri: None,
             start,

@@ -8,7 +8,9 @@
 //!   exceeded across restarts;
 //! - 200 concurrent callers against a quota: exactly the quota;
 //! - callers of one product against another product's server: all refused;
-//! - 10,000 invented tool names: `/metrics` and memory stay bounded;
+//! - 10,000 invented tool names: `/metrics`, memory, analytics groups and
+//!   the database stay bounded;
+//! - sign-in posts with 1 MiB user names: memory stays bounded;
 //! - malformed requests: no 5xx, no crash.
 //!
 //! Usage: bench-stress MCPGATE_BINARY UPSTREAM_JS CYCLES NAMES → JSON lines; exits 1 on any failure.
@@ -351,20 +353,80 @@ async fn metrics_attack(binary: &str, upstream: &str, dir: &std::path::Path, nam
     // per 2,000 names, 120 MB over the next two rounds; allow 32 MiB.
     let answered = attack(0).await;
     let (size_after, rss_after) = (metrics_size(&node).await, node.rss_kib());
+    let database_after_first = database_size(dir, "metrics.db");
     let answered_again = attack(1).await;
     let (size_again, rss_again) = (metrics_size(&node).await, node.rss_kib());
     let answered_third = attack(2).await;
     let (size_third, rss_third) = (metrics_size(&node).await, node.rss_kib());
+    // Refused names are one analytics group, "(refused)": the call log
+    // keeps each name in its row only, so the database grows by a row per
+    // call (under 1 KiB), not by a rollup row per name in every cube.
+    let (_, groups, _) = node.api(reqwest::Method::GET, "analytics?group_by=tool&limit=1000", None, &[]).await.unwrap_or_default();
+    let tool_groups = groups["items"].as_array().map_or(0, Vec::len);
+    // Measured over the last two rounds, once the database's own size and
+    // its write-ahead log have settled.
+    let database_per_call = database_size(dir, "metrics.db").saturating_sub(database_after_first) / u64::from(2 * names);
     let bounded = size_after < size_before * 2 + 16 * 1024
         && size_again <= size_after + 1024
         && size_third <= size_after + 1024
         && rss_third < rss_after + 32 * 1024
-        && rss_third < 200 * 1024;
+        && rss_third < 200 * 1024
+        && tool_groups <= 2
+        && database_per_call < 1024;
     report(
         "invented tool names, three rounds",
         u64::from(!bounded),
         json!({ "tried": 3 * names, "answered": answered + answered_again + answered_third, "metrics_bytes_before": size_before, "metrics_bytes_after": size_after,
-                "metrics_bytes_after_third": size_third, "rss_mib_rounds": [rss_after / 1024, rss_again / 1024, rss_third / 1024] }),
+                "metrics_bytes_after_third": size_third, "rss_mib_rounds": [rss_after / 1024, rss_again / 1024, rss_third / 1024],
+                "analytics_tool_groups": tool_groups, "database_bytes_per_call": database_per_call }),
+    )
+}
+
+/// The SQLite database's size on disk, with its write-ahead log.
+fn database_size(dir: &std::path::Path, name: &str) -> u64 {
+    ["", "-wal"].iter().filter_map(|suffix| std::fs::metadata(dir.join(format!("{name}{suffix}"))).ok()).map(|m| m.len()).sum()
+}
+
+/// Sign-in attempts with huge user names, as anyone can post them: 1 MiB
+/// forms are refused unread (413), and names just under the form's limit
+/// share one failure count, so two rounds of them leave memory where the
+/// first left it (before, 200 1 MiB names grew the process by 237 MB); the
+/// client's address is locked out.
+async fn sign_in_flood(binary: &str, dir: &std::path::Path, attempts: u32) -> bool {
+    use futures::StreamExt;
+    let node = Mcpgate::start(binary, &format!("sqlite://{}/sign-in.db", dir.display())).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let Ok(page) = client.get(format!("{}/portal/sign-in", node.admin)).send().await else { return report("sign-in flood", 1, json!({})) };
+    let cookie = page.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|c| c.split(';').next()).unwrap_or_default().to_string();
+    let html = page.text().await.unwrap_or_default();
+    let token = html.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default().to_string();
+    let round = |first: u32| {
+        let posts = (first..first + attempts).map(|i| {
+            let (client, cookie, token) = (client.clone(), cookie.clone(), token.clone());
+            // Every other name is 1 MiB; the rest just fit the form's 16 KiB.
+            let length = if i % 2 == 0 { 1024 * 1024 } else { 15 * 1024 };
+            let name = format!("{i}{}", "n".repeat(length));
+            let url = format!("{}/portal/sign-in", node.admin);
+            async move {
+                let form = [("name", name.as_str()), ("password", "not the password"), ("csrf", token.as_str())];
+                client.post(url).header("cookie", cookie).form(&form).send().await.map(|r| r.status().as_u16()).ok()
+            }
+        });
+        futures::stream::iter(posts).buffer_unordered(16).collect::<Vec<Option<u16>>>()
+    };
+    let rss_before = node.rss_kib();
+    let mut statuses = round(0).await;
+    let rss_first = node.rss_kib();
+    statuses.extend(round(attempts).await);
+    let rss_second = node.rss_kib();
+    let count = |status: u16| statuses.iter().filter(|s| **s == Some(status)).count() as u64;
+    let growth_mib = rss_second.saturating_sub(rss_first) / 1024;
+    let failed = u64::from(growth_mib >= 8) + u64::from(count(429) == 0) + u64::from(count(413) == 0);
+    report(
+        "sign-in flood, 1 MiB and 15 KiB user names, two rounds",
+        failed,
+        json!({ "tried": 2 * attempts, "too_large": count(413), "locked_out": count(429), "rss_mib_rounds": [rss_before / 1024, rss_first / 1024, rss_second / 1024],
+                "rss_growth_second_round_mib": growth_mib }),
     )
 }
 
@@ -447,6 +509,7 @@ async fn main() {
         quota_after_crash(binary, &upstream.1, dir.path(), cycles).await,
         exactness_and_isolation(binary, &upstream.1, dir.path()).await,
         metrics_attack(binary, &upstream.1, dir.path(), names).await,
+        sign_in_flood(binary, dir.path(), 200).await,
         malformed(binary, &upstream.1, dir.path()).await,
     ];
     if results.contains(&false) {

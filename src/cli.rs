@@ -75,22 +75,29 @@ enum CliError {
 }
 
 async fn analytics(args: AnalyticsArgs) -> Result<String, CliError> {
-    let mut url = format!("{}/api/v1/analytics?group_by={}", args.endpoint.trim_end_matches('/'), args.group_by);
+    let mut base = format!("{}/api/v1/analytics?group_by={}&limit=1000", args.endpoint.trim_end_matches('/'), args.group_by);
     if let Some(server) = &args.server {
-        url.push_str(&format!("&server={server}"));
+        base.push_str(&format!("&server={server}"));
     }
     let unreachable = |e: reqwest::Error| CliError::Unreachable { endpoint: args.endpoint.clone(), message: e.to_string() };
-    let mut request = crate::http_client::client_builder().build().map_err(unreachable)?.get(&url);
-    if let Some(token) = &args.token {
-        request = request.bearer_auth(token);
+    let client = crate::http_client::client_builder().build().map_err(unreachable)?;
+    let mut items = Vec::new();
+    let mut offset = Some(0);
+    while let Some(at) = offset {
+        let mut request = client.get(format!("{base}&offset={at}"));
+        if let Some(token) = &args.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let body: Value = response.json().await.map_err(unreachable)?;
+        if !status.is_success() {
+            return Err(CliError::Refused(body["detail"].as_str().unwrap_or(status.as_str()).to_string()));
+        }
+        items.extend(body["items"].as_array().cloned().unwrap_or_default());
+        offset = body["next_offset"].as_u64();
     }
-    let response = request.send().await.map_err(unreachable)?;
-    let status = response.status();
-    let body: Value = response.json().await.map_err(unreachable)?;
-    if !status.is_success() {
-        return Err(CliError::Refused(body["detail"].as_str().unwrap_or(status.as_str()).to_string()));
-    }
-    Ok(table(&args.group_by, body["items"].as_array().map(Vec::as_slice).unwrap_or_default()))
+    Ok(table(&args.group_by, &items))
 }
 
 /// Renders analytics items as an aligned text table.

@@ -9,6 +9,7 @@ pub mod api;
 pub mod cli;
 pub mod gateway;
 pub mod http_client;
+pub mod mcp;
 pub mod model;
 pub mod provider;
 pub mod secrets;
@@ -17,3 +18,9 @@ pub mod store;
 pub mod telemetry;
 pub mod upstream;
 pub mod web;
+
+/// Locks a mutex, taking over a poisoned one: shared maps stay usable
+/// after a panicking request.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

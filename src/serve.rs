@@ -53,6 +53,13 @@ pub(crate) struct ServeArgs {
     /// `{public-url}/mcp/{server}`. Default: `http://` plus the gateway's listen address.
     #[arg(long, env = "MCPGATE_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// Proxies in front of mcpgate (comma-separated addresses or CIDR
+    /// ranges, e.g. `10.0.0.0/8`): the gateway passes their
+    /// `X-Forwarded-For` and `Forwarded` upstream (anyone else's are
+    /// replaced by the connection's address), and the portal's sign-in
+    /// limit counts per the client they name.
+    #[arg(long, env = "MCPGATE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A trace viewer's page for one trace, with `{trace_id}` where the id
     /// goes, e.g. `http://jaeger:16686/trace/{trace_id}`: the console's call
     /// log links each call to its trace.
@@ -129,6 +136,15 @@ fn parse_public_url(value: &str) -> Result<String, String> {
         return Err(format!("{value:?} must be an http or https URL with a host and no query or fragment"));
     }
     Ok(value.trim_end_matches('/').to_string())
+}
+
+/// `--trusted-proxies`: an address (one host) or a CIDR range.
+fn parse_trusted_proxy(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR range such as 10.0.0.0/8"))
 }
 
 /// `--trace-url`: an http(s) URL template holding `{trace_id}`.
@@ -259,6 +275,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
                 counters,
                 tool_refresh: Duration::from_secs(args.tool_refresh_seconds),
                 public_url: Some(args.public_url.clone().unwrap_or_else(|| format!("http://{}", listener_addr(&listener)))),
+                trusted_proxies: args.trusted_proxies.clone(),
                 ..GatewaySettings::default()
             };
             let gateway = Gateway::start(store.clone(), settings, telemetry).await?;
@@ -268,12 +285,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     };
     let admin_router = if args.role.admin() {
         let gateway_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", gateway_addr.unwrap_or(args.gateway_listen)));
-        let web = crate::web::WebSettings { gateway_url, trace_url: args.trace_url.clone() };
+        let web = crate::web::WebSettings { gateway_url, trace_url: args.trace_url.clone(), trusted_proxies: args.trusted_proxies.clone() };
         api::admin_router(state.clone()).merge(crate::web::router(state.clone(), web))
     } else {
         api::operations_router(state.clone())
     };
-    let admin = axum::serve(admin_listener, admin_router).with_graceful_shutdown(shutdown_signal());
+    // The peer's address: the sign-in limit counts per client address.
+    let admin =
+        axum::serve(admin_listener, admin_router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal());
     state.set_ready();
 
     tracing::info!(
@@ -294,7 +313,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     match gateway {
         Some((gateway, listener)) => {
             let router = gateway::router(gateway.clone());
-            let (admin_result, gateway_result) = tokio::join!(async { admin.await }, serve_gateway(listener, router));
+            let (admin_result, gateway_result) = tokio::join!(async { admin.await }, gateway::listener::serve(listener, router, shutdown_signal()));
             gateway.flush().await;
             admin_result?;
             gateway_result?;
@@ -332,52 +351,6 @@ fn redact_password(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// The gateway's accept loop: TCP_NODELAY on every connection (responses
-/// go out as soon as they are written), a request head of up to 1 MiB so
-/// oversized headers reach the handler's JSON-RPC 431 rather than an empty
-/// one from the HTTP layer, and graceful shutdown.
-async fn serve_gateway(listener: TcpListener, router: axum::Router) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder;
-    use tower::Service;
-
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(1024 * 1024).max_headers(1000).timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors and the like: wait, don't spin.
-                    tracing::warn!(error = %err, "accepting a gateway connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            router.clone().call(request)
-        });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
-        tracing::warn!("gateway connections still open after 10 s; closing them");
-    }
-    Ok(())
 }
 
 /// Resolves on ctrl-c or SIGTERM.

@@ -396,6 +396,7 @@ fn call(tool: &str, minutes_ago: i64) -> mcpgate::model::calls::CallRecord {
         result: None,
         cost: 0.0,
         trace_id: None,
+        tool_refused: false,
     }
 }
 
@@ -446,4 +447,24 @@ async fn portal_user_passwords_are_write_only_hashed_and_checked() {
     assert_eq!(roundtrip.status, StatusCode::OK, "{}", roundtrip.body);
     let stored = api.state.store.get(&mcpgate::model::Key::top(mcpgate::model::Kind::PortalUser, "ada")).await.unwrap().unwrap();
     assert_eq!(stored.body["password_hash"], hash.as_str(), "the password survives changes that do not name it");
+}
+
+/// Analytics come a page at a time, and refused tool names are one group.
+#[tokio::test]
+async fn analytics_pages_and_groups_refused_names_once() {
+    let api = Api::memory().await;
+    let mut calls: Vec<_> = (0..5).map(|i| call(&format!("tool-{i}"), 1)).collect();
+    calls.extend((0..30).map(|i| mcpgate::model::calls::CallRecord { tool_refused: true, ..call(&format!("invented-{i}"), 1) }));
+    api.state.store.insert_calls(&calls).await.unwrap();
+    let first = api.get("analytics?group_by=tool&limit=4").await.body;
+    assert_eq!(first["items"][0]["tool"], "(refused)", "busiest first: {first}");
+    assert_eq!(first["items"][0]["calls"], 30);
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(4));
+    assert_eq!(first["next_offset"], 4);
+    let last = api.get("analytics?group_by=tool&limit=4&offset=4").await.body;
+    assert_eq!(last["items"].as_array().map(Vec::len), Some(2), "six groups in all: {last}");
+    assert!(last.get("next_offset").is_none());
+    assert_eq!(api.get("analytics?offset=-1").await.field_errors(), vec![("offset".to_string(), "out_of_range".to_string())]);
+    let rows = api.get("calls?tool=invented-7").await.body;
+    assert_eq!(rows["items"].as_array().map(Vec::len), Some(1), "the row keeps the name");
 }

@@ -7,8 +7,8 @@
 //! then generates inputs for `MCPGATE_FUZZ_SECONDS` (default 2) and prints
 //! one JSON line with its executions. `scripts/fuzz.sh` runs them longer.
 
-use mcpgate::gateway::jsonrpc;
-use mcpgate::gateway::sse::EventRewriter;
+use mcpgate::mcp::jsonrpc;
+use mcpgate::mcp::sse::EventRewriter;
 use mcpgate::model::{ProductSpec, ServerSpec, VersionSpec};
 use mcpgate::provider::dynamic::{Type, Value};
 use proptest::prelude::*;

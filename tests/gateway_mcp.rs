@@ -166,4 +166,10 @@ async fn legacy_sse_backends_are_served_as_streamable_http() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let stale = raw.call(3, "echo", json!({ "message": "gone" })).await;
     assert_eq!(stale.status, StatusCode::NOT_FOUND, "clients re-initialize on 404");
+
+    // The live manifest comes over a bridge too (it answered 502 before).
+    let manifest = stack.api.get("servers/legacy/versions/v1/tools").await;
+    assert_eq!(manifest.status, StatusCode::OK, "{}", manifest.body);
+    let names: Vec<&str> = manifest.body["items"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(names.contains(&"echo") && names.contains(&"get-env"), "{names:?}");
 }

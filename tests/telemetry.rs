@@ -157,8 +157,10 @@ async fn spans_metrics_payloads_and_analytics_follow_real_tool_calls() {
         (item("get-sum")["calls"].clone(), item("get-sum")["errors"].clone(), item("get-sum")["cost"].clone()),
         (json!(1), json!(1), json!(0.1))
     );
+    // The allow-list refused get-env: refused names are one group, not one each.
+    assert_eq!(item("get-env"), Value::Null);
     assert_eq!(
-        (item("get-env")["calls"].clone(), item("get-env")["errors"].clone(), item("get-env")["cost"].clone()),
+        (item("(refused)")["calls"].clone(), item("(refused)")["errors"].clone(), item("(refused)")["cost"].clone()),
         (json!(1), json!(1), json!(0.0))
     );
     assert_eq!(item("get-sum")["error_rate"], json!(1.0));
@@ -176,6 +178,8 @@ async fn spans_metrics_payloads_and_analytics_follow_real_tool_calls() {
     assert!(!calls.to_string().contains("hunter2"), "the call log is redacted too");
     let errors = stack.api.get("calls?status=error").await.body;
     assert_eq!(errors["items"].as_array().unwrap().len(), 2);
+    let refused = stack.api.get("calls?tool=get-env").await.body;
+    assert_eq!(refused["items"].as_array().unwrap().len(), 1, "the call log row keeps the name the client sent");
     assert_eq!(stack.api.get("analytics?group_by=colour").await.field_errors(), vec![("group_by".to_string(), "malformed".to_string())]);
 }
 

@@ -256,6 +256,11 @@ fn forms_need_the_sessions_csrf_token_cookies_are_strict_upstream_text_is_escape
         assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(locked.headers().contains_key("retry-after"));
         assert_eq!(grace.get("/console").await.0, StatusCode::OK, "sessions already open go on");
+
+        // Signing out ends the session on the server: the old cookie no longer works.
+        let (_, console) = grace.get("/console").await;
+        assert_eq!(grace.post("/portal/sign-out", &form_token(&console), Some(&admin)).await, StatusCode::SEE_OTHER);
+        assert_eq!(grace.get("/console").await.0, StatusCode::SEE_OTHER, "a signed-out cookie is sent back to sign in");
     });
     assert_eq!(mcpgate.names("subscriptions").len(), 1);
 

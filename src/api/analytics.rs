@@ -16,7 +16,11 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Analytics {
+    /// One page of groups, busiest first.
     pub items: Vec<GroupStats>,
+    /// Where the next page starts (`offset`); absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,6 +48,17 @@ fn limit(query: &HashMap<String, String>, errors: &mut ValidationErrors) -> u32 
     u32::try_from(limit).unwrap_or(DEFAULT_CALLS)
 }
 
+/// The `offset` parameter: 0 and up, 0 when absent.
+fn offset(query: &HashMap<String, String>, errors: &mut ValidationErrors) -> u64 {
+    let offset = match query.get("offset").map(|o| o.parse::<i64>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => -1,
+    };
+    errors.check("offset", crate::model::rules::range(offset, 0, i64::MAX));
+    u64::try_from(offset).unwrap_or(0)
+}
+
 fn timestamp(query: &HashMap<String, String>, name: &str, errors: &mut ValidationErrors) -> Option<DateTime<Utc>> {
     let value = query.get(name)?;
     match DateTime::parse_from_rfc3339(value) {
@@ -57,7 +72,7 @@ fn timestamp(query: &HashMap<String, String>, name: &str, errors: &mut Validatio
 
 pub async fn analytics(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Json<Analytics>, ApiError> {
     let mut errors = ValidationErrors::default();
-    reject_unknown(&query, &["group_by", "server", "subscription", "from", "to"], &mut errors);
+    reject_unknown(&query, &["group_by", "server", "subscription", "from", "to", "limit", "offset"], &mut errors);
     let group_by = match query.get("group_by").map(String::as_str) {
         None => Some(GroupBy::Tool),
         Some(value) => GroupBy::parse(value).or_else(|| {
@@ -67,12 +82,17 @@ pub async fn analytics(State(state): State<AppState>, Query(query): Query<HashMa
     };
     let from = timestamp(&query, "from", &mut errors);
     let to = timestamp(&query, "to", &mut errors);
+    let (limit, offset) = (limit(&query, &mut errors), offset(&query, &mut errors));
     errors.into_result()?;
     let group_by = group_by.unwrap_or(GroupBy::Tool);
     let analytics_query =
         AnalyticsQuery { group_by, server: query.get("server").cloned(), subscription: query.get("subscription").cloned(), from, to };
     let counts = state.store.analytics(&analytics_query).await?;
-    Ok(Json(Analytics { items: summarize(group_by, &counts) }))
+    let groups = summarize(group_by, &counts);
+    let total = groups.len() as u64;
+    let items: Vec<GroupStats> = groups.into_iter().skip(usize::try_from(offset).unwrap_or(usize::MAX)).take(limit as usize).collect();
+    let end = offset.saturating_add(items.len() as u64);
+    Ok(Json(Analytics { items, next_offset: (end < total).then_some(end) }))
 }
 
 pub async fn calls(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Json<Calls>, ApiError> {

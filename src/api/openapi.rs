@@ -296,7 +296,9 @@ fn analytics_paths(doc: &mut Document) {
                 query("server", text.clone(), "Only this server's calls"),
                 query("subscription", text.clone(), "Only this subscription's calls"),
                 query("from", json!({ "type": "string", "format": "date-time" }), "Calls at or after"),
-                query("to", json!({ "type": "string", "format": "date-time" }), "Calls before")
+                query("to", json!({ "type": "string", "format": "date-time" }), "Calls before"),
+                limit.clone(),
+                query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Where the page starts (`next_offset` of the previous one)")
             ],
             "responses": responses(vec![("200", json!({ "description": "One item per group, busiest first", "content": json_content(analytics) }))], &["400", "401"]) } }),
     );

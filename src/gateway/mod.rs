@@ -6,18 +6,17 @@
 pub mod access;
 mod backend;
 pub mod config;
-pub mod jsonrpc;
-mod legacy_sse;
 pub mod limits;
+pub mod listener;
 pub mod oauth;
 mod observe;
 mod protected_resource;
 mod proxy;
 mod refusal;
 pub mod sessions;
-pub mod sse;
 pub mod tools;
 
+use crate::mcp::jsonrpc;
 use crate::model::product::LimitFailureMode;
 use crate::model::routing::{choose_version, Requested, RouteError};
 use crate::store::DynStore;
@@ -79,6 +78,10 @@ pub struct GatewaySettings {
     /// resource URI, which tokens' `aud` must equal, is `{public_url}/mcp/{server}`.
     /// `None`: `http://` plus the request's `Host`.
     pub public_url: Option<String>,
+    /// Proxies in front of the gateway (`--trusted-proxies`) whose
+    /// `X-Forwarded-For` and `Forwarded` are passed on; anyone else's are
+    /// replaced by the connection's peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for GatewaySettings {
@@ -91,6 +94,7 @@ impl Default for GatewaySettings {
             counters: Counters::Local,
             tool_refresh: Duration::from_secs(300),
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -102,7 +106,7 @@ pub struct Gateway {
     server_infos: Arc<ServerInfos>,
     tools: Arc<tools::ToolCatalog>,
     pub telemetry: Arc<Telemetry>,
-    bridges: legacy_sse::Bridges,
+    bridges: crate::upstream::legacy_sse::Bridges,
     pub settings: GatewaySettings,
     backends: backend::Backends,
     tokens: oauth::TokenVerifier,
@@ -182,18 +186,16 @@ async fn not_routed() -> Response {
     Refusal::new(StatusCode::NOT_FOUND, "not_found", "MCP servers are served at /mcp/{server}").respond(&RequestIds::default())
 }
 
-/// Locks a mutex, taking over a poisoned one: the gateway's maps stay
-/// usable after a panicking request.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Everything decided about a request before it goes upstream.
 pub struct Routed {
+    /// Who sent the request: the connection's peer.
+    pub peer: std::net::IpAddr,
+    /// Whether the peer is a trusted proxy (its forwarding headers are kept).
+    pub behind_trusted_proxy: bool,
     pub server: String,
     pub version: String,
     pub grant: Grant,
@@ -320,7 +322,18 @@ async fn route(
         return Err(unknown_session());
     }
     let context = call_context(gateway, &server, &version, &grant, session.as_ref(), headers, client);
-    Ok(Routed { server, version, grant, caller, session, snapshot: snapshot.clone(), context: Arc::new(context) })
+    let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
+    Ok(Routed {
+        peer: client.ip(),
+        behind_trusted_proxy,
+        server,
+        version,
+        grant,
+        caller,
+        session,
+        snapshot: snapshot.clone(),
+        context: Arc::new(context),
+    })
 }
 
 fn call_context(

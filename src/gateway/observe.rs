@@ -4,9 +4,9 @@
 
 use super::config::Association;
 use super::config::VersionConfig;
-use super::jsonrpc;
 use super::sessions::{ServerInfo, ServerInfos};
 use super::tools::ToolCatalog;
+use crate::mcp::jsonrpc;
 use crate::telemetry::observation::{CallContext, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
@@ -24,6 +24,8 @@ struct Pending {
     trace: TraceIds,
     arguments: Option<String>,
     forwarded: bool,
+    /// The gateway answered it with a refusal of the call.
+    refused: bool,
     unapproved_tools: Option<String>,
 }
 
@@ -55,6 +57,9 @@ fn id_text(id: &Value) -> String {
 fn param(message: &Value, path: &[&str]) -> Option<String> {
     capped(jsonrpc::at(message, path).and_then(Value::as_str))
 }
+
+/// The error type of a tool result with `isError: true`.
+const TOOL_ERROR: &str = "tool_error";
 
 /// Values from the other side of a hop go into spans and the call log: bounded.
 const MAX_ATTRIBUTE_CHARS: usize = 256;
@@ -132,6 +137,7 @@ impl Exchanges {
                 trace,
                 arguments,
                 forwarded: false,
+                refused: false,
                 unapproved_tools: None,
             };
             let key = jsonrpc::id_key(&id);
@@ -161,21 +167,23 @@ impl Exchanges {
 
     /// An answer (from upstream or the gateway) to one of the requests.
     pub fn complete(&mut self, message: &Value) {
-        self.complete_as(message, None);
+        self.complete_as(message, None, false);
     }
 
-    /// The gateway's refusal of one of the requests, recorded with its own
-    /// error type (`tool_not_approved`) rather than the JSON-RPC code, so the
-    /// call log and analytics tell it apart from an upstream's invalid params.
-    pub fn refused(&mut self, reply: &Value, error_type: &'static str) {
-        self.complete_as(reply, Some(error_type));
+    /// The gateway's refusal of one of the requests. With an error type
+    /// (`tool_not_approved`), recorded under it rather than the JSON-RPC
+    /// code, so the call log and analytics tell it apart from an upstream's
+    /// invalid params.
+    pub fn refused(&mut self, reply: &Value, error_type: Option<&'static str>) {
+        self.complete_as(reply, error_type, true);
     }
 
-    fn complete_as(&mut self, message: &Value, error_type: Option<&'static str>) {
+    fn complete_as(&mut self, message: &Value, error_type: Option<&'static str>, refused: bool) {
         if !jsonrpc::is_response(message) {
             return;
         }
-        let Some(pending) = jsonrpc::id(message).and_then(|id| self.take_pending(&jsonrpc::id_key(id))) else { return };
+        let Some(mut pending) = jsonrpc::id(message).and_then(|id| self.take_pending(&jsonrpc::id_key(id))) else { return };
+        pending.refused = refused;
         if pending.method == "initialize" {
             self.learn_server(message);
         }
@@ -187,7 +195,7 @@ impl Exchanges {
             })
         } else if jsonrpc::at(message, &["result", "isError"]) == Some(&Value::Bool(true)) {
             let text = message.pointer("/result/content/0/text").and_then(Value::as_str).unwrap_or("the tool reported an error");
-            Some(ObservedError { error_type: "tool_error".into(), message: capped_message(text) })
+            Some(ObservedError { error_type: TOOL_ERROR.into(), message: capped_message(text) })
         } else {
             None
         };
@@ -245,11 +253,17 @@ impl Exchanges {
             _ => 0.0,
         };
         let tool_known = pending.tool.as_deref().is_some_and(|t| self.tool_known(t));
+        // A name a client made up must not become an analytics group: only
+        // a tool the version offers, or one that answered with a result
+        // (even an `isError` one), is a group.
+        let answered_with_result = error.as_ref().is_none_or(|e| e.error_type == TOOL_ERROR);
+        let tool_refused = pending.refused || (!tool_known && !answered_with_result);
         let stored = self.telemetry.record(Observation {
             method: pending.method,
             request_id: Some(pending.request_id),
             tool: pending.tool,
             tool_known,
+            tool_refused,
             prompt: pending.prompt,
             resource_uri: pending.resource_uri,
             start: pending.start,

@@ -5,13 +5,14 @@
 
 use super::backend::{read_all, SendError};
 use super::config::{Association, VersionConfig};
-use super::legacy_sse::BridgeError;
 use super::limits::{Decision, Standing};
 use super::observe::Exchanges;
 use super::refusal::{Refusal, RequestIds};
 use super::sessions::Session;
-use super::{admit, jsonrpc, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
+use super::{admit, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
+use crate::mcp::jsonrpc;
 use crate::model::{Transport, VersionStatus};
+use crate::upstream::legacy_sse::BridgeError;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -48,15 +49,21 @@ const NOT_FORWARDED: &[&str] = &[
     // The client's credentials are for the gateway: never passed through
     // (MCP authorization forbids token passthrough).
     "authorization",
+    // The client's cookies are for the gateway's origin, not the upstream's.
+    "cookie",
+    // Where the request came from is the gateway's to say (`forwarded_for`).
+    "x-forwarded-for",
+    "forwarded",
 ];
 
-fn upstream_headers(client: &HeaderMap, version: &VersionConfig, session: Option<&Session>) -> HeaderMap {
+fn upstream_headers(client: &HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in client {
         if !NOT_FORWARDED.contains(&name.as_str()) {
             headers.append(name.clone(), value.clone());
         }
     }
+    forwarded_for(client, routed.peer, routed.behind_trusted_proxy, &mut headers);
     if let Some(value) = session.and_then(|s| HeaderValue::from_str(&s.upstream).ok()) {
         headers.insert(SESSION_HEADER, value);
     }
@@ -66,6 +73,33 @@ fn upstream_headers(client: &HeaderMap, version: &VersionConfig, session: Option
         }
     }
     headers
+}
+
+/// `X-Forwarded-For` and `Forwarded` (RFC 7239) naming the connection's
+/// peer. What a client says of itself is dropped; what a trusted proxy in
+/// front of the gateway says is kept, with that proxy appended.
+fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool, headers: &mut HeaderMap) {
+    let joined = |name: &str| {
+        let values: Vec<&str> = client.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        (trusted && !values.is_empty()).then(|| values.join(", "))
+    };
+    let node = match peer {
+        std::net::IpAddr::V4(ip) => format!("for={ip}"),
+        std::net::IpAddr::V6(ip) => format!("for=\"[{ip}]\""),
+    };
+    let x_forwarded_for = match joined("x-forwarded-for") {
+        Some(earlier) => format!("{earlier}, {peer}"),
+        None => peer.to_string(),
+    };
+    let forwarded = match joined("forwarded") {
+        Some(earlier) => format!("{earlier}, {node}"),
+        None => node,
+    };
+    for (name, value) in [("x-forwarded-for", x_forwarded_for), ("forwarded", forwarded)] {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// Adds the version's client-credentials token, when it has one.
@@ -260,15 +294,25 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         .messages()
         .iter()
         .map(|message| {
-            let Some(tool) = jsonrpc::tool_name(message) else { return false };
+            let id = jsonrpc::id(message);
+            let tool = match jsonrpc::CalledTool::of(message) {
+                jsonrpc::CalledTool::NotACall => return false,
+                jsonrpc::CalledTool::Invalid => {
+                    if jsonrpc::is_request(message) {
+                        local_replies.push((jsonrpc::invalid_tool_name(id), Some(jsonrpc::INVALID_TOOL_NAME)));
+                    }
+                    return true;
+                }
+                jsonrpc::CalledTool::Named(tool) => tool,
+            };
             let reply = match (&allow_list, approved) {
-                (Some(allow_list), _) if !allow_list.tools.allows(tool) => jsonrpc::unknown_tool(jsonrpc::id(message), tool),
+                (Some(allow_list), _) if !allow_list.tools.allows(tool) => (jsonrpc::unknown_tool(id, tool), None),
                 (_, Some(approved)) => match gateway.tools.check_call(&routed.server, &routed.version, approved, tool) {
                     Ok(()) => return false,
                     Err(why) => {
                         gateway.telemetry.metrics.record_unapproved("refused", 1, &routed.server, &routed.version);
                         let data = serde_json::json!({ "reason": TOOL_NOT_APPROVED });
-                        jsonrpc::error(jsonrpc::id(message), jsonrpc::INVALID_PARAMS, &why.explain(tool), Some(data))
+                        (jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &why.explain(tool), Some(data)), Some(TOOL_NOT_APPROVED))
                     }
                 },
                 _ => return false,
@@ -279,12 +323,10 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
             true
         })
         .collect();
-    for reply in &local_replies {
-        match reply.pointer("/error/data/reason").and_then(Value::as_str) {
-            Some(TOOL_NOT_APPROVED) => exchanges.refused(reply, TOOL_NOT_APPROVED),
-            _ => exchanges.complete(reply),
-        }
+    for (reply, error_type) in &local_replies {
+        exchanges.refused(reply, *error_type);
     }
+    let local_replies: Vec<Value> = local_replies.into_iter().map(|(reply, _)| reply).collect();
     let batch = body.is_batch();
     // Unless a message was dropped or given trace context, the client's
     // bytes go upstream as they came.
@@ -358,7 +400,7 @@ async fn forward_streamable(
 ) -> Response {
     let Upstream { routed, version, parts, requests, standings } = leg;
     let deadline = Instant::now() + timeout_of(version);
-    let mut headers = upstream_headers(&parts.headers, version, routed.session.as_ref());
+    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_ref());
     if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
         headers.insert("traceparent", value);
     }
@@ -513,7 +555,7 @@ fn rewrite_sse(
 ) -> Response {
     let telemetry = gateway.telemetry.clone();
     let prelude: Vec<Result<Bytes, std::io::Error>> = local.iter().map(|m| Ok(sse_event(m))).collect();
-    let mut rewriter = super::sse::EventRewriter::default();
+    let mut rewriter = crate::mcp::sse::EventRewriter::default();
     let mut upstream_stream = upstream.into_body().into_data_stream();
     let events = async_stream_from(move |tx| async move {
         for item in prelude {
@@ -573,7 +615,7 @@ struct LegacyExchange<'a> {
 /// The legacy bridge failed: every waiting request ends with it, and the
 /// client gets the refusal.
 fn bridge_failure(exchanges: &mut Exchanges, err: BridgeError, requests: &RequestIds) -> Response {
-    exchanges.fail_all("upstream_unavailable", &err.to_string());
+    exchanges.fail_all(err.error_type(), &err.to_string());
     match err {
         BridgeError::Timeout => timed_out(requests),
         other => Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", other.to_string()).respond(requests),
@@ -591,7 +633,7 @@ async fn forward_legacy(
     local: Vec<Value>,
 ) -> Response {
     let LegacyExchange { routed, version, parts, requests, standings } = exchange;
-    let mut upstream_headers = upstream_headers(&parts.headers, version, None);
+    let mut upstream_headers = upstream_headers(&parts.headers, version, routed, None);
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut upstream_headers).await {
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
         return refusal.respond(requests);
@@ -677,7 +719,7 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
         return legacy_stream(gateway, routed, &parts.method);
     }
     let wait = timeout_of(version);
-    let mut headers = upstream_headers(&parts.headers, version, routed.session.as_ref());
+    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_ref());
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
         return refusal.respond(&requests);
     }

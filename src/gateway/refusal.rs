@@ -1,7 +1,7 @@
 //! Refusals: an HTTP status that says what happened, and a JSON-RPC error
 //! body (with the request ids when known) that MCP clients can show.
 
-use super::jsonrpc;
+use crate::mcp::jsonrpc;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};

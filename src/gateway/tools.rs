@@ -161,14 +161,14 @@ impl ToolCatalog {
             return;
         }
         let key = (server.to_string(), version.to_string());
-        if !super::lock(&self.fetching).insert(key.clone()) {
+        if !crate::lock(&self.fetching).insert(key.clone()) {
             return;
         }
         let (catalog, upstream, config) = (self.clone(), upstream.clone(), config.clone());
         tokio::spawn(async move {
             let (server, version) = &key;
             catalog.fetch(&upstream, server, version, &config).await;
-            super::lock(&catalog.fetching).remove(&key);
+            crate::lock(&catalog.fetching).remove(&key);
         });
     }
 }

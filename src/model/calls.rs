@@ -45,6 +45,26 @@ pub struct CallRecord {
     pub cost: f64,
     /// The W3C trace id of the call's span (32 hex digits).
     pub trace_id: Option<String>,
+    /// Refused by the gateway (allow-list, approval, policy, no string
+    /// name) or failed for a tool the version does not offer: its name is
+    /// whatever a client sent, so analytics group it under [`REFUSED_TOOL`]
+    /// and only this row keeps it.
+    #[serde(skip)]
+    pub tool_refused: bool,
+}
+
+/// The one analytics group of calls whose tool names a client made up.
+pub const REFUSED_TOOL: &str = "(refused)";
+
+impl CallRecord {
+    /// What analytics group this call under: its tool, unless refused.
+    pub fn tool_group(&self) -> &str {
+        if self.tool_refused {
+            REFUSED_TOOL
+        } else {
+            &self.tool
+        }
+    }
 }
 
 /// What analytics groups calls by.

@@ -47,6 +47,12 @@ pub struct PortalUserSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
     pub password_hash: Option<String>,
+    /// Web sessions issued at or before this moment (Unix milliseconds)
+    /// are over: signing out sets it, on every admin replica at once. Set by
+    /// the control plane only; a write never moves it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub sessions_revoked_at: Option<i64>,
 }
 
 impl PortalUserSpec {
@@ -64,10 +70,17 @@ impl PortalUserSpec {
         errors.into_result()
     }
 
-    /// Replaces a new password by its hash, or keeps the stored hash.
-    /// CPU-heavy by design when a password is given (run it off the async
-    /// workers).
+    /// Whether a web session issued at `issued_ms` (Unix milliseconds) was
+    /// ended by a sign-out since.
+    pub fn session_revoked(&self, issued_ms: i64) -> bool {
+        self.sessions_revoked_at.is_some_and(|revoked| issued_ms <= revoked)
+    }
+
+    /// Replaces a new password by its hash, or keeps the stored hash; keeps
+    /// the latest session revocation. CPU-heavy by design when a password
+    /// is given (run it off the async workers).
     pub fn seal_password(&mut self, current: Option<&PortalUserSpec>) -> Result<(), ValidationErrors> {
+        self.sessions_revoked_at = self.sessions_revoked_at.max(current.and_then(|c| c.sessions_revoked_at));
         match self.password.take() {
             Some(password) => self.password_hash = Some(hash_password(&password)),
             None => match current.and_then(|c| c.password_hash.clone()) {
@@ -137,7 +150,8 @@ mod tests {
 
     #[test]
     fn passwords_are_write_only_and_required_once() {
-        let mut spec = PortalUserSpec { display_name: None, role: PortalRole::Consumer, password: None, password_hash: None };
+        let mut spec =
+            PortalUserSpec { display_name: None, role: PortalRole::Consumer, password: None, password_hash: None, sessions_revoked_at: Some(5) };
         let errors = spec.clone().seal_password(None).unwrap_err();
         assert_eq!(errors.to_string(), "password: is required");
         spec.password = Some("short".into());
@@ -148,5 +162,9 @@ mod tests {
         let mut update = PortalUserSpec { password_hash: Some("forged".into()), ..spec.clone() };
         update.seal_password(Some(&spec)).unwrap();
         assert_eq!(update.password_hash, spec.password_hash, "a client-sent hash is replaced by the stored one");
+        let mut update = PortalUserSpec { sessions_revoked_at: None, ..spec.clone() };
+        update.seal_password(Some(&spec)).unwrap();
+        assert_eq!(update.sessions_revoked_at, Some(5), "a write never brings ended sessions back");
+        assert!(update.session_revoked(5) && !update.session_revoked(6));
     }
 }

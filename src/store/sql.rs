@@ -96,6 +96,7 @@ macro_rules! decode_call {
             result: r.try_get("result")?,
             cost: r.try_get("cost")?,
             trace_id: r.try_get("trace_id")?,
+            tool_refused: false,
         })
     }};
 }
@@ -411,7 +412,7 @@ impl Cube {
             version: keep(version, &call.version),
             product: keep(product, &call.product),
             subscription: keep(subscription, call.subscription.as_deref().unwrap_or_default()),
-            tool: keep(tool, &call.tool),
+            tool: keep(tool, call.tool_group()),
             client_name: keep(client, call.client_name.as_deref().unwrap_or_default()),
         }
     }

@@ -337,5 +337,6 @@ fn call_record(observation: &Observation) -> CallRecord {
         result: observation.result.clone(),
         cost: observation.cost,
         trace_id: Some(hex::encode(observation.trace.trace_id)),
+        tool_refused: observation.tool_refused,
     }
 }

@@ -85,6 +85,9 @@ pub struct Observation {
     /// Whether the version offers (or the product names) `tool`: only then
     /// may it be a metric label.
     pub tool_known: bool,
+    /// Refused by the gateway, or failed for a tool the version does not
+    /// offer: the name is not an analytics group (`CallRecord::tool_refused`).
+    pub tool_refused: bool,
     pub prompt: Option<String>,
     pub resource_uri: Option<String>,
     pub start: SystemTime,

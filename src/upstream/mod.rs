@@ -2,11 +2,12 @@
 //! version offers right now (its manifest). The gateway uses it to know
 //! which tools exist (metric labels, approved manifests); the management API
 //! to show the live manifest (the Terraform data source `mcp_server_tools`).
-//! One short Streamable HTTP session: initialize, initialized, `tools/list`
-//! page by page, DELETE. `credentials.rs`: the tokens the gateway presents
+//! One short session: initialize, initialized, `tools/list` page by page,
+//! DELETE; over Streamable HTTP, or over a legacy HTTP+SSE bridge. `credentials.rs`: the tokens the gateway presents
 //! to backends that use the OAuth client-credentials grant.
 
 pub mod credentials;
+pub mod legacy_sse;
 
 use crate::model::VersionSpec;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
@@ -28,8 +29,8 @@ pub enum ManifestError {
     Protocol(String),
     #[error("the MCP server answered with an error: {0}")]
     Rpc(String),
-    #[error("listing tools over the legacy HTTP+SSE transport is not supported")]
-    LegacyTransport,
+    #[error("over the legacy HTTP+SSE transport: {0}")]
+    Legacy(#[from] legacy_sse::BridgeError),
     #[error("cannot authenticate to the MCP server: {0}")]
     Credentials(#[from] credentials::CredentialsError),
 }
@@ -37,12 +38,7 @@ pub enum ManifestError {
 /// The JSON-RPC message answering request `id` in a JSON or SSE body.
 fn answer(content_type: &str, body: &str, id: u64) -> Option<Value> {
     let candidates: Vec<Value> = if content_type.starts_with("text/event-stream") {
-        body.split("\n\n")
-            .filter_map(|event| {
-                let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
-                serde_json::from_str(&data.join("\n")).ok()
-            })
-            .collect()
+        crate::mcp::sse::events(body.as_bytes()).iter().filter_map(|event| serde_json::from_str(&event.data).ok()).collect()
     } else {
         match serde_json::from_str(body) {
             Ok(Value::Array(items)) => items,
@@ -74,10 +70,27 @@ struct Session<'a> {
     url: &'a str,
     headers: HeaderMap,
     timeout: Duration,
+    /// Legacy HTTP+SSE backends: the bridge the session's messages go over.
+    bridge: Option<legacy_sse::Bridge>,
+}
+
+/// The result of a JSON-RPC answer, or its error.
+fn result_of(reply: Value) -> Result<Option<Value>, ManifestError> {
+    if let Some(error) = reply.get("error") {
+        return Err(ManifestError::Rpc(error.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string()));
+    }
+    Ok(reply.get("result").cloned())
 }
 
 impl Session<'_> {
     async fn post(&mut self, message: Value) -> Result<Option<Value>, ManifestError> {
+        if let Some(bridge) = &self.bridge {
+            let replies = bridge.exchange(self.client, self.headers.clone(), std::slice::from_ref(&message), self.timeout).await?;
+            return match replies.into_iter().next() {
+                Some(reply) => result_of(reply),
+                None => Ok(None),
+            };
+        }
         let id = message.get("id").and_then(Value::as_u64);
         let request = self.client.post(self.url).headers(self.headers.clone()).timeout(self.timeout).json(&message);
         let response = request.send().await.map_err(|e| ManifestError::Unreachable(e.to_string()))?;
@@ -91,19 +104,13 @@ impl Session<'_> {
         let body = response.text().await.map_err(|e| ManifestError::Unreachable(e.to_string()))?;
         let Some(id) = id else { return Ok(None) };
         let reply = answer(&content_type, &body, id).ok_or_else(|| ManifestError::Protocol(format!("no answer to request {id}")))?;
-        if let Some(error) = reply.get("error") {
-            return Err(ManifestError::Rpc(error.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string()));
-        }
-        Ok(reply.get("result").cloned())
+        result_of(reply)
     }
 }
 
 /// The tools `version`'s upstream offers now, every page of them.
 pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, ManifestError> {
     let client = &upstream.http;
-    if version.transport == crate::model::Transport::Sse {
-        return Err(ManifestError::LegacyTransport);
-    }
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
     headers.insert("mcp-protocol-version", HeaderValue::from_static(PROTOCOL_VERSION));
@@ -115,7 +122,11 @@ pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeou
     if let Some(credentials) = &version.client_credentials {
         headers.insert(reqwest::header::AUTHORIZATION, upstream.tokens.authorization(credentials).await?);
     }
-    let mut session = Session { client, url: &version.backend_url, headers, timeout };
+    let bridge = match version.transport {
+        crate::model::Transport::Sse => Some(legacy_sse::Bridge::open(client, &version.backend_url, headers.clone(), timeout).await?),
+        crate::model::Transport::StreamableHttp => None,
+    };
+    let mut session = Session { client, url: &version.backend_url, headers, timeout, bridge };
     let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": { "name": "mcpgate", "version": env!("CARGO_PKG_VERSION") } } });
     session.post(initialize).await?;
@@ -135,8 +146,9 @@ pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeou
             break;
         }
     }
-    // Ending the session is a courtesy: the manifest is known either way.
-    if session.headers.contains_key(SESSION_HEADER) {
+    // Ending the session is a courtesy: the manifest is known either way
+    // (a legacy bridge ends when it is dropped).
+    if session.bridge.is_none() && session.headers.contains_key(SESSION_HEADER) {
         let _ = client.delete(&version.backend_url).headers(session.headers.clone()).timeout(timeout).send().await;
     }
     Ok(tools)

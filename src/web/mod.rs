@@ -13,7 +13,7 @@ use crate::api::problem::ApiError;
 use crate::api::AppState;
 use crate::model::{Key, Kind, PortalRole, PortalUserSpec};
 use crate::store::ListQuery;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -32,6 +32,8 @@ pub(crate) struct Web {
     gateway_url: Arc<str>,
     /// A trace viewer's page for one trace, with `{trace_id}` in it (`--trace-url`).
     trace_url: Option<Arc<str>>,
+    /// `--trusted-proxies`: peers whose `X-Forwarded-For` names the client.
+    trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// Where the web UI links to.
@@ -40,6 +42,9 @@ pub struct WebSettings {
     pub gateway_url: String,
     /// `--trace-url`: e.g. `http://jaeger:16686/trace/{trace_id}`.
     pub trace_url: Option<String>,
+    /// `--trusted-proxies`: proxies in front of the admin listener, whose
+    /// `X-Forwarded-For` names the client (the sign-in limit per address).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The signed-in user of a request.
@@ -114,14 +119,24 @@ fn html(markup: Markup) -> Response {
 }
 
 impl Web {
+    /// The client behind a connection: its peer, or the address a trusted
+    /// proxy in front says it forwards for (the last entry it appended).
+    fn client_address(&self, peer: std::net::IpAddr, headers: &HeaderMap) -> std::net::IpAddr {
+        if !self.trusted_proxies.iter().any(|net| net.contains(&peer)) {
+            return peer;
+        }
+        let forwarded_for = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+        forwarded_for.rev().find_map(|entry| entry.trim().parse().ok()).unwrap_or(peer)
+    }
+
     /// The signed-in user, from the session cookie, re-checked against the
     /// store (a deleted user or a changed password ends the session).
     async fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, WebError> {
         let token = session::cookie(headers, session::SESSION_COOKIE).ok_or(WebError::SignIn)?;
-        let claims = self.sessions.verify(token, chrono::Utc::now().timestamp()).ok_or(WebError::SignIn)?;
+        let claims = self.sessions.verify(token, chrono::Utc::now().timestamp_millis()).ok_or(WebError::SignIn)?;
         let user = self.user(&claims.user).await?.ok_or(WebError::SignIn)?;
         let hash = user.password_hash.as_deref().unwrap_or_default();
-        if session::password_fingerprint(hash) != claims.password_fingerprint {
+        if session::password_fingerprint(hash) != claims.password_fingerprint || user.session_revoked(claims.issued_ms) {
             return Err(WebError::SignIn);
         }
         Ok(Viewer {
@@ -200,6 +215,10 @@ async fn home(State(web): State<Web>, headers: HeaderMap) -> Response {
     }
 }
 
+/// Largest sign-in form: a name and a password fit many times over; a
+/// client without credentials cannot make the process buffer more.
+const SIGN_IN_FORM_BYTES: usize = 16 * 1024;
+
 /// The portal's and the console's routes, for the admin listener.
 pub fn router(app: AppState, settings: WebSettings) -> Router {
     let web = Web {
@@ -207,11 +226,12 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         app,
         gateway_url: Arc::from(settings.gateway_url.trim_end_matches('/')),
         trace_url: settings.trace_url.map(Arc::from),
+        trusted_proxies: settings.trusted_proxies.into(),
     };
     Router::new()
         .route("/", get(home))
         .route("/assets/mcpgate.css", get(stylesheet))
-        .route("/portal/sign-in", get(portal::sign_in_page).post(portal::sign_in))
+        .route("/portal/sign-in", get(portal::sign_in_page).post(portal::sign_in).layer(DefaultBodyLimit::max(SIGN_IN_FORM_BYTES)))
         .route("/portal/sign-out", post(portal::sign_out))
         .route("/portal", get(portal::products))
         .route("/portal/products/{product}", get(portal::product))

@@ -13,14 +13,16 @@ use crate::model::{
     Key, KeySlot, Kind, PortalRole, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, VersionSpec, VersionStatus,
 };
 use crate::store::{AnalyticsQuery, HourlyColumn, Precondition, Record};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use axum::Form;
 use chrono::Utc;
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -84,16 +86,22 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| crate::model::portal_user::hash_password("decoy password for unknown users"))
 }
 
-pub(crate) async fn sign_in(State(web): State<Web>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Result<Response, WebError> {
+pub(crate) async fn sign_in(
+    State(web): State<Web>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, WebError> {
     let token = session::cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     if !session::same_origin(&headers) || token.is_empty() || token != form.csrf {
         return Err(WebError::Forbidden("the sign-in form is stale or came from another site; reload it and try again".into()));
     }
     let name = form.name.trim().to_ascii_lowercase();
-    if let Some(wait) = web.sessions.locked_out(&name) {
+    let address = peer.map(|Extension(ConnectInfo(peer))| web.client_address(peer.ip(), &headers));
+    if let Some(wait) = web.sessions.locked_out(&name, address) {
         let mut response = html_response(
             StatusCode::TOO_MANY_REQUESTS,
-            sign_in_form(token, Some(&format!("Too many failed sign-ins for this user; try again in {wait} seconds."))),
+            sign_in_form(token, Some(&format!("Too many failed sign-ins for this user or from this address; try again in {wait} seconds."))),
         );
         response.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(response);
@@ -105,11 +113,11 @@ pub(crate) async fn sign_in(State(web): State<Web>, headers: HeaderMap, Form(for
         .await
         .map_err(crate::api::problem::ApiError::internal)?;
     let Some(user) = user.filter(|_| verified) else {
-        web.sessions.record_failure(&name);
+        web.sessions.record_failure(&name, address);
         return Ok(html_response(StatusCode::UNAUTHORIZED, sign_in_form(token, Some("Wrong user name or password."))));
     };
     web.sessions.record_success(&name);
-    let session_token = web.sessions.issue(&name, user.password_hash.as_deref().unwrap_or_default(), Utc::now().timestamp());
+    let session_token = web.sessions.issue(&name, user.password_hash.as_deref().unwrap_or_default(), Utc::now().timestamp_millis());
     let target = if user.role == PortalRole::Operator { "/console" } else { "/portal" };
     let mut response = Redirect::to(target).into_response();
     response.headers_mut().append(header::SET_COOKIE, session::session_cookie(&headers, &session_token));
@@ -117,8 +125,19 @@ pub(crate) async fn sign_in(State(web): State<Web>, headers: HeaderMap, Form(for
     Ok(response)
 }
 
+/// Ends the user's sessions on every admin replica (the store remembers
+/// when), not only the cookie in this browser.
 pub(crate) async fn sign_out(State(web): State<Web>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, WebError> {
-    web.poster(&headers, &form.csrf, false).await?;
+    let viewer = web.poster(&headers, &form.csrf, false).await?;
+    let key = Key::top(Kind::PortalUser, &viewer.name);
+    let now_ms = Utc::now().timestamp_millis();
+    resource::write::<crate::api::portal_users::PortalUsers>(&web.app, &key, &Precondition::None, |current| {
+        let current = current.ok_or_else(|| crate::api::problem::ApiError::not_found(&key))?;
+        let mut spec: crate::model::PortalUserSpec = resource::stored_spec::<crate::api::portal_users::PortalUsers>(current)?;
+        spec.sessions_revoked_at = Some(now_ms);
+        Ok(spec)
+    })
+    .await?;
     let mut response = Redirect::to("/portal/sign-in").into_response();
     response.headers_mut().append(header::SET_COOKIE, session::set_cookie(&headers, session::SESSION_COOKIE, "", 0));
     Ok(response)

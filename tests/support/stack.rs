@@ -6,7 +6,6 @@ use mcpgate::api::AppState;
 use mcpgate::gateway::{self, Gateway, GatewaySettings};
 use mcpgate::telemetry::{Telemetry, TelemetrySettings};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct Stack {
@@ -33,9 +32,10 @@ impl Stack {
         let gateway = Gateway::start(api.state.store.clone(), settings, telemetry).await.expect("gateway starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let gateway_url = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = gateway::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        // The gateway's own accept loop, as `mcpgate serve` runs it.
+        let router = gateway::router(gateway.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = gateway::listener::serve(listener, router, std::future::pending()).await;
         });
         Stack { api, gateway, gateway_url, task }
     }

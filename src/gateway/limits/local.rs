@@ -11,7 +11,7 @@
 //! units back.
 
 use super::{to_u64, window_reset, Decision, LimitKind, Limits, Standing, Unavailable};
-use crate::gateway::lock;
+use crate::lock;
 use crate::model::CallLimit;
 use crate::store::{DynStore, RateGrant};
 use std::collections::{HashMap, VecDeque};

@@ -3,8 +3,8 @@
 //! session, requests POSTed to the endpoint it announces, and responses
 //! matched back to the waiting POST by JSON-RPC id.
 
-use super::jsonrpc;
-use super::lock;
+use crate::lock;
+use crate::mcp::jsonrpc;
 use futures::StreamExt;
 use rand::RngCore;
 use serde_json::Value;
@@ -44,6 +44,16 @@ pub enum BridgeError {
     Refused(u16),
 }
 
+impl BridgeError {
+    /// The call log's and metrics' error type: a timeout is a timeout.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            BridgeError::Timeout => "timeout",
+            _ => "upstream_unavailable",
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Bridges {
     by_session: Mutex<HashMap<String, Arc<Bridge>>>,
@@ -65,7 +75,7 @@ impl Bridges {
         lock(&self.by_session).remove(session).is_some()
     }
 
-    /// Opens the upstream SSE stream and waits for its `endpoint` event.
+    /// Opens a bridge for a client session, under a new session id.
     pub async fn open(
         &self,
         client: &reqwest::Client,
@@ -73,6 +83,47 @@ impl Bridges {
         headers: reqwest::header::HeaderMap,
         wait: Duration,
     ) -> Result<(String, Arc<Bridge>), BridgeError> {
+        let bridge = Arc::new(Bridge::open(client, backend, headers, wait).await?);
+        let session = new_session_id();
+        lock(&self.by_session).insert(session.clone(), bridge.clone());
+        Ok((session, bridge))
+    }
+}
+
+/// Reads the upstream's SSE stream: the `endpoint` event once, responses to
+/// their waiting requests, everything else to the client's GET stream.
+async fn read_events(response: reqwest::Response, endpoint_tx: oneshot::Sender<String>, messages: mpsc::Sender<Value>, pending: Waiters) {
+    let mut endpoint_tx = Some(endpoint_tx);
+    let mut stream = response.bytes_stream();
+    let mut reader = crate::mcp::sse::EventReader::default();
+    while let Some(Ok(chunk)) = stream.next().await {
+        for event in reader.push(&chunk) {
+            if event.name == "endpoint" {
+                if let Some(tx) = endpoint_tx.take() {
+                    let _ = tx.send(event.data);
+                }
+                continue;
+            }
+            let Ok(message) = serde_json::from_str::<Value>(&event.data) else { continue };
+            let waiter = jsonrpc::is_response(&message)
+                .then(|| jsonrpc::id(&message).map(jsonrpc::id_key))
+                .flatten()
+                .and_then(|key| lock(&pending).remove(&key));
+            match waiter {
+                Some(waiter) => {
+                    let _ = waiter.send(message);
+                }
+                None => {
+                    let _ = messages.try_send(message);
+                }
+            }
+        }
+    }
+}
+
+impl Bridge {
+    /// Opens the upstream SSE stream and waits for its `endpoint` event.
+    pub async fn open(client: &reqwest::Client, backend: &str, headers: reqwest::header::HeaderMap, wait: Duration) -> Result<Bridge, BridgeError> {
         let request = client.get(backend).headers(headers).header("accept", "text/event-stream");
         let response = match tokio::time::timeout(wait, request.send()).await {
             Err(_) => return Err(BridgeError::Timeout),
@@ -98,55 +149,9 @@ impl Bridges {
             }
         };
         let endpoint = url::Url::parse(backend).and_then(|base| base.join(&endpoint)).map_err(|e| BridgeError::Unreachable(e.to_string()))?;
-        let bridge = Arc::new(Bridge { endpoint: endpoint.to_string(), pending, server_messages: Mutex::new(Some(messages_rx)), reader });
-        let session = new_session_id();
-        lock(&self.by_session).insert(session.clone(), bridge.clone());
-        Ok((session, bridge))
+        Ok(Bridge { endpoint: endpoint.to_string(), pending, server_messages: Mutex::new(Some(messages_rx)), reader })
     }
-}
 
-async fn read_events(response: reqwest::Response, endpoint_tx: oneshot::Sender<String>, messages: mpsc::Sender<Value>, pending: Waiters) {
-    let mut endpoint_tx = Some(endpoint_tx);
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    while let Some(Ok(chunk)) = stream.next().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            let mut name = "message";
-            let mut data = Vec::new();
-            for line in event.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    name = if v.trim() == "endpoint" { "endpoint" } else { "message" };
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
-                }
-            }
-            let data = data.join("\n");
-            if name == "endpoint" {
-                if let Some(tx) = endpoint_tx.take() {
-                    let _ = tx.send(data);
-                }
-                continue;
-            }
-            let Ok(message) = serde_json::from_str::<Value>(&data) else { continue };
-            let waiter = jsonrpc::is_response(&message)
-                .then(|| jsonrpc::id(&message).map(jsonrpc::id_key))
-                .flatten()
-                .and_then(|key| lock(&pending).remove(&key));
-            match waiter {
-                Some(waiter) => {
-                    let _ = waiter.send(message);
-                }
-                None => {
-                    let _ = messages.try_send(message);
-                }
-            }
-        }
-    }
-}
-
-impl Bridge {
     /// Sends messages and waits for the responses to the requests among them.
     pub async fn exchange(
         &self,

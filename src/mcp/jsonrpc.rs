@@ -97,9 +97,43 @@ pub fn is_request(message: &Value) -> bool {
     method(message).is_some() && id(message).is_some()
 }
 
-/// The tool a `tools/call` request names, read from the body.
+/// What a `tools/call` message names as its tool, read from the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalledTool<'a> {
+    /// Not a `tools/call`.
+    NotACall,
+    Named(&'a str),
+    /// A `tools/call` whose `params.name` is missing or not a string: it
+    /// names no tool the gateway can check, so it never goes upstream.
+    Invalid,
+}
+
+impl<'a> CalledTool<'a> {
+    pub fn of(message: &'a Value) -> CalledTool<'a> {
+        if method(message) != Some("tools/call") {
+            return CalledTool::NotACall;
+        }
+        match at(message, &["params", "name"]).and_then(Value::as_str) {
+            Some(name) => CalledTool::Named(name),
+            None => CalledTool::Invalid,
+        }
+    }
+
+    pub fn name(self) -> Option<&'a str> {
+        match self {
+            CalledTool::Named(name) => Some(name),
+            CalledTool::NotACall | CalledTool::Invalid => None,
+        }
+    }
+
+    pub fn is_call(self) -> bool {
+        self != CalledTool::NotACall
+    }
+}
+
+/// The tool a `tools/call` request names, when it names one by a string.
 pub fn tool_name(message: &Value) -> Option<&str> {
-    (method(message) == Some("tools/call")).then(|| at(message, &["params", "name"]).and_then(Value::as_str)).flatten()
+    CalledTool::of(message).name()
 }
 
 /// A JSON-RPC error response.
@@ -114,6 +148,16 @@ pub fn error(id: Option<&Value>, code: i64, message: &str, data: Option<Value>) 
 /// The error an MCP server gives for a tool it does not have.
 pub fn unknown_tool(id: Option<&Value>, tool: &str) -> Value {
     error(id, INVALID_PARAMS, &format!("Unknown tool: {tool}"), None)
+}
+
+/// The `data.reason` (and call-log error type) of a `tools/call` whose
+/// `params.name` is not a string.
+pub const INVALID_TOOL_NAME: &str = "invalid_tool_name";
+
+/// The refusal of a `tools/call` that names no tool by a string.
+pub fn invalid_tool_name(id: Option<&Value>) -> Value {
+    let data = json!({ "reason": INVALID_TOOL_NAME });
+    error(id, INVALID_PARAMS, "tools/call needs params.name: the tool's name, as a string", Some(data))
 }
 
 /// Whether a message is a response (has a result or an error, no method).
@@ -208,6 +252,12 @@ mod tests {
         assert!(is_response(&response) && !is_response(&request));
         assert_eq!(tool_name(&request), Some("echo"));
         assert_eq!(tool_name(&notification), None);
+        assert_eq!(CalledTool::of(&notification), CalledTool::NotACall);
+        for name in [json!(["echo"]), json!(7), json!({ "name": "echo" }), Value::Null] {
+            let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": name } });
+            assert_eq!(CalledTool::of(&call), CalledTool::Invalid, "{call}");
+        }
+        assert_eq!(CalledTool::of(&json!({ "id": 1, "method": "tools/call" })), CalledTool::Invalid);
     }
 
     #[test]

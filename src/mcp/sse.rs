@@ -1,6 +1,8 @@
-//! An incremental `text/event-stream` rewriter: events pass through as they
-//! arrive, and only events whose JSON-RPC message a hook changes are
-//! re-encoded.
+//! `text/event-stream` bodies, read incrementally: [`EventReader`] splits
+//! a byte stream into events, decoding each only once it is whole (a
+//! character split across chunks stays whole; LF and CRLF both end lines);
+//! [`EventRewriter`] passes events through as they arrive and re-encodes
+//! only those whose JSON-RPC message a hook changes.
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
@@ -26,6 +28,64 @@ fn event_end(buffer: &[u8]) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// One event: its `event:` name (`message` when absent) and its `data:`
+/// lines joined by newlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: String,
+    pub data: String,
+}
+
+impl Event {
+    /// Parses one whole event; `None` when it carries no data (comments,
+    /// keep-alives) or is not UTF-8.
+    pub fn parse(event: &[u8]) -> Option<Event> {
+        let text = std::str::from_utf8(event).ok()?;
+        let mut name = None;
+        let mut data: Vec<&str> = Vec::new();
+        for line in text.lines() {
+            if let Some(value) = line.strip_prefix("event:") {
+                name = Some(value.trim().to_string());
+            } else if let Some(value) = line.strip_prefix("data:") {
+                data.push(value.strip_prefix(' ').unwrap_or(value));
+            }
+        }
+        (!data.is_empty()).then(|| Event { name: name.unwrap_or_else(|| "message".into()), data: data.join("\n") })
+    }
+}
+
+/// Splits a byte stream into whole events.
+#[derive(Default)]
+pub struct EventReader {
+    buffer: BytesMut,
+}
+
+impl EventReader {
+    /// Feeds a chunk; returns the events it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
+        self.buffer.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        while let Some(end) = event_end(&self.buffer) {
+            let event = self.buffer.split_to(end);
+            events.extend(Event::parse(&event));
+        }
+        events
+    }
+
+    /// The last event, when the stream ended without its blank line.
+    pub fn finish(&mut self) -> Option<Event> {
+        Event::parse(&self.buffer.split())
+    }
+}
+
+/// Every event of a whole body.
+pub fn events(body: &[u8]) -> Vec<Event> {
+    let mut reader = EventReader::default();
+    let mut events = reader.push(body);
+    events.extend(reader.finish());
+    events
 }
 
 impl EventRewriter {
@@ -84,6 +144,20 @@ mod tests {
         let mut out = rewriter.push(&input[..10], &mut never).to_vec();
         out.extend_from_slice(&rewriter.push(&input[10..], &mut never));
         assert_eq!(out, input);
+    }
+
+    #[test]
+    fn events_are_whole_across_chunks_and_line_endings() {
+        let stream = "event: endpoint\r\ndata: /messages?s=1\r\n\r\n: keep-alive\n\ndata: {\"text\":\"héllo\"}\ndata: more\n\n".as_bytes();
+        let split = stream.iter().position(|&b| b == 0xc3).unwrap() + 1;
+        let mut reader = EventReader::default();
+        let mut events = reader.push(&stream[..split]);
+        assert_eq!(events.len(), 1, "the first event is whole, the second not yet");
+        events.extend(reader.push(&stream[split..]));
+        assert_eq!(events[0], Event { name: "endpoint".into(), data: "/messages?s=1".into() });
+        assert_eq!(events[1], Event { name: "message".into(), data: "{\"text\":\"héllo\"}\nmore".into() });
+        assert_eq!(events.len(), 2, "the comment carries no data");
+        assert_eq!(super::events(b"data: tail").len(), 1, "an unterminated last event counts");
     }
 
     #[test]

@@ -1,0 +1,201 @@
+//! The gateway's accept loop: TCP_NODELAY on every connection (responses
+//! go out as soon as they are written), a request head of up to 1 MiB so
+//! oversized headers usually reach the handler's own JSON-RPC 431, and
+//! graceful shutdown. Past 1 MiB the HTTP layer refuses the head itself,
+//! with an empty 431; [`HeadRefusals`] gives that one a JSON-RPC body too,
+//! so every refusal a client meets says what happened.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+
+/// Largest request head the HTTP layer reads; the handler refuses heads
+/// over `GatewaySettings::max_header_bytes` (32 KiB) with a JSON-RPC 431.
+pub const MAX_HEAD_BYTES: usize = 1024 * 1024;
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets open
+/// connections finish (at most 10 s).
+pub async fn serve(listener: TcpListener, router: axum::Router, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::Service;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(1000)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %err, "accepting a gateway connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(HeadRefusals::new(stream)), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("gateway connections still open after 10 s; closing them");
+    }
+    Ok(())
+}
+
+/// The head hyper writes when it refuses a request head larger than
+/// `max_buf_size` itself: a 431 with no body (the handler's own 431 always
+/// has one, so the two are told apart).
+fn is_bare_431(head: &[u8]) -> bool {
+    const STATUS: &[u8] = b"HTTP/1.1 431 ";
+    const EMPTY: &[u8] = b"\r\ncontent-length: 0\r\n";
+    head.starts_with(STATUS) && head.windows(EMPTY.len()).any(|w| w.eq_ignore_ascii_case(EMPTY))
+}
+
+/// What the client gets instead of a bare 431: the JSON-RPC error the
+/// handler would have written, and the end of the connection.
+fn json_rpc_431() -> Vec<u8> {
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": {
+        "code": crate::mcp::jsonrpc::INVALID_REQUEST,
+        "message": format!("the request headers exceed {MAX_HEAD_BYTES} bytes"),
+        "data": { "reason": "headers_too_large" },
+    } })
+    .to_string();
+    let head = format!(
+        "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    [head.into_bytes(), body.into_bytes()].concat()
+}
+
+/// A connection whose bare 431 (see [`is_bare_431`]) is rewritten on its
+/// way out; every other byte passes as it is.
+struct HeadRefusals<T> {
+    inner: T,
+    /// A rewritten 431 being written: its bytes, how many are out, and the
+    /// length of the write it stands for.
+    rewriting: Option<(Vec<u8>, usize, usize)>,
+}
+
+impl<T> HeadRefusals<T> {
+    fn new(inner: T) -> HeadRefusals<T> {
+        HeadRefusals { inner, rewriting: None }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> HeadRefusals<T> {
+    /// Writes the rewritten 431 to the end; reports the original write done.
+    fn poll_rewrite(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        while let Some((bytes, written, stands_for)) = &mut self.rewriting {
+            if *written == bytes.len() {
+                let done = *stands_for;
+                self.rewriting = None;
+                return Poll::Ready(Ok(done));
+            }
+            match Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => *written += n,
+                other => return other,
+            }
+        }
+        Poll::Ready(Ok(0))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for HeadRefusals<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for HeadRefusals<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if self.rewriting.is_none() && is_bare_431(buf) {
+            self.rewriting = Some((json_rpc_431(), 0, buf.len()));
+        }
+        if self.rewriting.is_some() {
+            return self.poll_rewrite(cx);
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        // A response's head is always its first slice.
+        if self.rewriting.is_none() && bufs.first().is_some_and(|head| is_bare_431(head)) {
+            let total = bufs.iter().map(|b| b.len()).sum();
+            self.rewriting = Some((json_rpc_431(), 0, total));
+        }
+        if self.rewriting.is_some() {
+            return self.poll_rewrite(cx);
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn only_the_http_layer_s_bare_431_is_rewritten() {
+        assert!(is_bare_431(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n"));
+        assert!(!is_bare_431(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 120\r\n\r\n"));
+        assert!(!is_bare_431(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
+    }
+
+    /// A real hyper server behind the loop, sent a head past the limit.
+    #[tokio::test]
+    async fn a_head_past_the_http_layer_s_limit_gets_a_json_rpc_431() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = axum::Router::new().route("/mcp/{server}", axum::routing::post(|| async { "served" }));
+        tokio::spawn(serve(listener, router, std::future::pending()));
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!("POST /mcp/x HTTP/1.1\r\nhost: a\r\nx-padding: {}\r\ncontent-length: 0\r\n\r\n", "p".repeat(MAX_HEAD_BYTES + 1024));
+        // The server may stop reading once it has seen enough.
+        let _ = stream.write_all(head.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+        assert_eq!(body["error"]["code"], -32600);
+        assert_eq!(body["error"]["data"]["reason"], "headers_too_large");
+    }
+}
