@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests need (under .cache/),
 # then unit, integration, acceptance and end-to-end tests in one cargo run.
+#   ./scripts/test.sh          everything (what CI runs)
+#   ./scripts/test.sh --fast   unit tests and in-process tests only: no tools
+#                              installed, no engines started (a few minutes warm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
@@ -9,6 +12,22 @@ need cargo "the Rust toolchain (rustup)"
 # A one-shot run (CI's fresh clone) gains nothing from incremental state,
 # which would add gigabytes to the target directory.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+# The in-process test binaries: the admin API, the gateway against in-process
+# upstreams, the store on SQLite, the provider's client and protocol, fuzzing.
+FAST_TESTS=(api_resources api_subscriptions approved_tools fuzz gateway_headers openapi provider_client provider_protocol_code store_conformance)
+
+if [ "${1:-}" = "--fast" ]; then
+    shift
+    step "cargo fmt --check"
+    cargo fmt --check
+    step "cargo test (unit and in-process tests; tests that need tools or engines say so and are skipped)"
+    cargo test --locked --lib --bins "${FAST_TESTS[@]/#/--test=}" "$@"
+    exit
+fi
+
+# Every tool is installed below: a test that finds one missing fails.
+export MCPGATE_REQUIRE_TOOLS=1
 
 # Gates first: a formatting or lint failure needs no test tools to show.
 step "cargo fmt --check"

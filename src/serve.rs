@@ -296,6 +296,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     state.set_ready();
 
     tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
         role = ?args.role,
         admin = %format!("http://{admin_addr}"),
         gateway = %gateway_addr.map(|a| format!("http://{a}")).unwrap_or_else(|| "-".into()),

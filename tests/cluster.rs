@@ -32,6 +32,9 @@ async fn until_served(url: &str, key: &str) -> Duration {
 
 #[tokio::test]
 async fn one_admin_and_three_gateways_on_postgres_and_redis() {
+    if !support::available(&[support::Need::Node, support::Need::Postgres, support::Need::Redis]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let database = support::engines::fresh_postgres().await;
     let redis = support::engines::redis_url();
@@ -171,4 +174,63 @@ async fn one_admin_and_three_gateways_on_postgres_and_redis() {
         let still = mcp.call(9, "echo", json!({ "message": "still serving" })).await;
         assert_eq!(still.first()["result"]["content"][0]["text"], "Echo: still serving");
     }
+}
+
+/// PostgreSQL stops under a running admin and gateway: the management API
+/// answers 503 with Retry-After (not 500) and readiness names the store,
+/// the gateway keeps serving the configuration it holds; once PostgreSQL is
+/// back, writes work and reach the gateway again.
+#[tokio::test]
+async fn a_store_outage_is_503_for_the_api_while_the_gateway_serves() {
+    if !support::available(&[support::Need::Node, support::Need::Postgres, support::Need::Redis]) {
+        return;
+    }
+    let upstream = Upstream::start().await;
+    let postgres = support::engines::PrivatePostgres::start();
+    let cluster = Cluster::start(&postgres.url(), &support::engines::redis_url(), 1, &[]).await;
+    cluster.create("servers/everything", json!({})).await;
+    cluster.create("servers/everything/versions/v1", json!({ "backend_url": upstream.url })).await;
+    cluster.create("products/gold", json!({ "state": "published" })).await;
+    cluster.create("products/gold/servers/everything", json!({})).await;
+    let key = cluster.create("subscriptions/alice", json!({ "product": "gold" })).await["primary_key"].as_str().unwrap().to_string();
+    let gateway = cluster.gateways[0].mcp_url("everything");
+    until_served(&gateway, &key).await;
+
+    postgres.stop();
+    let http = mcpgate::http_client::client_builder().build().unwrap();
+    for (method, body) in [(Method::GET, None), (Method::PUT, Some(json!({ "description": "during the outage" })))] {
+        let reply = http
+            .request(method.clone(), format!("{}/api/v1/servers/everything", cluster.admin.admin_url))
+            .bearer_auth(&cluster.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE, "{method}");
+        assert_eq!(reply.headers()["content-type"], "application/problem+json");
+        assert!(reply.headers().contains_key("retry-after"), "{method}: Retry-After");
+        let problem: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(problem["type"], "https://mcpgate.dev/problems/unavailable", "{problem}");
+    }
+    let health = http.get(format!("{}/healthz", cluster.admin.admin_url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.headers()["content-type"], "application/health+json");
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert_eq!((health["status"].clone(), health["checks"]["store:connection"][0]["status"].clone()), (json!("fail"), json!("fail")), "{health}");
+    let gateway_health = http.get(format!("{}/healthz", cluster.gateways[0].admin_url)).send().await.unwrap();
+    assert_eq!(gateway_health.status(), StatusCode::OK, "a gateway keeps serving: it warns, it does not fail");
+    assert_eq!(gateway_health.json::<serde_json::Value>().await.unwrap()["status"], "warn");
+    let mut mcp = RawMcp::new(gateway.clone(), Some(&key));
+    assert_eq!(mcp.initialize().await.status, StatusCode::OK);
+    let echoed = mcp.call(2, "echo", json!({ "message": "while the store is down" })).await;
+    assert_eq!(echoed.first()["result"]["content"][0]["text"], "Echo: while the store is down", "{:?}", echoed.messages);
+
+    postgres.start_server();
+    let started = Instant::now();
+    while cluster.api(Method::GET, "servers/everything", None).await.0 != StatusCode::OK {
+        assert!(started.elapsed() < Duration::from_secs(20), "the API did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bob = cluster.create("subscriptions/bob", json!({ "product": "gold" })).await["primary_key"].as_str().unwrap().to_string();
+    until_served(&gateway, &bob).await;
 }

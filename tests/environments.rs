@@ -45,6 +45,9 @@ fn workspace_for(mcpgate: &Mcpgate) -> Workspace {
 
 #[test]
 fn dev_and_prod_differ_by_variables_and_promotion_is_a_reviewed_plan() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let (dev_gate, prod_gate) = (Mcpgate::start(), Mcpgate::start());
     let dev = workspace_for(&dev_gate);
     let prod = workspace_for(&prod_gate);
@@ -96,6 +99,9 @@ fn dev_and_prod_differ_by_variables_and_promotion_is_a_reviewed_plan() {
 
 #[test]
 fn module_terraform_test_suite_passes_against_an_ephemeral_mcpgate() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let gate = Mcpgate::start();
     let workspace = workspace_for(&gate);
     let module = environments(&workspace).join("modules/mcp-product-bundle");

@@ -15,6 +15,9 @@ fn redis_settings(url: String) -> GatewaySettings {
 
 #[tokio::test]
 async fn quotas_and_rate_limits_in_redis_are_exact() {
+    if !support::available(&[support::Need::Node, support::Need::Redis]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::start_with("sqlite::memory:", redis_settings(support::engines::redis_url())).await;
     stack.publish("everything", &upstream.url, "gold", json!({})).await;
@@ -51,6 +54,9 @@ async fn quotas_and_rate_limits_in_redis_are_exact() {
 
 #[tokio::test]
 async fn unreachable_redis_fails_closed_unless_the_product_says_open() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let dead = format!("redis://127.0.0.1:{}", support::upstream::free_port());
     let stack = Stack::start_with("sqlite::memory:", redis_settings(dead)).await;

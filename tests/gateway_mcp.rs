@@ -13,6 +13,9 @@ use support::upstream::Upstream;
 
 #[tokio::test]
 async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo", "get-sum"] })).await;
@@ -48,6 +51,9 @@ async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
 
 #[tokio::test]
 async fn sessions_are_pinned_proxied_and_deleted() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({})).await;
@@ -91,6 +97,9 @@ async fn sessions_are_pinned_proxied_and_deleted() {
 
 #[tokio::test]
 async fn upstream_client_errors_pass_through_unchanged() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({})).await;
@@ -104,6 +113,9 @@ async fn upstream_client_errors_pass_through_unchanged() {
 
 #[tokio::test]
 async fn tool_calls_outside_the_allow_list_never_reach_the_upstream() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo"] })).await;
@@ -139,6 +151,9 @@ async fn tool_calls_outside_the_allow_list_never_reach_the_upstream() {
 
 #[tokio::test]
 async fn legacy_sse_backends_are_served_as_streamable_http() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start_sse().await;
     let stack = Stack::memory().await;
     stack.api.create("servers/legacy", json!({})).await;

@@ -17,6 +17,9 @@ fn ping(id: u64) -> serde_json::Value {
 
 #[tokio::test]
 async fn access_is_refused_with_the_right_status() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({})).await;
@@ -58,6 +61,9 @@ async fn access_is_refused_with_the_right_status() {
 
 #[tokio::test]
 async fn versions_split_pin_preview_deprecate_and_retire() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let (one, two) = (Upstream::start().await, Upstream::start().await);
     let stack = Stack::memory().await;
     stack.publish("everything", &one.url, "gold", json!({})).await;
@@ -128,6 +134,9 @@ async fn versions_split_pin_preview_deprecate_and_retire() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_headers() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({})).await;
@@ -154,6 +163,9 @@ async fn rate_limit_answers_429_with_headers() {
 
 #[tokio::test]
 async fn quota_is_exact_under_concurrency_and_survives_a_restart() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}/quota.db", dir.path().display());
@@ -189,6 +201,9 @@ async fn quota_is_exact_under_concurrency_and_survives_a_restart() {
 
 #[tokio::test]
 async fn upstream_failures_answer_fast_with_json_rpc_errors() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let mut upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({})).await;
@@ -224,6 +239,9 @@ async fn upstream_failures_answer_fast_with_json_rpc_errors() {
 
 #[tokio::test]
 async fn oversized_and_malformed_bodies_are_refused() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let settings = GatewaySettings { max_body_bytes: 1024, ..GatewaySettings::default() };
     let stack = Stack::start_with("sqlite::memory:", settings).await;

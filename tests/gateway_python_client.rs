@@ -9,6 +9,9 @@ use support::upstream::Upstream;
 
 #[tokio::test]
 async fn python_mcp_client_lists_calls_and_is_refused() {
+    if !support::available(&[support::Need::Node, support::Need::Python]) {
+        return;
+    }
     let python = support::python();
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;

@@ -23,6 +23,9 @@ async fn metrics(stack: &Stack) -> String {
 
 #[tokio::test]
 async fn metrics_stay_bounded_when_clients_invent_tools_and_methods() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo", "get-*"] })).await;
@@ -60,6 +63,9 @@ async fn metrics_stay_bounded_when_clients_invent_tools_and_methods() {
 
 #[tokio::test]
 async fn a_session_stays_its_owners_across_a_restart() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}/sessions.db", dir.path().display());
@@ -95,6 +101,9 @@ fn echo_call(id: u64) -> Value {
 
 #[tokio::test]
 async fn batches_are_bounded_and_charged_only_when_served() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let settings = GatewaySettings { max_batch: 100, ..GatewaySettings::default() };
     let stack = Stack::start_with("sqlite::memory:", settings).await;
@@ -126,6 +135,9 @@ async fn batches_are_bounded_and_charged_only_when_served() {
 
 #[tokio::test]
 async fn notifications_the_gateway_answers_alone_get_202_and_no_body() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({ "tools": ["echo"] })).await;
@@ -148,6 +160,9 @@ async fn notifications_the_gateway_answers_alone_get_202_and_no_body() {
 
 #[tokio::test]
 async fn oversized_gateway_headers_get_a_json_rpc_431() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let stack = Stack::memory().await;
     stack.publish("everything", &upstream.url, "gold", json!({})).await;

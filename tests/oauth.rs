@@ -51,6 +51,9 @@ fn b64(value: &Value) -> String {
 
 #[tokio::test]
 async fn discovery_and_every_refusal_is_a_clear_error() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let issuer = Issuer::start("alice");
     let other = Issuer::start("alice");
     let upstream = ToolUpstream::start(&[("forecast", "Weather forecast"), ("admin", "Not for agents")]);
@@ -146,6 +149,9 @@ async fn discovery_and_every_refusal_is_a_clear_error() {
 
 #[tokio::test]
 async fn token_callers_are_governed_like_key_callers_and_their_credentials_stay_at_the_gateway() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let issuer = Issuer::start("alice");
     let upstream = ToolUpstream::start(&[("forecast", "Weather forecast"), ("admin", "Not for agents")]);
     let stack = token_stack(&issuer, &upstream).await;
@@ -247,6 +253,9 @@ async fn the_api_names_what_is_wrong_and_keeps_references() {
 /// PKCE and `resource`, then calls with the token it got.
 #[tokio::test]
 async fn a_real_mcp_client_discovers_the_issuer_and_calls_with_its_token() {
+    if !support::available(&[support::Need::Node, support::Need::Python]) {
+        return;
+    }
     let python = support::python();
     let issuer = Issuer::start("alice");
     let upstream = ToolUpstream::start(&[("forecast", "Weather forecast"), ("admin", "Not for agents")]);

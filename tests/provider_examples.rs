@@ -76,6 +76,9 @@ fn apply_example(dir: &Path, file: &str, then: Then, backend_url: &str) {
 
 #[test]
 fn every_registry_example_applies() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let upstream = ToolUpstream::start(&[("forecast", "Tomorrow's weather for a city")]);
     let mut jobs: Vec<(PathBuf, &str, Then)> = examples("resources").into_iter().map(|d| (d, "resource.tf", Then::Import)).collect();
     jobs.extend(examples("data-sources").into_iter().map(|d| (d, "data-source.tf", Then::Nothing)));
@@ -91,6 +94,9 @@ fn every_registry_example_applies() {
 
 #[test]
 fn provider_example_is_valid() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let workspace = Workspace::with_env(vec![]);
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/provider/provider.tf")).expect("example");
     workspace.write(&[("main.tf", &example)]);

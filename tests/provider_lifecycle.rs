@@ -200,6 +200,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn actions_run_alone_and_from_triggers_and_the_key_never_reaches_state_or_plan() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let mcpgate = Mcpgate::start();
     let runtime = runtime();
     let (one, two) = (ToolUpstream::start(&[("echo", "Echoes")]), ToolUpstream::start(&[("echo", "Echoes")]));
@@ -293,6 +296,9 @@ fn actions_run_alone_and_from_triggers_and_the_key_never_reaches_state_or_plan()
 
 #[test]
 fn bad_action_and_ephemeral_input_is_refused_naming_the_attribute() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let mcpgate = Mcpgate::start();
     let workspace = Workspace::new(&mcpgate);
     let config = format!(
@@ -413,6 +419,9 @@ fn listed_and_called(runtime: &tokio::runtime::Runtime, mcpgate: &Mcpgate, key: 
 
 #[test]
 fn tool_drift_shows_in_the_plan_and_the_gateway_hides_the_changed_tool() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let mcpgate = Mcpgate::start();
     let runtime = runtime();
     let upstream = ToolUpstream::start(&[("echo", "Echoes the message"), ("lookup", "Looks a word up")]);

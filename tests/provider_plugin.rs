@@ -40,6 +40,9 @@ fn debug_mode_prints_a_reattach_value() {
 
 #[test]
 fn terraform_query_lists_servers_versions_and_products() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
     let mcpgate = Mcpgate::start();
     for (path, body) in [
         ("servers/alpha", serde_json::json!({ "tags": { "tier": "gold" } })),

@@ -475,7 +475,11 @@ macro_rules! conformance {
             $(#[tokio::test] async fn $case() { super::$case(super::Backend::SqliteFile).await })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $case() { super::$case(super::Backend::Postgres).await })*
+            $(#[tokio::test] async fn $case() {
+                if crate::support::available(&[crate::support::Need::Postgres]) {
+                    super::$case(super::Backend::Postgres).await
+                }
+            })*
         }
     };
 }

@@ -34,6 +34,9 @@ async fn telemetry_stack(otlp: Option<Otlp>, payload: PayloadPolicy) -> Stack {
 
 #[tokio::test]
 async fn spans_metrics_payloads_and_analytics_follow_real_tool_calls() {
+    if !support::available(&[support::Need::Node]) {
+        return;
+    }
     let upstream = Upstream::start().await;
     let received = Received::default();
     let endpoint = support::otlp::http_receiver(received.clone()).await;

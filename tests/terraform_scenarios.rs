@@ -5,6 +5,9 @@ mod support;
 
 #[test]
 fn every_scenario_passes() {
+    if !support::available(&[support::Need::Node, support::Need::Terraform]) {
+        return;
+    }
     let scenarios = support::scenario::all();
     assert!(scenarios.len() >= 8, "scenarios found: {scenarios:?}");
     let failures: Vec<String> = std::thread::scope(|scope| {

@@ -54,6 +54,9 @@ async fn sign_out(browser: &Browser) {
 
 #[test]
 fn a_consumer_subscribes_an_operator_approves_and_the_consumer_sees_the_key_once_and_their_usage() {
+    if !support::available(&[support::Need::Chromium]) {
+        return;
+    }
     let upstream = ToolUpstream::start(&[("forecast", "Tomorrow's weather for a city"), ("radar", HOSTILE), ("admin-reset", "Not for consumers")]);
     let mcpgate = Mcpgate::start();
     environment(&mcpgate, &upstream);

@@ -18,7 +18,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use problem::{ApiError, ProblemType};
 use resource::ApiResource;
 use sha2::{Digest, Sha256};
@@ -197,6 +197,7 @@ fn management_routes() -> Router<AppState> {
         .route("/servers/{server}/versions/{version}/tools", get(versions::tools))
         .route("/analytics", get(analytics::analytics))
         .route("/calls", get(analytics::calls))
+        .route("/info", get(info))
 }
 
 /// Prometheus text exposition of the gateway's metrics.
@@ -214,12 +215,68 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+/// How long readiness waits for the store to answer (more than the
+/// store's own wait for a connection, so its error is the one reported).
+const STORE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The health check format of draft-inadarei-api-health-check
+/// (`application/health+json`), which the problem-document layer leaves as it is.
+pub const HEALTH_JSON: &str = "application/health+json";
+
+/// Readiness, per the health check draft: `status` is `pass`, `warn` or
+/// `fail`, and `checks` says what each dependency is doing
+/// (`"store:connection": [{"status": "fail", "output": "…"}]`). A process
+/// serving the management API fails (503, with `Retry-After`) while its
+/// store is down; a gateway-only process keeps serving the configuration it
+/// holds, so it only warns (200).
+async fn readiness(state: &AppState, needs_store: bool) -> Response {
+    let health = |status: StatusCode, body: serde_json::Value| {
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(HEALTH_JSON));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        }
+        response
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    if !state.ready.load(Ordering::Acquire) {
+        return health(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "fail", "version": version, "output": "starting" }));
     }
+    let store = match tokio::time::timeout(STORE_CHECK, state.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(_) => Some(format!("no answer within {} s", STORE_CHECK.as_secs())),
+    };
+    let (status, code, check) = match (&store, needs_store) {
+        (None, _) => ("pass", StatusCode::OK, serde_json::json!({ "status": "pass" })),
+        (Some(problem), true) => ("fail", StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "fail", "output": problem })),
+        (Some(problem), false) => ("warn", StatusCode::OK, serde_json::json!({ "status": "warn", "output": problem })),
+    };
+    health(code, serde_json::json!({ "status": status, "version": version, "checks": { "store:connection": [check] } }))
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    readiness(&state, true).await
+}
+
+/// A gateway-only process: the store is not needed to serve MCP traffic.
+async fn gateway_healthz(State(state): State<AppState>) -> Response {
+    readiness(&state, false).await
+}
+
+/// What is answering: mcpgate, and which version. The Terraform provider
+/// asks it once when it is configured (the token is checked on the way).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ServiceInfo {
+    /// Always `mcpgate`.
+    pub service: &'static str,
+    pub version: &'static str,
+}
+
+pub const SERVICE_NAME: &str = "mcpgate";
+
+async fn info() -> Json<ServiceInfo> {
+    Json(ServiceInfo { service: SERVICE_NAME, version: env!("CARGO_PKG_VERSION") })
 }
 
 async fn not_found() -> ApiError {
@@ -230,7 +287,7 @@ async fn not_found() -> ApiError {
 /// metrics, no management API.
 pub fn operations_router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(gateway_healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(middleware::map_response(problem::normalize))

@@ -59,13 +59,15 @@ const PROBLEM_DESCRIPTIONS: &[(&str, &str)] = &[
     ("412", "A precondition (If-Match, If-None-Match) does not hold"),
     ("413", "The request body is too large"),
     ("415", "The request body is not JSON"),
+    ("503", "The store is unavailable for now; retry after Retry-After"),
 ];
 
 /// The responses of an operation: its successes plus problem documents (RFC 9457).
 fn responses(ok: Vec<(&str, Value)>, problems: &[&str]) -> Value {
     let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
     let mut all: Map<String, Value> = ok.into_iter().map(|(code, response)| (code.to_string(), response)).collect();
-    for code in problems {
+    // Every operation reads or writes the store, which can be out of reach.
+    for code in problems.iter().chain(&["503"]) {
         let description = PROBLEM_DESCRIPTIONS.iter().find(|(c, _)| c == code).map_or("Problem details (RFC 9457)", |(_, d)| d);
         all.insert(code.to_string(), json!({ "description": description, "content": problem }));
     }
@@ -314,6 +316,12 @@ fn analytics_paths(doc: &mut Document) {
                 limit.clone()
             ],
             "responses": responses(vec![("200", json!({ "description": "Call records", "content": json_content(calls) }))], &["400", "401"]) } }),
+    );
+    let info = doc.schema::<super::ServiceInfo>();
+    doc.paths.insert(
+        "/api/v1/info".into(),
+        json!({ "get": { "tags": ["service"], "operationId": "get_info", "summary": "What is answering: mcpgate, and its version (checks the token)",
+            "responses": responses(vec![("200", json!({ "description": "The service", "content": json_content(info) }))], &["401"]) } }),
     );
     doc.paths.insert(
         "/api/v1/audit-log".into(),

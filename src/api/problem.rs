@@ -9,6 +9,9 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const TYPE_BASE: &str = "https://mcpgate.dev/problems/";
+/// When a client should try again after a 503: the store is usually back
+/// within seconds (a restart, a failover).
+const RETRY_AFTER_SECONDS: &str = "2";
 
 /// What went wrong, as a machine-readable `type` and its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,8 @@ pub enum ProblemType {
     Conflict,
     /// The resource's upstream MCP server could not be asked.
     UpstreamUnavailable,
+    /// The store is out of reach for now: retry after `Retry-After`.
+    Unavailable,
     Internal,
 }
 
@@ -53,6 +58,7 @@ impl ProblemType {
             ProblemType::BadRequest => "bad-request",
             ProblemType::Conflict => "conflict",
             ProblemType::UpstreamUnavailable => "upstream-unavailable",
+            ProblemType::Unavailable => "unavailable",
             ProblemType::Internal => "internal",
         }
     }
@@ -72,6 +78,7 @@ impl ProblemType {
             | ProblemType::Conflict => StatusCode::CONFLICT,
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemType::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,6 +100,7 @@ impl ProblemType {
             ProblemType::BadRequest => "The request is malformed",
             ProblemType::Conflict => "The request conflicts with what is stored",
             ProblemType::UpstreamUnavailable => "The MCP server behind the resource did not answer",
+            ProblemType::Unavailable => "The store is unavailable for now",
             ProblemType::Internal => "Internal error",
         }
     }
@@ -169,6 +177,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Invalid { field, reason } => ApiError::conflict(ValidationErrors::single(field, reason)),
             StoreError::SubscriptionsLimit { .. } => ApiError::new(ProblemType::SubscriptionsLimit, detail),
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %detail, "the store is unavailable");
+                ApiError::new(ProblemType::Unavailable, format!("{detail}; try again shortly"))
+            }
             StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migration(_) | StoreError::Secret(_) | StoreError::UnsupportedUrl(_) => {
                 ApiError::internal(detail)
             }
@@ -192,6 +204,9 @@ impl ApiError {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"mcpgate\""));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         response
     }
@@ -224,7 +239,8 @@ impl ProblemType {
 /// documents, so every error the API returns has one shape.
 pub async fn normalize(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
+    let is_problem = content_type.starts_with(PROBLEM_JSON.as_bytes()) || content_type.starts_with(super::HEALTH_JSON.as_bytes());
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }

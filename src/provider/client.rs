@@ -159,6 +159,59 @@ impl ApiClient {
     }
 }
 
+/// Why a configured endpoint and token cannot be used: what the provider
+/// reports once, when Terraform configures it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointProblem {
+    /// Nothing answered (refused, no route, name not found, timed out).
+    Unreachable(String),
+    /// Something answered, but the TLS handshake failed.
+    Tls(String),
+    /// mcpgate answered, and refused the token.
+    WrongToken,
+    /// Something answered that is not mcpgate's management API.
+    NotMcpgate(String),
+}
+
+/// Whether a failed request failed in TLS: rustls' error somewhere in its
+/// chain of causes, also wrapped in I/O errors (which hide what they wrap
+/// from `source()`).
+fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(current) = cause {
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match current.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    false
+}
+
+impl ApiClient {
+    /// One cheap authenticated request (`GET /api/v1/info`, no retries):
+    /// is this mcpgate, and does it take the token?
+    pub async fn check_endpoint(&self) -> Result<(), EndpointProblem> {
+        let request = self.http.get(format!("{}/info", self.base)).bearer_auth(&self.token).timeout(Duration::from_secs(10));
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) if is_tls(&err) => return Err(EndpointProblem::Tls(root_cause(&err))),
+            Err(err) => return Err(EndpointProblem::Unreachable(root_cause(&err))),
+        };
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let is_mcpgate = body["service"] == crate::api::SERVICE_NAME;
+        match status {
+            StatusCode::OK if is_mcpgate => Ok(()),
+            // mcpgate's 401 is a problem document of its own type.
+            StatusCode::UNAUTHORIZED if body["type"].as_str().is_some_and(|t| t.ends_with("/unauthorized")) => Err(EndpointProblem::WrongToken),
+            _ => Err(EndpointProblem::NotMcpgate(format!("GET /api/v1/info answered HTTP {status} without mcpgate's service description"))),
+        }
+    }
+}
+
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut cause = err.source();

@@ -48,6 +48,10 @@ pub enum PluginError {
 /// Terraform walk talks to it at a time) around [`run`]. Built here, not in
 /// the binary, so the gRPC server is compiled once, in this crate.
 pub fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "--version" || a == "-version") {
+        println!("terraform-provider-mcp {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     init_logging();
     let debug = std::env::args().skip(1).any(|a| a == "--debug" || a == "-debug");
     let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -3,7 +3,7 @@
 //! encodes the answers.
 
 use super::action::{Action, Progress};
-use super::client::ApiClient;
+use super::client::{ApiClient, EndpointProblem};
 use super::data_source::DataSource;
 use super::diagnostics;
 use super::dynamic::{Type, Value};
@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 pub const ENDPOINT_ENV: &str = "MCPGATE_ENDPOINT";
 pub const TOKEN_ENV: &str = "MCPGATE_TOKEN";
+pub const SKIP_CHECK_ENV: &str = "MCPGATE_SKIP_ENDPOINT_CHECK";
 
 pub struct ProviderService {
     resources: HashMap<&'static str, ResourceDef>,
@@ -37,8 +38,55 @@ fn provider_schema() -> Schema {
         vec![
             Attribute::optional("endpoint", Type::String, "The mcpgate admin URL, e.g. `http://127.0.0.1:9090`. Falls back to `MCPGATE_ENDPOINT`."),
             Attribute::optional("token", Type::String, "The admin token. Falls back to `MCPGATE_TOKEN`.").sensitive(),
+            Attribute::optional(
+                "skip_endpoint_check",
+                Type::Bool,
+                "Skip the one request the provider makes when Terraform configures it (`GET /api/v1/info`), which reports an unreachable endpoint, a TLS failure, a wrong token or an endpoint that is not mcpgate before anything else runs. Set it for plans that need no API call while mcpgate is out of reach (only new resources, `-refresh=false`). Falls back to `MCPGATE_SKIP_ENDPOINT_CHECK`.",
+            ),
         ],
     )
+}
+
+/// Whether the provider checks its endpoint when it is configured.
+enum EndpointCheck {
+    Run(String),
+    Skip,
+}
+
+/// `true`/`1` or `false`/`0` from the environment.
+fn env_flag(name: &str) -> Option<bool> {
+    match std::env::var(name).ok()?.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The one diagnostic for an endpoint or token that cannot be used: which
+/// endpoint, why, and what to set.
+fn endpoint_diagnostic(endpoint: &str, problem: EndpointProblem) -> pb::Diagnostic {
+    let set_endpoint = format!("check `endpoint` (or {ENDPOINT_ENV}): it must be mcpgate's admin URL");
+    let (attribute, summary, detail) = match problem {
+        EndpointProblem::Unreachable(cause) => {
+            ("endpoint", "Cannot reach mcpgate", format!("cannot connect to {endpoint}: {cause}; {set_endpoint}, and mcpgate must be running there"))
+        }
+        EndpointProblem::Tls(cause) => (
+            "endpoint",
+            "TLS handshake with mcpgate failed",
+            format!("{endpoint}: {cause}; {set_endpoint} (https only where mcpgate serves TLS, with a certificate this machine trusts)"),
+        ),
+        EndpointProblem::WrongToken => (
+            "token",
+            "mcpgate refused the token",
+            format!("{endpoint} refused the admin token (HTTP 401); set `token` (or {TOKEN_ENV}) to the admin token mcpgate was started with"),
+        ),
+        EndpointProblem::NotMcpgate(what) => (
+            "endpoint",
+            "Not an mcpgate endpoint",
+            format!("{endpoint} is not mcpgate's admin API: {what}; {set_endpoint}, e.g. http://127.0.0.1:9090"),
+        ),
+    };
+    pb::Diagnostic { attribute: Some(diagnostics::attribute_path(attribute, &[])), ..diagnostics::error(summary, detail) }
 }
 
 fn dynamic(value: &Value) -> Option<pb::DynamicValue> {
@@ -388,20 +436,31 @@ impl Provider for ProviderService {
         request: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
         let request = request.into_inner();
-        let result = decode(request.config.as_ref(), &self.provider_schema.object_type()).and_then(|config| Self::settings(&config)).and_then(
-            |(endpoint, token)| {
-                ApiClient::new(&endpoint, &token).map_err(|reason| {
-                    vec![pb::Diagnostic {
-                        attribute: Some(diagnostics::attribute_path("endpoint", &[])),
-                        ..diagnostics::error("Invalid endpoint", reason)
-                    }]
-                })
-            },
-        );
+        let result = decode(request.config.as_ref(), &self.provider_schema.object_type()).and_then(|config| {
+            let (endpoint, token) = Self::settings(&config)?;
+            let client = ApiClient::new(&endpoint, &token).map_err(|reason| {
+                vec![pb::Diagnostic {
+                    attribute: Some(diagnostics::attribute_path("endpoint", &[])),
+                    ..diagnostics::error("Invalid endpoint", reason)
+                }]
+            })?;
+            let configured = match config.attr("skip_endpoint_check") {
+                Value::Bool(skip) => Some(*skip),
+                _ => None,
+            };
+            let skip = configured.or_else(|| env_flag(SKIP_CHECK_ENV)).unwrap_or(false);
+            Ok((client, if skip { EndpointCheck::Skip } else { EndpointCheck::Run(endpoint) }))
+        });
         let diagnostics = match result {
-            Ok(client) => {
+            Ok((client, check)) => {
+                let problems = match check {
+                    EndpointCheck::Run(endpoint) => {
+                        client.check_endpoint().await.err().map(|p| endpoint_diagnostic(&endpoint, p)).into_iter().collect()
+                    }
+                    EndpointCheck::Skip => Vec::new(),
+                };
                 *self.client.write().await = Some(client);
-                Vec::new()
+                problems
             }
             Err(d) => d,
         };

@@ -203,9 +203,37 @@ pub enum StoreError {
     #[error("unsupported database URL {0:?}: use sqlite://PATH, sqlite::memory: or postgres://…")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot be reached right now (down, restarting, out of
+    /// connections): worth retrying, unlike the other errors.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> StoreError {
+        if database_unavailable(&err) {
+            StoreError::Unavailable(err.to_string())
+        } else {
+            StoreError::Database(err)
+        }
+    }
+}
+
+/// Whether an error says the database is out of reach rather than that the
+/// statement failed: no connection (refused, reset, TLS), none free in
+/// time, or PostgreSQL's connection-exception class (08), shutting down
+/// (57P01-57P03) or out of connections (53300).
+fn database_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
+        }
+        _ => false,
+    }
 }
 
 pub type DynStore = Arc<Store>;
@@ -468,6 +496,11 @@ impl Store {
     /// (its limit counters in Redis); the same for every process on one database.
     pub async fn installation(&self) -> Result<String, StoreError> {
         Ok(format!("{:x}", self.backend.installation().await?))
+    }
+
+    /// Whether the database answers now (readiness): one cheap query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.backend.latest_change().await.map(drop)
     }
 
     /// The server's secret key (the gateway derives its session-id key from it).

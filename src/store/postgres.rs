@@ -24,7 +24,10 @@ pub(super) const MIGRATIONS: [(i64, &str, &str); 3] = [
 ];
 
 pub(super) async fn open(url: &str) -> Result<SqlBackend, StoreError> {
-    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+    // A request waits at most this long for a connection: long enough to
+    // ride out a burst, short enough that an unreachable database is a
+    // prompt 503 rather than a hung client.
+    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(3)).connect(url).await?;
     Migrator::new(Embedded(&MIGRATIONS)).await?.run(&pool).await?;
     Ok(SqlBackend { pool: Pool::Postgres(pool), dialect: Dialect::Postgres })
 }

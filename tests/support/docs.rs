@@ -91,13 +91,14 @@ pub fn render(provider: &Value, root: &Path) -> Vec<(String, String)> {
     let mut pages = Vec::new();
     let provider_example = read(&root.join("examples/provider/provider.tf")).unwrap_or_default();
     let description = provider["provider"]["block"]["description"].as_str().unwrap_or_default();
-    pages.push((
-        "docs/index.md".to_string(),
-        format!(
-            "---\npage_title: \"mcp Provider\"\ndescription: |-\n  {description}\n---\n\n# mcp Provider\n\n{description}\n\n## Example Usage\n\n```terraform\n{provider_example}```\n\n{}",
-            schema_markdown(&provider["provider"]["block"])
-        ),
-    ));
+    // The provider's page comes from its template, as tfplugindocs renders
+    // `templates/index.md.tmpl`: the three placeholders it uses are filled.
+    let template = read(&root.join("templates/index.md.tmpl")).expect("templates/index.md.tmpl");
+    let index = template
+        .replace("{{ .Description }}", description)
+        .replace("{{ tffile \"examples/provider/provider.tf\" }}", &provider_example)
+        .replace("{{ .SchemaMarkdown | trimspace }}", schema_markdown(&provider["provider"]["block"]).trim());
+    pages.push(("docs/index.md".to_string(), format!("{}\n", index.trim_end())));
     let kinds = [
         ("resource_schemas", "resources", "Resource", "resource.tf"),
         ("data_source_schemas", "data-sources", "Data Source", "data-source.tf"),

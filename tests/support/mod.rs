@@ -20,11 +20,73 @@ use serde_json::Value;
 
 pub const TOKEN: &str = "test-admin-token";
 
+/// What a test needs beyond cargo: tools and engines `./scripts/test.sh`
+/// installs and starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Node.js with the npm test tools (server-everything, the OAuth issuer).
+    Node,
+    /// The Python venv with the PyPI `mcp` client.
+    Python,
+    /// Terraform 1.14 or later.
+    Terraform,
+    /// A PostgreSQL server (MCPGATE_TEST_POSTGRES).
+    Postgres,
+    /// A Redis server (MCPGATE_TEST_REDIS).
+    Redis,
+    /// Chromium and ChromeDriver.
+    Chromium,
+}
+
+impl Need {
+    fn missing(self) -> Option<&'static str> {
+        let present = match self {
+            Need::Node => upstream::entry_point().exists() && std::process::Command::new("node").arg("--version").output().is_ok(),
+            Need::Python => std::env::var("MCPGATE_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|_| default_python()).exists(),
+            Need::Terraform => terraform::terraform_binary().exists(),
+            Need::Postgres => std::env::var("MCPGATE_TEST_POSTGRES").is_ok(),
+            Need::Redis => std::env::var("MCPGATE_TEST_REDIS").is_ok(),
+            Need::Chromium => std::env::var("MCPGATE_CHROMEDRIVER").is_ok(),
+        };
+        let what = match self {
+            Need::Node => "Node.js and the npm test tools (server-everything)",
+            Need::Python => "the Python venv with the PyPI mcp client",
+            Need::Terraform => "Terraform 1.14+",
+            Need::Postgres => "a PostgreSQL server (MCPGATE_TEST_POSTGRES)",
+            Need::Redis => "a Redis server (MCPGATE_TEST_REDIS)",
+            Need::Chromium => "Chromium and ChromeDriver (MCPGATE_CHROMEDRIVER)",
+        };
+        (!present).then_some(what)
+    }
+}
+
+/// Whether what a test needs is here. When something is missing, the test
+/// says so in one line and is skipped (it returns at once); under
+/// `./scripts/test.sh`, which installs and starts everything and sets
+/// MCPGATE_REQUIRE_TOOLS=1, a missing tool fails the test instead.
+pub fn available(needs: &[Need]) -> bool {
+    let missing: Vec<&str> = needs.iter().filter_map(|need| need.missing()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("needs {}: ./scripts/test.sh installs and starts it", missing.join(", "));
+    assert!(std::env::var("MCPGATE_REQUIRE_TOOLS").is_err(), "{message}");
+    // Straight to stderr: the harness captures eprintln! of passing tests.
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {message}");
+    false
+}
+
+fn default_python() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python")
+}
+
 /// The Python with the PyPI `mcp` client that scripts/test.sh installed (override: MCPGATE_PYTHON).
 pub fn python() -> std::path::PathBuf {
     let python = match std::env::var("MCPGATE_PYTHON") {
         Ok(path) => path.into(),
-        Err(_) => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
+        Err(_) => default_python(),
     };
     assert!(python.exists(), "{} is missing: run ./scripts/test.sh once to install the test tools", python.display());
     python

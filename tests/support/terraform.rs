@@ -137,19 +137,22 @@ impl Workspace {
     }
 
     pub fn with_env(extra: Vec<(String, String)>) -> Workspace {
+        let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-mcp")).parent().expect("provider dir").to_path_buf();
+        let cli_config = format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/mcpgate/mcp\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            provider_dir.display()
+        );
+        Workspace::with_cli_config(&cli_config, extra)
+    }
+
+    /// A workspace whose Terraform CLI configuration is `cli_config`
+    /// (where providers are installed from).
+    pub fn with_cli_config(cli_config_text: &str, extra: Vec<(String, String)>) -> Workspace {
         let terraform = terraform_binary();
         assert!(terraform.exists(), "{} is missing: run ./scripts/test.sh once to install the test tools", terraform.display());
         let dir = tempfile::tempdir().expect("temp dir");
-        let provider_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-mcp")).parent().expect("provider dir").to_path_buf();
         let cli_config = dir.path().join(".terraformrc");
-        std::fs::write(
-            &cli_config,
-            format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/mcpgate/mcp\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-                provider_dir.display()
-            ),
-        )
-        .expect("CLI config");
+        std::fs::write(&cli_config, cli_config_text).expect("CLI config");
         let mut env = vec![
             ("TF_CLI_CONFIG_FILE".to_string(), cli_config.display().to_string()),
             ("CHECKPOINT_DISABLE".to_string(), "1".to_string()),
