@@ -43,6 +43,7 @@ fn call(n: u64, total: u64) -> CallRecord {
         result: None,
         cost: 0.001,
         trace_id: Some(format!("{h:032x}")),
+        policy_rule: None,
         tool_refused: false,
     }
 }

@@ -75,6 +75,7 @@ impl Observed {
             arguments: None,
             result: None,
             cost: 0.0,
+            policy_rule: None,
             unapproved_tools: None,
         });
     }

@@ -41,7 +41,7 @@ fi
 CLK_TCK="$(getconf CLK_TCK)"
 
 step "building release binaries"
-cargo build --release --locked --bin mcpgate --example bench-upstream --example bench-bare-proxy
+cargo build --release --locked --bin mcpgate --example bench-upstream --example bench-bare-proxy --example bench-policy
 
 work="$(mktemp -d)"
 pids=()
@@ -137,8 +137,14 @@ CONF
     NGINX_PIDS="$master $(pgrep -P "$master" | tr '\n' ' ')"
 }
 
+# Ten policy rules on the product, none covering the benchmark's tool: what
+# evaluating rules that do not apply costs.
+TEN_RULES="$(python3 -c 'import json; print(json.dumps([{"name": f"rule-{i}", "tools": [f"refund-{i}*"], "rate_limit": {"calls": 10, "period_seconds": 60}} for i in range(10)]))')"
+
 run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, configures it; sets GATEWAY, KEY, GATEWAY_PID
     local label="$1"; shift
+    local policies="[]"
+    [ "$label" = "ruled" ] && policies="$TEN_RULES"
     local place=()
     while [ "$1" != "--" ]; do place+=("$1"); shift; done
     shift
@@ -156,7 +162,7 @@ run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, co
     api() { curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@" >/dev/null; }
     api -X PUT "$admin/api/v1/servers/bench" -d '{}'
     api -X PUT "$admin/api/v1/servers/bench/versions/v1" -d "{\"backend_url\": \"http://127.0.0.1:$upstream_port/mcp\"}"
-    api -X PUT "$admin/api/v1/products/bench" -d '{"state": "published", "quota": {"calls": 1000000000, "period_seconds": 86400}}'
+    api -X PUT "$admin/api/v1/products/bench" -d "{\"state\": \"published\", \"quota\": {\"calls\": 1000000000, \"period_seconds\": 86400}, \"policies\": $policies}"
     api -X PUT "$admin/api/v1/products/bench/servers/bench" -d '{"tools": ["echo"]}'
     KEY="$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])')"
@@ -198,6 +204,8 @@ run_gateway one "${PROXY_ONE[@]}" --
 one_url="$GATEWAY"; one_key="$KEY"; one_pid="$GATEWAY_PID"
 run_gateway traced "${PROXY[@]}" -- OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 traced_url="$GATEWAY"; traced_key="$KEY"; traced_pid="$GATEWAY_PID"
+run_gateway ruled "${PROXY[@]}" --
+ruled_url="$GATEWAY"; ruled_key="$KEY"; ruled_pid="$GATEWAY_PID"
 
 # Saturation in ROUNDS rounds, the paths alternating within each, so drift in
 # a shared machine's speed falls on every path alike; each path's row is the
@@ -213,6 +221,7 @@ for round in $(seq "$ROUNDS"); do
     measure "$plain_url" "$plain_key" "$plain_pid" >>"$work/plain.rows"
     measure "$traced_url" "$traced_key" "$traced_pid" >>"$work/traced.rows"
     measure "$one_url" "$one_key" "$one_pid" >>"$work/one.rows"
+    measure "$ruled_url" "$ruled_key" "$ruled_pid" >>"$work/ruled.rows"
 done
 median_row() { sort -g -k5 "$work/$1.rows" | sed -n "$(( ($(wc -l <"$work/$1.rows") + 1) / 2 ))p"; }
 spread() { python3 -c "import sys; v=sorted(float(l.split()[4]) for l in open(sys.argv[1])); print(f'{v[0]:.0f}–{v[-1]:.0f}')" "$work/$1.rows"; }
@@ -223,6 +232,9 @@ read -r lg_rps lg_p50 lg_p99 lg_err lg_cpu <<<"$(median_row logged)"
 read -r gw_rps gw_p50 gw_p99 gw_err gw_cpu <<<"$(median_row plain)"
 read -r tr_rps tr_p50 tr_p99 tr_err tr_cpu <<<"$(median_row traced)"
 read -r one_rps one_p50 one_p99 one_err one_cpu <<<"$(median_row one)"
+read -r ru_rps ru_p50 ru_p99 ru_err ru_cpu <<<"$(median_row ruled)"
+step "one policy condition (benches/policy.rs)"
+policy_json="$(./target/release/examples/bench-policy 500000)"
 gw_rss="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$plain_pid/status")"
 
 # PROFILE=1: where mcpgate's CPU goes at saturation (perf call graphs).
@@ -262,14 +274,17 @@ rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_e
 | bare Rust proxy + mcpgate's metrics and call log, nothing else | $lg_rps | $lg_p50 | $lg_p99 | $lg_err | $lg_cpu | $(spread logged) | $(ratio "$lg_cpu") |
 | mcpgate, span export off | $gw_rps | $gw_p50 | $gw_p99 | $gw_err | $gw_cpu | $(spread plain) | $(ratio "$gw_cpu") |
 | mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $tr_cpu | $(spread traced) | $(ratio "$tr_cpu") |
-| mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(spread one) | $(ratio "$one_cpu") |"
+| mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(spread one) | $(ratio "$one_cpu") |
+| mcpgate, ten policy rules (none covering the call) | $ru_rps | $ru_p50 | $ru_p99 | $ru_err | $ru_cpu | $(spread ruled) | $(ratio "$ru_cpu") |"
 over() { python3 -c "print(f'+{$1-$2:.3f}')"; }
 latency_rows="| direct to upstream | $direct_i50 | $direct_s50 | $direct_s99 | — | — |
 | nginx (floor) | $nx_i50 | $nx_s50 | $nx_s99 | $(over "$nx_i50" "$direct_i50") | $(over "$nx_s99" "$direct_s99") |
 | mcpgate, span export off | $gw_i50 | $gw_s50 | $gw_s99 | $(over "$gw_i50" "$direct_i50") | $(over "$gw_s99" "$direct_s99") |
 | mcpgate, span export on | $tr_i50 | $tr_s50 | $tr_s99 | $(over "$tr_i50" "$direct_i50") | $(over "$tr_s99" "$direct_s99") |"
 figures="$(python3 -c "
-gw, tr, one, nx, bare, logged = $gw_cpu, $tr_cpu, $one_cpu, $nx_cpu, $bare_cpu, $lg_cpu
+import json
+gw, tr, one, nx, bare, logged, ruled = $gw_cpu, $tr_cpu, $one_cpu, $nx_cpu, $bare_cpu, $lg_cpu, $ru_cpu
+policy = json.loads('$policy_json')
 print(f'- mcpgate ÷ nginx CPU per call: **{gw/nx:.2f}×** (target ≤ 1.5×); span export on adds **{(tr/gw-1)*100:+.0f}%** (target ≤ +15%).')
 print(f'- The bare Rust proxy (hyper server and client, no governance) alone costs **{bare/nx:.2f}×** nginx; governance adds **{gw-bare:.0f} µs** per call on top ({gw/bare:.2f}× the bare proxy).')
 print(f'- The bare Rust proxy recording each call with mcpgate\'s metrics and call log, and doing nothing else, costs **{logged/nx:.2f}×** nginx: the floor of a gateway that keeps this call log on this stack.')
@@ -277,6 +292,9 @@ print(f'- CPU per call on $PROXY_CORES cores vs one core: **{(gw/one-1)*100:+.0f
 print(f'- Added p50 at one idle connection (20 calls/s): nginx +{$nx_i50-$direct_i50:.3f} ms, mcpgate +{$gw_i50-$direct_i50:.3f} ms (target: nginx + 0.1 ms).')
 print(f'- Added p99 at $RATE calls/s over nginx: {$gw_s99-$nx_s99:+.3f} ms (target ≤ 0.3 ms).')
 print(f'- mcpgate peak RSS after $CONNECTIONS connections: **$gw_rss MiB** (target < 100 MB).')
+print(f'- Ten policy rules on the product, none covering the call, add **{(ruled/gw-1)*100:+.1f}%** CPU per call (target ≤ 5%).')
+for e in policy['expressions']:
+    print(f'- CEL condition \`{e["expression"]}\`: **{e["first_ns"]/1000:.2f} µs** on a call\'s first evaluation (building the variables it reads), {e["again_ns"]/1000:.2f} µs for each further rule on the same call (target ≤ 2 µs; \`benches/policy.rs\`, {policy["evaluations"]:,} evaluations, thread CPU time).')
 ")"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"

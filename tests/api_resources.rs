@@ -396,6 +396,7 @@ fn call(tool: &str, minutes_ago: i64) -> mcpgate::model::calls::CallRecord {
         result: None,
         cost: 0.0,
         trace_id: None,
+        policy_rule: None,
         tool_refused: false,
     }
 }

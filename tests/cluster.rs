@@ -108,6 +108,34 @@ async fn one_admin_and_three_gateways_on_postgres_and_redis() {
     }
     assert_eq!(admitted, 50, "a quota of 50 admits exactly 50 across replicas (the probes' refused pings were refunded)");
 
+    // A policy's per-tool rate limit of 30 echoes, 90 concurrent echoes over three replicas: exactly 30.
+    let policies = json!([{ "name": "echo-limit", "tools": ["echo"], "rate_limit": { "calls": 30, "period_seconds": 3600 } }]);
+    cluster.create("products/per-tool", json!({ "state": "published", "policies": policies })).await;
+    cluster.create("products/per-tool/servers/everything", json!({})).await;
+    let erin = cluster.create("subscriptions/erin", json!({ "product": "per-tool" })).await["primary_key"].as_str().unwrap().to_string();
+    let mut sessions = Vec::new();
+    for gateway in &cluster.gateways {
+        until_served(&gateway.mcp_url("everything"), &erin).await;
+        let mut mcp = RawMcp::new(gateway.mcp_url("everything"), Some(&erin));
+        assert_eq!(mcp.initialize().await.status, StatusCode::OK);
+        sessions.push(mcp);
+    }
+    let calls: Vec<_> = (0..90)
+        .map(|i| {
+            let mcp = sessions[i % 3].clone();
+            tokio::spawn(async move { mcp.call(i as u64, "echo", json!({ "message": "limited" })).await.status })
+        })
+        .collect();
+    let mut echoed = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            StatusCode::OK => echoed += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(echoed, 30, "a policy's rate limit of 30 admits exactly 30 across replicas");
+
     // Kill one replica under load: every call answered 200 is in the call log.
     let dave = cluster.create("subscriptions/dave", json!({ "product": "gold" })).await["primary_key"].as_str().unwrap().to_string();
     for gateway in &cluster.gateways {

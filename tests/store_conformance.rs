@@ -397,6 +397,7 @@ fn call(tool: &str, minutes_ago: i64, ms: f64, status: CallStatus, subscription:
         result: None,
         cost: 0.25,
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        policy_rule: None,
         tool_refused: false,
     }
 }

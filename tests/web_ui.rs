@@ -36,7 +36,10 @@ fn environment(mcpgate: &Mcpgate, upstream: &ToolUpstream) {
         json!({ "display_name": "Forecasts", "description": "Weather tools for agents", "state": "published",
                 "approval_required": true, "quota": { "calls": 1000, "period_seconds": 3600 }, "terms": "Be kind to the API." }),
     );
-    put("products/forecasts/servers/weather", json!({ "tools": ["forecast", "radar"] }));
+    put(
+        "products/forecasts/servers/weather",
+        json!({ "tools": ["forecast", "radar"], "policies": [{ "name": "radar-limit", "tools": ["radar"], "rate_limit": { "calls": 5, "period_seconds": 60 } }] }),
+    );
     put("portal-users/ada", json!({ "display_name": "Ada Lovelace", "password": PASSWORD }));
     put("portal-users/grace", json!({ "display_name": "Grace Hopper", "role": "operator", "password": PASSWORD }));
 }
@@ -229,11 +232,13 @@ fn forms_need_the_sessions_csrf_token_cookies_are_strict_upstream_text_is_escape
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"), "{html}");
         assert!(!html.contains("<script") && !html.contains("<img"), "nothing from the upstream became markup");
+        assert!(html.contains("Rate limit for <code>radar</code>: 5 calls per 60 s (radar-limit)"), "per-tool limits are shown: {html}");
 
         // Subscribing without the session's token, with another session's, or from another site: refused.
         let token = form_token(&html);
         let grace = Session::start(&admin, "grace").await;
         let (_, console) = grace.get("/console").await;
+        assert!(console.contains("Policy refusals since start"), "the console has a place for refusals per rule");
         let graces_token = form_token(&console);
         assert_eq!(ada.post("/portal/products/forecasts/subscribe", "", None).await, StatusCode::FORBIDDEN);
         assert_eq!(ada.post("/portal/products/forecasts/subscribe", &graces_token, None).await, StatusCode::FORBIDDEN);

@@ -59,6 +59,7 @@ const PROBLEM_DESCRIPTIONS: &[(&str, &str)] = &[
     ("412", "A precondition (If-Match, If-None-Match) does not hold"),
     ("413", "The request body is too large"),
     ("415", "The request body is not JSON"),
+    ("422", "A well-formed field does not compile: an expression, pattern, template or API description (problem details name each)"),
     ("503", "The store is unavailable for now; retry after Retry-After"),
 ];
 
@@ -156,13 +157,13 @@ impl ResourceVisitor for Document {
                         &["400", "401", "404", "412"]) },
                 "put": { "tags": [tag], "operationId": format!("put_{noun}"), "parameters": item_with_preconditions,
                     "requestBody": { "required": true, "content": json_content(request.clone()) },
-                    "responses": responses(vec![("200", written("Replaced")), ("201", written("Created"))], &["400", "401", "404", "409", "412", "413", "415"]) },
+                    "responses": responses(vec![("200", written("Replaced")), ("201", written("Created"))], &["400", "401", "404", "409", "412", "413", "415", "422"]) },
                 "patch": { "tags": [tag], "operationId": format!("patch_{noun}"), "parameters": item_with_preconditions,
                     "description": "JSON merge patch (RFC 7396) of the resource's writable fields. An invalid patch is refused with 400; a valid one whose result, with what is stored, is not (an incomplete limit, a forbidden transition) with 409.",
                     "requestBody": { "required": true, "content": {
                         "application/merge-patch+json": { "schema": patch.clone() },
                         "application/json": { "schema": patch } } },
-                    "responses": responses(vec![("200", written("Merged"))], &["400", "401", "404", "409", "412", "413", "415"]) },
+                    "responses": responses(vec![("200", written("Merged"))], &["400", "401", "404", "409", "412", "413", "415", "422"]) },
                 "delete": { "tags": [tag], "operationId": format!("delete_{noun}"), "parameters": delete_params,
                     "responses": responses(vec![("204", json!({ "description": "Deleted" }))], &["400", "401", "404", "409", "412"]) }
             }),

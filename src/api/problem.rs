@@ -37,6 +37,10 @@ pub enum ProblemType {
     UpstreamUnavailable,
     /// The store is out of reach for now: retry after `Retry-After`.
     Unavailable,
+    /// Well-formed fields whose content does not compile (an expression, a
+    /// pattern, a template, an API description); the fields are named as
+    /// for validation.
+    Unprocessable,
     Internal,
 }
 
@@ -59,6 +63,7 @@ impl ProblemType {
             ProblemType::Conflict => "conflict",
             ProblemType::UpstreamUnavailable => "upstream-unavailable",
             ProblemType::Unavailable => "unavailable",
+            ProblemType::Unprocessable => "unprocessable",
             ProblemType::Internal => "internal",
         }
     }
@@ -79,6 +84,7 @@ impl ProblemType {
             ProblemType::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemType::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemType::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,6 +107,7 @@ impl ProblemType {
             ProblemType::Conflict => "The request conflicts with what is stored",
             ProblemType::UpstreamUnavailable => "The MCP server behind the resource did not answer",
             ProblemType::Unavailable => "The store is unavailable for now",
+            ProblemType::Unprocessable => "A field does not compile",
             ProblemType::Internal => "Internal error",
         }
     }
@@ -155,8 +162,12 @@ impl ApiError {
 }
 
 impl From<ValidationErrors> for ApiError {
+    /// 400, or 422 when every field is well-formed but holds something that
+    /// does not compile (an expression, a pattern, a template, a document).
     fn from(errors: ValidationErrors) -> ApiError {
-        ApiError { kind: ProblemType::Validation, detail: errors.to_string(), errors, referenced_by: Vec::new() }
+        let unprocessable = errors.0.iter().all(|e| matches!(e.reason, Reason::BadExpression { .. }));
+        let kind = if unprocessable { ProblemType::Unprocessable } else { ProblemType::Validation };
+        ApiError { kind, detail: errors.to_string(), errors, referenced_by: Vec::new() }
     }
 }
 

@@ -27,6 +27,7 @@ impl ApiResource for ProductServers {
             server: record.key.name.clone(),
             tools: spec.tools,
             versions: spec.versions,
+            policies: spec.policies,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

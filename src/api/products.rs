@@ -33,6 +33,7 @@ impl ApiResource for Products {
             authorization_server: spec.authorization_server,
             required_scopes: spec.required_scopes,
             accept_keys: spec.accept_keys,
+            policies: spec.policies,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

@@ -44,6 +44,8 @@ pub struct Grant {
     pub auth: AuthType,
     /// Token callers: the subject claim.
     pub subject: Option<String>,
+    /// Token callers: every claim of the token (what policies read).
+    pub claims: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Grant {
@@ -121,7 +123,7 @@ pub async fn authorize(
 
 fn anonymous(snapshot: &Snapshot, server: &str) -> Result<Grant, Denial> {
     if let Some(product) = snapshot.open_products.get(server).and_then(|products| products.first()) {
-        return Ok(Grant { subscription: None, product: product.clone(), auth: AuthType::None, subject: None });
+        return Ok(Grant { subscription: None, product: product.clone(), auth: AuthType::None, subject: None, claims: None });
     }
     let (message, challenge) = match challenge(snapshot, server, None) {
         Some(challenge) => ("send an OAuth access token (Authorization: Bearer) or a subscription key (X-Subscription-Key)", Some(challenge)),
@@ -139,7 +141,7 @@ fn by_key(snapshot: &Snapshot, server: &str, key: &str) -> Result<Grant, Denial>
         let message = format!("product {} accepts only OAuth access tokens (Authorization: Bearer)", product.name);
         return Err(Denial { challenge: challenge(snapshot, server, None), ..deny(StatusCode::UNAUTHORIZED, "keys_not_accepted", message) });
     }
-    Ok(Grant { subscription: Some(subscription.clone()), product, auth: AuthType::SubscriptionKey, subject: None })
+    Ok(Grant { subscription: Some(subscription.clone()), product, auth: AuthType::SubscriptionKey, subject: None, claims: None })
 }
 
 /// The subscription's product, when the subscription is active and the
@@ -188,7 +190,13 @@ async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, server: &str, t
             continue;
         }
         let product = admit(snapshot, server, subscription)?;
-        return Ok(Grant { subscription: Some(subscription.clone()), product, auth: AuthType::OAuthToken, subject: Some(claims.subject.clone()) });
+        return Ok(Grant {
+            subscription: Some(subscription.clone()),
+            product,
+            auth: AuthType::OAuthToken,
+            subject: Some(claims.subject.clone()),
+            claims: Some(claims.all.clone()),
+        });
     }
     if let Some(refusal) = refusal {
         return Err(refusal);

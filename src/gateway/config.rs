@@ -3,6 +3,7 @@
 //! change feed says something changed. A change re-reads only the records
 //! it names.
 
+use super::policy::PolicyChain;
 use crate::model::{
     AuthorizationServerSpec, Key, Kind, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec,
 };
@@ -49,6 +50,8 @@ pub struct Association {
     /// Allow-list entries that name one tool (no glob): fit for metric labels.
     pub literal_tools: HashSet<String>,
     pub versions: Option<Vec<String>>,
+    /// The association's own policy rules, applied after the product's.
+    pub(crate) policies: PolicyChain,
 }
 
 #[derive(Debug)]
@@ -56,6 +59,8 @@ pub struct ProductConfig {
     pub name: String,
     pub spec: ProductSpec,
     pub servers: HashMap<String, Arc<Association>>,
+    /// The product's policy rules, compiled once per change of the product.
+    pub(crate) policies: Arc<PolicyChain>,
 }
 
 impl ProductConfig {
@@ -97,7 +102,7 @@ fn decode<T: serde::de::DeserializeOwned>(record: &Record) -> Result<T, StoreErr
 pub(crate) struct Decoded {
     servers: BTreeSet<String>,
     versions: BTreeMap<(String, String), Arc<VersionConfig>>,
-    products: BTreeMap<String, ProductSpec>,
+    products: BTreeMap<String, (ProductSpec, Arc<PolicyChain>)>,
     /// By (product, server).
     associations: BTreeMap<(String, String), Arc<Association>>,
     subscriptions: BTreeMap<String, (Arc<SubscriptionConfig>, KeyHashes, Vec<String>)>,
@@ -134,7 +139,9 @@ impl Decoded {
                 self.versions.remove(&pair());
             }
             (Kind::Product, Some(record)) => {
-                self.products.insert(key.name.clone(), decode(&record)?);
+                let spec: ProductSpec = decode(&record)?;
+                let policies = Arc::new(PolicyChain::compile(key.name.clone(), &spec.policies));
+                self.products.insert(key.name.clone(), (spec, policies));
             }
             (Kind::Product, None) => {
                 self.products.remove(&key.name);
@@ -142,8 +149,14 @@ impl Decoded {
             (Kind::ProductServer, Some(record)) => {
                 let spec: ProductServerSpec = decode(&record)?;
                 let literal_tools = spec.tools.iter().flatten().filter(|p| !p.contains(['*', '?', '[', '{'])).cloned().collect();
-                let association =
-                    Association { tools: spec.tool_filter(), restricts_tools: spec.tools.is_some(), literal_tools, versions: spec.versions };
+                let policies = PolicyChain::compile(format!("{}/{}", key.parent, key.name), &spec.policies);
+                let association = Association {
+                    tools: spec.tool_filter(),
+                    restricts_tools: spec.tools.is_some(),
+                    literal_tools,
+                    versions: spec.versions,
+                    policies,
+                };
                 self.associations.insert(pair(), Arc::new(association));
             }
             (Kind::ProductServer, None) => {
@@ -182,14 +195,14 @@ impl Decoded {
             server.specs.insert(name.clone(), version.spec.clone());
             server.versions.insert(name.clone(), version.clone());
         }
-        for (name, spec) in &self.products {
+        for (name, (spec, policies)) in &self.products {
             let servers = self
                 .associations
                 .range((name.clone(), String::new())..)
                 .take_while(|((product, _), _)| product == name)
                 .map(|((_, server), association)| (server.clone(), association.clone()))
                 .collect();
-            let product = Arc::new(ProductConfig { name: name.clone(), spec: spec.clone(), servers });
+            let product = Arc::new(ProductConfig { name: name.clone(), spec: spec.clone(), servers, policies: policies.clone() });
             if product.published() && !product.spec.subscription_required {
                 for server in product.servers.keys() {
                     snapshot.open_products.entry(server.clone()).or_default().push(product.clone());

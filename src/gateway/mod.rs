@@ -10,9 +10,11 @@ pub mod limits;
 pub mod listener;
 pub mod oauth;
 mod observe;
+mod policy;
 mod protected_resource;
 mod proxy;
 mod refusal;
+mod screen;
 pub mod sessions;
 pub mod tools;
 
@@ -444,10 +446,25 @@ async fn handle(
     }
 }
 
-/// Charges the forwarded requests against the product's limits. When the
-/// counters cannot be reached, the product's failure mode decides.
-async fn admit(gateway: &Gateway, routed: &Routed, calls: u64) -> Result<Decision, Refusal> {
-    match gateway.limiter.admit(&routed.caller, routed.limits(), calls).await {
+/// A body refused as a whole before it went upstream (a limit, or limits
+/// that cannot be checked): the refusal, and what the call log records.
+pub(crate) struct Throttle {
+    refusal: Refusal,
+    pub error_type: String,
+    pub message: String,
+    pub rule: Option<Arc<str>>,
+}
+
+impl Throttle {
+    pub fn response(self, requests: &RequestIds) -> Response {
+        self.refusal.respond(requests)
+    }
+}
+
+/// One charge against the limit counters. When they cannot be reached, the
+/// product's failure mode decides.
+async fn charge(gateway: &Gateway, routed: &Routed, caller: &str, limits: Limits, calls: u64) -> Result<Decision, Throttle> {
+    match gateway.limiter.admit(caller, limits, calls).await {
         Ok(decision) => Ok(decision),
         Err(err) if routed.grant.product.spec.limit_failure_mode == LimitFailureMode::Open => {
             tracing::warn!(error = %err, product = %routed.grant.product.name, "limit counters unavailable; admitting (failure mode open)");
@@ -455,12 +472,66 @@ async fn admit(gateway: &Gateway, routed: &Routed, calls: u64) -> Result<Decisio
         }
         Err(err) => {
             tracing::warn!(error = %err, product = %routed.grant.product.name, "limit counters unavailable; refusing (failure mode closed)");
-            Err(Refusal::new(
+            let refusal = Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "limits_unavailable",
                 "the gateway cannot check this product's limits right now; try again shortly",
             )
-            .with_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1")))
+            .with_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            Err(Throttle { error_type: jsonrpc::GATEWAY_ERROR.to_string(), message: refusal.reason.to_string(), refusal, rule: None })
         }
+    }
+}
+
+/// Charges a body's requests against the product's limits, then each
+/// forwarded call against the policy limits that cover it. A refused charge
+/// gives back the ones made before it, so counts stay exact.
+async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<policy::PolicyCharge>) -> Result<proxy::Charged, Throttle> {
+    let product = &routed.grant.product.name;
+    let mut standings = match charge(gateway, routed, &routed.caller, routed.limits(), calls).await? {
+        Decision::Admitted(standings) => standings,
+        Decision::Throttled { exceeded, standings } => {
+            gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, product);
+            let refusal = proxy::throttled(exceeded, &standings, None);
+            return Err(Throttle {
+                error_type: jsonrpc::GATEWAY_ERROR.to_string(),
+                message: exceeded.kind.reason().to_string(),
+                refusal,
+                rule: None,
+            });
+        }
+    };
+    let mut charged: Vec<policy::PolicyCharge> = Vec::new();
+    for current in &policy {
+        let decision = match charge(gateway, routed, &current.bucket, current.limits(), 1).await {
+            Ok(decision) => decision,
+            Err(throttle) => {
+                give_back(gateway, routed, calls, &charged).await;
+                return Err(throttle);
+            }
+        };
+        match decision {
+            Decision::Admitted(mut policy_standings) => {
+                standings.append(&mut policy_standings);
+                charged.push(current.clone());
+            }
+            Decision::Throttled { exceeded, standings: policy_standings } => {
+                give_back(gateway, routed, calls, &charged).await;
+                gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, product);
+                gateway.telemetry.metrics.record_policy(screen::RATE_LIMITED, product, &current.rule);
+                let refusal = proxy::throttled(exceeded, &policy_standings, Some(&current.rule));
+                let message = refusal.message.clone();
+                return Err(Throttle { error_type: screen::RATE_LIMITED.to_string(), message, refusal, rule: Some(current.rule.clone()) });
+            }
+        }
+    }
+    Ok(proxy::Charged { calls, batch: false, policy: charged, standings })
+}
+
+/// Takes back a body's charges (a later charge of it was refused).
+async fn give_back(gateway: &Gateway, routed: &Routed, calls: u64, policy: &[policy::PolicyCharge]) {
+    gateway.limiter.refund(&routed.caller, routed.limits(), calls).await;
+    for charge in policy {
+        gateway.limiter.refund(&charge.bucket, charge.limits(), 1).await;
     }
 }

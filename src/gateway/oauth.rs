@@ -55,6 +55,8 @@ pub struct Claims {
     pub scopes: Vec<String>,
     /// `client_id` (or `azp`), when the token names the OAuth client.
     pub client_id: Option<String>,
+    /// Every claim of the token (what policies read as `token.claims`).
+    pub all: Arc<Map<String, Value>>,
 }
 
 #[derive(Default)]
@@ -258,19 +260,19 @@ fn refusal(kind: &jsonwebtoken::errors::ErrorKind, server: &AuthorizationServerS
 
 /// The caller's subject and scopes: `scope` (RFC 9068, space-separated) or
 /// `scp` (Entra ID and Okta: a string or a list).
-fn claims(mut claims: Map<String, Value>, subject_claim: &str) -> Result<Claims, TokenError> {
+fn claims(claims: Map<String, Value>, subject_claim: &str) -> Result<Claims, TokenError> {
     let subject = match claims.get(subject_claim) {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(TokenError::MissingClaim { claim: subject_claim.to_string() }),
     };
-    let scopes = match claims.remove("scope").or_else(|| claims.remove("scp")) {
+    let scopes = match claims.get("scope").or_else(|| claims.get("scp")).cloned() {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
         Some(Value::Array(list)) => list.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
         _ => Vec::new(),
     };
     let client_id = ["client_id", "azp"].iter().find_map(|c| claims.get(*c).and_then(Value::as_str)).map(|c| c.chars().take(256).collect());
-    Ok(Claims { subject, scopes, client_id })
+    Ok(Claims { subject, scopes, client_id, all: Arc::new(claims) })
 }
 
 #[cfg(test)]

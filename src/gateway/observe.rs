@@ -4,6 +4,7 @@
 
 use super::config::Association;
 use super::config::VersionConfig;
+use super::policy::Verdict;
 use super::sessions::{ServerInfo, ServerInfos};
 use super::tools::ToolCatalog;
 use crate::mcp::jsonrpc;
@@ -26,6 +27,14 @@ struct Pending {
     forwarded: bool,
     /// The gateway answered it with a refusal of the call.
     refused: bool,
+    /// The policy rule that refused or throttled it.
+    rule: Option<Arc<str>>,
+    /// Whether its payloads are recorded (the version's setting, or a policy's).
+    log_payload: bool,
+    /// What recorded payloads have replaced (policies' `redact`).
+    redact: Vec<Arc<regex::Regex>>,
+    /// A policy's price for the call, instead of the version's.
+    cost: Option<f64>,
     unapproved_tools: Option<String>,
 }
 
@@ -119,9 +128,8 @@ impl Exchanges {
                 context.protocol_version = param(message, &["params", "protocolVersion"]).or(context.protocol_version.take());
             }
             let tool = capped(jsonrpc::tool_name(message));
-            let arguments = (self.payload_logging() && tool.is_some())
-                .then(|| jsonrpc::at(message, &["params", "arguments"]).map(|a| self.telemetry.payload.render(a)))
-                .flatten();
+            let log_payload = self.payload_logging() && tool.is_some();
+            let arguments = log_payload.then(|| jsonrpc::at(message, &["params", "arguments"]).map(|a| self.telemetry.payload.render(a))).flatten();
             if tracing {
                 inject(message, &trace.traceparent());
                 upstream_header.get_or_insert_with(|| trace.traceparent());
@@ -138,6 +146,10 @@ impl Exchanges {
                 arguments,
                 forwarded: false,
                 refused: false,
+                rule: None,
+                log_payload,
+                redact: Vec::new(),
+                cost: None,
                 unapproved_tools: None,
             };
             let key = jsonrpc::id_key(&id);
@@ -152,12 +164,51 @@ impl Exchanges {
         &self.telemetry
     }
 
+    /// What the policies decided for the call `message`: whether and how
+    /// its payloads are recorded, and its price.
+    pub fn apply_verdict(&mut self, message: &Value, verdict: &Verdict) {
+        let Some(key) = jsonrpc::id(message).map(jsonrpc::id_key) else { return };
+        let Some(at) = self.pending.iter().position(|(k, _)| *k == key) else { return };
+        let log_payload = verdict.log_payload.unwrap_or(self.pending[at].1.log_payload);
+        let redact = verdict.log_patterns();
+        let arguments = log_payload.then(|| jsonrpc::at(message, &["params", "arguments"]).map(|a| self.render(a, &redact))).flatten();
+        let pending = &mut self.pending[at].1;
+        pending.log_payload = log_payload;
+        pending.arguments = arguments;
+        pending.redact = redact;
+        pending.cost = verdict.cost;
+    }
+
+    /// A payload as recorded: the policies' patterns replaced, then the
+    /// payload policy's redaction and truncation.
+    fn render(&self, payload: &Value, redact: &[Arc<regex::Regex>]) -> String {
+        if redact.is_empty() {
+            return self.telemetry.payload.render(payload);
+        }
+        let mut payload = payload.clone();
+        for pattern in redact {
+            super::policy::redact(&mut payload, pattern);
+        }
+        self.telemetry.payload.render(&payload)
+    }
+
     /// Notes on the `tools/list` request `id` which tools its answer hid.
     pub fn note_unapproved(&mut self, id: &Value, hidden: &[String]) {
         let key = jsonrpc::id_key(id);
         if let Some((_, pending)) = self.pending.iter_mut().find(|(k, _)| *k == key) {
             pending.unapproved_tools = capped(Some(&hidden.join(",")));
         }
+    }
+
+    /// Whether a request still awaits its answer.
+    pub fn awaiting(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Whether the request `id` still awaits its answer.
+    pub fn is_pending(&self, id: &Value) -> bool {
+        let key = jsonrpc::id_key(id);
+        self.pending.iter().any(|(k, _)| *k == key)
     }
 
     /// The requests still awaiting an answer went to the upstream.
@@ -174,7 +225,9 @@ impl Exchanges {
     /// (`tool_not_approved`), recorded under it rather than the JSON-RPC
     /// code, so the call log and analytics tell it apart from an upstream's
     /// invalid params.
-    pub fn refused(&mut self, reply: &Value, error_type: Option<&'static str>) {
+    pub fn refused(&mut self, reply: &Value, error_type: Option<&'static str>, rule: Option<Arc<str>>) {
+        let Some(at) = jsonrpc::id(reply).map(jsonrpc::id_key).and_then(|key| self.pending.iter().position(|(k, _)| *k == key)) else { return };
+        self.pending[at].1.rule = rule;
         self.complete_as(reply, error_type, true);
     }
 
@@ -199,16 +252,14 @@ impl Exchanges {
         } else {
             None
         };
-        let result = (self.payload_logging() && pending.tool.is_some() && error.is_none())
-            .then(|| message.get("result").map(|r| self.telemetry.payload.render(r)))
-            .flatten();
+        let result = (pending.log_payload && error.is_none()).then(|| message.get("result").map(|r| self.render(r, &pending.redact))).flatten();
         self.finish(pending, error, result);
     }
 
     /// Whether answers must be read whole: to log their payloads, or to
     /// learn what an initialize result says about the server.
     pub fn needs_whole_answers(&self) -> bool {
-        self.payload_logging() || self.pending.iter().any(|(_, p)| p.method == "initialize")
+        self.pending.iter().any(|(_, p)| p.log_payload || p.method == "initialize")
     }
 
     /// An answer read without its payload (see `needs_whole_answers`).
@@ -225,7 +276,13 @@ impl Exchanges {
 
     /// Every request still waiting ends with this error.
     pub fn fail_all(&mut self, error_type: &str, message: &str) {
-        for (_, p) in std::mem::take(&mut self.pending) {
+        self.fail_all_by(error_type, message, None);
+    }
+
+    /// Every request still waiting ends with this error, which `rule` caused.
+    pub fn fail_all_by(&mut self, error_type: &str, message: &str, rule: Option<&Arc<str>>) {
+        for (_, mut p) in std::mem::take(&mut self.pending) {
+            p.rule = rule.cloned();
             self.finish(p, Some(ObservedError { error_type: error_type.to_string(), message: message.to_string() }), None);
         }
     }
@@ -249,7 +306,7 @@ impl Exchanges {
 
     fn finish(&mut self, pending: Pending, error: Option<ObservedError>, result: Option<String>) {
         let cost = match (&pending.tool, pending.forwarded) {
-            (Some(tool), true) => crate::model::version::tool_cost(&self.version.spec.tool_costs, tool),
+            (Some(tool), true) => pending.cost.unwrap_or_else(|| crate::model::version::tool_cost(&self.version.spec.tool_costs, tool)),
             _ => 0.0,
         };
         let tool_known = pending.tool.as_deref().is_some_and(|t| self.tool_known(t));
@@ -274,6 +331,7 @@ impl Exchanges {
             arguments: pending.arguments,
             result,
             cost,
+            policy_rule: pending.rule,
             unapproved_tools: pending.unapproved_tools,
         });
         self.unstored.extend(stored);

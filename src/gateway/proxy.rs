@@ -5,12 +5,15 @@
 
 use super::backend::{read_all, SendError};
 use super::config::{Association, VersionConfig};
-use super::limits::{Decision, Standing};
+use super::limits::Standing;
 use super::observe::Exchanges;
+use super::policy::{PolicyCharge, Verdict};
 use super::refusal::{Refusal, RequestIds};
+use super::screen::Screen;
 use super::sessions::Session;
 use super::{admit, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
 use crate::mcp::jsonrpc;
+use crate::model::policy::RedactIn;
 use crate::model::{Transport, VersionStatus};
 use crate::upstream::legacy_sse::BridgeError;
 use axum::body::Body;
@@ -24,10 +27,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
-
-/// The `error.data.reason` (and call-log error type) of a call refused
-/// because the tool's definition is not the approved one.
-const TOOL_NOT_APPROVED: &str = "tool_not_approved";
 
 /// Headers that belong to one hop, or to the gateway, and never cross it.
 const NOT_FORWARDED: &[&str] = &[
@@ -102,6 +101,24 @@ fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool, head
     }
 }
 
+/// Sets the policies' headers; the version's own `backend_headers` (its
+/// credentials among them) win over a policy's.
+fn with_policy_headers(headers: &mut HeaderMap, policy_headers: Vec<(HeaderName, HeaderValue)>, version: &VersionConfig) {
+    for (name, value) in policy_headers {
+        if !version.spec.backend_headers.keys().any(|own| own.eq_ignore_ascii_case(name.as_str())) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// Gives back what a body was charged: nothing of it was served.
+async fn refund(gateway: &Gateway, routed: &Routed, charged: &Charged) {
+    gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
+    for charge in &charged.policy {
+        gateway.limiter.refund(&charge.bucket, charge.limits(), 1).await;
+    }
+}
+
 /// Adds the version's client-credentials token, when it has one.
 async fn authenticate_upstream(gateway: &Gateway, version: &VersionConfig, headers: &mut HeaderMap) -> Result<(), Refusal> {
     let Some(credentials) = &version.spec.client_credentials else { return Ok(()) };
@@ -167,16 +184,25 @@ fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap) {
     }
 }
 
-fn throttled(exceeded: Standing, standings: &[Standing], requests: &RequestIds) -> Response {
-    let message = match exceeded.kind {
+/// A 429 for a product's limit (`reason` its kind) or a policy's (`rate_limited`,
+/// naming the rule): when to retry, in the body and `Retry-After`.
+pub(crate) fn throttled(exceeded: Standing, standings: &[Standing], rule: Option<&str>) -> Refusal {
+    let limit = match exceeded.kind {
         super::limits::LimitKind::RateLimit => {
             format!("rate limit of {} calls per {} s exceeded", exceeded.limit.calls, exceeded.limit.period_seconds)
         }
         super::limits::LimitKind::Quota => format!("quota of {} calls per {} s exhausted", exceeded.limit.calls, exceeded.limit.period_seconds),
     };
-    let mut refusal = Refusal::new(StatusCode::TOO_MANY_REQUESTS, exceeded.kind.reason(), message)
+    let (reason, message) = match rule {
+        Some(rule) => (super::screen::RATE_LIMITED, format!("policy {rule}: {limit}")),
+        None => (exceeded.kind.reason(), limit),
+    };
+    let mut refusal = Refusal::new(StatusCode::TOO_MANY_REQUESTS, reason, message)
         .with_data("retryAfterSeconds", Value::from(exceeded.reset_seconds))
         .with_header(header::RETRY_AFTER, HeaderValue::from(exceeded.reset_seconds));
+    if let Some(rule) = rule {
+        refusal = refusal.with_data("rule", Value::from(rule)).with_data("limit", Value::from(exceeded.kind.reason()));
+    }
     let mut standings = standings.to_vec();
     for s in &mut standings {
         if s.kind == exceeded.kind {
@@ -184,7 +210,7 @@ fn throttled(exceeded: Standing, standings: &[Standing], requests: &RequestIds) 
         }
     }
     rate_limit_headers(&standings, &mut refusal.headers);
-    refusal.respond(requests)
+    refusal
 }
 
 fn upstream_failure(err: &SendError, requests: &RequestIds) -> Response {
@@ -222,15 +248,28 @@ struct ResponseHook {
     /// The version's approved manifest, when it has one.
     approved: Option<Arc<VersionConfig>>,
     list_ids: HashSet<String>,
+    /// Policies' patterns to replace in the results of these requests, by id key.
+    redact_results: Vec<(String, Vec<Arc<regex::Regex>>)>,
     exchanges: Exchanges,
     tools: Arc<super::tools::ToolCatalog>,
 }
 
 impl ResponseHook {
     fn on_message(&mut self, message: &mut Value) -> bool {
-        let changed = self.filter_tools(message);
+        let changed = self.filter_tools(message) | self.redact_result(message);
         self.exchanges.complete(message);
         changed
+    }
+
+    /// Applies `redact … in: result` to an answer the client receives.
+    fn redact_result(&self, message: &mut Value) -> bool {
+        if self.redact_results.is_empty() {
+            return false;
+        }
+        let Some(key) = jsonrpc::id(message).map(jsonrpc::id_key) else { return false };
+        let Some((_, patterns)) = self.redact_results.iter().find(|(id, _)| *id == key) else { return false };
+        let Some(result) = message.get_mut("result") else { return false };
+        patterns.iter().fold(false, |changed, pattern| super::policy::redact(result, pattern) | changed)
     }
 
     fn filter_tools(&mut self, message: &mut Value) -> bool {
@@ -282,76 +321,29 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
     let allow_list = association.as_ref().filter(|a| a.restricts_tools).cloned();
 
-    let approved = version.spec.approved_tools.as_ref();
-    if approved.is_some() {
-        gateway.tools.refresh_if_stale(&gateway.upstream, &routed.server, &routed.version, &version, gateway.settings.tool_refresh);
-        if body.messages().iter().any(|m| jsonrpc::tool_name(m).is_some()) {
-            gateway.tools.ensure_fetched(&gateway.upstream, &routed.server, &routed.version, &version).await;
-        }
-    }
-    let mut local_replies = Vec::new();
-    let refused: Vec<bool> = body
-        .messages()
-        .iter()
-        .map(|message| {
-            let id = jsonrpc::id(message);
-            let tool = match jsonrpc::CalledTool::of(message) {
-                jsonrpc::CalledTool::NotACall => return false,
-                jsonrpc::CalledTool::Invalid => {
-                    if jsonrpc::is_request(message) {
-                        local_replies.push((jsonrpc::invalid_tool_name(id), Some(jsonrpc::INVALID_TOOL_NAME)));
-                    }
-                    return true;
-                }
-                jsonrpc::CalledTool::Named(tool) => tool,
-            };
-            let reply = match (&allow_list, approved) {
-                (Some(allow_list), _) if !allow_list.tools.allows(tool) => (jsonrpc::unknown_tool(id, tool), None),
-                (_, Some(approved)) => match gateway.tools.check_call(&routed.server, &routed.version, approved, tool) {
-                    Ok(()) => return false,
-                    Err(why) => {
-                        gateway.telemetry.metrics.record_unapproved("refused", 1, &routed.server, &routed.version);
-                        let data = serde_json::json!({ "reason": TOOL_NOT_APPROVED });
-                        (jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &why.explain(tool), Some(data)), Some(TOOL_NOT_APPROVED))
-                    }
-                },
-                _ => return false,
-            };
-            if jsonrpc::is_request(message) {
-                local_replies.push(reply);
-            }
-            true
-        })
-        .collect();
-    for (reply, error_type) in &local_replies {
-        exchanges.refused(reply, *error_type);
-    }
-    let local_replies: Vec<Value> = local_replies.into_iter().map(|(reply, _)| reply).collect();
+    let screen = Screen { gateway, routed: &routed, version: &version, association: association.as_ref(), headers: &parts.headers };
+    let screened = screen.run(&mut body, &mut exchanges).await;
     let batch = body.is_batch();
-    // Unless a message was dropped or given trace context, the client's
-    // bytes go upstream as they came.
-    let untouched = upstream_traceparent.is_none() && !refused.contains(&true);
-    let forwarded = body.retain(|i| !refused[i]);
+    // Unless a message was dropped, rewritten or given trace context, the
+    // client's bytes go upstream as they came.
+    let untouched = upstream_traceparent.is_none() && !screened.rewritten && !screened.refused.contains(&true);
+    let forwarded = body.retain(|i| !screened.refused[i]);
     let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(|m| jsonrpc::is_request(m)).count() as u64);
-    let standings = match admit(gateway, &routed, calls).await {
-        Err(refusal) => {
-            exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), refusal.reason);
-            return refusal.respond(&requests);
-        }
-        Ok(Decision::Admitted(standings)) => standings,
-        Ok(Decision::Throttled { exceeded, standings }) => {
-            gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, &routed.grant.product.name);
-            let response = throttled(exceeded, &standings, &requests);
-            exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), exceeded.kind.reason());
-            return response;
+    let charged = match admit(gateway, &routed, calls, screened.charges()).await {
+        Ok(charged) => charged,
+        Err(refused) => {
+            exchanges.fail_all_by(&refused.error_type, &refused.message, refused.rule.as_ref());
+            return refused.response(&requests);
         }
     };
+    let local_replies = screened.replies;
     let Some(forwarded) = forwarded else {
         exchanges.stored().await;
-        return local_only(local_replies, batch, &routed, &version, &standings);
+        return local_only(local_replies, batch, &routed, &version, &charged.standings);
     };
-    let charged = Charged { calls, batch: forwarded.is_batch() };
+    let charged = Charged { batch: forwarded.is_batch(), ..charged };
     exchanges.forwarded();
+    let effects = UpstreamEffects::of(&screened.verdicts);
     let hook = ResponseHook {
         allow_list,
         list_ids: forwarded
@@ -360,24 +352,59 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
             .filter(|m| jsonrpc::method(m) == Some("tools/list"))
             .filter_map(|m| jsonrpc::id(m).map(jsonrpc::id_key))
             .collect(),
+        redact_results: effects.redact_results,
         exchanges,
         tools: gateway.tools.clone(),
-        approved: approved.map(|_| version.clone()),
+        approved: version.spec.approved_tools.as_ref().map(|_| version.clone()),
     };
     if version.spec.transport == Transport::Sse {
-        let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
+        let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, charged: &charged };
         return forward_legacy(gateway, exchange, forwarded, hook, local_replies).await;
     }
     let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
-    let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests: &requests, standings: &standings };
+    let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests: &requests, headers: effects.headers, timeout: effects.timeout };
     forward_streamable(gateway, leg, (charged, payload), hook, local_replies, upstream_traceparent).await
 }
 
-/// The requests of a forwarded body that were charged against the limits.
-#[derive(Debug, Clone, Copy)]
-struct Charged {
-    calls: u64,
-    batch: bool,
+/// What the forwarded calls' policy verdicts ask of the upstream leg.
+struct UpstreamEffects {
+    /// Headers to set on the upstream request (`set_headers`).
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The shortest `timeout` of the forwarded calls.
+    timeout: Option<Duration>,
+    /// Patterns to replace in the results of these requests, by id key.
+    redact_results: Vec<(String, Vec<Arc<regex::Regex>>)>,
+}
+
+impl UpstreamEffects {
+    fn of(verdicts: &[(String, Verdict)]) -> UpstreamEffects {
+        let mut effects = UpstreamEffects { headers: Vec::new(), timeout: None, redact_results: Vec::new() };
+        for (id, verdict) in verdicts {
+            for (name, value) in &verdict.headers {
+                effects.headers.retain(|(n, _)| n != name);
+                effects.headers.push((name.clone(), value.clone()));
+            }
+            if let Some(timeout) = verdict.timeout {
+                effects.timeout = Some(effects.timeout.map_or(timeout, |t| t.min(timeout)));
+            }
+            let patterns: Vec<Arc<regex::Regex>> =
+                verdict.redact.iter().filter(|(_, target)| *target == RedactIn::Result).map(|(p, _)| p.clone()).collect();
+            if !patterns.is_empty() {
+                effects.redact_results.push((id.clone(), patterns));
+            }
+        }
+        effects
+    }
+}
+
+/// What a forwarded body was charged: its requests against the product's
+/// limits, its calls against policy limits, and where the caller stands.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Charged {
+    pub calls: u64,
+    pub batch: bool,
+    pub policy: Vec<PolicyCharge>,
+    pub standings: Vec<Standing>,
 }
 
 /// What the upstream leg of one POST needs to know.
@@ -386,7 +413,10 @@ struct Upstream<'a> {
     version: &'a VersionConfig,
     parts: &'a Parts,
     requests: &'a RequestIds,
-    standings: &'a [Standing],
+    /// Headers the policies set.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// A policy's timeout, when shorter than the version's.
+    timeout: Option<Duration>,
 }
 
 /// `payload`: what was charged for it, and its bytes.
@@ -398,15 +428,18 @@ async fn forward_streamable(
     local_replies: Vec<Value>,
     traceparent: Option<String>,
 ) -> Response {
-    let Upstream { routed, version, parts, requests, standings } = leg;
-    let deadline = Instant::now() + timeout_of(version);
+    let Upstream { routed, version, parts, requests, headers: policy_headers, timeout: policy_timeout } = leg;
+    let wait = policy_timeout.map_or(timeout_of(version), |t| t.min(timeout_of(version)));
+    let deadline = Instant::now() + wait;
     let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_ref());
     if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
         headers.insert("traceparent", value);
     }
+    with_policy_headers(&mut headers, policy_headers, version);
     let (charged, payload) = payload;
+    let standings = charged.standings.clone();
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
-        gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
+        refund(gateway, routed, &charged).await;
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
         return refusal.respond(requests);
     }
@@ -416,12 +449,13 @@ async fn forward_streamable(
         Ok(Err(err)) => {
             if err.is_connect() {
                 // Nothing reached the upstream: nothing was served.
-                gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
+                refund(gateway, routed, &charged).await;
             }
             return failed_upstream(&mut hook.exchanges, &err, requests);
         }
         Ok(Ok(response)) => response,
     };
+    let standings = &standings[..];
     let session = session_header(gateway, routed, upstream.headers(), &mut hook.exchanges);
     let status = upstream.status();
     let kind = content_type(upstream.headers());
@@ -443,14 +477,15 @@ async fn forward_streamable(
     if !status.is_success() {
         if status.is_client_error() {
             // The upstream refused the whole body: none of it was served.
-            gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
+            refund(gateway, routed, &charged).await;
         }
         hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
         let headers = with_session(response_headers(upstream.headers(), routed, version, false));
         return stream_through(status, headers, upstream, gateway, metrics_server);
     }
     if kind.starts_with("text/event-stream") {
-        return rewrite_sse(status, headers, upstream, hook, local_replies, gateway, metrics_server);
+        let answer = SseAnswer { status, headers, upstream, deadline, requests: requests.clone() };
+        return rewrite_sse(answer, hook, local_replies, gateway, metrics_server);
     }
     if kind.starts_with("application/json") {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -515,7 +550,7 @@ fn as_received(status: StatusCode, headers: HeaderMap, bytes: Bytes) -> Response
 }
 
 fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut ResponseHook, local: Vec<Value>) -> Response {
-    if local.is_empty() && hook.list_ids.is_empty() && !hook.exchanges.needs_whole_answers() {
+    if local.is_empty() && hook.list_ids.is_empty() && hook.redact_results.is_empty() && !hook.exchanges.needs_whole_answers() {
         // Nothing to rewrite or log: read only what the records need.
         if let Some(answers) = jsonrpc::Answer::read_all(&bytes) {
             answers.iter().for_each(|answer| hook.exchanges.complete_answer(answer));
@@ -544,15 +579,19 @@ fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut
     response
 }
 
-fn rewrite_sse(
+/// Streams an SSE answer through, rewriting what the hook changes. Requests
+/// still unanswered at `deadline` (the version's timeout, or a policy's)
+/// are answered with a timeout error and the stream ends.
+struct SseAnswer {
     status: StatusCode,
     headers: HeaderMap,
     upstream: Response,
-    mut hook: ResponseHook,
-    local: Vec<Value>,
-    gateway: &Gateway,
-    server: String,
-) -> Response {
+    deadline: Instant,
+    requests: RequestIds,
+}
+
+fn rewrite_sse(answer: SseAnswer, mut hook: ResponseHook, local: Vec<Value>, gateway: &Gateway, server: String) -> Response {
+    let SseAnswer { status, headers, upstream, deadline, requests } = answer;
     let telemetry = gateway.telemetry.clone();
     let prelude: Vec<Result<Bytes, std::io::Error>> = local.iter().map(|m| Ok(sse_event(m))).collect();
     let mut rewriter = crate::mcp::sse::EventRewriter::default();
@@ -563,7 +602,29 @@ fn rewrite_sse(
                 return;
             }
         }
-        while let Some(chunk) = upstream_stream.next().await {
+        loop {
+            let next = if hook.exchanges.awaiting() {
+                tokio::time::timeout_at(deadline, upstream_stream.next()).await
+            } else {
+                Ok(upstream_stream.next().await)
+            };
+            let chunk = match next {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(_) => {
+                    let unanswered: Vec<Value> = requests.ids.iter().filter(|id| hook.exchanges.is_pending(id)).cloned().collect();
+                    let refusal = Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time");
+                    let errors: Vec<Bytes> = unanswered.iter().map(|id| sse_event(&refusal.error_for(Some(id)))).collect();
+                    hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
+                    hook.exchanges.stored().await;
+                    for event in errors {
+                        if tx.send(Ok(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                    return;
+                }
+            };
             let item = match chunk {
                 Ok(chunk) => {
                     telemetry.metrics.record_bytes(0, chunk.len() as u64, &server);
@@ -609,7 +670,7 @@ struct LegacyExchange<'a> {
     version: &'a VersionConfig,
     parts: &'a Parts,
     requests: &'a RequestIds,
-    standings: &'a [Standing],
+    charged: &'a Charged,
 }
 
 /// The legacy bridge failed: every waiting request ends with it, and the
@@ -632,7 +693,8 @@ async fn forward_legacy(
     mut hook: ResponseHook,
     local: Vec<Value>,
 ) -> Response {
-    let LegacyExchange { routed, version, parts, requests, standings } = exchange;
+    let LegacyExchange { routed, version, parts, requests, charged } = exchange;
+    let standings = &charged.standings[..];
     let mut upstream_headers = upstream_headers(&parts.headers, version, routed, None);
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut upstream_headers).await {
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);

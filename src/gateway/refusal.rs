@@ -38,7 +38,7 @@ impl Refusal {
         self
     }
 
-    fn error_for(&self, id: Option<&Value>) -> Value {
+    pub fn error_for(&self, id: Option<&Value>) -> Value {
         let mut data = self.data.clone();
         data.insert("reason".into(), json!(self.reason));
         jsonrpc::error(id, self.code, &self.message, Some(Value::Object(data)))

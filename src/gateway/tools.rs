@@ -19,8 +19,47 @@ const MAX_TOOLS: usize = 1024;
 /// How long a manifest fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One version's tools: name → definition hash.
-pub type Offered = HashMap<String, String>;
+/// Largest input schema kept for argument validation; a larger one is not
+/// kept (its tool's arguments go unchecked), so a hostile upstream cannot
+/// grow the gateway's memory.
+const MAX_SCHEMA_BYTES: usize = 256 * 1024;
+
+/// What the gateway keeps of one tool: the hash approved manifests pin, and
+/// the input schema argument validation checks against (compiled on first use).
+#[derive(Debug)]
+pub struct OfferedTool {
+    pub hash: String,
+    input_schema: Option<Value>,
+    validator: std::sync::OnceLock<Option<Arc<jsonschema::Validator>>>,
+}
+
+impl PartialEq for OfferedTool {
+    /// The hash covers the whole definition, schema included.
+    fn eq(&self, other: &OfferedTool) -> bool {
+        self.hash == other.hash
+    }
+}
+
+impl OfferedTool {
+    fn of(definition: &Value) -> OfferedTool {
+        let input_schema = definition.get("inputSchema").filter(|schema| schema.to_string().len() <= MAX_SCHEMA_BYTES).cloned();
+        OfferedTool { hash: definition_hash(definition), input_schema, validator: std::sync::OnceLock::new() }
+    }
+
+    /// The compiled input schema; `None` when the tool has none the gateway
+    /// kept, or it is not a schema.
+    pub fn validator(&self) -> Option<Arc<jsonschema::Validator>> {
+        self.validator
+            .get_or_init(|| {
+                let schema = self.input_schema.as_ref()?;
+                jsonschema::validator_for(schema).map(Arc::new).map_err(|e| tracing::warn!(error = %e, "a tool's inputSchema does not compile")).ok()
+            })
+            .clone()
+    }
+}
+
+/// One version's tools, by name.
+pub type Offered = HashMap<String, Arc<OfferedTool>>;
 
 /// Why a tool is kept from clients under an approved manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +98,16 @@ struct Entry {
 
 type Versions = HashMap<String, HashMap<String, Entry>>;
 
+/// Held while a version's manifest is fetched.
+type FetchLock = Arc<tokio::sync::Mutex<()>>;
+
 #[derive(Default)]
 pub struct ToolCatalog {
     versions: ArcSwap<Versions>,
     fetching: Mutex<HashSet<(String, String)>>,
+    /// One fetch per version at a time: callers that need the manifest
+    /// wait for the fetch under way rather than start their own.
+    fetch_locks: Mutex<HashMap<(String, String), FetchLock>>,
 }
 
 fn with_tools(offered: &mut Offered, tools: &[Value]) {
@@ -71,7 +116,11 @@ fn with_tools(offered: &mut Offered, tools: &[Value]) {
         if offered.len() >= MAX_TOOLS && !offered.contains_key(name) {
             break;
         }
-        offered.insert(name.to_string(), definition_hash(tool));
+        let fresh = OfferedTool::of(tool);
+        if offered.get(name).is_some_and(|known| **known == fresh) {
+            continue;
+        }
+        offered.insert(name.to_string(), Arc::new(fresh));
     }
 }
 
@@ -80,8 +129,9 @@ impl ToolCatalog {
         self.versions.load().get(server).and_then(|v| v.get(version)).cloned()
     }
 
-    pub fn offered(&self, server: &str, version: &str) -> Option<Arc<Offered>> {
-        self.entry(server, version).map(|e| e.tools)
+    /// What the gateway knows of one tool of a version.
+    pub fn tool(&self, server: &str, version: &str, tool: &str) -> Option<Arc<OfferedTool>> {
+        self.versions.load().get(server).and_then(|v| v.get(version)).and_then(|e| e.tools.get(tool).cloned())
     }
 
     pub fn offers(&self, server: &str, version: &str, tool: &str) -> bool {
@@ -111,10 +161,16 @@ impl ToolCatalog {
     /// Fetches the version's manifest now unless one was fetched for this
     /// version as it is (an approved manifest needs it before a call).
     pub async fn ensure_fetched(&self, upstream: &crate::upstream::UpstreamClient, server: &str, version: &str, config: &Arc<VersionConfig>) {
-        if self.entry(server, version).is_some_and(|e| e.fetched_for == Some(config.updated_at)) {
+        let fetched = || self.entry(server, version).is_some_and(|e| e.fetched_for == Some(config.updated_at));
+        if fetched() {
             return;
         }
-        self.fetch(upstream, server, version, config).await;
+        let lock = crate::lock(&self.fetch_locks).entry((server.to_string(), version.to_string())).or_default().clone();
+        let _single_flight = lock.lock().await;
+        // Another caller's fetch may have finished while this one waited.
+        if !fetched() {
+            self.fetch(upstream, server, version, config).await;
+        }
     }
 
     async fn fetch(&self, upstream: &crate::upstream::UpstreamClient, server: &str, version: &str, config: &Arc<VersionConfig>) {
@@ -137,8 +193,8 @@ impl ToolCatalog {
     /// Whether a call of `tool` may go upstream under an approved manifest.
     pub fn check_call(&self, server: &str, version: &str, approved: &BTreeMap<String, String>, tool: &str) -> Result<(), Unapproved> {
         let Some(approved_hash) = approved.get(tool) else { return Err(Unapproved::NotApproved) };
-        match self.entry(server, version).and_then(|e| e.tools.get(tool).cloned()) {
-            Some(live) if live == *approved_hash => Ok(()),
+        match self.tool(server, version, tool) {
+            Some(live) if live.hash == *approved_hash => Ok(()),
             Some(_) => Err(Unapproved::Changed),
             None => Err(Unapproved::NotOffered),
         }
@@ -187,6 +243,16 @@ mod tests {
         assert!(!catalog.offers("s", "v2", "echo"));
         let many: Vec<Value> = (0..5000).map(|i| json!({ "name": format!("tool-{i}") })).collect();
         catalog.learn("s", "v1", &many);
-        assert_eq!(catalog.offered("s", "v1").unwrap().len(), MAX_TOOLS);
+        assert_eq!(catalog.entry("s", "v1").unwrap().tools.len(), MAX_TOOLS);
+    }
+
+    #[test]
+    fn input_schemas_compile_once_into_validators() {
+        let catalog = ToolCatalog::default();
+        let schema = json!({ "type": "object", "properties": { "n": { "type": "integer" } }, "required": ["n"] });
+        catalog.learn("s", "v1", &[json!({ "name": "count", "inputSchema": schema }), json!({ "name": "bare" })]);
+        let validator = catalog.tool("s", "v1", "count").and_then(|t| t.validator()).expect("a validator");
+        assert!(validator.is_valid(&json!({ "n": 3 })) && !validator.is_valid(&json!({ "n": "three" })));
+        assert!(catalog.tool("s", "v1", "bare").unwrap().validator().is_none());
     }
 }

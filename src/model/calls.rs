@@ -45,6 +45,9 @@ pub struct CallRecord {
     pub cost: f64,
     /// The W3C trace id of the call's span (32 hex digits).
     pub trace_id: Option<String>,
+    /// The policy rule that refused or throttled the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_rule: Option<String>,
     /// Refused by the gateway (allow-list, approval, policy, no string
     /// name) or failed for a tool the version does not offer: its name is
     /// whatever a client sent, so analytics group it under [`REFUSED_TOOL`]

@@ -58,6 +58,10 @@ pub enum Reason {
     UnknownField,
     #[error("{message}")]
     Malformed { message: String },
+    /// An expression, pattern, template or document in a well-formed field
+    /// that does not compile (the API answers 422 for these alone).
+    #[error("{message}")]
+    BadExpression { message: String },
 }
 
 impl Reason {
@@ -88,6 +92,7 @@ impl Reason {
             Reason::UnknownVersion { .. } => "unknown_version",
             Reason::UnknownField => "unknown_field",
             Reason::Malformed { .. } => "malformed",
+            Reason::BadExpression { .. } => "bad_expression",
         }
     }
 }

@@ -4,7 +4,9 @@
 
 pub mod authorization_server;
 pub mod calls;
+pub mod cel;
 pub mod error;
+pub mod policy;
 pub mod portal_user;
 pub mod product;
 pub mod product_server;

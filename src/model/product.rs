@@ -96,6 +96,10 @@ pub struct ProductSpec {
     /// product with an `authorization_server` may accept tokens only.
     #[serde(default = "yes")]
     pub accept_keys: bool,
+    /// Rules per tool, in order, for every server of the product (each
+    /// association's own rules apply after these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<super::policy::PolicyRule>,
 }
 
 impl Default for ProductSpec {
@@ -114,6 +118,7 @@ impl Default for ProductSpec {
             authorization_server: None,
             required_scopes: Vec::new(),
             accept_keys: true,
+            policies: Vec::new(),
         }
     }
 }
@@ -139,6 +144,7 @@ impl ProductSpec {
             quota.validate("quota", &mut errors);
         }
         self.validate_tokens(&mut errors);
+        super::policy::validate_rules(&self.policies, &mut errors);
         errors.into_result()
     }
 
@@ -190,6 +196,8 @@ pub struct Product {
     #[serde(default)]
     pub required_scopes: Vec<String>,
     pub accept_keys: bool,
+    #[serde(default)]
+    pub policies: Vec<super::policy::PolicyRule>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

@@ -16,6 +16,10 @@ pub struct ProductServerSpec {
     /// Versions this product reaches, preview ones included; absent = the active ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<Vec<String>>,
+    /// Rules per tool for this server in this product, in order, applied
+    /// after the product's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<super::policy::PolicyRule>,
 }
 
 impl ProductServerSpec {
@@ -37,6 +41,7 @@ impl ProductServerSpec {
             }
             rules::unique(&mut errors, "versions", versions);
         }
+        super::policy::validate_rules(&self.policies, &mut errors);
         errors.into_result()
     }
 
@@ -45,7 +50,7 @@ impl ProductServerSpec {
     }
 }
 
-fn tool_pattern(pattern: &str) -> Result<Glob, Reason> {
+pub(crate) fn tool_pattern(pattern: &str) -> Result<Glob, Reason> {
     rules::tool_glob(pattern)?;
     Glob::new(pattern).map_err(|_| Reason::BadPattern)
 }
@@ -78,6 +83,8 @@ pub struct ProductServer {
     pub tools: Option<Vec<String>>,
     #[serde(default)]
     pub versions: Option<Vec<String>>,
+    #[serde(default)]
+    pub policies: Vec<super::policy::PolicyRule>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

@@ -23,6 +23,10 @@ pub fn computed_copy(attributes: Vec<Attribute>, keep: &[&str]) -> Vec<Attribute
         .map(|a| {
             if keep.contains(&a.name) {
                 Attribute::required(a.name, a.ty, a.description)
+            } else if a.block.is_some() {
+                // Blocks are configuration; read back they are a computed
+                // attribute, named as the API names them (`policies`).
+                Attribute::computed(a.api_field(), a.ty, a.description)
             } else if a.nested.is_empty() {
                 Attribute::computed(a.name, a.ty, a.description)
             } else {

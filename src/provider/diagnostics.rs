@@ -51,6 +51,14 @@ pub fn attribute_path(field: &str, map_attributes: &[&str]) -> pb::AttributePath
         };
         let name = segment.split('[').next().unwrap_or(segment);
         steps.push(pb::attribute_path::Step { selector: Some(Selector::AttributeName(name.to_string())) });
+        // A block list's element (`policy[1].when`); a set's index stops the path.
+        let index =
+            segment.strip_prefix(name).and_then(|i| i.strip_prefix('[')).and_then(|i| i.strip_suffix(']')).and_then(|i| i.parse::<i64>().ok());
+        match index {
+            Some(index) if !tail.is_empty() => steps.push(pb::attribute_path::Step { selector: Some(Selector::ElementKeyInt(index)) }),
+            Some(_) => break,
+            None => {}
+        }
         if map_attributes.contains(&name) && !tail.is_empty() {
             steps.push(pb::attribute_path::Step { selector: Some(Selector::ElementKeyString(tail.to_string())) });
             break;

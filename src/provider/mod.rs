@@ -15,6 +15,7 @@ pub mod dynamic;
 pub mod ephemeral;
 pub mod lifecycle;
 pub mod plugin;
+pub mod policy_block;
 pub mod portal_user_resource;
 pub mod product_data_source;
 pub mod product_resource;

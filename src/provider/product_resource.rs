@@ -54,6 +54,7 @@ pub fn attributes() -> Vec<Attribute> {
             "Whether callers may present subscription keys (default true). Set false, with `authorization_server`, for a product that accepts access tokens only.",
         )
         .default(Value::Bool(true)),
+        super::policy_block::attribute(),
         Attribute::computed("created_at", Type::String, "When the product was created (RFC 3339)."),
         Attribute::computed("updated_at", Type::String, "When the product last changed (RFC 3339).").volatile(),
     ]

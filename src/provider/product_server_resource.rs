@@ -12,6 +12,7 @@ pub fn attributes() -> Vec<Attribute> {
         Attribute::required("server", Type::String, "Name of the `mcp_server`.").replace(),
         Attribute::optional("tools", string_set(), "Tool allow-list of glob patterns (`get_*`); unset allows every tool."),
         Attribute::optional("versions", string_set(), "Versions this product reaches, preview ones included; unset means the active ones."),
+        super::policy_block::attribute(),
         Attribute::computed("created_at", Type::String, "When the server joined the product (RFC 3339)."),
         Attribute::computed("updated_at", Type::String, "When the association last changed (RFC 3339).").volatile(),
     ]

@@ -78,7 +78,7 @@ impl ResourceDef {
                 Api::ReadOnly | Api::Local | Api::OnCreate => continue,
             };
             if let Some(json) = source.to_api_json() {
-                body.insert(attr.name.to_string(), json);
+                body.insert(attr.api_field().to_string(), json);
             }
         }
         if let Some(hook) = self.body_hook {
@@ -92,6 +92,11 @@ impl ResourceDef {
         let mut state = BTreeMap::new();
         for attr in &self.schema.attributes {
             let value = match attr.api {
+                // Absent blocks are an empty list to Terraform, never null.
+                Api::Field if attr.block == Some(super::schema::Nesting::List) => match Value::from_api_json(json.get(attr.api_field()), &attr.ty) {
+                    Value::Null => Value::List(Vec::new()),
+                    read => read,
+                },
                 Api::Field => same_instant_as(base.attr(attr.name), Value::from_api_json(json.get(attr.name), &attr.ty)),
                 Api::ReadOnly => Value::from_api_json(json.get(attr.name), &attr.ty),
                 Api::WriteOnly => Value::Null,
@@ -119,17 +124,28 @@ impl ResourceDef {
         let body = self.body(config, config);
         let Err(errors) = (self.validate)(body) else { return Vec::new() };
         // A rule between fields waits until the other field is known too.
-        let decidable = |error: &&crate::model::FieldError| match &error.reason {
+        let decidable = |error: &crate::model::FieldError| match &error.reason {
             crate::model::Reason::Requires { other, .. } => field_is_known(config, other),
             _ => true,
         };
         errors
             .0
             .iter()
+            .map(|error| self.schema_field(error))
             .filter(|error| field_is_known(config, &error.field))
-            .filter(decidable)
-            .map(|error| diagnostics::field(error, self.map_attributes))
+            .filter(|error| decidable(error))
+            .map(|error| diagnostics::field(&error, self.map_attributes))
             .collect()
+    }
+
+    /// A model field error, with the field named as the schema names it
+    /// (`policies[1].when` is the second `policy` block's `when`).
+    fn schema_field(&self, error: &crate::model::FieldError) -> crate::model::FieldError {
+        let renamed = self.schema.attributes.iter().filter_map(|a| Some((a.api_name?, a.name))).find_map(|(api, name)| {
+            let rest = error.field.strip_prefix(api)?;
+            (rest.is_empty() || rest.starts_with(['.', '['])).then(|| format!("{name}{rest}"))
+        });
+        crate::model::FieldError { field: renamed.unwrap_or_else(|| error.field.clone()), reason: error.reason.clone() }
     }
 
     /// PlanResourceChange: the planned state and the attributes forcing replacement.

@@ -21,12 +21,26 @@ pub enum Api {
     OnCreate,
 }
 
+/// How a nested block repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nesting {
+    /// At most one (`deny { … }`): an object, null when absent.
+    Single,
+    /// In order, any number (`policy { … } policy { … }`): a list, empty when absent.
+    List,
+}
+
 #[derive(Debug, Clone)]
 pub struct Attribute {
     pub name: &'static str,
     pub ty: Type,
-    /// Single nested attributes (an object); empty for plain attributes.
+    /// Single nested attributes (an object), or a block's own attributes
+    /// and blocks; empty for plain attributes.
     pub nested: Vec<Attribute>,
+    /// Declared as a nested block rather than an attribute.
+    pub block: Option<Nesting>,
+    /// The API document's name for it, when not `name` (`policy` blocks are `policies`).
+    pub api_name: Option<&'static str>,
     pub description: &'static str,
     pub required: bool,
     pub optional: bool,
@@ -47,6 +61,8 @@ impl Attribute {
             name,
             ty,
             nested: Vec::new(),
+            block: None,
+            api_name: None,
             description,
             required: false,
             optional: false,
@@ -80,6 +96,56 @@ impl Attribute {
     pub fn nested_optional(name: &'static str, attributes: Vec<Attribute>, description: &'static str) -> Attribute {
         let ty = Type::Object(attributes.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect());
         Attribute { optional: true, nested: attributes, ..Attribute::new(name, ty, description) }
+    }
+
+    /// A block that repeats, in order (`policy { … }`), called `api_name` in the API.
+    pub fn block_list(name: &'static str, api_name: &'static str, attributes: Vec<Attribute>, description: &'static str) -> Attribute {
+        let object = Type::Object(attributes.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect());
+        Attribute {
+            optional: true,
+            nested: attributes,
+            block: Some(Nesting::List),
+            api_name: Some(api_name),
+            ..Attribute::new(name, Type::List(Box::new(object)), description)
+        }
+    }
+
+    /// A block that appears at most once (`deny { message = "…" }`).
+    pub fn block_single(name: &'static str, attributes: Vec<Attribute>, description: &'static str) -> Attribute {
+        let ty = Type::Object(attributes.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect());
+        Attribute { optional: true, nested: attributes, block: Some(Nesting::Single), ..Attribute::new(name, ty, description) }
+    }
+
+    /// The name of the field in the API document.
+    pub fn api_field(&self) -> &'static str {
+        self.api_name.unwrap_or(self.name)
+    }
+
+    /// A block's schema: its attributes, and its own nested blocks.
+    fn block_proto(attributes: &[Attribute], description: &str) -> pb::schema::Block {
+        pb::schema::Block {
+            version: 0,
+            attributes: attributes.iter().filter(|a| a.block.is_none()).map(Attribute::to_proto).collect(),
+            block_types: attributes.iter().filter(|a| a.block.is_some()).map(Attribute::nested_block_proto).collect(),
+            description: description.to_string(),
+            description_kind: pb::StringKind::Markdown as i32,
+            deprecated: false,
+        }
+    }
+
+    fn nested_block_proto(&self) -> pb::schema::NestedBlock {
+        use pb::schema::nested_block::NestingMode;
+        let (nesting, max_items) = match self.block {
+            Some(Nesting::Single) => (NestingMode::Single, 0),
+            _ => (NestingMode::List, 0),
+        };
+        pb::schema::NestedBlock {
+            type_name: self.name.to_string(),
+            block: Some(Attribute::block_proto(&self.nested, self.description)),
+            nesting: nesting as i32,
+            min_items: 0,
+            max_items,
+        }
     }
 
     pub fn replace(mut self) -> Attribute {
@@ -150,17 +216,8 @@ impl Schema {
     }
 
     pub fn to_proto(&self) -> pb::Schema {
-        pb::Schema {
-            version: self.version,
-            block: Some(pb::schema::Block {
-                version: self.version,
-                attributes: self.attributes.iter().map(Attribute::to_proto).collect(),
-                block_types: Vec::new(),
-                description: self.description.to_string(),
-                description_kind: pb::StringKind::Markdown as i32,
-                deprecated: false,
-            }),
-        }
+        let block = pb::schema::Block { version: self.version, ..Attribute::block_proto(&self.attributes, self.description) };
+        pb::Schema { version: self.version, block: Some(block) }
     }
 }
 

@@ -96,6 +96,7 @@ macro_rules! decode_call {
             result: r.try_get("result")?,
             cost: r.try_get("cost")?,
             trace_id: r.try_get("trace_id")?,
+            policy_rule: r.try_get("policy_rule")?,
             tool_refused: false,
         })
     }};
@@ -481,7 +482,7 @@ macro_rules! decode_group_count {
 }
 
 const CALL_COLUMNS: &str = "time, subscription, product, server, version, tool, client_name, client_version, session_id, \
-     duration_ms, status, error_type, error_message, arguments, result, cost, trace_id";
+     duration_ms, status, error_type, error_message, arguments, result, cost, trace_id, policy_rule";
 
 /// Filters of an analytics query, as SQL and the values to bind.
 fn analytics_filters(query: &AnalyticsQuery) -> (String, Vec<String>) {
@@ -786,7 +787,7 @@ impl Backend for SqlBackend {
         let call_sql: Vec<String> = calls
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                let row = format!("({})", ["?"; 18].join(", "));
+                let row = format!("({})", ["?"; 19].join(", "));
                 self.sql(&format!("INSERT INTO calls ({CALL_COLUMNS}, bucket) VALUES {}", vec![row; chunk.len()].join(", "))).into_owned()
             })
             .collect();
@@ -831,6 +832,7 @@ impl Backend for SqlBackend {
                         .bind(&call.result)
                         .bind(call.cost)
                         .bind(&call.trace_id)
+                        .bind(&call.policy_rule)
                         .bind(latency_bucket(call.duration_ms) as i64);
                 }
                 query.execute(&mut *conn).await?;

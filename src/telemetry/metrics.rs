@@ -50,7 +50,18 @@ fn method_label(method: &str) -> &'static str {
 /// server range), HTTP statuses and the gateway's own words; an upstream
 /// inventing codes gets `_other`.
 fn error_type_label(error_type: &str) -> String {
-    let known_word = ["tool_error", "tool_not_approved", "timeout", "upstream_unavailable", "_OTHER"].contains(&error_type);
+    let known_word = [
+        "tool_error",
+        "tool_not_approved",
+        "timeout",
+        "upstream_unavailable",
+        "_OTHER",
+        "invalid_tool_name",
+        "policy_denied",
+        "rate_limited",
+        "invalid_arguments",
+    ]
+    .contains(&error_type);
     let code = error_type.parse::<i64>().ok();
     let known_code = code.is_some_and(|c| matches!(c, -32768..=-32000 | 100..=599));
     if known_word || known_code {
@@ -73,6 +84,7 @@ pub struct Metrics {
     response_bytes: Counter<u64>,
     dropped: Counter<u64>,
     unapproved: Counter<u64>,
+    policy: Counter<u64>,
 }
 
 impl Metrics {
@@ -102,6 +114,10 @@ impl Metrics {
             unapproved: meter
                 .u64_counter("mcpgate.gateway.tools.unapproved")
                 .with_description("Tools hidden from tools/list, or calls refused, because a definition is not the approved one")
+                .build(),
+            policy: meter
+                .u64_counter("mcpgate.gateway.policy.refusals")
+                .with_description("Calls a policy rule refused or throttled, and rules whose condition could not be evaluated, per rule")
                 .build(),
         }
     }
@@ -162,6 +178,15 @@ impl Metrics {
     }
 
     /// `event`: `hidden` (from a tools/list answer) or `refused` (a call).
+    /// A policy rule's refusal (`policy_denied`, `rate_limited`,
+    /// `invalid_arguments`) or failed evaluation (`unevaluable`). Rule names
+    /// come from the configuration, so they are fit labels.
+    pub fn record_policy(&self, reason: &'static str, product: &str, rule: &str) {
+        let attributes =
+            [KeyValue::new("reason", reason), KeyValue::new("mcpgate.product", product.to_string()), KeyValue::new("rule", rule.to_string())];
+        self.policy.add(1, &attributes);
+    }
+
     pub fn record_unapproved(&self, event: &'static str, count: u64, server: &str, version: &str) {
         let attributes = [
             KeyValue::new("event", event),

@@ -267,6 +267,19 @@ impl Telemetry {
         counts
     }
 
+    /// Calls each policy rule refused or throttled since this process
+    /// started, per (product, rule, reason): what the console shows.
+    pub fn policy_counts(&self) -> Vec<(String, String, String, u64)> {
+        let mut counts = Vec::new();
+        for family in self.registry.gather().iter().filter(|f| f.name() == "mcpgate_gateway_policy_refusals_total") {
+            for metric in family.get_metric() {
+                let label = |name: &str| metric.get_label().iter().find(|l| l.name() == name).map(|l| l.value().to_string()).unwrap_or_default();
+                counts.push((label("mcpgate_product"), label("rule"), label("reason"), metric.get_counter().get_value() as u64));
+            }
+        }
+        counts
+    }
+
     pub fn prometheus_text(&self) -> String {
         let mut buffer = Vec::new();
         let encoder = prometheus::TextEncoder::new();
@@ -337,6 +350,7 @@ fn call_record(observation: &Observation) -> CallRecord {
         result: observation.result.clone(),
         cost: observation.cost,
         trace_id: Some(hex::encode(observation.trace.trace_id)),
+        policy_rule: observation.policy_rule.as_deref().map(str::to_string),
         tool_refused: observation.tool_refused,
     }
 }

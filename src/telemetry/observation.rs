@@ -98,6 +98,8 @@ pub struct Observation {
     pub arguments: Option<String>,
     pub result: Option<String>,
     pub cost: f64,
+    /// The policy rule that refused or throttled the request.
+    pub policy_rule: Option<Arc<str>>,
     /// `tools/list`: the tools hidden because their definitions are not the
     /// approved ones (comma-separated).
     pub unapproved_tools: Option<String>,

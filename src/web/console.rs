@@ -85,6 +85,7 @@ pub(crate) async fn overview(State(web): State<Web>, headers: HeaderMap) -> Resu
     for (product, _, count) in web.app.telemetry().map(|t| t.throttled_counts()).unwrap_or_default() {
         *throttled.entry(product).or_default() += count;
     }
+    let policy_refusals = web.app.telemetry().map(|t| t.policy_counts()).unwrap_or_default();
     let servers = web.app.store.list_all(Kind::Server).await?;
     let body = html! {
         section id="approvals" {
@@ -129,6 +130,20 @@ pub(crate) async fn overview(State(web): State<Web>, headers: HeaderMap) -> Resu
                             td.num { (subs.iter().filter_map(|(r, _)| usage.get(&r.key.name)).map(|u| u.calls).sum::<u64>()) }
                             td.num { (subs.iter().filter_map(|(r, _)| usage.get(&r.key.name)).map(|u| u.errors).sum::<u64>()) }
                             td.num { (throttled.get(name).copied().unwrap_or(0)) }
+                        }
+                    }
+                }
+            }
+        }
+        section id="policies" {
+            h2 { "Policy refusals since start" }
+            @if policy_refusals.is_empty() { p.empty { "No policy rule has refused a call." } }
+            @else {
+                table {
+                    thead { tr { th { "Product" } th { "Rule" } th { "Reason" } th.num { "Calls" } } }
+                    tbody {
+                        @for (product, rule, reason, count) in &policy_refusals {
+                            tr { td { (product) } td { code { (rule) } } td { (reason) } td.num { (count) } }
                         }
                     }
                 }

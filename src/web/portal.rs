@@ -9,6 +9,7 @@ use super::{decode, html, html_response, Web, WebError};
 use crate::api::resource;
 use crate::api::subscriptions::{self, Subscriptions};
 use crate::model::calls::{summarize, GroupBy};
+use crate::model::policy::PolicyRule;
 use crate::model::{
     Key, KeySlot, Kind, PortalRole, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, VersionSpec, VersionStatus,
 };
@@ -272,7 +273,7 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
     for (server, association) in product_servers(&web, &name).await? {
         let versions = versions_of(&web, &server).await?;
         let tools = allowed_tools(&web, &association, &versions).await;
-        servers.push((server, versions, tools));
+        servers.push((server, association, versions, tools));
     }
     let title = product.display_name.clone().unwrap_or_else(|| name.clone());
     let body = html! {
@@ -281,6 +282,7 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
         ul.limits {
             @if let Some(limit) = &product.rate_limit { li { "Rate limit: " (limit.calls) " calls per " (limit.period_seconds) " s" } }
             @if let Some(limit) = &product.quota { li { "Quota: " (limit.calls) " calls per " (limit.period_seconds) " s" } }
+            (policy_limits(&product.policies))
             @if product.approval_required { li { "New subscriptions wait for an operator's approval." } }
         }
         @match live {
@@ -293,16 +295,32 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
                 button type="submit" id="subscribe" { "Subscribe" }
             },
         }
-        @for (server, versions, tools) in &servers {
+        @for (server, association, versions, tools) in &servers {
             section.server {
                 h2 { "Server " code { (server) } }
                 p.meta { "Endpoint " code { (web.gateway_url) "/mcp/" (server) } }
                 p.versions { @for (version, spec) in versions { (version_badges(version, spec)) " " } }
+                ul.limits { (policy_limits(&association.policies)) }
                 (tool_list(tools))
             }
         }
     };
     Ok(html(layout::page(&viewer.frame(Area::Portal, &title), body)))
+}
+
+/// The per-tool limits of a list of policy rules, as the portal lists them.
+fn policy_limits(policies: &[PolicyRule]) -> Markup {
+    html! {
+        @for rule in policies {
+            @let tools = rule.tools.as_ref().map_or_else(|| "every tool".to_string(), |t| t.join(", "));
+            @if let Some(limit) = &rule.rate_limit {
+                li.policy { "Rate limit for " code { (tools) } ": " (limit.calls) " calls per " (limit.period_seconds) " s (" (rule.name) ")" }
+            }
+            @if let Some(limit) = &rule.quota {
+                li.policy { "Quota for " code { (tools) } ": " (limit.calls) " calls per " (limit.period_seconds) " s (" (rule.name) ")" }
+            }
+        }
+    }
 }
 
 /// A subscription name of the viewer's own: `{user}-{product}` and a random

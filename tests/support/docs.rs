@@ -31,22 +31,21 @@ fn capitalize(s: &str) -> String {
     chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
 
-fn group(attributes: &serde_json::Map<String, Value>, nested_prefix: &str, out: &mut String, nested: &mut Vec<(String, Value)>) {
+/// One block's attributes and nested blocks, grouped as tfplugindocs groups
+/// them; nested schemas to render after it go on `nested` (name, anchor
+/// kind, block).
+fn group(block: &Value, nested_prefix: &str, out: &mut String, nested: &mut Vec<(String, &'static str, Value)>) {
     type Wanted = fn(&Value) -> bool;
     let sections: [(&str, Wanted); 3] = [
         ("Required", |a| a["required"] == true),
         ("Optional", |a| a["optional"] == true),
         ("Read-Only", |a| a["computed"] == true && a["optional"] != true && a["required"] != true),
     ];
+    let attributes = block["attributes"].as_object().cloned().unwrap_or_default();
+    let blocks = block["block_types"].as_object().cloned().unwrap_or_default();
     for (title, wanted) in sections {
-        let mut names: Vec<&String> = attributes.iter().filter(|(_, a)| wanted(a)).map(|(n, _)| n).collect();
-        names.sort();
-        if names.is_empty() {
-            continue;
-        }
-        out.push_str(&format!("\n### {title}\n\n"));
-        for name in names {
-            let attribute = &attributes[name];
+        let mut entries: Vec<(String, String)> = Vec::new();
+        for (name, attribute) in attributes.iter().filter(|(_, a)| wanted(a)) {
             let mut traits = vec![type_name(attribute)];
             if attribute["sensitive"] == true {
                 traits.push("Sensitive".into());
@@ -56,12 +55,33 @@ fn group(attributes: &serde_json::Map<String, Value>, nested_prefix: &str, out: 
             }
             let description = attribute["description"].as_str().unwrap_or_default();
             let link = if attribute.get("nested_type").is_some() {
-                nested.push((format!("{nested_prefix}{name}"), attribute["nested_type"].clone()));
+                nested.push((format!("{nested_prefix}{name}"), "nestedatt", attribute["nested_type"].clone()));
                 format!(" (see [below for nested schema](#nestedatt--{nested_prefix}{name}))")
             } else {
                 String::new()
             };
-            out.push_str(&format!("- `{name}` ({}) {description}{link}\n", traits.join(", ")));
+            entries.push((name.clone(), format!("- `{name}` ({}) {description}{link}\n", traits.join(", "))));
+        }
+        // Nested blocks are optional: they appear with the optional attributes.
+        if title == "Optional" {
+            for (name, nested_block) in &blocks {
+                let kind = match nested_block["nesting_mode"].as_str() {
+                    Some("single") => "Block, Optional".to_string(),
+                    _ => "Block List".to_string(),
+                };
+                let description = nested_block["block"]["description"].as_str().unwrap_or_default();
+                nested.push((format!("{nested_prefix}{name}"), "nestedblock", nested_block["block"].clone()));
+                let link = format!(" (see [below for nested schema](#nestedblock--{nested_prefix}{name}))");
+                entries.push((name.clone(), format!("- `{name}` ({kind}) {description}{link}\n")));
+            }
+        }
+        if entries.is_empty() {
+            continue;
+        }
+        entries.sort();
+        out.push_str(&format!("\n### {title}\n\n"));
+        for (_, line) in entries {
+            out.push_str(&line);
         }
     }
 }
@@ -69,14 +89,10 @@ fn group(attributes: &serde_json::Map<String, Value>, nested_prefix: &str, out: 
 fn schema_markdown(block: &Value) -> String {
     let mut out = String::from("## Schema\n");
     let mut nested = Vec::new();
-    if let Some(attributes) = block["attributes"].as_object() {
-        group(attributes, "", &mut out, &mut nested);
-    }
-    while let Some((name, nested_type)) = nested.pop() {
-        out.push_str(&format!("\n<a id=\"nestedatt--{name}\"></a>\n### Nested Schema for `{name}`\n"));
-        if let Some(attributes) = nested_type["attributes"].as_object() {
-            group(attributes, &format!("{name}--"), &mut out, &mut nested);
-        }
+    group(block, "", &mut out, &mut nested);
+    while let Some((name, anchor, nested_block)) = nested.pop() {
+        out.push_str(&format!("\n<a id=\"{anchor}--{name}\"></a>\n### Nested Schema for `{}`\n", name.replace("--", ".")));
+        group(&nested_block, &format!("{name}--"), &mut out, &mut nested);
     }
     out
 }

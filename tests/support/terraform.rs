@@ -253,10 +253,13 @@ pub fn resources_of(module: &Value) -> std::collections::BTreeMap<String, Value>
     found
 }
 
-/// Whether `actual` contains every field of `expected` (recursively).
+/// Whether `actual` contains every field of `expected` (recursively; lists
+/// element by element).
 pub fn contains(actual: &Value, expected: &Value) -> bool {
     match (actual, expected) {
         (Value::Object(a), Value::Object(e)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| contains(av, v))),
+        // Lists in order, each element containing the expected one.
+        (Value::Array(a), Value::Array(e)) => a.len() == e.len() && a.iter().zip(e).all(|(av, ev)| contains(av, ev)),
         _ => actual == expected,
     }
 }
