@@ -69,6 +69,7 @@ async fn each_action_refuses_limits_rewrites_or_records_as_it_says() {
     let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();
     assert_eq!((error(&limited)["data"]["reason"].clone(), error(&limited)["data"]["rule"].clone()), (json!("rate_limited"), json!("echo-limit")));
     assert_eq!(error(&limited)["data"]["retryAfterSeconds"], retry_after);
+    assert_eq!(error(&limited)["code"], -32600, "a code the specification defines, not one of the reserved server-error range");
     assert_eq!(text(&mcp.call(8, "get-sum", json!({ "a": 1, "b": 1 })).await), "The sum of 1 and 1 is 2.", "other tools are not limited");
 
     // timeout: the operation takes 2 s; the rule allows 300 ms. The answer

@@ -478,7 +478,7 @@ async fn charge(gateway: &Gateway, routed: &Routed, caller: &str, limits: Limits
                 "the gateway cannot check this product's limits right now; try again shortly",
             )
             .with_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
-            Err(Throttle { error_type: jsonrpc::GATEWAY_ERROR.to_string(), message: refusal.reason.to_string(), refusal, rule: None })
+            Err(Throttle { error_type: refusal.code.to_string(), message: refusal.reason.to_string(), refusal, rule: None })
         }
     }
 }
@@ -494,7 +494,7 @@ async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<polic
             gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, product);
             let refusal = proxy::throttled(exceeded, &standings, None);
             return Err(Throttle {
-                error_type: jsonrpc::GATEWAY_ERROR.to_string(),
+                error_type: refusal.code.to_string(),
                 message: exceeded.kind.reason().to_string(),
                 refusal,
                 rule: None,

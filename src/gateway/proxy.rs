@@ -706,7 +706,7 @@ async fn forward_legacy(
     let (session, bridge) = match existing {
         Some((session, Some(bridge))) => (session, bridge),
         Some((_, None)) => {
-            hook.exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), "bridge not here");
+            hook.exchanges.fail_all(&jsonrpc::INVALID_REQUEST.to_string(), "bridge not here");
             let message = "this session's bridge to the legacy SSE server is not on this gateway (it ended, or lives on another replica)";
             return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", message).respond(requests);
         }
@@ -720,7 +720,7 @@ async fn forward_legacy(
             }
         }
         None => {
-            hook.exchanges.fail_all(&jsonrpc::GATEWAY_ERROR.to_string(), "no such session");
+            hook.exchanges.fail_all(&jsonrpc::INVALID_REQUEST.to_string(), "no such session");
             return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", "no such session; initialize first").respond(requests);
         }
     };

@@ -19,8 +19,13 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// A refusal whose JSON-RPC code follows its status: the caller's
+    /// request refused (4xx) is -32600, a failure on the gateway's or the
+    /// upstream's side (5xx) is -32603. Both are codes the specification
+    /// defines; which refusal it is, `data.reason` says.
     pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal { status, code: jsonrpc::GATEWAY_ERROR, reason, message: message.into(), data: Default::default(), headers: HeaderMap::new() }
+        let code = if status.is_server_error() { jsonrpc::INTERNAL_ERROR } else { jsonrpc::INVALID_REQUEST };
+        Refusal { status, code, reason, message: message.into(), data: Default::default(), headers: HeaderMap::new() }
     }
 
     pub fn with_code(mut self, code: i64) -> Refusal {

@@ -12,9 +12,10 @@ pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 /// What MCP servers answer for an unknown tool (spec: "Unknown tool").
 pub const INVALID_PARAMS: i64 = -32602;
-/// Implementation-defined server error: every gateway refusal uses it, with
-/// `data.reason` saying which.
-pub const GATEWAY_ERROR: i64 = -32000;
+/// A failure on the gateway's or the upstream's side. (MCP reserves the
+/// server-error range -32000..-32099 for itself and legacy uses: the
+/// gateway's refusals use the standard codes, `data.reason` saying which.)
+pub const INTERNAL_ERROR: i64 = -32603;
 
 /// A request body: one message or a batch (protocol 2025-03-26).
 #[derive(Debug, Clone)]
