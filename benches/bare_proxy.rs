@@ -76,6 +76,7 @@ impl Observed {
             result: None,
             cost: 0.0,
             policy_rule: None,
+            backend_call: None,
             unapproved_tools: None,
         });
     }

@@ -175,9 +175,11 @@ struct RouteResources(Router<AppState>);
 impl ResourceVisitor for RouteResources {
     fn visit<R: ApiResource>(&mut self) {
         use resource::{delete, get_one, list, patch, put};
-        let router = std::mem::take(&mut self.0)
-            .route(R::COLLECTION, get(list::<R>))
-            .route(R::ITEM, get(get_one::<R>).put(put::<R>).patch(patch::<R>).delete(delete::<R>));
+        let mut item = get(get_one::<R>).put(put::<R>).patch(patch::<R>).delete(delete::<R>);
+        if let Some(limit) = R::BODY_LIMIT {
+            item = item.layer(axum::extract::DefaultBodyLimit::max(limit));
+        }
+        let router = std::mem::take(&mut self.0).route(R::COLLECTION, get(list::<R>)).route(R::ITEM, item);
         self.0 = router;
     }
 }

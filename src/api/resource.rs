@@ -42,6 +42,9 @@ pub trait ApiResource: Send + Sync + 'static {
     const READ_ONLY: &'static [&'static str] = &["created_at", "updated_at"];
     /// Query parameters, besides paging, that filter the collection.
     const FILTERS: &'static [&'static str] = &[];
+    /// The largest request body a write may carry, when larger than the
+    /// HTTP layer's default (2 MiB).
+    const BODY_LIMIT: Option<usize> = None;
     type Spec: Serialize + DeserializeOwned + Clone + Send + Sync + ToSchema;
     type View: Serialize + ToSchema;
 

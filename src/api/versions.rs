@@ -3,24 +3,28 @@
 use super::problem::{ApiError, ProblemType};
 use super::resource::{self, ApiResource, Revealed};
 use super::AppState;
-use crate::model::version::ClientCredentialsView;
-use crate::model::{rules, Key, Kind, ValidationErrors, Version, VersionSpec};
+use crate::model::version::{ClientCredentialsView, OpenApiSpec};
+use crate::model::{rules, Key, Kind, Reason, ValidationErrors, Version, VersionSpec};
 use crate::store::{ListQuery, Precondition, Put, Record, StoreError};
 use axum::body::Bytes;
 use axum::extract::{RawPathParams, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::Digest;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 pub struct Versions;
 
+#[async_trait::async_trait]
 impl ApiResource for Versions {
     const KIND: Kind = Kind::Version;
     const COLLECTION: &'static str = "/servers/{server}/versions";
     const ITEM: &'static str = "/servers/{server}/versions/{version}";
     const READ_ONLY: &'static [&'static str] = &["created_at", "updated_at", "backend_header_names"];
+    // A version may carry a REST API's whole OpenAPI document.
+    const BODY_LIMIT: Option<usize> = Some(crate::model::version::MAX_SPEC_BYTES + 1024 * 1024);
     type Spec = VersionSpec;
     type View = Version;
 
@@ -36,11 +40,33 @@ impl ApiResource for Versions {
         vec![("server", key.parent.clone()), ("name", key.name.clone())]
     }
 
+    /// A REST API's document: fetched from `spec_url` when it names one,
+    /// hashed, and imported (a document that does not import is refused,
+    /// every problem located, and nothing is stored).
+    async fn prepare(state: &AppState, _key: &Key, _current: Option<&VersionSpec>, spec: &mut VersionSpec) -> Result<resource::Prepared, ApiError> {
+        let Some(openapi) = spec.openapi.as_mut() else { return Ok(resource::Prepared::default()) };
+        if let Some(url) = openapi.spec_url.clone() {
+            openapi.spec = Some(fetch_spec(state, &url).await?);
+        }
+        let text = openapi.spec.as_deref().unwrap_or_default();
+        openapi.spec_sha256 = Some(hex::encode(sha2::Sha256::digest(text.as_bytes())));
+        if let Err(problems) = openapi.import() {
+            let mut errors = ValidationErrors::default();
+            for problem in problems.iter().take(20) {
+                errors.add("openapi.spec", Reason::BadExpression { message: problem.to_string() });
+            }
+            return Err(errors.into());
+        }
+        Ok(resource::Prepared::default())
+    }
+
     fn view(record: &Record, spec: VersionSpec, _: Revealed) -> Version {
         Version {
             server: record.key.parent.clone(),
             name: record.key.name.clone(),
             backend_url: spec.backend_url,
+            // A document fetched from spec_url is not returned: the URL says where it is.
+            openapi: spec.openapi.map(|openapi| OpenApiSpec { spec: openapi.spec.filter(|_| openapi.spec_url.is_none()), ..openapi }),
             transport: spec.transport,
             status: spec.status,
             traffic_weight: spec.traffic_weight,
@@ -59,6 +85,26 @@ impl ApiResource for Versions {
             updated_at: record.updated_at,
         }
     }
+}
+
+/// Fetches an OpenAPI document (at most `MAX_SPEC_BYTES`, within 30 s).
+async fn fetch_spec(state: &AppState, url: &str) -> Result<String, ApiError> {
+    use futures::StreamExt;
+    let refused = |why: String| ApiError::from(ValidationErrors::single("openapi.spec_url", Reason::BadExpression { message: why }));
+    let request = state.upstream().http.get(url).timeout(std::time::Duration::from_secs(30));
+    let response = request.send().await.map_err(|e| refused(format!("cannot be fetched: {e}")))?;
+    if !response.status().is_success() {
+        return Err(refused(format!("answered HTTP {}", response.status())));
+    }
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        body.extend_from_slice(&chunk.map_err(|e| refused(format!("cannot be read: {e}")))?);
+        if body.len() > crate::model::version::MAX_SPEC_BYTES {
+            return Err(refused(format!("serves more than {} bytes", crate::model::version::MAX_SPEC_BYTES)));
+        }
+    }
+    String::from_utf8(body).map_err(|_| refused("does not serve UTF-8 text".into()))
 }
 
 /// What `promote` takes: when the versions it deprecates go away.

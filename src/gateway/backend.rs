@@ -5,7 +5,7 @@
 //! tenth of the gateway's CPU per call in the profile (docs/benchmarks.md).
 //! HTTPS backends go over reqwest, which carries the TLS setup.
 
-use super::config::VersionConfig;
+use super::config::Target;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, Response};
 use bytes::Bytes;
@@ -78,10 +78,10 @@ impl Backends {
         &self.tls
     }
 
-    /// Sends one request to the version's backend; the response's body streams.
-    pub async fn send(&self, version: &VersionConfig, method: Method, headers: HeaderMap, body: Bytes) -> Result<Response<Body>, SendError> {
-        let Some(uri) = &version.plain_backend else {
-            let request = self.tls.request(method, version.backend.clone()).headers(headers).body(body);
+    /// Sends one request to `target`; the response's body streams.
+    pub async fn send(&self, target: &Target, method: Method, headers: HeaderMap, body: Bytes) -> Result<Response<Body>, SendError> {
+        let Some(uri) = &target.plain else {
+            let request = self.tls.request(method, target.url.clone()).headers(headers).body(body);
             let response = request.send().await.map_err(|e| SendError::from_reqwest(&e))?;
             return Ok(http::Response::from(response).map(Body::new));
         };
@@ -102,13 +102,11 @@ pub(crate) async fn read_all(body: Body) -> Result<Bytes, SendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::VersionSpec;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    fn version(url: &str) -> VersionConfig {
-        let spec: VersionSpec = serde_json::from_value(serde_json::json!({ "backend_url": url })).unwrap();
-        VersionConfig::new(spec, chrono::Utc::now()).unwrap()
+    fn version(url: &str) -> Target {
+        Target::parse(url).unwrap()
     }
 
     /// A refused connection is a connect failure on either client: the

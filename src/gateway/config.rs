@@ -17,21 +17,93 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct VersionConfig {
     pub spec: VersionSpec,
-    /// `spec.backend_url`, parsed once per configuration rather than per request.
-    pub backend: reqwest::Url,
-    /// The same, for plain-HTTP backends, which the gateway reaches over
-    /// its own pooled client (`None`: HTTPS, over reqwest).
-    pub plain_backend: Option<axum::http::Uri>,
+    pub backend: Backend,
     /// When the version last changed; dates the `Deprecation` header.
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where a version's calls go, prepared once per configuration rather than
+/// per request.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// An MCP server, forwarded to.
+    Mcp(Target),
+    /// A REST API, which the gateway answers MCP for itself.
+    Rest(Arc<RestBackend>),
+}
+
+/// A URL the gateway sends to, parsed once; plain-HTTP ones also as the URI
+/// the gateway's own pooled client takes (`None`: HTTPS, over reqwest).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: reqwest::Url,
+    pub plain: Option<axum::http::Uri>,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, url::ParseError> {
+        let url = reqwest::Url::parse(url)?;
+        let plain = (url.scheme() == "http").then(|| url.as_str().parse().ok()).flatten();
+        Ok(Target { url, plain })
+    }
+}
+
+/// A REST API's operations as tools, and where its requests go.
+#[derive(Debug)]
+pub struct RestBackend {
+    pub api: crate::model::openapi::RestApi,
+    pub base_url: reqwest::Url,
+    /// Each operation's input schema, compiled on its first call.
+    validators: Vec<std::sync::OnceLock<Option<Arc<jsonschema::Validator>>>>,
+}
+
+impl RestBackend {
+    fn new(api: crate::model::openapi::RestApi, base_url: reqwest::Url) -> RestBackend {
+        let validators = api.operations.iter().map(|_| std::sync::OnceLock::new()).collect();
+        RestBackend { api, base_url, validators }
+    }
+
+    /// The operation a tool calls, and its compiled input schema.
+    pub fn operation(&self, tool: &str) -> Option<(&crate::model::openapi::Operation, Option<Arc<jsonschema::Validator>>)> {
+        let at = self.api.operations.iter().position(|op| op.tool == tool)?;
+        let operation = &self.api.operations[at];
+        let validator =
+            self.validators[at].get_or_init(|| jsonschema::validator_for(&operation.definition["inputSchema"]).ok().map(Arc::new)).clone();
+        Some((operation, validator))
+    }
+}
+
 impl VersionConfig {
-    /// Parses the backend URL once, and picks the client that reaches it.
-    pub(crate) fn new(spec: VersionSpec, updated_at: DateTime<Utc>) -> Result<VersionConfig, url::ParseError> {
-        let backend = reqwest::Url::parse(&spec.backend_url)?;
-        let plain_backend = (backend.scheme() == "http").then(|| backend.as_str().parse().ok()).flatten();
-        Ok(VersionConfig { spec, backend, plain_backend, updated_at })
+    /// Parses the backend URL once and picks the client that reaches it;
+    /// for a REST API, reads its document into tools once.
+    pub(crate) fn new(spec: VersionSpec, updated_at: DateTime<Utc>) -> Result<VersionConfig, String> {
+        let backend = match (&spec.backend_url, &spec.openapi) {
+            (Some(url), _) => Backend::Mcp(Target::parse(url).map_err(|e| format!("backend_url: {e}"))?),
+            (None, Some(openapi)) => {
+                let api = openapi
+                    .import()
+                    .map_err(|problems| format!("openapi.spec: {}", problems.first().map(ToString::to_string).unwrap_or_default()))?;
+                let base_url = reqwest::Url::parse(&openapi.base_url).map_err(|e| format!("openapi.base_url: {e}"))?;
+                Backend::Rest(Arc::new(RestBackend::new(api, base_url)))
+            }
+            (None, None) => return Err("neither backend_url nor openapi".into()),
+        };
+        Ok(VersionConfig { spec, backend, updated_at })
+    }
+
+    /// The MCP server the version forwards to (`None`: a REST API).
+    pub fn mcp(&self) -> Option<&Target> {
+        match &self.backend {
+            Backend::Mcp(target) => Some(target),
+            Backend::Rest(_) => None,
+        }
+    }
+
+    pub fn rest(&self) -> Option<&Arc<RestBackend>> {
+        match &self.backend {
+            Backend::Rest(rest) => Some(rest),
+            Backend::Mcp(_) => None,
+        }
     }
 }
 
@@ -132,7 +204,7 @@ impl Decoded {
             }
             (Kind::Version, Some(record)) => {
                 let spec: VersionSpec = decode(&record)?;
-                let version = VersionConfig::new(spec, record.updated_at).map_err(|e| StoreError::Corrupt(format!("{key}: backend_url: {e}")))?;
+                let version = VersionConfig::new(spec, record.updated_at).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
                 self.versions.insert(pair(), Arc::new(version));
             }
             (Kind::Version, None) => {

@@ -14,6 +14,7 @@ mod policy;
 mod protected_resource;
 mod proxy;
 mod refusal;
+mod rest;
 mod screen;
 pub mod sessions;
 pub mod tools;
@@ -210,6 +211,11 @@ pub struct Routed {
 }
 
 impl Routed {
+    /// Whether the version is a REST API (the gateway answers MCP itself).
+    pub fn is_rest(&self) -> bool {
+        self.snapshot.servers.get(&self.server).and_then(|s| s.versions.get(&self.version)).is_some_and(|v| v.rest().is_some())
+    }
+
     pub fn limits(&self) -> Limits {
         Limits { rate: self.grant.product.spec.rate_limit, quota: self.grant.product.spec.quota }
     }
@@ -412,6 +418,7 @@ async fn handle(
     };
     if parts.method != Method::POST {
         return match route(&gateway, &params, &parts.uri, &parts.headers, client).await {
+            Ok(routed) if routed.is_rest() => rest::stream(&gateway, &routed, &parts.method),
             Ok(routed) => proxy::forward_stream(&gateway, &routed, parts).await,
             Err(refusal) => refusal.respond(&RequestIds::default()),
         };
@@ -440,6 +447,9 @@ async fn handle(
         Ok(mut routed) => {
             Arc::make_mut(&mut routed.context).http_version = http_version;
             gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
+            if routed.is_rest() {
+                return rest::serve(&gateway, routed, parts, message).await;
+            }
             proxy::forward_messages(&gateway, routed, parts, message, bytes).await
         }
         Err(refusal) => refusal.respond(&RequestIds::of(&message)),
@@ -493,12 +503,7 @@ async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<polic
         Decision::Throttled { exceeded, standings } => {
             gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, product);
             let refusal = proxy::throttled(exceeded, &standings, None);
-            return Err(Throttle {
-                error_type: refusal.code.to_string(),
-                message: exceeded.kind.reason().to_string(),
-                refusal,
-                rule: None,
-            });
+            return Err(Throttle { error_type: refusal.code.to_string(), message: exceeded.kind.reason().to_string(), refusal, rule: None });
         }
     };
     let mut charged: Vec<policy::PolicyCharge> = Vec::new();

@@ -35,6 +35,8 @@ struct Pending {
     redact: Vec<Arc<regex::Regex>>,
     /// A policy's price for the call, instead of the version's.
     cost: Option<f64>,
+    /// The REST API request the call made.
+    backend_call: Option<crate::telemetry::observation::BackendCall>,
     unapproved_tools: Option<String>,
 }
 
@@ -150,6 +152,7 @@ impl Exchanges {
                 log_payload,
                 redact: Vec::new(),
                 cost: None,
+                backend_call: None,
                 unapproved_tools: None,
             };
             let key = jsonrpc::id_key(&id);
@@ -190,6 +193,14 @@ impl Exchanges {
             super::policy::redact(&mut payload, pattern);
         }
         self.telemetry.payload.render(&payload)
+    }
+
+    /// The REST API request the call `id` made (before its answer is complete).
+    pub fn note_backend(&mut self, id: &Value, call: crate::telemetry::observation::BackendCall) {
+        let key = jsonrpc::id_key(id);
+        if let Some((_, pending)) = self.pending.iter_mut().find(|(k, _)| *k == key) {
+            pending.backend_call = Some(call);
+        }
     }
 
     /// Notes on the `tools/list` request `id` which tools its answer hid.
@@ -332,6 +343,7 @@ impl Exchanges {
             result,
             cost,
             policy_rule: pending.rule,
+            backend_call: pending.backend_call,
             unapproved_tools: pending.unapproved_tools,
         });
         self.unstored.extend(stored);

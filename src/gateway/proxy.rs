@@ -55,7 +55,7 @@ const NOT_FORWARDED: &[&str] = &[
     "forwarded",
 ];
 
-fn upstream_headers(client: &HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
+pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in client {
         if !NOT_FORWARDED.contains(&name.as_str()) {
@@ -103,7 +103,7 @@ fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool, head
 
 /// Sets the policies' headers; the version's own `backend_headers` (its
 /// credentials among them) win over a policy's.
-fn with_policy_headers(headers: &mut HeaderMap, policy_headers: Vec<(HeaderName, HeaderValue)>, version: &VersionConfig) {
+pub(super) fn with_policy_headers(headers: &mut HeaderMap, policy_headers: Vec<(HeaderName, HeaderValue)>, version: &VersionConfig) {
     for (name, value) in policy_headers {
         if !version.spec.backend_headers.keys().any(|own| own.eq_ignore_ascii_case(name.as_str())) {
             headers.insert(name, value);
@@ -112,7 +112,7 @@ fn with_policy_headers(headers: &mut HeaderMap, policy_headers: Vec<(HeaderName,
 }
 
 /// Gives back what a body was charged: nothing of it was served.
-async fn refund(gateway: &Gateway, routed: &Routed, charged: &Charged) {
+pub(super) async fn refund(gateway: &Gateway, routed: &Routed, charged: &Charged) {
     gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
     for charge in &charged.policy {
         gateway.limiter.refund(&charge.bucket, charge.limits(), 1).await;
@@ -120,7 +120,7 @@ async fn refund(gateway: &Gateway, routed: &Routed, charged: &Charged) {
 }
 
 /// Adds the version's client-credentials token, when it has one.
-async fn authenticate_upstream(gateway: &Gateway, version: &VersionConfig, headers: &mut HeaderMap) -> Result<(), Refusal> {
+pub(super) async fn authenticate_upstream(gateway: &Gateway, version: &VersionConfig, headers: &mut HeaderMap) -> Result<(), Refusal> {
     let Some(credentials) = &version.spec.client_credentials else { return Ok(()) };
     match gateway.upstream.tokens.authorization(credentials).await {
         Ok(value) => {
@@ -135,13 +135,13 @@ async fn authenticate_upstream(gateway: &Gateway, version: &VersionConfig, heade
     }
 }
 
-fn version_of(routed: &Routed) -> Option<&Arc<VersionConfig>> {
+pub(super) fn version_of(routed: &Routed) -> Option<&Arc<VersionConfig>> {
     routed.snapshot.servers.get(&routed.server)?.versions.get(&routed.version)
 }
 
 /// Copies upstream response headers that may cross the hop, and adds the
 /// gateway's own.
-fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConfig, rewritten: bool) -> HeaderMap {
+pub(super) fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConfig, rewritten: bool) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in upstream {
         let hop = NOT_FORWARDED.contains(&name.as_str());
@@ -166,7 +166,7 @@ fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConf
 }
 
 /// `RateLimit-Policy` and `RateLimit` (IETF httpapi ratelimit-headers draft).
-fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap) {
+pub(super) fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap) {
     use std::fmt::Write;
     let Some(tightest) = standings.iter().min_by_key(|s| s.remaining) else { return };
     // Written into one buffer each and handed over without a copy: this runs on every call.
@@ -279,25 +279,41 @@ impl ResponseHook {
         }
         let id = jsonrpc::id(message).cloned().unwrap_or(Value::Null);
         let Some(tools) = message.pointer_mut("/result/tools").and_then(Value::as_array_mut) else { return false };
-        let (server, version) = (self.exchanges.context.server.clone(), self.exchanges.context.version.clone());
-        self.tools.learn(&server, &version, tools);
+        let approved = self.approved.as_ref().and_then(|v| v.spec.approved_tools.as_ref());
         let before = tools.len();
-        if let Some(approved) = self.approved.as_ref().and_then(|v| v.spec.approved_tools.as_ref()) {
-            let hidden: Vec<String> = tools
-                .iter()
-                .filter(|tool| !super::tools::is_approved(tool, approved))
-                .filter_map(|tool| tool.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect();
-            if !hidden.is_empty() {
-                tools.retain(|tool| super::tools::is_approved(tool, approved));
-                self.exchanges.note_unapproved(&id, &hidden);
-                self.exchanges.telemetry().metrics.record_unapproved("hidden", hidden.len() as u64, &server, &version);
-            }
-        }
-        if let Some(allow_list) = &self.allow_list {
-            tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| allow_list.tools.allows(name)));
-        }
+        filter_listed(&self.tools, &mut self.exchanges, &id, tools, approved, self.allow_list.as_deref());
         tools.len() != before
+    }
+}
+
+/// What a client sees of a version's `tools/list` page: the catalog learns
+/// every tool; a tool whose definition is not the approved one is hidden
+/// (noted on the request `id` and counted), and so is one the product's
+/// allow-list leaves out.
+pub(super) fn filter_listed(
+    catalog: &super::tools::ToolCatalog,
+    exchanges: &mut Exchanges,
+    id: &Value,
+    tools: &mut Vec<Value>,
+    approved: Option<&std::collections::BTreeMap<String, String>>,
+    allow_list: Option<&Association>,
+) {
+    let (server, version) = (exchanges.context.server.clone(), exchanges.context.version.clone());
+    catalog.learn(&server, &version, tools);
+    if let Some(approved) = approved {
+        let hidden: Vec<String> = tools
+            .iter()
+            .filter(|tool| !super::tools::is_approved(tool, approved))
+            .filter_map(|tool| tool.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        if !hidden.is_empty() {
+            tools.retain(|tool| super::tools::is_approved(tool, approved));
+            exchanges.note_unapproved(id, &hidden);
+            exchanges.telemetry().metrics.record_unapproved("hidden", hidden.len() as u64, &server, &version);
+        }
+    }
+    if let Some(allow_list) = allow_list.filter(|a| a.restricts_tools) {
+        tools.retain(|tool| tool.get("name").and_then(Value::as_str).is_some_and(|name| allow_list.tools.allows(name)));
     }
 }
 
@@ -367,17 +383,17 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
 }
 
 /// What the forwarded calls' policy verdicts ask of the upstream leg.
-struct UpstreamEffects {
+pub(super) struct UpstreamEffects {
     /// Headers to set on the upstream request (`set_headers`).
-    headers: Vec<(HeaderName, HeaderValue)>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The shortest `timeout` of the forwarded calls.
-    timeout: Option<Duration>,
+    pub timeout: Option<Duration>,
     /// Patterns to replace in the results of these requests, by id key.
-    redact_results: Vec<(String, Vec<Arc<regex::Regex>>)>,
+    pub redact_results: Vec<(String, Vec<Arc<regex::Regex>>)>,
 }
 
 impl UpstreamEffects {
-    fn of(verdicts: &[(String, Verdict)]) -> UpstreamEffects {
+    pub(super) fn of(verdicts: &[(String, Verdict)]) -> UpstreamEffects {
         let mut effects = UpstreamEffects { headers: Vec::new(), timeout: None, redact_results: Vec::new() };
         for (id, verdict) in verdicts {
             for (name, value) in &verdict.headers {
@@ -443,7 +459,8 @@ async fn forward_streamable(
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
         return refusal.respond(requests);
     }
-    let request = gateway.backends.send(version, Method::POST, headers, payload);
+    let Some(target) = version.mcp() else { return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(requests) };
+    let request = gateway.backends.send(target, Method::POST, headers, payload);
     let upstream = match timeout(deadline - Instant::now(), request).await {
         Err(_) => return upstream_timed_out(&mut hook.exchanges, requests),
         Ok(Err(err)) => {
@@ -519,7 +536,7 @@ fn session_header(gateway: &Gateway, routed: &Routed, upstream: &HeaderMap, exch
 
 /// The gateway answers alone: refusals for the requests it did not forward,
 /// or, when only notifications came, 202 with no body.
-fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, version: &VersionConfig, standings: &[Standing]) -> Response {
+pub(super) fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, version: &VersionConfig, standings: &[Standing]) -> Response {
     let mut headers = response_headers(&HeaderMap::new(), routed, version, true);
     rate_limit_headers(standings, &mut headers);
     if replies.is_empty() {
@@ -661,7 +678,7 @@ where
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
-fn timeout_of(version: &VersionConfig) -> Duration {
+pub(super) fn timeout_of(version: &VersionConfig) -> Duration {
     Duration::from_secs(u64::try_from(version.spec.timeout_seconds).unwrap_or(30))
 }
 
@@ -711,7 +728,8 @@ async fn forward_legacy(
             return Refusal::new(StatusCode::NOT_FOUND, "unknown_session", message).respond(requests);
         }
         None if starts_session => {
-            match gateway.bridges.open(gateway.backends.reqwest(), &version.spec.backend_url, upstream_headers.clone(), wait).await {
+            let backend = version.mcp().map(|t| t.url.as_str()).unwrap_or_default();
+            match gateway.bridges.open(gateway.backends.reqwest(), backend, upstream_headers.clone(), wait).await {
                 Ok((id, bridge)) => {
                     hook.exchanges.context_mut().session_id = Some(id.clone());
                     (Session::start(&hook.exchanges.context, &routed.caller, &id), bridge)
@@ -785,7 +803,8 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
         return refusal.respond(&requests);
     }
-    let request = gateway.backends.send(version, parts.method.clone(), headers, Bytes::new());
+    let Some(target) = version.mcp() else { return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(&requests) };
+    let request = gateway.backends.send(target, parts.method.clone(), headers, Bytes::new());
     let upstream = match timeout(wait, request).await {
         Err(_) => return timed_out(&requests),
         Ok(Err(err)) => return upstream_failure(&err, &requests),
@@ -801,7 +820,7 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
 }
 
 /// Records how long an ended session lasted.
-fn end_session(gateway: &Gateway, session: &Session) {
+pub(super) fn end_session(gateway: &Gateway, session: &Session) {
     let seconds = (chrono::Utc::now().timestamp() - session.started).max(0) as f64;
     gateway.telemetry.metrics.record_session(seconds, &session.server, &session.version);
 }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
 /// What MCP servers answer for an unknown tool (spec: "Unknown tool").
 pub const INVALID_PARAMS: i64 = -32602;
 /// A failure on the gateway's or the upstream's side. (MCP reserves the

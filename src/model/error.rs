@@ -12,6 +12,12 @@ use utoipa::ToSchema;
 pub enum Reason {
     #[error("is required")]
     Required,
+    /// One of two fields that are alternatives: neither is set.
+    #[error("is required (or {other} instead)")]
+    RequiredOr { other: &'static str },
+    /// One of two fields that are alternatives: both are set.
+    #[error("cannot be set together with {other}")]
+    ConflictsWith { other: &'static str },
     #[error("must be 1-63 characters of lowercase letters, digits and '-', and must not start or end with '-'")]
     BadName,
     #[error("must be between {min} and {max}")]
@@ -68,7 +74,8 @@ impl Reason {
     /// A stable machine-readable code for the reason.
     pub fn code(&self) -> &'static str {
         match self {
-            Reason::Required => "required",
+            Reason::Required | Reason::RequiredOr { .. } => "required",
+            Reason::ConflictsWith { .. } => "conflicts",
             Reason::BadName => "bad_name",
             Reason::OutOfRange { .. } => "out_of_range",
             Reason::TooLong { .. } => "too_long",

@@ -116,7 +116,8 @@ mod tests {
 
     fn version(status: VersionStatus, weight: i64) -> VersionSpec {
         VersionSpec {
-            backend_url: "http://127.0.0.1:1/mcp".into(),
+            backend_url: Some("http://127.0.0.1:1/mcp".into()),
+            openapi: None,
             transport: Default::default(),
             status,
             traffic_weight: weight,

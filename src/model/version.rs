@@ -104,8 +104,14 @@ fn default_weight() -> i64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionSpec {
-    /// Upstream MCP endpoint, e.g. `https://tools.internal/mcp`.
-    pub backend_url: String,
+    /// Upstream MCP endpoint, e.g. `https://tools.internal/mcp`. Exactly one
+    /// of `backend_url` and `openapi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_url: Option<String>,
+    /// A REST API served as MCP tools, one per operation of its OpenAPI
+    /// document. Exactly one of `backend_url` and `openapi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi: Option<OpenApiSpec>,
     #[serde(default)]
     pub transport: Transport,
     #[serde(default)]
@@ -142,7 +148,17 @@ pub struct VersionSpec {
 impl VersionSpec {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        errors.check("backend_url", rules::http_url(&self.backend_url).map(drop));
+        match (&self.backend_url, &self.openapi) {
+            (Some(url), None) => errors.check("backend_url", rules::http_url(url).map(drop)),
+            (None, Some(openapi)) => {
+                openapi.validate(&mut errors);
+                if self.transport != Transport::StreamableHttp {
+                    errors.add("transport", Reason::Malformed { message: "applies to MCP backends (backend_url), not to an openapi version".into() });
+                }
+            }
+            (Some(_), Some(_)) => errors.add("openapi", Reason::ConflictsWith { other: "backend_url" }),
+            (None, None) => errors.add("backend_url", Reason::RequiredOr { other: "openapi, for a REST API" }),
+        }
         errors.check("traffic_weight", rules::range(self.traffic_weight, 0, 100));
         errors.check("timeout_seconds", rules::range(self.timeout_seconds, 1, MAX_TIMEOUT_SECONDS));
         errors.check("backend_headers", rules::max_entries(self.backend_headers.len(), rules::MAX_BACKEND_HEADERS));
@@ -167,6 +183,70 @@ impl VersionSpec {
             }
         }
         errors.into_result()
+    }
+}
+
+/// Largest OpenAPI document a version holds (GitHub's REST description,
+/// about 1,200 operations, is 13 MB).
+pub const MAX_SPEC_BYTES: usize = 32 * 1024 * 1024;
+
+/// A REST API exposed as MCP tools: its OpenAPI 3.0 or 3.1 document (JSON
+/// or YAML) and where to send the requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenApiSpec {
+    /// The document's text. Given inline, or fetched once from `spec_url`
+    /// when the version is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
+    /// Where the document is fetched from when the version is written (once; write the version again to fetch anew).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_url: Option<String>,
+    /// SHA-256 of the stored document; set by the control plane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_sha256: Option<String>,
+    /// Where requests go: the operations' paths are appended to it.
+    pub base_url: String,
+    /// Globs on the operationId or tool name: only these operations become tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_operations: Option<Vec<String>>,
+    /// Globs on the operationId or tool name: these operations do not become tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_operations: Option<Vec<String>>,
+}
+
+impl OpenApiSpec {
+    fn validate(&self, errors: &mut ValidationErrors) {
+        errors.check("openapi.base_url", rules::http_url(&self.base_url).map(drop));
+        if let Some(url) = &self.spec_url {
+            errors.check("openapi.spec_url", rules::http_url(url).map(drop));
+        }
+        for (field, globs) in [("openapi.include_operations", &self.include_operations), ("openapi.exclude_operations", &self.exclude_operations)] {
+            for (i, glob) in globs.iter().flatten().enumerate() {
+                if globset::Glob::new(glob).is_err() || glob.is_empty() {
+                    errors.add(format!("{field}[{i}]"), Reason::BadPattern);
+                }
+            }
+        }
+        match &self.spec {
+            Some(spec) if spec.len() > MAX_SPEC_BYTES => errors.add("openapi.spec", Reason::TooLong { max: MAX_SPEC_BYTES }),
+            Some(_) => {
+                if let Err(problems) = self.import() {
+                    for problem in problems.iter().take(20) {
+                        errors.add("openapi.spec", Reason::BadExpression { message: problem.to_string() });
+                    }
+                }
+            }
+            // Fetched from spec_url when the version is written, and checked then.
+            None if self.spec_url.is_some() => {}
+            None => errors.add("openapi.spec", Reason::Malformed { message: "is required (the document's text), or spec_url".into() }),
+        }
+    }
+
+    /// The document's operations as tools, as the version's `include`/`exclude` select them.
+    pub fn import(&self) -> Result<super::openapi::RestApi, Vec<super::openapi::SpecError>> {
+        let selection = super::openapi::Selection { include: self.include_operations.as_deref(), exclude: self.exclude_operations.as_deref() };
+        super::openapi::import(self.spec.as_deref().unwrap_or_default(), &selection)
     }
 }
 
@@ -208,7 +288,10 @@ pub fn promote(versions: &mut BTreeMap<String, VersionSpec>, target: &str, sunse
 pub struct Version {
     pub server: String,
     pub name: String,
-    pub backend_url: String,
+    #[serde(default)]
+    pub backend_url: Option<String>,
+    #[serde(default)]
+    pub openapi: Option<OpenApiSpec>,
     pub transport: Transport,
     pub status: VersionStatus,
     pub traffic_weight: i64,

@@ -11,7 +11,18 @@ pub fn attributes() -> Vec<Attribute> {
     vec![
         Attribute::required("server", Type::String, "Name of the `mcp_server` this version belongs to.").replace(),
         Attribute::required("name", Type::String, "Version name (slug), e.g. `v1`.").replace(),
-        Attribute::required("backend_url", Type::String, "The upstream MCP endpoint (http or https)."),
+        Attribute::optional("backend_url", Type::String, "The upstream MCP endpoint (http or https). Exactly one of `backend_url` and `openapi`."),
+        Attribute::nested_optional(
+            "openapi",
+            vec![
+                Attribute::optional("spec", Type::String, "The OpenAPI 3.0 or 3.1 document (JSON or YAML), e.g. `file(\"orders.yaml\")`. Exactly one of `spec` and `spec_url`."),
+                Attribute::optional("spec_url", Type::String, "Where mcpgate fetches the document, once, when the version is written."),
+                Attribute::required("base_url", Type::String, "Where requests go: the operations' paths are appended to it."),
+                Attribute::optional("include_operations", Type::List(Box::new(Type::String)), "Globs on the operationId or tool name: only these operations become tools."),
+                Attribute::optional("exclude_operations", Type::List(Box::new(Type::String)), "Globs on the operationId or tool name: these operations do not become tools."),
+            ],
+            "A REST API served as MCP tools, one per operation of its OpenAPI document (see docs/rest-apis.md). Exactly one of `backend_url` and `openapi`. A document that does not import is refused at plan, with the location of each problem.",
+        ),
         Attribute::optional_computed("transport", Type::String, "`streamable_http` (default) or `sse` (legacy HTTP+SSE backends).")
             .default(Value::string("streamable_http")),
         Attribute::optional_computed("status", Type::String, "`preview`, `active` (default), `deprecated` or `retired`.").default(Value::string("active")),

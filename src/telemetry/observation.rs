@@ -76,6 +76,18 @@ pub struct ObservedError {
     pub message: String,
 }
 
+/// The HTTP request a tool call made to a REST API (a client span of its own).
+#[derive(Debug, Clone)]
+pub struct BackendCall {
+    pub method: String,
+    pub url: reqwest::Url,
+    pub status: Option<u16>,
+    pub start: SystemTime,
+    pub duration: Duration,
+    /// Why no response came (a timeout, a refused connection).
+    pub error: Option<String>,
+}
+
 /// One finished JSON-RPC request.
 #[derive(Debug, Clone)]
 pub struct Observation {
@@ -100,6 +112,8 @@ pub struct Observation {
     pub cost: f64,
     /// The policy rule that refused or throttled the request.
     pub policy_rule: Option<Arc<str>>,
+    /// The REST API request a call made, when the version is one.
+    pub backend_call: Option<BackendCall>,
     /// `tools/list`: the tools hidden because their definitions are not the
     /// approved ones (comma-separated).
     pub unapproved_tools: Option<String>,

@@ -113,4 +113,44 @@ pub fn emit(tracer: &SdkTracer, observation: &Observation) {
         opentelemetry::trace::Span::set_status(&mut span, Status::error(error.message.clone()));
     }
     opentelemetry::trace::Span::end_with_timestamp(&mut span, observation.start + observation.duration);
+    if let Some(call) = &observation.backend_call {
+        emit_backend_call(tracer, ids, call);
+    }
+}
+
+/// The HTTP client span of a REST API request, a child of its call's span
+/// (the HTTP semantic conventions' attributes; the URL without its query).
+fn emit_backend_call(tracer: &SdkTracer, ids: super::observation::TraceIds, call: &super::observation::BackendCall) {
+    let flags = if ids.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+    let own = SpanContext::new(TraceId::from_bytes(ids.trace_id), SpanId::from_bytes(ids.span_id), flags, false, TraceState::default());
+    let parent = Context::new().with_remote_span_context(own);
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", call.method.clone()),
+        KeyValue::new("url.full", format!("{}{}", call.url.origin().ascii_serialization(), call.url.path())),
+        KeyValue::new("server.address", call.url.host_str().unwrap_or_default().to_string()),
+    ];
+    if let Some(port) = call.url.port_or_known_default() {
+        attributes.push(KeyValue::new("server.port", i64::from(port)));
+    }
+    if let Some(status) = call.status {
+        attributes.push(KeyValue::new("http.response.status_code", i64::from(status)));
+    }
+    let mut span = tracer
+        .span_builder(call.method.clone())
+        .with_kind(SpanKind::Client)
+        .with_start_time(call.start)
+        .with_attributes(attributes)
+        .start_with_context(tracer, &parent);
+    match (&call.error, call.status) {
+        (Some(error), _) => {
+            opentelemetry::trace::Span::set_attribute(&mut span, KeyValue::new("error.type", error.clone()));
+            opentelemetry::trace::Span::set_status(&mut span, Status::error(error.clone()));
+        }
+        (None, Some(status)) if status >= 500 => {
+            opentelemetry::trace::Span::set_attribute(&mut span, KeyValue::new("error.type", status.to_string()));
+            opentelemetry::trace::Span::set_status(&mut span, Status::error(format!("HTTP {status}")));
+        }
+        _ => {}
+    }
+    opentelemetry::trace::Span::end_with_timestamp(&mut span, call.start + call.duration);
 }

@@ -110,7 +110,15 @@ impl Session<'_> {
 
 /// The tools `version`'s upstream offers now, every page of them.
 pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, ManifestError> {
+    if let Some(openapi) = &version.openapi {
+        // A REST API's tools are its document's operations: nothing to ask.
+        return openapi
+            .import()
+            .map(|api| api.tools())
+            .map_err(|problems| ManifestError::Protocol(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
+    }
     let client = &upstream.http;
+    let url = version.backend_url.as_deref().unwrap_or_default();
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
     headers.insert("mcp-protocol-version", HeaderValue::from_static(PROTOCOL_VERSION));
@@ -123,10 +131,10 @@ pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeou
         headers.insert(reqwest::header::AUTHORIZATION, upstream.tokens.authorization(credentials).await?);
     }
     let bridge = match version.transport {
-        crate::model::Transport::Sse => Some(legacy_sse::Bridge::open(client, &version.backend_url, headers.clone(), timeout).await?),
+        crate::model::Transport::Sse => Some(legacy_sse::Bridge::open(client, url, headers.clone(), timeout).await?),
         crate::model::Transport::StreamableHttp => None,
     };
-    let mut session = Session { client, url: &version.backend_url, headers, timeout, bridge };
+    let mut session = Session { client, url, headers, timeout, bridge };
     let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": { "name": "mcpgate", "version": env!("CARGO_PKG_VERSION") } } });
     session.post(initialize).await?;
@@ -149,7 +157,7 @@ pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeou
     // Ending the session is a courtesy: the manifest is known either way
     // (a legacy bridge ends when it is dropped).
     if session.bridge.is_none() && session.headers.contains_key(SESSION_HEADER) {
-        let _ = client.delete(&version.backend_url).headers(session.headers.clone()).timeout(timeout).send().await;
+        let _ = client.delete(url).headers(session.headers.clone()).timeout(timeout).send().await;
     }
     Ok(tools)
 }

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod engines;
 pub mod oauth;
 pub mod otlp;
+pub mod rest;
 pub mod scenario;
 pub mod stack;
 pub mod terraform;

@@ -38,3 +38,42 @@ resource "mcp_server_version" "v2" {
   client_secret         = "upstream-client-secret"
   client_secret_version = 1
 }
+
+# A REST API as MCP tools: each operation of its OpenAPI document (JSON or
+# YAML, 3.0 or 3.1) becomes a tool; the gateway turns each call into one
+# HTTP request to base_url. Usually `spec = file("orders.yaml")`.
+resource "mcp_server" "orders" {
+  name = "orders"
+}
+
+resource "mcp_server_version" "orders_v1" {
+  server = mcp_server.orders.name
+  name   = "v1"
+  openapi = {
+    base_url           = "http://orders.internal:8000"
+    exclude_operations = ["delete*"]
+    spec               = <<-YAML
+      openapi: 3.1.0
+      info: { title: Orders, version: "1" }
+      paths:
+        /orders/{order_id}:
+          get:
+            operationId: getOrder
+            summary: One order
+            parameters:
+              - { name: order_id, in: path, required: true, schema: { type: integer } }
+            responses: { '200': { description: the order } }
+          delete:
+            operationId: deleteOrder
+            parameters:
+              - { name: order_id, in: path, required: true, schema: { type: integer } }
+            responses: { '204': { description: deleted } }
+    YAML
+  }
+
+  # The REST API's own credential, sent with every request.
+  backend_headers = {
+    X-Api-Key = "orders-api-key"
+  }
+  backend_headers_version = 1
+}
