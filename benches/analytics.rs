@@ -44,6 +44,7 @@ fn call(n: u64, total: u64) -> CallRecord {
         cost: 0.001,
         trace_id: Some(format!("{h:032x}")),
         policy_rule: None,
+        endpoint: None,
         tool_refused: false,
     }
 }

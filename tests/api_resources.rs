@@ -397,6 +397,7 @@ fn call(tool: &str, minutes_ago: i64) -> mcpgate::model::calls::CallRecord {
         cost: 0.0,
         trace_id: None,
         policy_rule: None,
+        endpoint: None,
         tool_refused: false,
     }
 }

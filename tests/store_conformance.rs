@@ -398,6 +398,7 @@ fn call(tool: &str, minutes_ago: i64, ms: f64, status: CallStatus, subscription:
         cost: 0.25,
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         policy_rule: None,
+        endpoint: None,
         tool_refused: false,
     }
 }
@@ -410,6 +411,9 @@ async fn calls_aggregate_in_the_database(backend: Backend) {
         calls.push(call("echo", i, 1.0 + f64::from(i as u32 % 20), status, Some("alice")));
     }
     calls.extend((0..20).map(|i| call("sum", i * 5, 100.0, CallStatus::Ok, None)));
+    for call in &mut calls {
+        call.endpoint = Some(if call.tool == "sum" { "/products/gold/mcp" } else { "/mcp/s" }.into());
+    }
     store.insert_calls(&calls[..90]).await.unwrap();
     store.insert_calls(&calls[90..]).await.unwrap();
     let query = |from: Option<i64>, to: Option<i64>| AnalyticsQuery {
@@ -437,12 +441,65 @@ async fn calls_aggregate_in_the_database(backend: Backend) {
         &store.analytics(&AnalyticsQuery { group_by: GroupBy::Subscription, ..query(None, None) }).await.unwrap(),
     );
     assert!(by_subscription.iter().any(|g| g.group["subscription"].is_none() && g.calls == 20), "calls without a subscription group as null");
+    let by_endpoint = mcpgate::model::calls::summarize(
+        GroupBy::Endpoint,
+        &store.analytics(&AnalyticsQuery { group_by: GroupBy::Endpoint, ..query(None, None) }).await.unwrap(),
+    );
+    let counts: Vec<(Option<&str>, u64)> = by_endpoint.iter().map(|g| (g.group["endpoint"].as_deref(), g.calls)).collect();
+    assert_eq!(counts, [(Some("/mcp/s"), 180), (Some("/products/gold/mcp"), 20)]);
     let found = store.find_calls(&store::CallQuery { tool: Some("sum".into()), limit: Some(5), ..Default::default() }).await.unwrap();
     assert_eq!(found.len(), 5);
     assert!(found.windows(2).all(|w| w[0].time >= w[1].time), "newest first");
     assert_eq!(found[0].trace_id.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"), "the trace id round-trips");
     let pruned = store.prune_calls(Utc::now() - TimeDelta::minutes(100), 1_000).await.unwrap();
     assert_eq!(pruned, 80, "calls older than 100 minutes");
+}
+
+async fn tool_prefixes_are_unique_within_a_product(backend: Backend) {
+    let (store, _db, _) = store(backend).await;
+    seed(&store).await;
+    store.put(put(Key::top(Kind::Server, "t"), json!({}))).await.unwrap();
+    store.put(put(Key::child(Kind::ProductServer, "gold", "t"), json!({ "tool_prefix": "crm" }))).await.unwrap();
+    let kept = store.get(&Key::child(Kind::ProductServer, "gold", "s")).await.unwrap().map(|r| (r.body, r.etag));
+    let clash = store.put(put(Key::child(Kind::ProductServer, "gold", "s"), json!({ "tool_prefix": "crm" }))).await;
+    match clash {
+        Err(StoreError::Invalid { field, reason }) => {
+            assert_eq!(field, "tool_prefix");
+            let message = reason.to_string();
+            assert!(message.contains("products/gold/servers/s") && message.contains("products/gold/servers/t"), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let now = store.get(&Key::child(Kind::ProductServer, "gold", "s")).await.unwrap().map(|r| (r.body, r.etag));
+    assert_eq!(now, kept, "nothing stored changed");
+    // A server's name is its default prefix.
+    let default_clash = store.put(put(Key::child(Kind::ProductServer, "gold", "t"), json!({ "tool_prefix": "s" }))).await;
+    assert!(matches!(default_clash, Err(StoreError::Invalid { .. })), "{default_clash:?}");
+    store.put(put(Key::child(Kind::ProductServer, "gold", "t"), json!({ "tool_prefix": "" }))).await.unwrap();
+}
+
+async fn member_sessions_have_one_writer_and_end_together(backend: Backend) {
+    let (store, _db, _) = store(backend).await;
+    let member = |server: &str, upstream: &str| store::MemberSession {
+        session: "fed-1".into(),
+        server: server.into(),
+        version: "v1".into(),
+        upstream: upstream.into(),
+        protocol: "2025-06-18".into(),
+        created_at: Utc::now() - TimeDelta::minutes(5),
+    };
+    assert_eq!(store.open_member_session(&member("a", "up-1")).await.unwrap().upstream, "up-1");
+    assert_eq!(store.open_member_session(&member("a", "up-2")).await.unwrap().upstream, "up-1", "the first writer wins");
+    store.open_member_session(&member("b", "")).await.unwrap();
+    store.open_member_session(&store::MemberSession { session: "fed-2".into(), ..member("a", "up-3") }).await.unwrap();
+    let members = store.member_sessions("fed-1").await.unwrap();
+    assert_eq!(members.iter().map(|m| (m.server.as_str(), m.upstream.as_str())).collect::<Vec<_>>(), [("a", "up-1"), ("b", "")]);
+    assert!(members[0].created_at < Utc::now() - TimeDelta::minutes(4), "the time round-trips");
+    let ended = store.end_member_sessions("fed-1").await.unwrap();
+    assert_eq!(ended.len(), 2);
+    assert!(store.member_sessions("fed-1").await.unwrap().is_empty());
+    assert_eq!(store.prune_member_sessions(Utc::now() - TimeDelta::minutes(1)).await.unwrap(), 1, "fed-2's, opened 5 minutes ago");
+    assert!(store.member_sessions("fed-2").await.unwrap().is_empty());
 }
 
 async fn portal_users_are_stored_listed_and_deleted(backend: Backend) {
@@ -502,4 +559,6 @@ conformance!(
     rate_grants_add_up_and_expire,
     calls_aggregate_in_the_database,
     the_audit_log_keeps_entries,
+    tool_prefixes_are_unique_within_a_product,
+    member_sessions_have_one_writer_and_end_together,
 );

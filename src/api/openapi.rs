@@ -181,7 +181,7 @@ fn patch_schema(spec: &Value) -> Value {
         object.remove("required");
         // Rules between fields hold for the patched resource, not the patch
         // (a 409 when the result breaks one).
-        for keyword in ["allOf", "if", "then", "else"] {
+        for keyword in ["allOf", "anyOf", "oneOf", "if", "then", "else"] {
             object.remove(keyword);
         }
         object.insert("description".into(), json!("A JSON merge patch (RFC 7396) of the writable fields."));
@@ -207,6 +207,10 @@ fn patch_schema(spec: &Value) -> Value {
 fn nested_patches(schemas: &mut Map<String, Value>, patch: &mut Value) {
     let Some(properties) = patch.get_mut("properties").and_then(Value::as_object_mut) else { return };
     for property in properties.values_mut() {
+        // A patch replaces an array whole: its items are whole objects, not patches.
+        if property.to_string().contains("\"type\":\"array\"") {
+            continue;
+        }
         let mut text = property.to_string();
         let names: Vec<String> = schemas.keys().filter(|name| text.contains(&format!("\"#/components/schemas/{name}\""))).cloned().collect();
         for name in names {
@@ -425,6 +429,98 @@ fn model_rules(schemas: &mut Map<String, Value>) {
         Some("versions"),
         json!({ "maxItems": rules::MAX_LISTED_VERSIONS, "uniqueItems": true, "items": { "type": "string", "pattern": rules::NAME_PATTERN } }),
     );
+    federation_rules(schemas);
+    policy_rules(schemas);
+    openapi_rules(schemas);
+}
+
+/// A product endpoint's naming and timeouts (`model::federation`).
+fn federation_rules(schemas: &mut Map<String, Value>) {
+    use crate::model::federation::{CLIENT_NAME_PATTERN, MAX_ALIASES, MAX_LIST_TIMEOUT_MS, MAX_PREFIX_LEN, MIN_LIST_TIMEOUT_MS};
+    // Each `_` followed by another character: no `__`, no `_` at the end.
+    let prefix = json!({ "pattern": "^(?:[A-Za-z0-9-]|_[A-Za-z0-9-])*$", "maxLength": MAX_PREFIX_LEN });
+    refine(schemas, "ProductServerSpec", Some("tool_prefix"), prefix);
+    refine(
+        schemas,
+        "ProductServerSpec",
+        Some("tool_aliases"),
+        json!({ "maxProperties": MAX_ALIASES, "propertyNames": { "pattern": rules::TOOL_NAME_PATTERN },
+                "additionalProperties": { "type": "string", "pattern": CLIENT_NAME_PATTERN } }),
+    );
+    refine(schemas, "ProductServerSpec", Some("list_timeout_ms"), json!({ "minimum": MIN_LIST_TIMEOUT_MS, "maximum": MAX_LIST_TIMEOUT_MS }));
+}
+
+/// Policy rules (`model::policy`). What no schema can say (an expression
+/// that compiles, a template naming known values, two rules of one name)
+/// is a 422.
+fn policy_rules(schemas: &mut Map<String, Value>) {
+    use crate::model::policy::{ACTION_KEYS, MAX_EXPRESSION_LEN, MAX_PATTERN_LEN, MAX_RULES, MAX_SET_HEADERS, MAX_TIMEOUT_MS};
+    let expression = json!({ "pattern": "\\S", "maxLength": MAX_EXPRESSION_LEN });
+    for spec in ["ProductSpec", "ProductServerSpec"] {
+        refine(schemas, spec, Some("policies"), json!({ "maxItems": MAX_RULES }));
+    }
+    refine(schemas, "PolicyRule", Some("name"), json!({ "pattern": rules::NAME_PATTERN }));
+    refine(
+        schemas,
+        "PolicyRule",
+        Some("tools"),
+        json!({ "maxItems": rules::MAX_TOOL_PATTERNS, "items": { "type": "string", "pattern": rules::TOOL_GLOB_PATTERN } }),
+    );
+    refine(schemas, "PolicyRule", Some("when"), expression.clone());
+    let mut reserved: Vec<&str> = rules::RESERVED_HEADERS.to_vec();
+    reserved.push("authorization");
+    refine(
+        schemas,
+        "PolicyRule",
+        Some("set_headers"),
+        json!({ "minProperties": 1, "maxProperties": MAX_SET_HEADERS,
+                "propertyNames": { "pattern": rules::HEADER_NAME_PATTERN, "not": { "enum": reserved } },
+                "additionalProperties": { "type": "string", "pattern": rules::HEADER_VALUE_PATTERN, "maxLength": rules::MAX_HEADER_VALUE_LEN } }),
+    );
+    // Exactly one action, present and not null.
+    let one_of: Vec<Value> =
+        ACTION_KEYS.iter().map(|key| json!({ "required": [key], "properties": { *key: { "not": { "type": "null" } } } })).collect();
+    refine(schemas, "PolicyRule", None, json!({ "oneOf": one_of }));
+    refine(schemas, "Deny", Some("message"), json!({ "pattern": "\\S", "maxLength": MAX_LABEL_LEN }));
+    refine(schemas, "PolicyLimit", Some("calls"), json!({ "minimum": 1, "maximum": MAX_CALLS }));
+    refine(schemas, "PolicyLimit", Some("period_seconds"), json!({ "minimum": 1, "maximum": MAX_PERIOD_SECONDS }));
+    refine(schemas, "PolicyLimit", Some("key"), expression);
+    refine(schemas, "Redact", Some("pattern"), json!({ "minLength": 1, "maxLength": MAX_PATTERN_LEN }));
+    refine(schemas, "Timeout", Some("ms"), json!({ "minimum": 1, "maximum": MAX_TIMEOUT_MS }));
+    refine(schemas, "Cost", Some("per_call"), json!({ "minimum": 0 }));
+}
+
+/// Versions backed by a REST API (`model::version::OpenApiSpec`).
+fn openapi_rules(schemas: &mut Map<String, Value>) {
+    use crate::model::version::MAX_SPEC_BYTES;
+    let url = json!({ "pattern": rules::BACKEND_URL_PATTERN, "maxLength": MAX_TEXT_LEN });
+    // An MCP server or a REST API: exactly one (and a REST API has no MCP transport).
+    refine(
+        schemas,
+        "VersionSpec",
+        None,
+        json!({ "oneOf": [
+            { "required": ["backend_url"], "properties": { "backend_url": { "type": "string" }, "openapi": { "type": "null" } } },
+            { "required": ["openapi"],
+              "properties": { "openapi": { "type": "object" }, "backend_url": { "type": "null" }, "transport": { "not": { "const": "sse" } } } }
+        ] }),
+    );
+    refine(schemas, "OpenApiSpec", Some("base_url"), url.clone());
+    refine(schemas, "OpenApiSpec", Some("spec_url"), url);
+    refine(schemas, "OpenApiSpec", Some("spec"), json!({ "maxLength": MAX_SPEC_BYTES }));
+    // The document inline or where to fetch it: one of the two.
+    refine(
+        schemas,
+        "OpenApiSpec",
+        None,
+        json!({ "anyOf": [
+            { "required": ["spec"], "properties": { "spec": { "type": "string" } } },
+            { "required": ["spec_url"], "properties": { "spec_url": { "type": "string" } } }
+        ] }),
+    );
+    let globs = json!({ "items": { "type": "string", "pattern": rules::TOOL_GLOB_PATTERN } });
+    refine(schemas, "OpenApiSpec", Some("include_operations"), globs.clone());
+    refine(schemas, "OpenApiSpec", Some("exclude_operations"), globs);
 }
 
 /// The rules of authorization servers, token-accepting products, token

@@ -163,9 +163,10 @@ impl ApiError {
 
 impl From<ValidationErrors> for ApiError {
     /// 400, or 422 when every field is well-formed but holds something that
-    /// does not compile (an expression, a pattern, a template, a document).
+    /// does not compile (an expression, a pattern, a template, a document)
+    /// or repeats what another entry holds (a rule's name).
     fn from(errors: ValidationErrors) -> ApiError {
-        let unprocessable = errors.0.iter().all(|e| matches!(e.reason, Reason::BadExpression { .. }));
+        let unprocessable = errors.0.iter().all(|e| matches!(e.reason, Reason::BadExpression { .. } | Reason::NotUnique { .. }));
         let kind = if unprocessable { ProblemType::Unprocessable } else { ProblemType::Validation };
         ApiError { kind, detail: errors.to_string(), errors, referenced_by: Vec::new() }
     }

@@ -22,9 +22,14 @@ impl ApiResource for ProductServers {
     }
 
     fn view(record: &Record, spec: ProductServerSpec, _: Revealed) -> ProductServer {
+        let naming = spec.naming(&record.key.name);
+        let list_timeout_ms = spec.list_timeout_ms();
         ProductServer {
             product: record.key.parent.clone(),
             server: record.key.name.clone(),
+            tool_prefix: naming.prefix,
+            tool_aliases: naming.aliases,
+            list_timeout_ms,
             tools: spec.tools,
             versions: spec.versions,
             policies: spec.policies,

@@ -315,7 +315,8 @@ pub async fn patch<R: ApiResource>(
     let spec = rules::decode::<R::Spec>(alone)?;
     if let Err(mut errors) = R::validate(&spec) {
         // A rule between fields may hold once the stored fields join in.
-        errors.0.retain(|e| !matches!(e.reason, crate::model::Reason::Requires { .. }));
+        use crate::model::Reason;
+        errors.0.retain(|e| !matches!(e.reason, Reason::Requires { .. } | Reason::RequiredOr { .. } | Reason::ConflictsWith { .. }));
         errors.into_result()?;
     }
     let build = |current: Option<&Record>| {

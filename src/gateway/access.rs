@@ -27,6 +27,35 @@ impl AuthType {
     }
 }
 
+/// What a caller asks to reach: one server's endpoint (`/mcp/{server}`) or
+/// a product's (`/products/{product}/mcp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    Server(&'a str),
+    Product(&'a str),
+}
+
+impl Resource<'_> {
+    /// The endpoint's path on the gateway listener.
+    pub fn path(self) -> String {
+        match self {
+            Resource::Server(server) => format!("/mcp/{server}"),
+            Resource::Product(product) => format!("/products/{product}/mcp"),
+        }
+    }
+
+    /// The published products that accept access tokens for it.
+    fn token_products(self, snapshot: &Snapshot) -> Option<Vec<Arc<ProductConfig>>> {
+        match self {
+            Resource::Server(server) => snapshot.token_products.get(server).cloned(),
+            Resource::Product(name) => {
+                let product = snapshot.products.get(name).filter(|p| p.published() && p.spec.accepts_tokens())?;
+                Some(vec![product.clone()])
+            }
+        }
+    }
+}
+
 /// What the caller presented.
 #[derive(Debug, Clone, Copy)]
 pub enum Credential<'a> {
@@ -88,10 +117,10 @@ fn deny(status: StatusCode, reason: &'static str, message: String) -> Denial {
     Denial { status, reason, message, challenge: None }
 }
 
-/// The scopes a client needs for `server`: those every token product of it requires.
-pub fn scopes_for(snapshot: &Snapshot, server: &str) -> Vec<String> {
+/// The scopes a client needs for `resource`: those every token product of it requires.
+pub fn scopes_for(snapshot: &Snapshot, resource: Resource<'_>) -> Vec<String> {
     let mut scopes: Vec<String> = Vec::new();
-    for product in snapshot.token_products.get(server).into_iter().flatten() {
+    for product in resource.token_products(snapshot).into_iter().flatten() {
         for scope in &product.spec.required_scopes {
             if !scopes.contains(scope) {
                 scopes.push(scope.clone());
@@ -101,52 +130,61 @@ pub fn scopes_for(snapshot: &Snapshot, server: &str) -> Vec<String> {
     scopes
 }
 
-fn challenge(snapshot: &Snapshot, server: &str, error: Option<&'static str>) -> Option<Challenge> {
-    snapshot.token_products.contains_key(server).then(|| Challenge { error, scopes: scopes_for(snapshot, server) })
+fn challenge(snapshot: &Snapshot, resource: Resource<'_>, error: Option<&'static str>) -> Option<Challenge> {
+    resource.token_products(snapshot).map(|_| Challenge { error, scopes: scopes_for(snapshot, resource) })
 }
 
-/// Decides whether a caller presenting `credential` may reach `server`;
-/// tokens are validated for `audience`, the server's resource URI.
+/// Decides whether a caller presenting `credential` may reach `resource`;
+/// tokens are validated for `audience`, its resource URI.
 pub async fn authorize(
     snapshot: &Snapshot,
     verifier: &TokenVerifier,
-    server: &str,
+    resource: Resource<'_>,
     credential: Credential<'_>,
     audience: &str,
 ) -> Result<Grant, Denial> {
     match credential {
-        Credential::None => anonymous(snapshot, server),
-        Credential::Key(key) => by_key(snapshot, server, key),
-        Credential::Token(token) => by_token(snapshot, verifier, server, token, audience).await,
+        Credential::None => anonymous(snapshot, resource),
+        Credential::Key(key) => by_key(snapshot, resource, key),
+        Credential::Token(token) => by_token(snapshot, verifier, resource, token, audience).await,
     }
 }
 
-fn anonymous(snapshot: &Snapshot, server: &str) -> Result<Grant, Denial> {
-    if let Some(product) = snapshot.open_products.get(server).and_then(|products| products.first()) {
-        return Ok(Grant { subscription: None, product: product.clone(), auth: AuthType::None, subject: None, claims: None });
+/// The published product that admits callers without a key, if any.
+fn open_product(snapshot: &Snapshot, resource: Resource<'_>) -> Option<Arc<ProductConfig>> {
+    match resource {
+        Resource::Server(server) => snapshot.open_products.get(server).and_then(|products| products.first()).cloned(),
+        Resource::Product(name) => snapshot.products.get(name).filter(|p| p.published() && !p.spec.subscription_required).cloned(),
     }
-    let (message, challenge) = match challenge(snapshot, server, None) {
+}
+
+fn anonymous(snapshot: &Snapshot, resource: Resource<'_>) -> Result<Grant, Denial> {
+    if let Some(product) = open_product(snapshot, resource) {
+        return Ok(Grant { subscription: None, product, auth: AuthType::None, subject: None, claims: None });
+    }
+    let (message, challenge) = match challenge(snapshot, resource, None) {
         Some(challenge) => ("send an OAuth access token (Authorization: Bearer) or a subscription key (X-Subscription-Key)", Some(challenge)),
         None => ("send a subscription key in the X-Subscription-Key header", None),
     };
     Err(Denial { challenge, ..deny(StatusCode::UNAUTHORIZED, "unauthorized", message.into()) })
 }
 
-fn by_key(snapshot: &Snapshot, server: &str, key: &str) -> Result<Grant, Denial> {
+fn by_key(snapshot: &Snapshot, resource: Resource<'_>, key: &str) -> Result<Grant, Denial> {
     let Some(subscription) = snapshot.subscriptions_by_key.get(&hash_key(key)) else {
         return Err(deny(StatusCode::UNAUTHORIZED, "unauthorized", "the subscription key is not valid".into()));
     };
-    let product = admit(snapshot, server, subscription)?;
+    let product = admit(snapshot, resource, subscription)?;
     if !product.spec.accept_keys {
         let message = format!("product {} accepts only OAuth access tokens (Authorization: Bearer)", product.name);
-        return Err(Denial { challenge: challenge(snapshot, server, None), ..deny(StatusCode::UNAUTHORIZED, "keys_not_accepted", message) });
+        return Err(Denial { challenge: challenge(snapshot, resource, None), ..deny(StatusCode::UNAUTHORIZED, "keys_not_accepted", message) });
     }
     Ok(Grant { subscription: Some(subscription.clone()), product, auth: AuthType::SubscriptionKey, subject: None, claims: None })
 }
 
 /// The subscription's product, when the subscription is active and the
-/// product published and containing `server`.
-fn admit(snapshot: &Snapshot, server: &str, subscription: &SubscriptionConfig) -> Result<Arc<ProductConfig>, Denial> {
+/// product published and what `resource` names (containing the server, or
+/// the product itself).
+fn admit(snapshot: &Snapshot, resource: Resource<'_>, subscription: &SubscriptionConfig) -> Result<Arc<ProductConfig>, Denial> {
     if subscription.state != SubscriptionState::Active {
         let message = format!("subscription {} is {}", subscription.name, subscription.state);
         return Err(deny(StatusCode::FORBIDDEN, "subscription_inactive", message));
@@ -157,21 +195,28 @@ fn admit(snapshot: &Snapshot, server: &str, subscription: &SubscriptionConfig) -
     if !product.published() {
         return Err(deny(StatusCode::FORBIDDEN, "product_not_published", format!("product {} is not published", product.name)));
     }
-    if !product.servers.contains_key(server) {
-        let message = format!("product {} does not include server {server}", product.name);
-        return Err(deny(StatusCode::FORBIDDEN, "server_not_in_product", message));
+    match resource {
+        Resource::Server(server) if !product.servers.contains_key(server) => {
+            let message = format!("product {} does not include server {server}", product.name);
+            Err(deny(StatusCode::FORBIDDEN, "server_not_in_product", message))
+        }
+        Resource::Product(name) if product.name != name => {
+            let message = format!("subscription {} is to product {}, not to {name}", subscription.name, product.name);
+            Err(deny(StatusCode::FORBIDDEN, "not_subscribed", message))
+        }
+        _ => Ok(product.clone()),
     }
-    Ok(product.clone())
 }
 
-/// A token admits its caller through the first product of `server` whose
+/// A token admits its caller through the first product of `resource` whose
 /// authorization server validates it and that has a subscription bound to
 /// the token's subject.
-async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, server: &str, token: &str, audience: &str) -> Result<Grant, Denial> {
-    let Some(products) = snapshot.token_products.get(server) else {
-        let message = format!("server {server} accepts no OAuth access tokens; send a subscription key in the X-Subscription-Key header");
+async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, resource: Resource<'_>, token: &str, audience: &str) -> Result<Grant, Denial> {
+    let Some(products) = resource.token_products(snapshot) else {
+        let message = format!("{} accepts no OAuth access tokens; send a subscription key in the X-Subscription-Key header", resource.path());
         return Err(deny(StatusCode::UNAUTHORIZED, "tokens_not_accepted", message));
     };
+    let products = &products;
     let mut validated: Vec<(&str, Result<Claims, TokenError>)> = Vec::new();
     let mut refusal: Option<Denial> = None;
     for product in products {
@@ -189,7 +234,7 @@ async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, server: &str, t
             refusal.get_or_insert(Denial { challenge: Some(challenge), ..deny(StatusCode::FORBIDDEN, "insufficient_scope", message) });
             continue;
         }
-        let product = admit(snapshot, server, subscription)?;
+        let product = admit(snapshot, resource, subscription)?;
         return Ok(Grant {
             subscription: Some(subscription.clone()),
             product,
@@ -203,7 +248,7 @@ async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, server: &str, t
     }
     if let Some((_, Ok(claims))) = validated.iter().find(|(_, r)| r.is_ok()) {
         let shown: String = claims.subject.chars().take(128).collect();
-        let message = format!("no subscription to a product of server {server} is bound to the token's subject {shown:?}");
+        let message = format!("no subscription to a product of {} is bound to the token's subject {shown:?}", resource.path());
         return Err(deny(StatusCode::FORBIDDEN, "subject_not_subscribed", message));
     }
     let error = validated.into_iter().find_map(|(_, r)| r.err());
@@ -219,7 +264,7 @@ async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, server: &str, t
         Some(err) => (StatusCode::UNAUTHORIZED, "invalid_token", err.to_string()),
         None => (StatusCode::UNAUTHORIZED, "invalid_token", "no authorization server of this server's products is configured".into()),
     };
-    let challenge = (status == StatusCode::UNAUTHORIZED).then(|| Challenge { error: Some("invalid_token"), scopes: scopes_for(snapshot, server) });
+    let challenge = (status == StatusCode::UNAUTHORIZED).then(|| Challenge { error: Some("invalid_token"), scopes: scopes_for(snapshot, resource) });
     Err(Denial { challenge, ..deny(status, reason, message) })
 }
 

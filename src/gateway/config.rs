@@ -4,6 +4,7 @@
 //! it names.
 
 use super::policy::PolicyChain;
+use crate::model::federation::Naming;
 use crate::model::{
     AuthorizationServerSpec, Key, Kind, ProductServerSpec, ProductSpec, ProductState, SubscriptionSpec, SubscriptionState, ToolFilter, VersionSpec,
 };
@@ -124,6 +125,10 @@ pub struct Association {
     pub versions: Option<Vec<String>>,
     /// The association's own policy rules, applied after the product's.
     pub(crate) policies: PolicyChain,
+    /// How the server's names appear on the product's endpoint.
+    pub naming: Naming,
+    /// How long the product's endpoint waits for the server's lists.
+    pub list_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -133,6 +138,9 @@ pub struct ProductConfig {
     pub servers: HashMap<String, Arc<Association>>,
     /// The product's policy rules, compiled once per change of the product.
     pub(crate) policies: Arc<PolicyChain>,
+    /// Its servers by name, with their naming on the product's endpoint
+    /// (what routes an exposed name back to its server).
+    pub members: Vec<(String, Naming)>,
 }
 
 impl ProductConfig {
@@ -226,6 +234,8 @@ impl Decoded {
                     tools: spec.tool_filter(),
                     restricts_tools: spec.tools.is_some(),
                     literal_tools,
+                    naming: spec.naming(&key.name),
+                    list_timeout: Duration::from_millis(u64::try_from(spec.list_timeout_ms()).unwrap_or(3000)),
                     versions: spec.versions,
                     policies,
                 };
@@ -268,13 +278,15 @@ impl Decoded {
             server.versions.insert(name.clone(), version.clone());
         }
         for (name, (spec, policies)) in &self.products {
-            let servers = self
+            let associations: Vec<(String, Arc<Association>)> = self
                 .associations
                 .range((name.clone(), String::new())..)
                 .take_while(|((product, _), _)| product == name)
                 .map(|((_, server), association)| (server.clone(), association.clone()))
                 .collect();
-            let product = Arc::new(ProductConfig { name: name.clone(), spec: spec.clone(), servers, policies: policies.clone() });
+            let members = associations.iter().map(|(server, association)| (server.clone(), association.naming.clone())).collect();
+            let servers = associations.into_iter().collect();
+            let product = Arc::new(ProductConfig { name: name.clone(), spec: spec.clone(), servers, policies: policies.clone(), members });
             if product.published() && !product.spec.subscription_required {
                 for server in product.servers.keys() {
                     snapshot.open_products.entry(server.clone()).or_default().push(product.clone());

@@ -6,6 +6,7 @@
 pub mod access;
 mod backend;
 pub mod config;
+mod federation;
 pub mod limits;
 pub mod listener;
 pub mod oauth;
@@ -25,7 +26,7 @@ use crate::model::routing::{choose_version, Requested, RouteError};
 use crate::store::DynStore;
 use crate::telemetry::observation::CallContext;
 use crate::telemetry::Telemetry;
-use access::Grant;
+use access::{Grant, Resource};
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
@@ -114,6 +115,10 @@ pub struct Gateway {
     backends: backend::Backends,
     tokens: oauth::TokenVerifier,
     upstream: crate::upstream::UpstreamClient,
+    /// Product endpoints' sessions: their members' upstream sessions, kept
+    /// in the store and cached here.
+    members: federation::MemberSessions,
+    store: DynStore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +168,8 @@ impl Gateway {
             tokens: oauth::TokenVerifier::new(client.clone()),
             upstream: crate::upstream::UpstreamClient::new(backend_client, client.clone()),
             backends,
+            members: federation::MemberSessions::default(),
+            store,
         }))
     }
 
@@ -178,6 +185,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/mcp/{server}", any(handle))
         .route("/mcp/{server}/{version}", any(handle))
+        .route("/products/{product}/mcp", any(federation::handle))
+        .route(protected_resource::PRODUCT, get(protected_resource::product))
         .route(protected_resource::ROOT, get(protected_resource::root))
         .route(protected_resource::SERVER, get(protected_resource::server))
         .route(protected_resource::SERVER_VERSION, get(protected_resource::server))
@@ -186,7 +195,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 async fn not_routed() -> Response {
-    Refusal::new(StatusCode::NOT_FOUND, "not_found", "MCP servers are served at /mcp/{server}").respond(&RequestIds::default())
+    Refusal::new(StatusCode::NOT_FOUND, "not_found", "MCP servers are served at /mcp/{server}, products at /products/{product}/mcp")
+        .respond(&RequestIds::default())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -208,6 +218,18 @@ pub struct Routed {
     pub snapshot: Arc<Snapshot>,
     /// What telemetry reports about this exchange.
     pub context: Arc<CallContext>,
+    /// A call that came through a product's endpoint: the client holds the
+    /// endpoint's session, not the member's.
+    pub federated: Option<Federated>,
+}
+
+/// What a member's answer carries back to a product endpoint's client.
+#[derive(Debug, Clone)]
+pub struct Federated {
+    /// The endpoint's session id, sent back instead of anything the member says.
+    pub session_header: Option<axum::http::HeaderValue>,
+    /// The protocol revision the member's session speaks (the client's may be newer).
+    pub protocol: Option<axum::http::HeaderValue>,
 }
 
 impl Routed {
@@ -260,10 +282,10 @@ fn token_in_query(uri: &axum::http::Uri) -> bool {
 }
 
 /// The refusal for a denial, with its `WWW-Authenticate` challenge.
-fn denial_refusal(gateway: &Gateway, headers: &HeaderMap, server: &str, denial: access::Denial) -> Box<Refusal> {
+fn denial_refusal(gateway: &Gateway, headers: &HeaderMap, resource: Resource<'_>, denial: access::Denial) -> Box<Refusal> {
     let mut refusal = Refusal::new(denial.status, denial.reason, denial.message.clone());
     if let Some(challenge) = &denial.challenge {
-        let metadata = protected_resource::metadata_url(&gateway.public_url(headers), server);
+        let metadata = protected_resource::metadata_url(&gateway.public_url(headers), resource);
         if let Ok(value) = protected_resource::www_authenticate(&metadata, challenge, &denial.message).parse() {
             refusal = refusal.with_header(axum::http::header::WWW_AUTHENTICATE, value);
         }
@@ -279,6 +301,35 @@ impl Gateway {
             None => format!("http://{}", header(headers, "host").unwrap_or("localhost")),
         }
     }
+}
+
+/// Authenticates and authorizes the caller of `resource`: its grant, and
+/// the name its limits and stickiness are kept under.
+pub(crate) async fn admit_caller(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    resource: Resource<'_>,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    client: SocketAddr,
+) -> Result<(Grant, String), Box<Refusal>> {
+    if token_in_query(uri) {
+        let message = "access tokens are accepted only in the Authorization header, never in the URL".to_string();
+        let challenge = access::Challenge { error: Some("invalid_request"), scopes: access::scopes_for(snapshot, resource) };
+        let denial = access::Denial { status: StatusCode::UNAUTHORIZED, reason: "token_in_query", message, challenge: Some(challenge) };
+        return Err(denial_refusal(gateway, headers, resource, denial));
+    }
+    let credential = credential(headers);
+    // Only a token is checked against the resource URI; key callers skip building it.
+    let audience = match credential {
+        access::Credential::Token(_) => protected_resource::resource_uri(&gateway.public_url(headers), resource),
+        _ => String::new(),
+    };
+    let grant = access::authorize(snapshot, &gateway.tokens, resource, credential, &audience)
+        .await
+        .map_err(|denial| denial_refusal(gateway, headers, resource, denial))?;
+    let caller = grant.caller(client.ip());
+    Ok((grant, caller))
 }
 
 /// Authenticates, authorizes, verifies the session and picks the version.
@@ -297,22 +348,7 @@ async fn route(
         let shown: String = server.chars().take(64).collect();
         return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {shown:?}"))));
     };
-    if token_in_query(uri) {
-        let message = "access tokens are accepted only in the Authorization header, never in the URL".to_string();
-        let challenge = access::Challenge { error: Some("invalid_request"), scopes: access::scopes_for(&snapshot, &server) };
-        let denial = access::Denial { status: StatusCode::UNAUTHORIZED, reason: "token_in_query", message, challenge: Some(challenge) };
-        return Err(denial_refusal(gateway, headers, &server, denial));
-    }
-    let credential = credential(headers);
-    // Only a token is checked against the resource URI; key callers skip building it.
-    let audience = match credential {
-        access::Credential::Token(_) => protected_resource::resource_uri(&gateway.public_url(headers), &server),
-        _ => String::new(),
-    };
-    let grant = access::authorize(&snapshot, &gateway.tokens, &server, credential, &audience)
-        .await
-        .map_err(|denial| denial_refusal(gateway, headers, &server, denial))?;
-    let caller = grant.caller(client.ip());
+    let (grant, caller) = admit_caller(gateway, &snapshot, Resource::Server(&server), uri, headers, client).await?;
     let session = match header(headers, SESSION_HEADER) {
         Some(id) => Some(gateway.sessions.verify(id, &caller, &server).map_err(|_| unknown_session())?),
         None => None,
@@ -341,6 +377,7 @@ async fn route(
         session,
         snapshot: snapshot.clone(),
         context: Arc::new(context),
+        federated: None,
     })
 }
 
@@ -473,15 +510,15 @@ impl Throttle {
 
 /// One charge against the limit counters. When they cannot be reached, the
 /// product's failure mode decides.
-async fn charge(gateway: &Gateway, routed: &Routed, caller: &str, limits: Limits, calls: u64) -> Result<Decision, Throttle> {
+async fn charge(gateway: &Gateway, product: &config::ProductConfig, caller: &str, limits: Limits, calls: u64) -> Result<Decision, Throttle> {
     match gateway.limiter.admit(caller, limits, calls).await {
         Ok(decision) => Ok(decision),
-        Err(err) if routed.grant.product.spec.limit_failure_mode == LimitFailureMode::Open => {
-            tracing::warn!(error = %err, product = %routed.grant.product.name, "limit counters unavailable; admitting (failure mode open)");
+        Err(err) if product.spec.limit_failure_mode == LimitFailureMode::Open => {
+            tracing::warn!(error = %err, product = %product.name, "limit counters unavailable; admitting (failure mode open)");
             Ok(Decision::Admitted(Vec::new()))
         }
         Err(err) => {
-            tracing::warn!(error = %err, product = %routed.grant.product.name, "limit counters unavailable; refusing (failure mode closed)");
+            tracing::warn!(error = %err, product = %product.name, "limit counters unavailable; refusing (failure mode closed)");
             let refusal = Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "limits_unavailable",
@@ -498,7 +535,7 @@ async fn charge(gateway: &Gateway, routed: &Routed, caller: &str, limits: Limits
 /// gives back the ones made before it, so counts stay exact.
 async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<policy::PolicyCharge>) -> Result<proxy::Charged, Throttle> {
     let product = &routed.grant.product.name;
-    let mut standings = match charge(gateway, routed, &routed.caller, routed.limits(), calls).await? {
+    let mut standings = match charge(gateway, &routed.grant.product, &routed.caller, routed.limits(), calls).await? {
         Decision::Admitted(standings) => standings,
         Decision::Throttled { exceeded, standings } => {
             gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, product);
@@ -508,7 +545,7 @@ async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<polic
     };
     let mut charged: Vec<policy::PolicyCharge> = Vec::new();
     for current in &policy {
-        let decision = match charge(gateway, routed, &current.bucket, current.limits(), 1).await {
+        let decision = match charge(gateway, &routed.grant.product, &current.bucket, current.limits(), 1).await {
             Ok(decision) => decision,
             Err(throttle) => {
                 give_back(gateway, routed, calls, &charged).await;

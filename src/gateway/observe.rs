@@ -304,8 +304,7 @@ impl Exchanges {
     }
 
     fn learn_server(&mut self, message: &Value) {
-        let info =
-            ServerInfo { name: param(message, &["result", "serverInfo", "name"]), version: param(message, &["result", "serverInfo", "version"]) };
+        let info = message.get("result").map(ServerInfo::of).unwrap_or_default();
         let context = self.context_mut();
         context.server_name.clone_from(&info.name);
         context.server_version.clone_from(&info.version);

@@ -2,7 +2,7 @@
 //! finds the authorization server for a server it was refused by, and the
 //! `WWW-Authenticate: Bearer` challenges (RFC 6750) that point to it.
 
-use super::access::Challenge;
+use super::access::{Challenge, Resource};
 use super::{Gateway, Snapshot};
 use axum::extract::{RawPathParams, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,15 +14,16 @@ use std::sync::Arc;
 pub const ROOT: &str = "/.well-known/oauth-protected-resource";
 pub const SERVER: &str = "/.well-known/oauth-protected-resource/mcp/{server}";
 pub const SERVER_VERSION: &str = "/.well-known/oauth-protected-resource/mcp/{server}/{version}";
+pub const PRODUCT: &str = "/.well-known/oauth-protected-resource/products/{product}/mcp";
 
-/// A server's canonical resource URI (RFC 8707), which tokens' `aud` must equal.
-pub fn resource_uri(public_url: &str, server: &str) -> String {
-    format!("{public_url}/mcp/{server}")
+/// An endpoint's canonical resource URI (RFC 8707), which tokens' `aud` must equal.
+pub fn resource_uri(public_url: &str, resource: Resource<'_>) -> String {
+    format!("{public_url}{}", resource.path())
 }
 
-/// Where a server's metadata is: the path-specific location clients try first.
-pub fn metadata_url(public_url: &str, server: &str) -> String {
-    format!("{public_url}{ROOT}/mcp/{server}")
+/// Where an endpoint's metadata is: the path-specific location clients try first.
+pub fn metadata_url(public_url: &str, resource: Resource<'_>) -> String {
+    format!("{public_url}{ROOT}{}", resource.path())
 }
 
 /// Quotes a challenge parameter's value: no `"` or `\`, no control characters.
@@ -44,11 +45,15 @@ pub fn www_authenticate(metadata_url: &str, challenge: &Challenge, description: 
     format!("Bearer {}", params.join(", "))
 }
 
-/// The issuers of the authorization servers the token products of `server`
-/// (every server, when `None`) trust, sorted, without repeats.
-fn issuers(snapshot: &Snapshot, server: Option<&str>) -> Vec<String> {
+/// The issuers of the authorization servers the token products of
+/// `resource` (of every server, when `None`) trust, sorted, without repeats.
+fn issuers(snapshot: &Snapshot, resource: Option<Resource<'_>>) -> Vec<String> {
     let mut issuers: Vec<String> = Vec::new();
-    let products = snapshot.token_products.iter().filter(|(s, _)| server.is_none_or(|name| name == s.as_str())).flat_map(|(_, p)| p);
+    let products: Vec<&Arc<super::config::ProductConfig>> = match resource {
+        Some(Resource::Product(name)) => snapshot.products.get(name).filter(|p| p.published() && p.spec.accepts_tokens()).into_iter().collect(),
+        Some(Resource::Server(server)) => snapshot.token_products.get(server).into_iter().flatten().collect(),
+        None => snapshot.token_products.values().flatten().collect(),
+    };
     for product in products {
         let spec = product.spec.authorization_server.as_deref().and_then(|name| snapshot.authorization_servers.get(name));
         if let Some(spec) = spec.filter(|spec| !issuers.contains(&spec.issuer)) {
@@ -71,15 +76,30 @@ pub async fn server(State(gateway): State<Arc<Gateway>>, params: RawPathParams, 
     if !snapshot.servers.contains_key(&server) {
         return not_found(format!("no MCP server named {shown:?}"));
     }
-    let authorization_servers = issuers(&snapshot, Some(&server));
-    if authorization_servers.is_empty() {
-        return not_found(format!("server {shown:?} accepts no OAuth access tokens"));
+    metadata(&gateway, &snapshot, &headers, Resource::Server(&server), &shown)
+}
+
+/// `GET /.well-known/oauth-protected-resource/products/{product}/mcp`.
+pub async fn product(State(gateway): State<Arc<Gateway>>, params: RawPathParams, headers: HeaderMap) -> Response {
+    let product = params.iter().next().map(|(_, v)| v.to_string()).unwrap_or_default();
+    let snapshot = gateway.config.current();
+    let shown: String = product.chars().take(64).collect();
+    if !snapshot.products.get(&product).is_some_and(|p| p.published()) {
+        return not_found(format!("no published product named {shown:?}"));
     }
-    let public_url = gateway.public_url(&headers);
+    metadata(&gateway, &snapshot, &headers, Resource::Product(&product), &shown)
+}
+
+fn metadata(gateway: &Gateway, snapshot: &Snapshot, headers: &HeaderMap, resource: Resource<'_>, shown: &str) -> Response {
+    let authorization_servers = issuers(snapshot, Some(resource));
+    if authorization_servers.is_empty() {
+        return not_found(format!("{} accepts no OAuth access tokens", resource.path()));
+    }
+    let public_url = gateway.public_url(headers);
     Json(json!({
-        "resource": resource_uri(&public_url, &server),
+        "resource": resource_uri(&public_url, resource),
         "authorization_servers": authorization_servers,
-        "scopes_supported": super::access::scopes_for(&snapshot, &server),
+        "scopes_supported": super::access::scopes_for(snapshot, resource),
         "bearer_methods_supported": ["header"],
         "resource_name": shown,
     }))
@@ -93,7 +113,8 @@ pub async fn root(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Re
     if authorization_servers.is_empty() {
         return not_found("no server of this gateway accepts OAuth access tokens".into());
     }
-    let mut scopes: Vec<String> = snapshot.token_products.keys().flat_map(|server| super::access::scopes_for(&snapshot, server)).collect();
+    let mut scopes: Vec<String> =
+        snapshot.token_products.keys().flat_map(|server| super::access::scopes_for(&snapshot, Resource::Server(server))).collect();
     scopes.sort();
     scopes.dedup();
     Json(json!({

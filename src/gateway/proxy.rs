@@ -66,6 +66,9 @@ pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, rout
     if let Some(value) = session.and_then(|s| HeaderValue::from_str(&s.upstream).ok()) {
         headers.insert(SESSION_HEADER, value);
     }
+    if let Some(protocol) = routed.federated.as_ref().and_then(|f| f.protocol.clone()) {
+        headers.insert("mcp-protocol-version", protocol);
+    }
     for (name, value) in &version.spec.backend_headers {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             headers.insert(name, value);
@@ -525,6 +528,9 @@ async fn forward_streamable(
 /// keeps the session; a new one, owned by the caller, when the upstream
 /// starts a session.
 fn session_header(gateway: &Gateway, routed: &Routed, upstream: &HeaderMap, exchanges: &mut Exchanges) -> Option<HeaderValue> {
+    if let Some(federated) = &routed.federated {
+        return federated.session_header.clone();
+    }
     let upstream_id = upstream.get(SESSION_HEADER).and_then(|v| v.to_str().ok())?;
     if let Some(session) = routed.session.as_ref().filter(|s| s.upstream == upstream_id) {
         return HeaderValue::from_str(&gateway.sessions.issue(session)).ok();

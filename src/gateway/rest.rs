@@ -24,8 +24,6 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-/// The protocol revisions this server speaks (the client's is used when it is one of them).
-const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
 /// The largest response body read from the REST API.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// The largest text a tool result carries; longer text is cut with a note.
@@ -84,6 +82,9 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
     if let Some(value) = session.and_then(|s| HeaderValue::from_str(&gateway.sessions.issue(&s)).ok()) {
         response.headers_mut().insert(SESSION_HEADER, value);
     }
+    if let Some(value) = routed.federated.as_ref().and_then(|f| f.session_header.clone()) {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
     response
 }
 
@@ -134,7 +135,7 @@ impl Server<'_> {
 
     fn initialize(&self, id: &Value, message: &Value) -> Value {
         let asked = jsonrpc::at(message, &["params", "protocolVersion"]).and_then(Value::as_str);
-        let protocol = asked.filter(|v| PROTOCOL_VERSIONS.contains(v)).unwrap_or(PROTOCOL_VERSIONS[0]);
+        let protocol = crate::mcp::negotiate(asked);
         json!({ "jsonrpc": "2.0", "id": id, "result": {
             "protocolVersion": protocol,
             "capabilities": { "tools": { "listChanged": false } },

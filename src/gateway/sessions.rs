@@ -128,6 +128,26 @@ impl SessionKeys {
 pub struct ServerInfo {
     pub name: Option<String>,
     pub version: Option<String>,
+    /// Its `capabilities` (a product's endpoint offers the union of its members').
+    pub capabilities: Option<serde_json::Value>,
+    /// Its `instructions`, bounded (a product's endpoint joins its members').
+    pub instructions: Option<String>,
+}
+
+/// The longest `instructions` kept per server.
+const MAX_INSTRUCTIONS: usize = 8 * 1024;
+
+impl ServerInfo {
+    /// What an initialize `result` says.
+    pub fn of(result: &serde_json::Value) -> ServerInfo {
+        let text = |pointer: &str, max: usize| result.pointer(pointer).and_then(|v| v.as_str()).map(|s| s.chars().take(max).collect::<String>());
+        ServerInfo {
+            name: text("/serverInfo/name", 256),
+            version: text("/serverInfo/version", 256),
+            capabilities: result.get("capabilities").filter(|c| c.is_object()).cloned(),
+            instructions: text("/instructions", MAX_INSTRUCTIONS),
+        }
+    }
 }
 
 /// Server info per (server, version), learned from initialize results and

@@ -4,3 +4,13 @@
 
 pub mod jsonrpc;
 pub mod sse;
+
+/// The protocol revisions the gateway speaks where it is the MCP server
+/// itself (a REST API's version, a product's endpoint), newest first: a
+/// client's revision is used when it is one of them.
+pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// The revision to answer `initialize` with: the client's, when spoken here.
+pub fn negotiate(asked: Option<&str>) -> &'static str {
+    PROTOCOL_VERSIONS.iter().find(|v| asked == Some(**v)).copied().unwrap_or(PROTOCOL_VERSIONS[0])
+}

@@ -48,6 +48,10 @@ pub struct CallRecord {
     /// The policy rule that refused or throttled the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_rule: Option<String>,
+    /// Where the call came in: `/mcp/{server}` or a product's
+    /// `/products/{product}/mcp` (whose member `server` answered it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// Refused by the gateway (allow-list, approval, policy, no string
     /// name) or failed for a tool the version does not offer: its name is
     /// whatever a client sent, so analytics group it under [`REFUSED_TOOL`]
@@ -79,6 +83,7 @@ pub enum GroupBy {
     Product,
     Subscription,
     Client,
+    Endpoint,
 }
 
 impl GroupBy {
@@ -89,6 +94,7 @@ impl GroupBy {
             "product" => Some(GroupBy::Product),
             "subscription" => Some(GroupBy::Subscription),
             "client" => Some(GroupBy::Client),
+            "endpoint" => Some(GroupBy::Endpoint),
             _ => None,
         }
     }
@@ -100,6 +106,7 @@ impl GroupBy {
             GroupBy::Product => "product",
             GroupBy::Subscription => "subscription",
             GroupBy::Client => "client",
+            GroupBy::Endpoint => "endpoint",
         }
     }
 
@@ -111,6 +118,7 @@ impl GroupBy {
             GroupBy::Product => &[("product", "product")],
             GroupBy::Subscription => &[("subscription", "subscription")],
             GroupBy::Client => &[("client", "client_name")],
+            GroupBy::Endpoint => &[("endpoint", "endpoint")],
         }
     }
 }

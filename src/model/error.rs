@@ -50,6 +50,10 @@ pub enum Reason {
     Length { min: usize, max: usize },
     #[error("must not repeat {value:?}")]
     Duplicate { value: String },
+    /// Two entries of a list of objects (or two values of a map) that must
+    /// differ by a field: well-formed, which JSON Schema cannot tell (422).
+    #[error("must not repeat {value:?}: another entry has it")]
+    NotUnique { value: String },
     #[error("must be {expected:?}, the name in the URL")]
     NameMismatch { expected: String },
     #[error("cannot be changed after creation")]
@@ -91,7 +95,7 @@ impl Reason {
             Reason::BadScope => "bad_scope",
             Reason::BadCost => "bad_cost",
             Reason::Length { .. } => "bad_length",
-            Reason::Duplicate { .. } => "duplicate",
+            Reason::Duplicate { .. } | Reason::NotUnique { .. } => "duplicate",
             Reason::NameMismatch { .. } => "name_mismatch",
             Reason::Immutable => "immutable",
             Reason::BadTransition { .. } => "bad_transition",

@@ -6,6 +6,7 @@ pub mod authorization_server;
 pub mod calls;
 pub mod cel;
 pub mod error;
+pub mod federation;
 pub mod openapi;
 pub mod policy;
 pub mod portal_user;

@@ -278,7 +278,7 @@ pub fn validate_rules(policies: &[PolicyRule], errors: &mut ValidationErrors) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, name) in names.into_iter().enumerate() {
         if !seen.insert(name) {
-            errors.add(format!("policies[{i}].name"), Reason::Duplicate { value: name.clone() });
+            errors.add(format!("policies[{i}].name"), Reason::NotUnique { value: name.clone() });
         }
     }
 }
@@ -436,7 +436,7 @@ mod tests {
         assert!(errors[5].starts_with("policies[5].set_headers.Authorization: is managed by the gateway"), "{errors:?}");
         assert!(errors[6].starts_with("policies[6].timeout.ms: must be between 1"), "{errors:?}");
         let duplicate = [rule(json!({ "name": "a", "timeout": { "ms": 5 } })), rule(json!({ "name": "a", "timeout": { "ms": 6 } }))];
-        assert_eq!(errors_of(&duplicate), vec!["policies[1].name: must not repeat \"a\""]);
+        assert_eq!(errors_of(&duplicate), vec!["policies[1].name: must not repeat \"a\": another entry has it"]);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! product's consumers may reach.
 
 use super::error::{Reason, ValidationErrors};
+use super::federation::{self, Naming};
 use super::rules;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -20,9 +22,30 @@ pub struct ProductServerSpec {
     /// after the product's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<super::policy::PolicyRule>,
+    /// On the product's endpoint, this server's tools and prompts are
+    /// `{tool_prefix}__{name}`; absent = the server's name, `""` = no prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_prefix: Option<String>,
+    /// Upstream name → the name the product's endpoint shows (before the
+    /// prefix), for names clients would reject or that read badly.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tool_aliases: BTreeMap<String, String>,
+    /// How long the product's endpoint waits for this server's lists before
+    /// answering without them (milliseconds; absent = 3000).
+    #[serde(default, deserialize_with = "rules::integral_opt", skip_serializing_if = "Option::is_none")]
+    pub list_timeout_ms: Option<i64>,
 }
 
 impl ProductServerSpec {
+    /// How this server's names appear on the product's endpoint.
+    pub fn naming(&self, server: &str) -> Naming {
+        Naming { prefix: self.tool_prefix.clone().unwrap_or_else(|| server.to_string()), aliases: self.tool_aliases.clone() }
+    }
+
+    pub fn list_timeout_ms(&self) -> i64 {
+        self.list_timeout_ms.unwrap_or(federation::DEFAULT_LIST_TIMEOUT_MS)
+    }
+
     /// Checks the document alone; that listed versions exist is checked by
     /// the store in the writing transaction.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
@@ -42,6 +65,22 @@ impl ProductServerSpec {
             rules::unique(&mut errors, "versions", versions);
         }
         super::policy::validate_rules(&self.policies, &mut errors);
+        if let Some(prefix) = &self.tool_prefix {
+            errors.check("tool_prefix", federation::prefix(prefix));
+        }
+        errors.check("tool_aliases", rules::max_entries(self.tool_aliases.len(), federation::MAX_ALIASES));
+        for (upstream, exposed) in self.tool_aliases.iter().take(federation::MAX_ALIASES) {
+            errors.check(format!("tool_aliases[{upstream:?}]"), rules::tool_name(upstream).and_then(|()| federation::alias(exposed)));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (upstream, exposed) in &self.tool_aliases {
+            if !seen.insert(exposed) {
+                errors.add(format!("tool_aliases[{upstream:?}]"), Reason::NotUnique { value: exposed.clone() });
+            }
+        }
+        if let Some(timeout) = self.list_timeout_ms {
+            errors.check("list_timeout_ms", rules::range(timeout, federation::MIN_LIST_TIMEOUT_MS, federation::MAX_LIST_TIMEOUT_MS));
+        }
         errors.into_result()
     }
 
@@ -85,6 +124,12 @@ pub struct ProductServer {
     pub versions: Option<Vec<String>>,
     #[serde(default)]
     pub policies: Vec<super::policy::PolicyRule>,
+    /// The prefix in effect (the server's name unless set).
+    pub tool_prefix: String,
+    #[serde(default)]
+    pub tool_aliases: BTreeMap<String, String>,
+    /// The timeout in effect.
+    pub list_timeout_ms: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

@@ -148,16 +148,19 @@ pub struct VersionSpec {
 impl VersionSpec {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        match (&self.backend_url, &self.openapi) {
-            (Some(url), None) => errors.check("backend_url", rules::http_url(url).map(drop)),
-            (None, Some(openapi)) => {
-                openapi.validate(&mut errors);
-                if self.transport != Transport::StreamableHttp {
-                    errors.add("transport", Reason::Malformed { message: "applies to MCP backends (backend_url), not to an openapi version".into() });
-                }
+        if let Some(url) = &self.backend_url {
+            errors.check("backend_url", rules::http_url(url).map(drop));
+        }
+        if let Some(openapi) = &self.openapi {
+            openapi.validate(&mut errors);
+            if self.transport != Transport::StreamableHttp {
+                errors.add("transport", Reason::ConflictsWith { other: "openapi (a REST API has no MCP transport)" });
             }
+        }
+        match (&self.backend_url, &self.openapi) {
             (Some(_), Some(_)) => errors.add("openapi", Reason::ConflictsWith { other: "backend_url" }),
             (None, None) => errors.add("backend_url", Reason::RequiredOr { other: "openapi, for a REST API" }),
+            _ => {}
         }
         errors.check("traffic_weight", rules::range(self.traffic_weight, 0, 100));
         errors.check("timeout_seconds", rules::range(self.timeout_seconds, 1, MAX_TIMEOUT_SECONDS));
@@ -223,9 +226,7 @@ impl OpenApiSpec {
         }
         for (field, globs) in [("openapi.include_operations", &self.include_operations), ("openapi.exclude_operations", &self.exclude_operations)] {
             for (i, glob) in globs.iter().flatten().enumerate() {
-                if globset::Glob::new(glob).is_err() || glob.is_empty() {
-                    errors.add(format!("{field}[{i}]"), Reason::BadPattern);
-                }
+                errors.check(format!("{field}[{i}]"), super::product_server::tool_pattern(glob).map(drop));
             }
         }
         match &self.spec {
@@ -239,7 +240,7 @@ impl OpenApiSpec {
             }
             // Fetched from spec_url when the version is written, and checked then.
             None if self.spec_url.is_some() => {}
-            None => errors.add("openapi.spec", Reason::Malformed { message: "is required (the document's text), or spec_url".into() }),
+            None => errors.add("openapi.spec", Reason::RequiredOr { other: "spec_url, where the document is fetched from" }),
         }
     }
 

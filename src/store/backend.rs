@@ -2,7 +2,7 @@
 //! transaction at a time, the change table, limits bookkeeping and the call
 //! log. No rule about what a write may do lives here.
 
-use super::{AnalyticsQuery, AuditEntry, CallQuery, HourlyColumn, HourlyCount, ListQuery, RateGrant, StoreError};
+use super::{AnalyticsQuery, AuditEntry, CallQuery, HourlyColumn, HourlyCount, ListQuery, MemberSession, RateGrant, StoreError};
 use crate::model::calls::{CallRecord, GroupCount};
 use crate::model::{Key, Kind};
 use async_trait::async_trait;
@@ -122,6 +122,14 @@ pub trait Backend: Send + Sync + 'static {
         subscription: Option<&str>,
         since: DateTime<Utc>,
     ) -> Result<Vec<HourlyCount>, StoreError>;
+
+    /// Stores `member` unless its session already holds one for that
+    /// server; returns what is stored (the first writer's).
+    async fn open_member_session(&self, member: &MemberSession) -> Result<MemberSession, StoreError>;
+    async fn member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError>;
+    /// Removes a session's members; returns them.
+    async fn end_member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError>;
+    async fn prune_member_sessions(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError>;
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;

@@ -170,6 +170,23 @@ pub struct QuotaReservation {
 /// Rate-limit capacity the gateway reserved before spending it: after a
 /// crash, everything reserved counts as spent at `until_ms`, so no window
 /// ever admits more than its limit.
+/// One member server's upstream session inside a product endpoint's
+/// session: opened on the session's first use of that member, by whichever
+/// replica served it, and read by any other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSession {
+    /// The product endpoint's session (the gateway's id, not a token).
+    pub session: String,
+    pub server: String,
+    /// The member version the session lives on.
+    pub version: String,
+    /// The upstream's session id; empty for a member that keeps no sessions.
+    pub upstream: String,
+    /// The protocol revision the member agreed to for it.
+    pub protocol: String,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateGrant {
     pub subscription: String,
@@ -582,6 +599,26 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<HourlyCount>, StoreError> {
         self.backend.hourly(column, server, subscription, since).await
+    }
+
+    /// Records a member's upstream session unless another replica recorded
+    /// one first; what is stored wins (the caller ends its own if it lost).
+    pub async fn open_member_session(&self, member: &MemberSession) -> Result<MemberSession, StoreError> {
+        self.backend.open_member_session(member).await
+    }
+
+    pub async fn member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError> {
+        self.backend.member_sessions(session).await
+    }
+
+    /// Forgets a session's members, returning them (to be ended upstream).
+    pub async fn end_member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError> {
+        self.backend.end_member_sessions(session).await
+    }
+
+    /// Drops member sessions opened before `older_than` (a later use opens a new one).
+    pub async fn prune_member_sessions(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.backend.prune_member_sessions(older_than).await
     }
 
     pub async fn append_audit(&self, actor: &str, action: &str, resource: &str) -> Result<(), StoreError> {

@@ -30,7 +30,7 @@ pub(super) async fn check_references(tx: &mut dyn WriteTx, key: &Key, body: &Val
                     return Err(StoreError::Invalid { field: format!("versions[{i}]"), reason });
                 }
             }
-            Ok(())
+            check_tool_prefix(tx, key, &spec).await
         }
         Kind::Subscription => {
             let spec: SubscriptionSpec = serde_json::from_value(body.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -49,6 +49,28 @@ pub(super) async fn check_references(tx: &mut dyn WriteTx, key: &Key, body: &Val
         }
         Kind::Server | Kind::AuthorizationServer | Kind::PortalUser => Ok(()),
     }
+}
+
+/// On a product's endpoint each member's prefix names it: no two members
+/// of a product share one (two without a prefix included).
+async fn check_tool_prefix(tx: &mut dyn WriteTx, key: &Key, spec: &ProductServerSpec) -> Result<(), StoreError> {
+    let prefix = spec.naming(&key.name).prefix;
+    for other in tx.referring(Referring::ProductServersOfProduct, &key.parent).await? {
+        if other.key.name == key.name {
+            continue;
+        }
+        let other_spec: ProductServerSpec = decode(&other)?;
+        if other_spec.naming(&other.key.name).prefix == prefix {
+            let message = format!(
+                "tool prefix {prefix:?} of products/{product}/servers/{server} is already the prefix of products/{product}/servers/{other}; set a different tool_prefix on one of them",
+                product = key.parent,
+                server = key.name,
+                other = other.key.name,
+            );
+            return Err(StoreError::Invalid { field: "tool_prefix".into(), reason: Reason::Malformed { message } });
+        }
+    }
+    Ok(())
 }
 
 async fn check_subscriptions_limit(tx: &mut dyn WriteTx, product: &str, row: &Row) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@
 
 use super::backend::{hour_of, split, Backend, ChangesPage, Referring, Row, StoredKeys, WriteTx};
 use super::changes::WeakWaker;
-use super::{AnalyticsQuery, AuditEntry, CallQuery, HourlyColumn, HourlyCount, ListQuery, RateGrant, StoreError};
+use super::{AnalyticsQuery, AuditEntry, CallQuery, HourlyColumn, HourlyCount, ListQuery, MemberSession, RateGrant, StoreError};
 use crate::model::calls::{latency_bucket, CallRecord, CallStatus, GroupBy, GroupCount, BUCKETS};
 use crate::model::{Key, Kind};
 use async_trait::async_trait;
@@ -97,7 +97,23 @@ macro_rules! decode_call {
             cost: r.try_get("cost")?,
             trace_id: r.try_get("trace_id")?,
             policy_rule: r.try_get("policy_rule")?,
+            endpoint: r.try_get("endpoint")?,
             tool_refused: false,
+        })
+    }};
+}
+
+/// A `member_sessions` row.
+macro_rules! decode_member {
+    ($row:expr) => {{
+        let r = &$row;
+        Ok::<MemberSession, StoreError>(MemberSession {
+            session: r.try_get("session")?,
+            server: r.try_get("server")?,
+            version: r.try_get("version")?,
+            upstream: r.try_get("upstream")?,
+            protocol: r.try_get("protocol")?,
+            created_at: r.try_get("created_at")?,
         })
     }};
 }
@@ -370,10 +386,13 @@ enum Cube {
     SubscriptionTools,
     /// subscription, server, client: one subscription's calls by client.
     SubscriptionClients,
+    /// server, product, subscription, endpoint: grouping by endpoint, of
+    /// every subscription or one.
+    Endpoints,
 }
 
 impl Cube {
-    const ALL: [Cube; 5] = [Cube::Service, Cube::Subscribers, Cube::Clients, Cube::SubscriptionTools, Cube::SubscriptionClients];
+    const ALL: [Cube; 6] = [Cube::Service, Cube::Subscribers, Cube::Clients, Cube::SubscriptionTools, Cube::SubscriptionClients, Cube::Endpoints];
 
     fn code(self) -> &'static str {
         match self {
@@ -382,12 +401,14 @@ impl Cube {
             Cube::Clients => "clients",
             Cube::SubscriptionTools => "subscription_tools",
             Cube::SubscriptionClients => "subscription_clients",
+            Cube::Endpoints => "endpoints",
         }
     }
 
     /// The cube that answers a query grouped by `group_by`, filtered (or not) by subscription.
     fn answering(group_by: GroupBy, by_subscription: bool) -> Cube {
         match (by_subscription, group_by) {
+            (_, GroupBy::Endpoint) => Cube::Endpoints,
             (true, GroupBy::Client) => Cube::SubscriptionClients,
             (true, _) => Cube::SubscriptionTools,
             (false, GroupBy::Subscription) => Cube::Subscribers,
@@ -399,12 +420,13 @@ impl Cube {
     /// A call's key in this cube.
     fn key(self, call: &CallRecord) -> RollupKey {
         let keep = |kept: bool, value: &str| if kept { value.to_string() } else { String::new() };
-        let (version, product, subscription, tool, client) = match self {
-            Cube::Service => (true, true, false, true, false),
-            Cube::Subscribers => (false, true, true, false, false),
-            Cube::Clients => (false, false, false, false, true),
-            Cube::SubscriptionTools => (true, true, true, true, false),
-            Cube::SubscriptionClients => (false, false, true, false, true),
+        let (version, product, subscription, tool, client, endpoint) = match self {
+            Cube::Service => (true, true, false, true, false, false),
+            Cube::Subscribers => (false, true, true, false, false, false),
+            Cube::Clients => (false, false, false, false, true, false),
+            Cube::SubscriptionTools => (true, true, true, true, false, false),
+            Cube::SubscriptionClients => (false, false, true, false, true, false),
+            Cube::Endpoints => (false, true, true, false, false, true),
         };
         RollupKey {
             cube: self,
@@ -415,6 +437,7 @@ impl Cube {
             subscription: keep(subscription, call.subscription.as_deref().unwrap_or_default()),
             tool: keep(tool, call.tool_group()),
             client_name: keep(client, call.client_name.as_deref().unwrap_or_default()),
+            endpoint: keep(endpoint, call.endpoint.as_deref().unwrap_or_default()),
         }
     }
 }
@@ -430,6 +453,7 @@ struct RollupKey {
     subscription: String,
     tool: String,
     client_name: String,
+    endpoint: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -482,7 +506,7 @@ macro_rules! decode_group_count {
 }
 
 const CALL_COLUMNS: &str = "time, subscription, product, server, version, tool, client_name, client_version, session_id, \
-     duration_ms, status, error_type, error_message, arguments, result, cost, trace_id, policy_rule";
+     duration_ms, status, error_type, error_message, arguments, result, cost, trace_id, policy_rule, endpoint";
 
 /// Filters of an analytics query, as SQL and the values to bind.
 fn analytics_filters(query: &AnalyticsQuery) -> (String, Vec<String>) {
@@ -787,17 +811,17 @@ impl Backend for SqlBackend {
         let call_sql: Vec<String> = calls
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                let row = format!("({})", ["?"; 19].join(", "));
+                let row = format!("({})", ["?"; 20].join(", "));
                 self.sql(&format!("INSERT INTO calls ({CALL_COLUMNS}, bucket) VALUES {}", vec![row; chunk.len()].join(", "))).into_owned()
             })
             .collect();
         let rollup_sql: Vec<String> = rollups
             .chunks(ROLLUPS_PER_STATEMENT)
             .map(|chunk| {
-                let row = format!("({})", vec!["?"; 11 + BUCKETS].join(", "));
+                let row = format!("({})", vec!["?"; 12 + BUCKETS].join(", "));
                 self.sql(&format!(
-                    "INSERT INTO call_rollups (cube, hour, server, version, product, subscription, tool, client_name, calls, errors, cost, {}) \
-                     VALUES {} ON CONFLICT (cube, hour, server, version, product, subscription, tool, client_name) DO UPDATE SET \
+                    "INSERT INTO call_rollups (cube, hour, server, version, product, subscription, tool, client_name, endpoint, calls, errors, cost, {}) \
+                     VALUES {} ON CONFLICT (cube, hour, server, version, product, subscription, tool, client_name, endpoint) DO UPDATE SET \
                      calls = call_rollups.calls + excluded.calls, errors = call_rollups.errors + excluded.errors, cost = call_rollups.cost + excluded.cost, {}",
                     bucket_columns(|i| format!("b{i}")),
                     vec![row; chunk.len()].join(", "),
@@ -833,6 +857,7 @@ impl Backend for SqlBackend {
                         .bind(call.cost)
                         .bind(&call.trace_id)
                         .bind(&call.policy_rule)
+                        .bind(&call.endpoint)
                         .bind(latency_bucket(call.duration_ms) as i64);
                 }
                 query.execute(&mut *conn).await?;
@@ -849,6 +874,7 @@ impl Backend for SqlBackend {
                         .bind(&key.subscription)
                         .bind(&key.tool)
                         .bind(&key.client_name)
+                        .bind(&key.endpoint)
                         .bind(sums.calls)
                         .bind(sums.errors)
                         .bind(sums.cost);
@@ -970,6 +996,54 @@ impl Backend for SqlBackend {
                 })
                 .collect()
         })
+    }
+
+    async fn open_member_session(&self, member: &MemberSession) -> Result<MemberSession, StoreError> {
+        let insert = self
+            .sql("INSERT INTO member_sessions (session, server, version, upstream, protocol, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session, server) DO NOTHING")
+            .into_owned();
+        let read = self
+            .sql("SELECT session, server, version, upstream, protocol, created_at FROM member_sessions WHERE session = ? AND server = ?")
+            .into_owned();
+        with_pool!(self, |pool| {
+            sqlx::query(&insert)
+                .bind(&member.session)
+                .bind(&member.server)
+                .bind(&member.version)
+                .bind(&member.upstream)
+                .bind(&member.protocol)
+                .bind(member.created_at)
+                .execute(pool)
+                .await?;
+            let row = sqlx::query(&read).bind(&member.session).bind(&member.server).fetch_one(pool).await?;
+            decode_member!(row)
+        })
+    }
+
+    async fn member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError> {
+        let sql = self
+            .sql("SELECT session, server, version, upstream, protocol, created_at FROM member_sessions WHERE session = ? ORDER BY server")
+            .into_owned();
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(&sql).bind(session).fetch_all(pool).await?;
+            rows.iter().map(|row| decode_member!(row)).collect()
+        })
+    }
+
+    async fn end_member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError> {
+        let sql =
+            self.sql("DELETE FROM member_sessions WHERE session = ? RETURNING session, server, version, upstream, protocol, created_at").into_owned();
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(&sql).bind(session).fetch_all(pool).await?;
+            let mut members = rows.iter().map(|row| decode_member!(row)).collect::<Result<Vec<_>, StoreError>>()?;
+            members.sort_by(|a, b| a.server.cmp(&b.server));
+            Ok(members)
+        })
+    }
+
+    async fn prune_member_sessions(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
+        let sql = self.sql("DELETE FROM member_sessions WHERE created_at < ?").into_owned();
+        with_pool!(self, |pool| Ok(sqlx::query(&sql).bind(older_than).execute(pool).await?.rows_affected()))
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -188,6 +188,10 @@ async fn write_before_response(mut writer: Writer, mut jobs: mpsc::Receiver<Job>
 
 async fn prune(store: &DynStore, retention: &Retention) {
     let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention.max_age).unwrap_or(chrono::Duration::days(30));
+    // A product endpoint's member sessions last a day; a later use opens a new one.
+    if let Err(err) = store.prune_member_sessions(chrono::Utc::now() - chrono::Duration::hours(24)).await {
+        tracing::warn!(error = %err, "pruning member sessions failed");
+    }
     if let Err(err) = store.prune_calls(cutoff, retention.max_rows).await {
         tracing::warn!(error = %err, "pruning the call log failed");
     }

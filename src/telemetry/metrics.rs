@@ -85,6 +85,8 @@ pub struct Metrics {
     dropped: Counter<u64>,
     unapproved: Counter<u64>,
     policy: Counter<u64>,
+    member_failures: Counter<u64>,
+    names_left_out: Counter<u64>,
 }
 
 impl Metrics {
@@ -118,6 +120,14 @@ impl Metrics {
             policy: meter
                 .u64_counter("mcpgate.gateway.policy.refusals")
                 .with_description("Calls a policy rule refused or throttled, and rules whose condition could not be evaluated, per rule")
+                .build(),
+            member_failures: meter
+                .u64_counter("mcpgate.gateway.member.failures")
+                .with_description("A product endpoint's member servers left out of an answer: failed, timed out, or unsupported")
+                .build(),
+            names_left_out: meter
+                .u64_counter("mcpgate.gateway.member.names_left_out")
+                .with_description("Tools and prompts a product endpoint left out of a list: names clients reject, or taken by another member")
                 .build(),
         }
     }
@@ -194,6 +204,29 @@ impl Metrics {
             KeyValue::new("mcpgate.version", version.to_string()),
         ];
         self.unapproved.add(count, &attributes);
+    }
+
+    /// A member left out of a product endpoint's answer to `method`;
+    /// `reason`: `timeout`, `upstream_unavailable`, `unsupported`, … (a known set).
+    pub fn record_member_failure(&self, product: &str, server: &str, method: &str, reason: &'static str) {
+        let attributes = [
+            KeyValue::new("mcpgate.product", product.to_string()),
+            KeyValue::new("mcpgate.server", server.to_string()),
+            KeyValue::new("mcp.method.name", method_label(method)),
+            KeyValue::new("reason", reason),
+        ];
+        self.member_failures.add(1, &attributes);
+    }
+
+    /// Names of a member a product endpoint left out of a list; `reason`:
+    /// `rejected_name` or `collision`.
+    pub fn record_names_left_out(&self, product: &str, server: &str, reason: &'static str, count: u64) {
+        let attributes = [
+            KeyValue::new("mcpgate.product", product.to_string()),
+            KeyValue::new("mcpgate.server", server.to_string()),
+            KeyValue::new("reason", reason),
+        ];
+        self.names_left_out.add(count, &attributes);
     }
 
     pub fn record_dropped(&self, signal: &'static str) {

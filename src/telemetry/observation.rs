@@ -67,6 +67,9 @@ pub struct CallContext {
     pub server_port: Option<u16>,
     /// HTTP version of the client's request: `1.1`, `2`.
     pub http_version: &'static str,
+    /// A product's endpoint (`/products/{product}/mcp`) the request came
+    /// through, `server` being the member that answered; none for `/mcp/{server}`.
+    pub endpoint: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

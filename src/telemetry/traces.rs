@@ -72,6 +72,9 @@ pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
     optional("gen_ai.tool.call.arguments", observation.arguments.as_ref());
     optional("gen_ai.tool.call.result", observation.result.as_ref());
     optional("mcpgate.tools.unapproved", observation.unapproved_tools.as_ref());
+    if let Some(endpoint) = &ctx.endpoint {
+        attributes.push(KeyValue::new("mcpgate.endpoint", endpoint.to_string()));
+    }
     if let Some(port) = ctx.client_port {
         attributes.push(KeyValue::new("client.port", i64::from(port)));
     }

@@ -3,7 +3,9 @@
 //! which tools exist (metric labels, approved manifests); the management API
 //! to show the live manifest (the Terraform data source `mcp_server_tools`).
 //! One short session: initialize, initialized, `tools/list` page by page,
-//! DELETE; over Streamable HTTP, or over a legacy HTTP+SSE bridge. `credentials.rs`: the tokens the gateway presents
+//! DELETE; over Streamable HTTP, or over a legacy HTTP+SSE bridge. A
+//! [`Conversation`] is that client at the message level, which a product's
+//! endpoint also uses to speak to its member servers. `credentials.rs`: the tokens the gateway presents
 //! to backends that use the OAuth client-credentials grant.
 
 pub mod credentials;
@@ -20,9 +22,11 @@ const MAX_PAGES: usize = 50;
 const SESSION_HEADER: &str = "mcp-session-id";
 
 #[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
+pub enum UpstreamError {
     #[error("the MCP server is unreachable: {0}")]
     Unreachable(String),
+    #[error("the MCP server did not answer in time")]
+    Timeout,
     #[error("the MCP server answered HTTP {0}")]
     Status(u16),
     #[error("the MCP server's answer is not what MCP says: {0}")]
@@ -35,8 +39,19 @@ pub enum ManifestError {
     Credentials(#[from] credentials::CredentialsError),
 }
 
+impl UpstreamError {
+    /// The call log's and metrics' word for it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Legacy(err) => err.error_type(),
+            _ => "upstream_unavailable",
+        }
+    }
+}
+
 /// The JSON-RPC message answering request `id` in a JSON or SSE body.
-fn answer(content_type: &str, body: &str, id: u64) -> Option<Value> {
+fn answer(content_type: &str, body: &str, id: &Value) -> Option<Value> {
     let candidates: Vec<Value> = if content_type.starts_with("text/event-stream") {
         crate::mcp::sse::events(body.as_bytes()).iter().filter_map(|event| serde_json::from_str(&event.data).ok()).collect()
     } else {
@@ -46,7 +61,7 @@ fn answer(content_type: &str, body: &str, id: u64) -> Option<Value> {
             Err(_) => Vec::new(),
         }
     };
-    candidates.into_iter().find(|m| m.get("id") == Some(&json!(id)))
+    candidates.into_iter().find(|m| m.get("id") == Some(id))
 }
 
 /// How mcpgate reaches upstreams on its own behalf: the HTTP client for
@@ -65,100 +80,183 @@ impl UpstreamClient {
     }
 }
 
-struct Session<'a> {
+/// What mcpgate says of itself, or of the client it speaks for, in `initialize`.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub protocol_version: String,
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for ClientInfo {
+    fn default() -> Self {
+        ClientInfo { protocol_version: PROTOCOL_VERSION.into(), name: "mcpgate".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+/// One conversation with a version's MCP server over Streamable HTTP (or a
+/// legacy bridge): JSON-RPC messages out, their answers back, the session
+/// id the server gave kept for the messages after.
+pub struct Conversation<'a> {
     client: &'a reqwest::Client,
-    url: &'a str,
+    url: String,
     headers: HeaderMap,
     timeout: Duration,
     /// Legacy HTTP+SSE backends: the bridge the session's messages go over.
     bridge: Option<legacy_sse::Bridge>,
+    next_id: u64,
 }
 
 /// The result of a JSON-RPC answer, or its error.
-fn result_of(reply: Value) -> Result<Option<Value>, ManifestError> {
+fn result_of(reply: Value) -> Result<Option<Value>, UpstreamError> {
     if let Some(error) = reply.get("error") {
-        return Err(ManifestError::Rpc(error.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string()));
+        return Err(UpstreamError::Rpc(error.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string()));
     }
     Ok(reply.get("result").cloned())
 }
 
-impl Session<'_> {
-    async fn post(&mut self, message: Value) -> Result<Option<Value>, ManifestError> {
+impl<'a> Conversation<'a> {
+    /// A conversation with `version`'s server, in the session `session`
+    /// when one is given (a legacy backend opens a bridge of its own).
+    pub async fn open(
+        upstream: &'a UpstreamClient,
+        version: &VersionSpec,
+        timeout: Duration,
+        session: Option<&str>,
+    ) -> Result<Conversation<'a>, UpstreamError> {
+        let client = &upstream.http;
+        let url = version.backend_url.clone().unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
+        headers.insert("mcp-protocol-version", HeaderValue::from_static(PROTOCOL_VERSION));
+        for (name, value) in &version.backend_headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                headers.insert(name, value);
+            }
+        }
+        if let Some(credentials) = &version.client_credentials {
+            headers.insert(reqwest::header::AUTHORIZATION, upstream.tokens.authorization(credentials).await?);
+        }
+        if let Some(value) = session.filter(|s| !s.is_empty()).and_then(|s| HeaderValue::from_str(s).ok()) {
+            headers.insert(SESSION_HEADER, value);
+        }
+        let bridge = match version.transport {
+            crate::model::Transport::Sse => Some(legacy_sse::Bridge::open(client, &url, headers.clone(), timeout).await?),
+            crate::model::Transport::StreamableHttp => None,
+        };
+        Ok(Conversation { client, url, headers, timeout, bridge, next_id: 1 })
+    }
+
+    /// The session the server gave, if it keeps sessions.
+    pub fn session_id(&self) -> Option<&str> {
+        self.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+    }
+
+    /// Sets the protocol revision later requests announce.
+    pub fn use_protocol(&mut self, protocol: &str) {
+        if let Ok(value) = HeaderValue::from_str(protocol) {
+            self.headers.insert("mcp-protocol-version", value);
+        }
+    }
+
+    /// `initialize` and `notifications/initialized`: the server's initialize result.
+    pub async fn initialize(&mut self, client: &ClientInfo) -> Result<Value, UpstreamError> {
+        let params = json!({ "protocolVersion": client.protocol_version, "capabilities": {},
+                             "clientInfo": { "name": client.name, "version": client.version } });
+        let result = self.request("initialize", params).await?;
+        if let Some(protocol) = result.get("protocolVersion").and_then(Value::as_str).map(str::to_string) {
+            self.use_protocol(&protocol);
+        }
+        self.notify("notifications/initialized").await?;
+        Ok(result)
+    }
+
+    /// A request: its result, or the error the server answered.
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+        let reply = self.exchange(method, params).await?;
+        result_of(reply)?.ok_or_else(|| UpstreamError::Protocol(format!("{method} has no result")))
+    }
+
+    /// A request: the server's whole answer (result or error).
+    pub async fn exchange(&mut self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        self.post(message, Some(&id)).await?.ok_or_else(|| UpstreamError::Protocol(format!("no answer to {method}")))
+    }
+
+    pub async fn notify(&mut self, method: &str) -> Result<(), UpstreamError> {
+        self.post(json!({ "jsonrpc": "2.0", "method": method }), None).await.map(drop)
+    }
+
+    async fn post(&mut self, message: Value, id: Option<&Value>) -> Result<Option<Value>, UpstreamError> {
         if let Some(bridge) = &self.bridge {
             let replies = bridge.exchange(self.client, self.headers.clone(), std::slice::from_ref(&message), self.timeout).await?;
-            return match replies.into_iter().next() {
-                Some(reply) => result_of(reply),
-                None => Ok(None),
-            };
+            return Ok(replies.into_iter().next());
         }
-        let id = message.get("id").and_then(Value::as_u64);
-        let request = self.client.post(self.url).headers(self.headers.clone()).timeout(self.timeout).json(&message);
-        let response = request.send().await.map_err(|e| ManifestError::Unreachable(e.to_string()))?;
+        let request = self.client.post(&self.url).headers(self.headers.clone()).timeout(self.timeout).json(&message);
+        let response =
+            request.send().await.map_err(|e| if e.is_timeout() { UpstreamError::Timeout } else { UpstreamError::Unreachable(e.to_string()) })?;
         if !response.status().is_success() {
-            return Err(ManifestError::Status(response.status().as_u16()));
+            return Err(UpstreamError::Status(response.status().as_u16()));
         }
         if let Some(session) = response.headers().get(SESSION_HEADER).cloned() {
             self.headers.insert(SESSION_HEADER, session);
         }
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
-        let body = response.text().await.map_err(|e| ManifestError::Unreachable(e.to_string()))?;
+        let body =
+            response.text().await.map_err(|e| if e.is_timeout() { UpstreamError::Timeout } else { UpstreamError::Unreachable(e.to_string()) })?;
         let Some(id) = id else { return Ok(None) };
-        let reply = answer(&content_type, &body, id).ok_or_else(|| ManifestError::Protocol(format!("no answer to request {id}")))?;
-        result_of(reply)
+        answer(&content_type, &body, id).map(Some).ok_or_else(|| UpstreamError::Protocol(format!("no answer to request {id}")))
+    }
+
+    /// The server's own stream of messages (`GET`), in this conversation's
+    /// session; no timeout, for it lasts as long as the session is followed.
+    pub async fn listen(&self) -> Result<reqwest::Response, UpstreamError> {
+        let mut headers = self.headers.clone();
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        let response = self.client.get(&self.url).headers(headers).send().await.map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(UpstreamError::Status(response.status().as_u16()));
+        }
+        Ok(response)
+    }
+
+    /// Ends the session, as a courtesy: a legacy bridge ends when dropped,
+    /// and a server that keeps no sessions has nothing to end.
+    pub async fn end(self) {
+        if self.bridge.is_none() && self.headers.contains_key(SESSION_HEADER) {
+            let _ = self.client.delete(&self.url).headers(self.headers.clone()).timeout(self.timeout).send().await;
+        }
     }
 }
 
 /// The tools `version`'s upstream offers now, every page of them.
-pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, ManifestError> {
+pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, UpstreamError> {
     if let Some(openapi) = &version.openapi {
         // A REST API's tools are its document's operations: nothing to ask.
         return openapi
             .import()
             .map(|api| api.tools())
-            .map_err(|problems| ManifestError::Protocol(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
+            .map_err(|problems| UpstreamError::Protocol(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
     }
-    let client = &upstream.http;
-    let url = version.backend_url.as_deref().unwrap_or_default();
-    let mut headers = HeaderMap::new();
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
-    headers.insert("mcp-protocol-version", HeaderValue::from_static(PROTOCOL_VERSION));
-    for (name, value) in &version.backend_headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-            headers.insert(name, value);
-        }
-    }
-    if let Some(credentials) = &version.client_credentials {
-        headers.insert(reqwest::header::AUTHORIZATION, upstream.tokens.authorization(credentials).await?);
-    }
-    let bridge = match version.transport {
-        crate::model::Transport::Sse => Some(legacy_sse::Bridge::open(client, url, headers.clone(), timeout).await?),
-        crate::model::Transport::StreamableHttp => None,
-    };
-    let mut session = Session { client, url, headers, timeout, bridge };
-    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": { "name": "mcpgate", "version": env!("CARGO_PKG_VERSION") } } });
-    session.post(initialize).await?;
-    session.post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).await?;
+    let mut conversation = Conversation::open(upstream, version, timeout, None).await?;
+    conversation.initialize(&ClientInfo::default()).await?;
     let mut tools = Vec::new();
     let mut cursor: Option<String> = None;
-    for page in 0..MAX_PAGES {
+    for _ in 0..MAX_PAGES {
         let params = match &cursor {
             Some(cursor) => json!({ "cursor": cursor }),
             None => json!({}),
         };
-        let result = session.post(json!({ "jsonrpc": "2.0", "id": 2 + page as u64, "method": "tools/list", "params": params })).await?;
-        let result = result.ok_or_else(|| ManifestError::Protocol("tools/list has no result".into()))?;
+        let result = conversation.request("tools/list", params).await?;
         tools.extend(result.get("tools").and_then(Value::as_array).cloned().unwrap_or_default());
         cursor = result.get("nextCursor").and_then(Value::as_str).map(str::to_string);
         if cursor.is_none() {
             break;
         }
     }
-    // Ending the session is a courtesy: the manifest is known either way
-    // (a legacy bridge ends when it is dropped).
-    if session.bridge.is_none() && session.headers.contains_key(SESSION_HEADER) {
-        let _ = client.delete(url).headers(session.headers.clone()).timeout(timeout).send().await;
-    }
+    conversation.end().await;
     Ok(tools)
 }
 
@@ -169,8 +267,8 @@ mod tests {
     #[test]
     fn answers_are_found_in_json_and_sse_bodies() {
         let sse = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}\n\n";
-        assert_eq!(answer("text/event-stream", sse, 2).unwrap()["result"], json!({ "tools": [] }));
-        assert_eq!(answer("application/json", r#"{"jsonrpc":"2.0","id":1,"result":{}}"#, 1).unwrap()["id"], 1);
-        assert!(answer("application/json", "not json", 1).is_none());
+        assert_eq!(answer("text/event-stream", sse, &json!(2)).unwrap()["result"], json!({ "tools": [] }));
+        assert_eq!(answer("application/json", r#"{"jsonrpc":"2.0","id":1,"result":{}}"#, &json!(1)).unwrap()["id"], 1);
+        assert!(answer("application/json", "not json", &json!(1)).is_none());
     }
 }

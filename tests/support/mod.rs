@@ -6,6 +6,7 @@ pub mod browser;
 pub mod cluster;
 pub mod docs;
 pub mod engines;
+pub mod kb;
 pub mod oauth;
 pub mod otlp;
 pub mod rest;
