@@ -89,6 +89,33 @@ async fn one_admin_and_three_gateways_on_postgres_and_redis() {
     let after = on_a.call(3, "echo", json!({ "message": "too late" })).await;
     assert!(after.status.is_client_error(), "the upstream forgot the session: {}", after.status);
 
+    // A product endpoint's session: initialized on A, its member session
+    // opened on B (kept in the store), used on C and A, ended on C.
+    let product = |i: usize| format!("{}/products/gold/mcp", cluster.gateways[i].gateway_url.as_deref().unwrap());
+    let mut on_a = RawMcp::new(product(0), Some(&alice));
+    assert_eq!(on_a.initialize().await.status, StatusCode::OK);
+    let mut elsewhere = [RawMcp::new(product(1), Some(&alice)), RawMcp::new(product(2), Some(&alice))];
+    for mcp in &mut elsewhere {
+        mcp.session.clone_from(&on_a.session);
+    }
+    for (i, mcp) in elsewhere.iter().enumerate() {
+        let echoed = mcp.call(10 + i as u64, "everything__echo", json!({ "message": "one session" })).await;
+        assert_eq!(echoed.first()["result"]["content"][0]["text"], "Echo: one session", "{:?}", echoed.messages);
+    }
+    let listed = on_a.post(json!({ "jsonrpc": "2.0", "id": 12, "method": "tools/list" })).await.first();
+    assert!(listed["result"]["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == "everything__echo")), "{listed}");
+    let ended = elsewhere[1]
+        .client
+        .delete(product(2))
+        .header("x-subscription-key", &alice)
+        .header("mcp-session-id", on_a.session.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    let after = elsewhere[1].call(13, "everything__echo", json!({ "message": "too late" })).await;
+    assert_eq!(after.status, StatusCode::NOT_FOUND, "an ended session opens nothing again");
+
     // A quota of 50, 200 concurrent callers over three replicas: exactly 50.
     let carol = cluster.create("subscriptions/carol", json!({ "product": "metered" })).await["primary_key"].as_str().unwrap().to_string();
     for gateway in &cluster.gateways {

@@ -100,7 +100,7 @@ async fn names_collide_at_write_time_and_aliases_rename() {
         stack.api.put("products/support/servers/kb", json!({ "tool_prefix": "k__b", "tool_aliases": { "lookup.article": "lookup article" } })).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
     let fields: Vec<&str> = bad.body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
-    assert_eq!(fields, ["tool_prefix", "tool_aliases[\"lookup.article\"]"]);
+    assert_eq!(fields, ["tool_prefix", "tool_aliases.lookup.article"]);
 
     let renamed =
         stack.api.put("products/support/servers/kb", json!({ "tool_prefix": "", "tool_aliases": { "lookup.article": "lookup_article" } })).await;

@@ -468,3 +468,78 @@ fn tool_drift_shows_in_the_plan_and_the_gateway_hides_the_changed_tool() {
     apply(&workspace, &[]);
     mcpgate.assert_empty();
 }
+
+fn naming_config(url: &str, aliases: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "mcp_server" "dictionary" {{
+  name = "dictionary"
+}}
+
+resource "mcp_server_version" "v1" {{
+  server      = mcp_server.dictionary.name
+  name        = "v1"
+  backend_url = "{url}"
+}}
+
+resource "mcp_product" "words" {{
+  name  = "words"
+  state = "published"
+}}
+
+resource "mcp_product_server" "dictionary" {{
+  product     = mcp_product.words.name
+  server      = mcp_server_version.v1.server
+  tool_prefix = "dict"
+{aliases}}}
+
+resource "mcp_subscription" "alice" {{
+  name    = "alice"
+  product = mcp_product.words.name
+}}
+
+output "alice_key" {{
+  value     = mcp_subscription.alice.primary_key
+  sensitive = true
+}}
+"#
+    )
+}
+
+#[test]
+fn the_plan_warns_about_tools_a_product_endpoint_would_leave_out() {
+    if !support::available(&[support::Need::Terraform]) {
+        return;
+    }
+    let mcpgate = Mcpgate::start();
+    let runtime = runtime();
+    let upstream = ToolUpstream::start(&[("echo", "Echoes the message"), ("lookup.word", "Looks a word up")]);
+    let workspace = Workspace::new(&mcpgate);
+    workspace.write(&[("main.tf", &naming_config(&upstream.url, ""))]);
+    apply(&workspace, &[]);
+    let (code, plan) = workspace.plan_exit_code();
+    assert_eq!(code, 0, "{plan}");
+    assert!(plan.contains("Warning: Tools of dictionary/v1 left out of product words's endpoint"), "{plan}");
+    assert!(plan.contains("lookup.word (as dict__lookup.word)"), "{plan}");
+
+    // An alias fixes it: no warning, and the tool is on the endpoint under its new name.
+    workspace.write(&[("main.tf", &naming_config(&upstream.url, "  tool_aliases = { \"lookup.word\" = \"lookup_word\" }\n"))]);
+    apply(&workspace, &[]);
+    let (code, plan) = workspace.plan_exit_code();
+    assert_eq!(code, 0, "{plan}");
+    assert!(!plan.contains("left out"), "{plan}");
+    let key = output_json(&workspace, "alice_key").as_str().unwrap().to_string();
+    let (names, called) = runtime.block_on(async {
+        let mut mcp = RawMcp::new(format!("{}/products/words/mcp", mcpgate.gateway_url), Some(&key));
+        mcp.initialize().await;
+        let listed = mcp.post(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })).await.first();
+        let names: Vec<String> = listed["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+        (names, mcp.call(2, "dict__lookup_word", json!({ "message": "hi" })).await.first())
+    });
+    assert_eq!(names, ["dict__echo", "dict__lookup_word"]);
+    assert_eq!(called["result"]["content"][0]["text"], "lookup.word: hi", "{called}");
+
+    workspace.write(&[("main.tf", PROVIDER)]);
+    apply(&workspace, &[]);
+    mcpgate.assert_empty();
+}

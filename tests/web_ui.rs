@@ -78,6 +78,8 @@ fn a_consumer_subscribes_an_operator_approves_and_the_consumer_sees_the_key_once
         let tools = browser.text("ul.tools").await;
         assert!(tools.contains("forecast") && tools.contains("radar"), "{tools}");
         assert!(!tools.contains("admin-reset"), "a tool the product does not allow is not listed: {tools}");
+        assert!(tools.contains("weather__forecast"), "the product endpoint comes first, with its names: {tools}");
+        assert!(browser.text(".product-endpoint").await.contains(&format!("{gateway}/products/forecasts/mcp")));
         assert!(tools.contains("<script>document.title='pwned'</script>"), "the hostile description shows as text: {tools}");
         assert_eq!(browser.client.title().await.expect("title"), "Forecasts · mcpgate", "no script from the description ran");
         assert_eq!(browser.count("main script, main img").await, 0, "no element came out of the description");
@@ -107,12 +109,22 @@ fn a_consumer_subscribes_an_operator_approves_and_the_consumer_sees_the_key_once
         browser.click("button.new-key").await;
         let key = browser.text("#subscription-key").await;
         assert!(key.starts_with("mcpk_"), "{key}");
-        assert!(browser.source().await.contains(&format!("X-Subscription-Key: {key}")), "snippets carry the key");
+        let source = browser.source().await;
+        assert!(source.contains(&format!("X-Subscription-Key: {key}")), "snippets carry the key");
+        assert!(
+            source.contains(&format!("claude mcp add --transport http forecasts {gateway}/products/forecasts/mcp")),
+            "the product endpoint first"
+        );
         browser.screenshot("portal-key").await;
         browser.goto(&format!("{admin}/portal/subscriptions")).await;
         assert!(!browser.source().await.contains(&key), "the key is not rendered a second time");
 
         // Real MCP calls through the gateway with that key.
+        let federated = support::rmcp_client(&format!("{gateway}/products/forecasts/mcp"), &key).await;
+        let mut names: Vec<String> = federated.list_all_tools().await.expect("tools/list").into_iter().map(|t| t.name.to_string()).collect();
+        names.sort();
+        assert_eq!(names, ["weather__forecast", "weather__radar"], "the product endpoint the portal shows");
+        federated.cancel().await.expect("rmcp closes");
         let client = support::rmcp_client(&format!("{gateway}/mcp/weather"), &key).await;
         let mut listed: Vec<String> = client.list_all_tools().await.expect("tools/list").into_iter().map(|t| t.name.to_string()).collect();
         listed.sort();

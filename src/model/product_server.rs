@@ -70,12 +70,12 @@ impl ProductServerSpec {
         }
         errors.check("tool_aliases", rules::max_entries(self.tool_aliases.len(), federation::MAX_ALIASES));
         for (upstream, exposed) in self.tool_aliases.iter().take(federation::MAX_ALIASES) {
-            errors.check(format!("tool_aliases[{upstream:?}]"), rules::tool_name(upstream).and_then(|()| federation::alias(exposed)));
+            errors.check(format!("tool_aliases.{upstream}"), rules::tool_name(upstream).and_then(|()| federation::alias(exposed)));
         }
         let mut seen = std::collections::HashSet::new();
         for (upstream, exposed) in &self.tool_aliases {
             if !seen.insert(exposed) {
-                errors.add(format!("tool_aliases[{upstream:?}]"), Reason::NotUnique { value: exposed.clone() });
+                errors.add(format!("tool_aliases.{upstream}"), Reason::NotUnique { value: exposed.clone() });
             }
         }
         if let Some(timeout) = self.list_timeout_ms {

@@ -47,6 +47,7 @@ pub fn definition() -> ResourceDef {
         state_hook: None,
         body_hook: None,
         read_check: None,
+        plan_check: None,
         list: Some(ListDef {
             schema: Schema::new("Lists every authorization server.", Vec::new()),
             collection: |_| Ok("authorization-servers".to_string()),

@@ -100,6 +100,72 @@ fn with_attribute(diagnostic: pb::Diagnostic, attribute: &str) -> pb::Diagnostic
     pb::Diagnostic { attribute: Some(diagnostics::attribute_path(attribute, &[])), ..diagnostic }
 }
 
+/// `mcp_product_server` at plan: tools of the live manifests the
+/// association reaches that the product's endpoint would leave out, for
+/// names clients reject once prefixed (fixed with `tool_aliases`).
+pub fn check_exposed_names<'a>(client: &'a ApiClient, planned: &'a Value) -> BoxFuture<'a, Vec<pb::Diagnostic>> {
+    Box::pin(async move {
+        let (Some(product), Some(server)) = (planned.attr("product").as_str(), planned.attr("server").as_str()) else { return Vec::new() };
+        let prefix = match planned.attr("tool_prefix") {
+            Value::String(prefix) => prefix.clone(),
+            Value::Null => server.to_string(),
+            _ => return Vec::new(),
+        };
+        let aliases = match planned.attr("tool_aliases") {
+            Value::Map(items) => items.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
+            Value::Null => Default::default(),
+            _ => return Vec::new(),
+        };
+        let naming = crate::model::federation::Naming { prefix, aliases };
+        let allow_list = match planned.attr("tools") {
+            Value::Set(items) | Value::List(items) => Some(items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>()),
+            _ => None,
+        };
+        let filter = crate::model::ToolFilter::new(allow_list.as_deref());
+        let mut found = Vec::new();
+        for version in reached_versions(client, server, planned.attr("versions")).await {
+            let Ok(reply) = client.get(&format!("servers/{server}/versions/{version}/tools")).await else { continue };
+            let left_out: Vec<String> = reply.body["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|tool| tool["name"].as_str())
+                .filter(|name| filter.allows(name))
+                .filter_map(|name| match naming.expose(name) {
+                    crate::model::federation::Exposed::Rejected(exposed) => Some(format!("{name} (as {exposed})")),
+                    crate::model::federation::Exposed::Name(_) => None,
+                })
+                .collect();
+            if !left_out.is_empty() {
+                let warning = diagnostics::warning(
+                    format!("Tools of {server}/{version} left out of product {product}'s endpoint"),
+                    format!(
+                        "/products/{product}/mcp leaves out {}: MCP clients accept names of 1-64 letters, digits, '_' and '-'. Rename them with tool_aliases (or a shorter tool_prefix).",
+                        left_out.join(", ")
+                    ),
+                );
+                found.push(with_attribute(warning, "tool_aliases"));
+            }
+        }
+        found
+    })
+}
+
+/// The versions of `server` an association reaches: those it names, else the active ones.
+async fn reached_versions(client: &ApiClient, server: &str, named: &Value) -> Vec<String> {
+    if let Value::Set(named) | Value::List(named) = named {
+        return named.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    }
+    let Ok(reply) = client.get(&format!("servers/{server}/versions")).await else { return Vec::new() };
+    reply.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|version| version["status"] == "active")
+        .filter_map(|version| version["name"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// `mcp_product_server`: the versions it names that are retired or deprecated.
 pub fn check_product_server<'a>(client: &'a ApiClient, state: &'a Value) -> BoxFuture<'a, Vec<pb::Diagnostic>> {
     Box::pin(async move {

@@ -40,6 +40,7 @@ pub fn definition() -> ResourceDef {
         state_hook: None,
         body_hook: None,
         read_check: None,
+        plan_check: None,
         list: Some(ListDef {
             schema: Schema::new("Lists every portal user.", Vec::new()),
             collection: |_| Ok("portal-users".to_string()),

@@ -72,6 +72,7 @@ pub fn definition() -> ResourceDef {
         state_hook: None,
         body_hook: None,
         read_check: None,
+        plan_check: None,
         list: Some(ListDef {
             schema: Schema::new("Lists every product.", Vec::new()),
             collection: |_| Ok("products".to_string()),

@@ -50,6 +50,9 @@ pub struct ResourceDef {
     pub body_hook: Option<fn(&mut serde_json::Map<String, serde_json::Value>)>,
     /// Warnings a refresh raises about the state read (lifecycle, drift).
     pub read_check: Option<ReadCheck>,
+    /// Warnings a plan raises about the planned state, asking mcpgate
+    /// (skipped while the provider is not configured).
+    pub plan_check: Option<ReadCheck>,
     pub list: Option<ListDef>,
 }
 

@@ -40,6 +40,7 @@ pub fn definition() -> ResourceDef {
         state_hook: None,
         body_hook: None,
         read_check: None,
+        plan_check: None,
         list: Some(ListDef {
             schema: Schema::new(
                 "Lists MCP servers, optionally only those carrying every given tag.",

@@ -92,6 +92,7 @@ pub fn definition() -> ResourceDef {
         state_hook: None,
         body_hook: Some(nest_client_secret),
         read_check: Some(super::lifecycle::check_version),
+        plan_check: None,
         list: Some(ListDef {
             schema: Schema::new(
                 "Lists the versions of one MCP server.",

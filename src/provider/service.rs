@@ -496,7 +496,7 @@ impl Provider for ProviderService {
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
-        let result: Result<pb::plan_resource_change::Response, Vec<pb::Diagnostic>> = (|| {
+        let result: Result<pb::plan_resource_change::Response, Vec<pb::Diagnostic>> = async {
             let def = self.resource(&request.type_name)?;
             let ty = def.object_type();
             let prior = decode(request.prior_state.as_ref(), &ty)?;
@@ -504,14 +504,20 @@ impl Provider for ProviderService {
             let config = decode(request.config.as_ref(), &ty)?;
             let (planned, requires_replace) = def.plan(&prior, &proposed, &config);
             let planned_identity = (!planned.is_null()).then(|| identity_data(&def.identity.of(&planned))).flatten();
+            let diagnostics = match (def.plan_check, planned.is_null(), self.client.read().await.clone()) {
+                (Some(check), false, Some(client)) => check(&client, &planned).await,
+                _ => Vec::new(),
+            };
             Ok(pb::plan_resource_change::Response {
                 planned_state: dynamic(&planned),
                 requires_replace,
                 planned_private: request.prior_private.clone(),
                 planned_identity,
+                diagnostics,
                 ..Default::default()
             })
-        })();
+        }
+        .await;
         ok(result.unwrap_or_else(|diagnostics| pb::plan_resource_change::Response { diagnostics, ..Default::default() }))
     }
 

@@ -73,6 +73,7 @@ pub fn definition() -> ResourceDef {
         state_hook: Some(keys_out_of_state),
         body_hook: None,
         read_check: None,
+        plan_check: None,
         list: None,
     }
 }

@@ -163,6 +163,8 @@ impl<'a> Conversation<'a> {
     pub async fn initialize(&mut self, client: &ClientInfo) -> Result<Value, UpstreamError> {
         let params = json!({ "protocolVersion": client.protocol_version, "capabilities": {},
                              "clientInfo": { "name": client.name, "version": client.version } });
+        // Servers refuse a header that disagrees with the body's revision.
+        self.use_protocol(&client.protocol_version);
         let result = self.request("initialize", params).await?;
         if let Some(protocol) = result.get("protocolVersion").and_then(Value::as_str).map(str::to_string) {
             self.use_protocol(&protocol);

@@ -276,6 +276,8 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
         servers.push((server, association, versions, tools));
     }
     let title = product.display_name.clone().unwrap_or_else(|| name.clone());
+    let endpoint = product_endpoint(&web, &name);
+    let federated = federated_tools(&servers);
     let body = html! {
         p { (product.description) }
         @if !product.terms.is_empty() { section.terms { h2 { "Terms of use" } p { (product.terms) } } }
@@ -295,6 +297,12 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
                 button type="submit" id="subscribe" { "Subscribe" }
             },
         }
+        section.server.product-endpoint {
+            h2 { "Product endpoint" }
+            p.meta { "One MCP server with every tool below: " code { (endpoint) } }
+            (layout::snippets(&endpoint, &name, "<your subscription key>"))
+            (tool_list(&federated))
+        }
         @for (server, association, versions, tools) in &servers {
             section.server {
                 h2 { "Server " code { (server) } }
@@ -306,6 +314,41 @@ pub(crate) async fn product(State(web): State<Web>, headers: HeaderMap, Path(nam
         }
     };
     Ok(html(layout::page(&viewer.frame(Area::Portal, &title), body)))
+}
+
+/// A server of a product as its page shows it: the association, its
+/// versions, and the tools it allows (or why they cannot be listed).
+type ServerShown = (String, ProductServerSpec, Vec<(String, VersionSpec)>, Result<Vec<Value>, String>);
+
+fn product_endpoint(web: &Web, product: &str) -> String {
+    format!("{}/products/{product}/mcp", web.gateway_url)
+}
+
+/// The tools of every server as the product's endpoint names them
+/// (`{tool_prefix}__{name}`, aliases applied); names clients would reject
+/// are left out, as the endpoint leaves them out.
+fn federated_tools(servers: &[ServerShown]) -> Result<Vec<Value>, String> {
+    let mut exposed = Vec::new();
+    let mut unavailable = Vec::new();
+    for (server, association, _, tools) in servers {
+        let Ok(tools) = tools else {
+            unavailable.push(server.as_str());
+            continue;
+        };
+        let naming = association.naming(server);
+        for tool in tools {
+            let Some(name) = tool.get("name").and_then(Value::as_str) else { continue };
+            if let crate::model::federation::Exposed::Name(shown) = naming.expose(name) {
+                let mut tool = tool.clone();
+                tool["name"] = Value::String(shown);
+                exposed.push(tool);
+            }
+        }
+    }
+    if exposed.is_empty() && !unavailable.is_empty() {
+        return Err(format!("the servers {} do not answer", unavailable.join(", ")));
+    }
+    Ok(exposed)
 }
 
 /// The per-tool limits of a list of policy rules, as the portal lists them.
@@ -357,7 +400,7 @@ pub(crate) async fn subscribe(
     let body = match (stored.current_state(), revealed.primary) {
         (SubscriptionState::Active, Some(primary)) => html! {
             (layout::notice("ok", "Subscribed."))
-            (layout::key_once(&primary, snippets(&web, &servers, &primary)))
+            (layout::key_once(&primary, snippets(&web, &name, &servers, &primary)))
         },
         _ => html! {
             (layout::notice("info", "Your request was sent. An operator approves it; then get your key under My subscriptions."))
@@ -367,8 +410,12 @@ pub(crate) async fn subscribe(
     Ok(html(layout::page(&viewer.frame(Area::Portal, "Subscription"), body)))
 }
 
-fn snippets(web: &Web, servers: &[(String, ProductServerSpec)], key: &str) -> Markup {
-    html! { @for (server, _) in servers { (layout::snippets(&format!("{}/mcp/{server}", web.gateway_url), server, key)) } }
+/// How to connect with `key`: the product's endpoint first, then each server's own.
+fn snippets(web: &Web, product: &str, servers: &[(String, ProductServerSpec)], key: &str) -> Markup {
+    html! {
+        (layout::snippets(&product_endpoint(web, product), product, key))
+        @for (server, _) in servers { (layout::snippets(&format!("{}/mcp/{server}", web.gateway_url), server, key)) }
+    }
 }
 
 pub(crate) async fn subscriptions(State(web): State<Web>, headers: HeaderMap) -> Result<Response, WebError> {
@@ -419,7 +466,7 @@ pub(crate) async fn new_key(
     let servers = product_servers(&web, &spec.product).await?;
     let body = html! {
         (layout::notice("ok", "Your previous primary key no longer works."))
-        (layout::key_once(&key, snippets(&web, &servers, &key)))
+        (layout::key_once(&key, snippets(&web, &spec.product, &servers, &key)))
     };
     Ok(html(layout::page(&viewer.frame(Area::Portal, "New key"), body)))
 }

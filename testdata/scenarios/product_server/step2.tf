@@ -13,7 +13,10 @@ resource "mcp_product" "this" {
 }
 
 resource "mcp_product_server" "this" {
-  product  = mcp_product.this.name
-  server   = mcp_server.this.name
-  versions = [mcp_server_version.v1.name]
+  product         = mcp_product.this.name
+  server          = mcp_server.this.name
+  versions        = [mcp_server_version.v1.name]
+  tool_prefix     = "bundle"
+  tool_aliases    = { "get.thing" = "get_thing" }
+  list_timeout_ms = 1500
 }
