@@ -58,7 +58,8 @@ struct AnalyticsArgs {
     /// The admin token.
     #[arg(long, env = "MCPGATE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Group calls by tool, version, product, subscription or client.
+    /// Group calls by tool, version, product, subscription, client or
+    /// endpoint (`/mcp/{server}`, or a product's `/products/{product}/mcp`).
     #[arg(long, default_value = "tool")]
     pub group_by: String,
     /// Only this server's calls.

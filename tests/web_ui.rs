@@ -156,6 +156,8 @@ fn a_consumer_subscribes_an_operator_approves_and_the_consumer_sees_the_key_once
         sign_in(&browser, &admin, "grace").await;
         let subscriptions = browser.text("#subscriptions").await;
         assert!(subscriptions.contains(" / 1000"), "the quota in use in this window shows: {subscriptions}");
+        let endpoints = browser.text("#endpoints").await;
+        assert!(endpoints.contains("/mcp/weather 7"), "tool calls per endpoint: {endpoints}");
         browser.screenshot("console-overview").await;
         browser.goto(&format!("{admin}/console/servers/weather")).await;
         let versions = browser.text("#versions").await;

@@ -79,7 +79,12 @@ pub(crate) async fn overview(State(web): State<Web>, headers: HeaderMap) -> Resu
         }
         Ok::<_, WebError>(quotas)
     };
-    let (usage, tools, quotas) = tokio::try_join!(stats(&web, GroupBy::Subscription, None, since), stats(&web, GroupBy::Tool, None, since), quotas)?;
+    let (usage, tools, endpoints, quotas) = tokio::try_join!(
+        stats(&web, GroupBy::Subscription, None, since),
+        stats(&web, GroupBy::Tool, None, since),
+        stats(&web, GroupBy::Endpoint, None, since),
+        quotas
+    )?;
     let usage: BTreeMap<String, GroupStats> = usage.into_iter().map(|row| (field(&row, "subscription"), row)).collect();
     let mut throttled: BTreeMap<String, u64> = BTreeMap::new();
     for (product, _, count) in web.app.telemetry().map(|t| t.throttled_counts()).unwrap_or_default() {
@@ -170,6 +175,26 @@ pub(crate) async fn overview(State(web): State<Web>, headers: HeaderMap) -> Resu
                                     Some((used, limit)) => { (used) " / " (limit) }
                                     None => "—",
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section id="endpoints" {
+            h2 { "Tool calls per endpoint (last " (SUMMARY_HOURS) " h)" }
+            @if endpoints.is_empty() { p.empty { "No tool calls yet." } }
+            @else {
+                table {
+                    thead { tr { th { "Endpoint" } th.num { "Calls" } th.num { "Errors" } th.num { "p95" } th.num { "Cost" } } }
+                    tbody {
+                        @for row in &endpoints {
+                            tr {
+                                td { code { (field(row, "endpoint")) } }
+                                td.num { (row.calls) }
+                                td.num { (row.errors) }
+                                td.num { (layout::ms(row.p95_ms)) }
+                                td.num { (row.cost) }
                             }
                         }
                     }
