@@ -1,4 +1,6 @@
 -- wrk script: one MCP tools/call per request (stateless upstream, JSON reply).
+-- MCPGATE_BENCH_KEY: the subscription key; MCPGATE_BENCH_SESSION: an
+-- Mcp-Session-Id to send; MCPGATE_BENCH_TOOL: the tool (default echo).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
@@ -7,7 +9,15 @@ local key = os.getenv("MCPGATE_BENCH_KEY")
 if key and key ~= "" then
   wrk.headers["X-Subscription-Key"] = key
 end
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}'
+local session = os.getenv("MCPGATE_BENCH_SESSION")
+if session and session ~= "" then
+  wrk.headers["Mcp-Session-Id"] = session
+end
+local tool = os.getenv("MCPGATE_BENCH_TOOL")
+if not tool or tool == "" then
+  tool = "echo"
+end
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{"message":"hello"}}}'
 
 function done(summary, latency, requests)
   io.write(string.format("RESULT requests=%d duration_us=%d errors=%d non2xx=%d p50_us=%d p99_us=%d\n",

@@ -47,6 +47,7 @@ async fn a_rest_api_is_served_as_mcp_tools_to_a_real_client() {
     assert!(output.status.success(), "client failed: {stderr}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     assert_eq!(report["tools"], json!(["createOrder", "getOrder", "listOrders"]));
+    assert_eq!(report["protocol"], "2026-07-28", "the client's server/discover is answered for a REST API's version");
     let get_schema = &report["schemas"]["getOrder"];
     assert_eq!(get_schema["required"], json!(["order_id"]));
     assert!(get_schema["properties"]["x-tenant"].is_object(), "header parameters are arguments: {get_schema}");

@@ -21,7 +21,7 @@ use super::observe::Exchanges;
 use super::refusal::{Refusal, RequestIds};
 use super::sessions::{ServerInfo, Session};
 use super::{Federated, Gateway, Routed, SESSION_HEADER};
-use crate::mcp::jsonrpc;
+use crate::mcp::{jsonrpc, revision};
 use crate::model::federation::{self, Exposed, Naming};
 use crate::model::routing::{choose_version, Requested};
 use crate::model::Transport;
@@ -31,7 +31,7 @@ use crate::upstream::{ClientInfo, Conversation, UpstreamError};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -67,7 +67,7 @@ pub async fn handle(
         return refusal.respond(&RequestIds::default());
     }
     let product = params.iter().next().map(|(_, v)| v.to_string()).unwrap_or_default();
-    let endpoint = match Endpoint::open(&gateway, &product, &parts, client).await {
+    let mut endpoint = match Endpoint::open(&gateway, &product, &parts, client).await {
         Ok(endpoint) => endpoint,
         Err(refusal) => return refusal.respond(&RequestIds::default()),
     };
@@ -86,7 +86,10 @@ pub async fn handle(
                 }
             };
             match jsonrpc::Body::parse(&bytes) {
-                Ok(body) => serve(&gateway, &endpoint, parts, body).await,
+                Ok(body) => match super::check_routing_headers(&parts.headers, &body) {
+                    Ok(()) => serve(&gateway, &mut endpoint, parts, body).await,
+                    Err(refusal) => refusal.respond(&RequestIds::of(&body)),
+                },
                 Err(err) => Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default()),
             }
         }
@@ -106,7 +109,7 @@ struct Endpoint {
     session_header: Option<HeaderValue>,
     client: SocketAddr,
     behind_trusted_proxy: bool,
-    headers: HeaderMap,
+    asked: super::Asked,
     http_version: &'static str,
 }
 
@@ -122,6 +125,24 @@ struct Member {
 impl Member {
     fn is_rest(&self) -> bool {
         self.config.rest().is_some()
+    }
+}
+
+/// Why an upstream session could not be opened and recorded.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum OpenError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("its session cannot be recorded: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<OpenError> for MemberError {
+    fn from(err: OpenError) -> MemberError {
+        match err {
+            OpenError::Upstream(err) => MemberError::Upstream(err),
+            OpenError::Store(err) => MemberError::Store(err),
+        }
     }
 }
 
@@ -182,7 +203,7 @@ impl Endpoint {
             session_header,
             client,
             behind_trusted_proxy,
-            headers: parts.headers.clone(),
+            asked: super::Asked::of(&parts.headers),
             http_version,
         })
     }
@@ -205,7 +226,7 @@ impl Endpoint {
 
     /// What telemetry reports about a request to `member`.
     fn context(&self, gateway: &Gateway, member: &Member, member_session: Option<&Session>) -> CallContext {
-        let mut context = super::call_context(gateway, &member.server, &member.version, &self.grant, member_session, &self.headers, self.client);
+        let mut context = super::call_context(gateway, &member.server, &member.version, &self.grant, member_session, &self.asked, self.client);
         context.endpoint = Some(self.path.clone());
         context.session_id = self.session.as_ref().map(|s| s.upstream.clone());
         context.http_version = self.http_version;
@@ -215,8 +236,9 @@ impl Endpoint {
         context
     }
 
-    /// The request to `member` as `/mcp/{server}` would have routed it.
-    fn routed(&self, gateway: &Gateway, member: &Member, stored: &MemberSession) -> Routed {
+    /// The request to `member` as `/mcp/{server}` would have routed it, for
+    /// the tool the member calls `name`.
+    fn routed(&self, gateway: &Gateway, member: &Member, stored: &MemberSession, name: &str, bridged: bool) -> Routed {
         let member_session = self.session.as_ref().filter(|_| !stored.upstream.is_empty()).map(|session| Session {
             server: member.server.clone(),
             version: member.version.clone(),
@@ -241,6 +263,8 @@ impl Endpoint {
             federated: Some(Federated {
                 session_header: self.session_header.clone(),
                 protocol: HeaderValue::from_str(&stored.protocol).ok().filter(|_| !stored.protocol.is_empty()),
+                name: HeaderValue::from_str(&revision::encode(name)).ok(),
+                bridged,
             }),
         }
     }
@@ -317,7 +341,7 @@ impl MemberSessions {
 }
 
 /// The member sessions of endpoint session `id`: cached, else read from the store.
-async fn members_of(gateway: &Gateway, id: &str) -> Result<Members, StoreError> {
+pub(super) async fn members_of(gateway: &Gateway, id: &str) -> Result<Members, StoreError> {
     if let Some(members) = gateway.members.get(id) {
         return Ok(members);
     }
@@ -342,37 +366,57 @@ async fn member_session(gateway: &Gateway, endpoint: &Endpoint, session: &Sessio
 /// records it; when another replica recorded one first, that one is kept
 /// and this one ended.
 async fn open_member(gateway: &Gateway, session: &Session, member: &Member) -> Result<MemberSession, MemberError> {
-    let mut upstream = String::new();
-    let mut protocol = String::new();
-    let mut conversation = None;
-    if !member.is_rest() {
-        let timeout = super::proxy::timeout_of(&member.config);
-        let mut opened = Conversation::open(&gateway.upstream, &member.config.spec, timeout, None).await?;
-        let defaults = ClientInfo::default();
-        let client = ClientInfo {
-            protocol_version: session.protocol_version.clone().unwrap_or(defaults.protocol_version),
-            name: session.client_name.clone().unwrap_or(defaults.name),
-            version: session.client_version.clone().unwrap_or(defaults.version),
+    if member.is_rest() {
+        let record = MemberSession {
+            session: session.upstream.clone(),
+            server: member.server.clone(),
+            version: member.version.clone(),
+            upstream: String::new(),
+            protocol: String::new(),
+            created_at: chrono::Utc::now(),
         };
-        let result = opened.initialize(&client).await?;
-        gateway.server_infos.learn(&member.server, &member.version, ServerInfo::of(&result));
-        upstream = opened.session_id().unwrap_or_default().to_string();
-        protocol = result.get("protocolVersion").and_then(Value::as_str).unwrap_or(&client.protocol_version).to_string();
-        conversation = Some(opened);
+        let stored = gateway.store.open_member_session(&record).await?;
+        gateway.members.add(&stored);
+        return Ok(stored);
     }
+    Ok(open_upstream_session(gateway, &session.upstream, &member.server, &member.version, &member.config, session).await?)
+}
+
+/// Opens an upstream session with `server`'s `version` for the gateway's
+/// session `key` (speaking for the client `session` names) and records it
+/// in the store. When another request (on any replica) recorded one first,
+/// that one is used and this one ended.
+pub(super) async fn open_upstream_session(
+    gateway: &Gateway,
+    key: &str,
+    server: &str,
+    version: &str,
+    config: &VersionConfig,
+    session: &Session,
+) -> Result<MemberSession, OpenError> {
+    let timeout = super::proxy::timeout_of(config);
+    let mut opened = Conversation::open(&gateway.upstream, &config.spec, timeout, None).await?;
+    let defaults = ClientInfo::default();
+    let client = ClientInfo {
+        protocol_version: session.protocol_version.clone().unwrap_or(defaults.protocol_version),
+        name: session.client_name.clone().unwrap_or(defaults.name),
+        version: session.client_version.clone().unwrap_or(defaults.version),
+    };
+    let result = opened.initialize(&client).await?;
+    gateway.server_infos.learn(server, version, ServerInfo::of(&result));
+    let upstream = opened.session_id().unwrap_or_default().to_string();
+    let protocol = result.get("protocolVersion").and_then(Value::as_str).unwrap_or(&client.protocol_version).to_string();
     let record = MemberSession {
-        session: session.upstream.clone(),
-        server: member.server.clone(),
-        version: member.version.clone(),
+        session: key.to_string(),
+        server: server.to_string(),
+        version: version.to_string(),
         upstream: upstream.clone(),
         protocol,
         created_at: chrono::Utc::now(),
     };
     let stored = gateway.store.open_member_session(&record).await?;
     if stored.upstream != upstream {
-        if let Some(conversation) = conversation {
-            conversation.end().await;
-        }
+        opened.end().await;
     }
     gateway.members.add(&stored);
     Ok(stored)
@@ -404,7 +448,7 @@ async fn check_session(gateway: &Gateway, endpoint: &Endpoint) -> Result<(), Box
     }
 }
 
-async fn serve(gateway: &Gateway, endpoint: &Endpoint, parts: Parts, body: jsonrpc::Body) -> Response {
+async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: jsonrpc::Body) -> Response {
     let requests = RequestIds::of(&body);
     let jsonrpc::Body::Single(message) = body else {
         let message = "a product endpoint takes one JSON-RPC message per request (MCP 2025-06-18 removed batches)";
@@ -416,15 +460,20 @@ async fn serve(gateway: &Gateway, endpoint: &Endpoint, parts: Parts, body: jsonr
     }
     let id = jsonrpc::id(&message).cloned().unwrap_or(Value::Null);
     let method = jsonrpc::method(&message).unwrap_or_default().to_string();
+    let stateless = revision::is_stateless(&parts.headers, &message);
+    if stateless && endpoint.session.is_none() {
+        endpoint.session = Some(stateless_session(endpoint, &message));
+    }
+    let endpoint = &*endpoint;
     if method == "tools/call" {
         return call(gateway, endpoint, parts, message, &requests).await;
     }
-    let answered_here = matches!(method.as_str(), "initialize" | "ping" | "logging/setLevel");
+    let answered_here = matches!(method.as_str(), "initialize" | "server/discover" | "ping" | "logging/setLevel");
     if !answered_here && List::of(&method).is_none() && !ROUTED_BY_REFERENCE.contains(&method.as_str()) {
         let reply = jsonrpc::error(Some(&id), jsonrpc::METHOD_NOT_FOUND, &format!("Method not found: {method}"), None);
         return (StatusCode::OK, axum::Json(reply)).into_response();
     }
-    if !matches!(method.as_str(), "initialize" | "ping") && endpoint.session.is_none() {
+    if !matches!(method.as_str(), "initialize" | "server/discover" | "ping") && endpoint.session.is_none() {
         let refusal = Refusal::new(StatusCode::BAD_REQUEST, "missing_session", "send the Mcp-Session-Id header initialize returned");
         return refusal.respond(&requests);
     }
@@ -433,17 +482,28 @@ async fn serve(gateway: &Gateway, endpoint: &Endpoint, parts: Parts, body: jsonr
         Err(refusal) => return refusal.respond(&requests),
     };
     let traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok());
-    let (reply, session) = match method.as_str() {
+    let (mut reply, session) = match method.as_str() {
         "initialize" => {
             let (reply, session) = initialize(gateway, endpoint, &id, &message).await;
             (reply, Some(session))
         }
+        "server/discover" => (discover(gateway, endpoint, &id, &message).await, None),
         "ping" | "logging/setLevel" => (json!({ "jsonrpc": "2.0", "id": id, "result": {} }), None),
         method => match List::of(method) {
             Some(list) => (list_all(gateway, endpoint, list, &id, &message, traceparent).await, None),
             None => (by_reference(gateway, endpoint, &id, &message, traceparent).await, None),
         },
     };
+    if stateless {
+        if let Some(result) = reply.get_mut("result").and_then(Value::as_object_mut) {
+            // Every list here is built for this caller's product.
+            if List::of(&method).is_some() {
+                revision::mark_private(result, None);
+            } else {
+                result.entry("resultType").or_insert_with(|| json!("complete"));
+            }
+        }
+    }
     let mut response = (StatusCode::OK, axum::Json(reply)).into_response();
     super::proxy::rate_limit_headers(&standings, response.headers_mut());
     let session_header = match session {
@@ -484,7 +544,54 @@ async fn initialize(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message:
     };
     let id_text = format!("{SESSION_PREFIX}{}", hex::encode(rand::random::<[u8; 16]>()));
     let session = Session::start(&context, &endpoint.caller, &id_text);
-    let offers = futures::future::join_all(endpoint.product.members.iter().map(|(server, _)| offer(gateway, endpoint, &session, server))).await;
+    let (capabilities, instructions) = describe(gateway, endpoint, &session, "initialize").await;
+    let mut result = json!({ "protocolVersion": protocol, "capabilities": capabilities, "serverInfo": server_info(endpoint) });
+    if let Some(instructions) = instructions {
+        result["instructions"] = json!(instructions);
+    }
+    (json!({ "jsonrpc": "2.0", "id": id, "result": result }), session)
+}
+
+/// The product, as the server a client sees.
+fn server_info(endpoint: &Endpoint) -> Value {
+    let mut info = json!({ "name": endpoint.product.name, "version": env!("CARGO_PKG_VERSION") });
+    if let Some(title) = &endpoint.product.spec.display_name {
+        info["title"] = json!(title);
+    }
+    info
+}
+
+/// `server/discover` (2026-07-28): the revisions spoken here, the union of
+/// the members' capabilities and their instructions, as `initialize` says
+/// them (the server info in `_meta`); private to the caller's product,
+/// never cached.
+async fn discover(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Value) -> Value {
+    let session = match &endpoint.session {
+        Some(session) => session.clone(),
+        None => stateless_session(endpoint, message),
+    };
+    let (capabilities, instructions) = describe(gateway, endpoint, &session, "server/discover").await;
+    let mut versions = vec![revision::STATELESS];
+    versions.extend_from_slice(crate::mcp::PROTOCOL_VERSIONS);
+    let mut result = json!({
+        "supportedVersions": versions,
+        "capabilities": capabilities,
+        "ttlMs": 0,
+        "cacheScope": "private",
+        "resultType": "complete",
+        "_meta": { "io.modelcontextprotocol/serverInfo": server_info(endpoint) },
+    });
+    if let Some(instructions) = instructions {
+        result["instructions"] = json!(instructions);
+    }
+    json!({ "jsonrpc": "2.0", "id": id, "result": result })
+}
+
+/// The union of the members' capabilities and their instructions joined
+/// (each under its server's name). Members whose offer is not known yet
+/// have their sessions opened now, in parallel.
+async fn describe(gateway: &Gateway, endpoint: &Endpoint, session: &Session, method: &str) -> (Value, Option<String>) {
+    let offers = futures::future::join_all(endpoint.product.members.iter().map(|(server, _)| offer(gateway, endpoint, session, server))).await;
     let mut capabilities = json!({ "tools": { "listChanged": true } });
     let mut instructions = Vec::new();
     for (server, offer) in endpoint.product.members.iter().map(|(s, _)| s).zip(offers) {
@@ -495,19 +602,29 @@ async fn initialize(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message:
                     instructions.push(format!("## {server}\n{text}"));
                 }
             }
-            Err(err) => left_out(gateway, endpoint, server, "initialize", &err),
+            Err(err) => left_out(gateway, endpoint, server, method, &err),
         }
     }
-    let spec = &endpoint.product.spec;
-    let mut server_info = json!({ "name": endpoint.product.name, "version": env!("CARGO_PKG_VERSION") });
-    if let Some(title) = &spec.display_name {
-        server_info["title"] = json!(title);
+    (capabilities, (!instructions.is_empty()).then(|| instructions.join("\n\n")))
+}
+
+/// The session a 2026-07-28 request, which carries none, is served in: one
+/// per caller and product, never issued to the client. Its member sessions
+/// speak 2025-11-25 (the gateway bridges) and live in the store like any
+/// member session, so every replica serves the caller with the same ones.
+fn stateless_session(endpoint: &Endpoint, message: &Value) -> Session {
+    let key = ring::digest::digest(&ring::digest::SHA256, format!("{}\n{}", endpoint.product.name, endpoint.caller).as_bytes());
+    let (client_name, client_version) = revision::envelope_client(message);
+    Session {
+        server: endpoint.path.to_string(),
+        version: String::new(),
+        owner: endpoint.caller.clone(),
+        upstream: format!("{SESSION_PREFIX}stateless-{}", hex::encode(&key.as_ref()[..16])),
+        started: chrono::Utc::now().timestamp(),
+        client_name,
+        client_version,
+        protocol_version: Some(crate::mcp::PROTOCOL_VERSIONS[0].to_string()),
     }
-    let mut result = json!({ "protocolVersion": protocol, "capabilities": capabilities, "serverInfo": server_info });
-    if !instructions.is_empty() {
-        result["instructions"] = json!(instructions.join("\n\n"));
-    }
-    (json!({ "jsonrpc": "2.0", "id": id, "result": result }), session)
 }
 
 /// What member `server` offers: known from an earlier initialize, or
@@ -834,9 +951,13 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, parts: Parts, mut message:
     if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
         params.insert("name".into(), json!(upstream_name));
     }
+    let bridged = revision::is_stateless(&parts.headers, &message) && stored.protocol != revision::STATELESS;
+    if bridged {
+        revision::strip_envelope(&mut message);
+    }
     let body = jsonrpc::Body::Single(message);
     let raw = Bytes::from(body.to_bytes());
-    let routed = endpoint.routed(gateway, &member, &stored);
+    let routed = endpoint.routed(gateway, &member, &stored, &upstream_name, bridged);
     gateway.telemetry.metrics.record_bytes(raw.len() as u64, 0, &member.server);
     let response = if member.is_rest() {
         super::rest::serve(gateway, routed, parts, body).await

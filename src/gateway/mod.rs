@@ -5,6 +5,7 @@
 
 pub mod access;
 mod backend;
+mod bridge;
 pub mod config;
 mod federation;
 pub mod limits;
@@ -20,7 +21,7 @@ mod screen;
 pub mod sessions;
 pub mod tools;
 
-use crate::mcp::jsonrpc;
+use crate::mcp::{jsonrpc, revision};
 use crate::model::product::LimitFailureMode;
 use crate::model::routing::{choose_version, Requested, RouteError};
 use crate::store::DynStore;
@@ -118,6 +119,8 @@ pub struct Gateway {
     /// Product endpoints' sessions: their members' upstream sessions, kept
     /// in the store and cached here.
     members: federation::MemberSessions,
+    /// Which backends speak MCP 2026-07-28 (asked once each).
+    revisions: bridge::Revisions,
     store: DynStore,
 }
 
@@ -169,6 +172,7 @@ impl Gateway {
             upstream: crate::upstream::UpstreamClient::new(backend_client, client.clone()),
             backends,
             members: federation::MemberSessions::default(),
+            revisions: bridge::Revisions::default(),
             store,
         }))
     }
@@ -230,6 +234,10 @@ pub struct Federated {
     pub session_header: Option<axum::http::HeaderValue>,
     /// The protocol revision the member's session speaks (the client's may be newer).
     pub protocol: Option<axum::http::HeaderValue>,
+    /// `Mcp-Name` as the member knows the tool (the client named it prefixed).
+    pub name: Option<axum::http::HeaderValue>,
+    /// The client speaks 2026-07-28, the member's session an earlier revision.
+    pub bridged: bool,
 }
 
 impl Routed {
@@ -365,7 +373,7 @@ async fn route(
         // The session lives on another version's upstream, which would not know it.
         return Err(unknown_session());
     }
-    let context = call_context(gateway, &server, &version, &grant, session.as_ref(), headers, client);
+    let context = call_context(gateway, &server, &version, &grant, session.as_ref(), &Asked::of(headers), client);
     let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
     Ok(Routed {
         peer: client.ip(),
@@ -381,16 +389,33 @@ async fn route(
     })
 }
 
+/// What telemetry keeps of a request's headers: the host it was sent to and
+/// the protocol revision it names (bounded).
+#[derive(Clone, Default)]
+struct Asked {
+    host: Option<String>,
+    protocol_version: Option<String>,
+}
+
+impl Asked {
+    fn of(headers: &HeaderMap) -> Asked {
+        Asked {
+            host: header(headers, "host").map(str::to_string),
+            protocol_version: header(headers, "mcp-protocol-version").map(|v| v.chars().take(64).collect()),
+        }
+    }
+}
+
 fn call_context(
     gateway: &Gateway,
     server: &str,
     version: &str,
     grant: &Grant,
     session: Option<&Session>,
-    headers: &HeaderMap,
+    asked: &Asked,
     client: SocketAddr,
 ) -> CallContext {
-    let host = header(headers, "host").unwrap_or_default();
+    let host = asked.host.as_deref().unwrap_or_default();
     let (server_address, server_port) = match host.rsplit_once(':') {
         Some((address, port)) => (Some(address.to_string()), port.parse().ok()),
         None => ((!host.is_empty()).then(|| host.to_string()), None),
@@ -404,7 +429,7 @@ fn call_context(
         auth_type: grant.auth_type(),
         user: grant.subject.clone(),
         session_id: session.map(|s| s.upstream.clone()),
-        protocol_version: header(headers, "mcp-protocol-version").map(|v| v.chars().take(64).collect()),
+        protocol_version: asked.protocol_version.clone(),
         client_address: Some(client.ip().to_string()),
         client_port: Some(client.port()),
         server_address: server_address.map(|a| a.chars().take(256).collect()),
@@ -418,6 +443,25 @@ fn call_context(
         session.fill(&mut context);
     }
     context
+}
+
+/// Refuses a request whose `Mcp-Method`, `Mcp-Name` or protocol header
+/// disagrees with its body (MCP 2026-07-28), before it is charged or
+/// forwarded: HTTP 400 and -32020. A batch (no 2026-07-28 request is one)
+/// may not carry them.
+fn check_routing_headers(headers: &HeaderMap, body: &jsonrpc::Body) -> Result<(), Box<Refusal>> {
+    let mismatch = match body {
+        jsonrpc::Body::Single(message) => revision::check_headers(headers, message).err(),
+        jsonrpc::Body::Batch(_) => {
+            headers.contains_key(revision::METHOD_HEADER).then(|| revision::Mismatch("a batch cannot carry the Mcp-Method header".to_string()))
+        }
+    };
+    match mismatch {
+        Some(mismatch) => {
+            Err(Box::new(Refusal::new(StatusCode::BAD_REQUEST, "header_mismatch", mismatch.to_string()).with_code(revision::HEADER_MISMATCH)))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Refuses requests whose headers exceed the limit, with a JSON-RPC body.
@@ -475,6 +519,9 @@ async fn handle(
             return Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default());
         }
     };
+    if let Err(refusal) = check_routing_headers(&parts.headers, &message) {
+        return refusal.respond(&RequestIds::of(&message));
+    }
     if message.messages().len() > gateway.settings.max_batch {
         let message_text = format!("a batch of {} messages exceeds the limit of {}", message.messages().len(), gateway.settings.max_batch);
         let refusal = Refusal::new(StatusCode::BAD_REQUEST, "batch_too_large", message_text).with_code(jsonrpc::INVALID_REQUEST);
@@ -487,9 +534,42 @@ async fn handle(
             if routed.is_rest() {
                 return rest::serve(&gateway, routed, parts, message).await;
             }
-            proxy::forward_messages(&gateway, routed, parts, message, bytes).await
+            match bridge_stateless(&gateway, &mut routed, &parts.headers, message, bytes).await {
+                Ok((message, bytes)) => proxy::forward_messages(&gateway, routed, parts, message, bytes).await,
+                Err(response) => response,
+            }
         }
         Err(refusal) => refusal.respond(&RequestIds::of(&message)),
+    }
+}
+
+/// A 2026-07-28 request without a session, for a backend that speaks only an
+/// earlier revision, goes into the caller's bridge session (rewritten), or
+/// is answered here (`server/discover`); anything else goes as it came.
+async fn bridge_stateless(
+    gateway: &Gateway,
+    routed: &mut Routed,
+    headers: &HeaderMap,
+    body: jsonrpc::Body,
+    bytes: axum::body::Bytes,
+) -> Result<(jsonrpc::Body, axum::body::Bytes), Response> {
+    let jsonrpc::Body::Single(mut message) = body else { return Ok((body, bytes)) };
+    if routed.session.is_some() || !revision::is_stateless(headers, &message) {
+        return Ok((jsonrpc::Body::Single(message), bytes));
+    }
+    match bridge::prepare(gateway, routed, &mut message).await {
+        Ok(bridge::Bridged::Through) => Ok((jsonrpc::Body::Single(message), bytes)),
+        Ok(bridge::Bridged::Into) => {
+            let body = jsonrpc::Body::Single(message);
+            let bytes = axum::body::Bytes::from(body.to_bytes());
+            Ok((body, bytes))
+        }
+        Ok(bridge::Bridged::Answered(answer)) => Err(axum::response::IntoResponse::into_response((StatusCode::OK, axum::Json(answer)))),
+        Err(why) => {
+            let requests = RequestIds::of(&jsonrpc::Body::Single(message));
+            let text = format!("cannot open a session with the MCP server for this {} client: {why}", revision::STATELESS);
+            Err(Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", text).respond(&requests))
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use super::refusal::{Refusal, RequestIds};
 use super::screen::Screen;
 use super::sessions::Session;
 use super::{admit, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER, SUBSCRIPTION_KEY_HEADER};
-use crate::mcp::jsonrpc;
+use crate::mcp::{jsonrpc, revision};
 use crate::model::policy::RedactIn;
 use crate::model::{Transport, VersionStatus};
 use crate::upstream::legacy_sse::BridgeError;
@@ -66,8 +66,13 @@ pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, rout
     if let Some(value) = session.and_then(|s| HeaderValue::from_str(&s.upstream).ok()) {
         headers.insert(SESSION_HEADER, value);
     }
-    if let Some(protocol) = routed.federated.as_ref().and_then(|f| f.protocol.clone()) {
-        headers.insert("mcp-protocol-version", protocol);
+    if let Some(federated) = &routed.federated {
+        if let Some(protocol) = federated.protocol.clone() {
+            headers.insert(revision::PROTOCOL_HEADER, protocol);
+        }
+        if let (Some(name), true) = (federated.name.clone(), headers.contains_key(revision::NAME_HEADER)) {
+            headers.insert(revision::NAME_HEADER, name);
+        }
     }
     for (name, value) in &version.spec.backend_headers {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
@@ -255,13 +260,36 @@ struct ResponseHook {
     redact_results: Vec<(String, Vec<Arc<regex::Regex>>)>,
     exchanges: Exchanges,
     tools: Arc<super::tools::ToolCatalog>,
+    /// The client speaks 2026-07-28 and the upstream session an earlier
+    /// revision: each result gains the `resultType` the client requires.
+    bridged: bool,
 }
 
 impl ResponseHook {
     fn on_message(&mut self, message: &mut Value) -> bool {
-        let changed = self.filter_tools(message) | self.redact_result(message);
+        let changed = self.filter_tools(message) | self.redact_result(message) | self.complete_result(message);
         self.exchanges.complete(message);
         changed
+    }
+
+    /// A bridged answer's result, as 2026-07-28 says it: `resultType`
+    /// `complete` (an earlier revision has no other kind).
+    fn complete_result(&self, message: &mut Value) -> bool {
+        if !self.bridged {
+            return false;
+        }
+        let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) else { return false };
+        let is_list = ["tools", "prompts", "resources", "resourceTemplates"].iter().any(|field| result.get(*field).is_some_and(Value::is_array));
+        if is_list && !result.contains_key("cacheScope") {
+            // Lists through the gateway are shaped per product: never shared.
+            revision::mark_private(result, None);
+            return true;
+        }
+        if result.contains_key("resultType") {
+            return false;
+        }
+        result.insert("resultType".into(), Value::from("complete"));
+        true
     }
 
     /// Applies `redact … in: result` to an answer the client receives.
@@ -285,7 +313,18 @@ impl ResponseHook {
         let approved = self.approved.as_ref().and_then(|v| v.spec.approved_tools.as_ref());
         let before = tools.len();
         filter_listed(&self.tools, &mut self.exchanges, &id, tools, approved, self.allow_list.as_deref());
-        tools.len() != before
+        let filtered = tools.len() != before;
+        // A list shaped for this product (allow-list) or version (approved
+        // manifest) is this caller's: 2026-07-28 caching fields say so.
+        let per_caller = approved.is_some() || self.allow_list.as_ref().is_some_and(|a| a.restricts_tools);
+        let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) else { return filtered };
+        let cacheable = result.contains_key("ttlMs") || result.contains_key("cacheScope");
+        if !(per_caller && cacheable) || result.get("cacheScope").and_then(Value::as_str) == Some("private") && !filtered {
+            return filtered;
+        }
+        let ttl = result.get("ttlMs").and_then(Value::as_u64);
+        revision::mark_private(result, ttl);
+        true
     }
 }
 
@@ -375,6 +414,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         exchanges,
         tools: gateway.tools.clone(),
         approved: version.spec.approved_tools.as_ref().map(|_| version.clone()),
+        bridged: routed.federated.as_ref().is_some_and(|f| f.bridged),
     };
     if version.spec.transport == Transport::Sse {
         let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, charged: &charged };
@@ -573,7 +613,7 @@ fn as_received(status: StatusCode, headers: HeaderMap, bytes: Bytes) -> Response
 }
 
 fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut ResponseHook, local: Vec<Value>) -> Response {
-    if local.is_empty() && hook.list_ids.is_empty() && hook.redact_results.is_empty() && !hook.exchanges.needs_whole_answers() {
+    if local.is_empty() && hook.list_ids.is_empty() && hook.redact_results.is_empty() && !hook.bridged && !hook.exchanges.needs_whole_answers() {
         // Nothing to rewrite or log: read only what the records need.
         if let Some(answers) = jsonrpc::Answer::read_all(&bytes) {
             answers.iter().for_each(|answer| hook.exchanges.complete_answer(answer));

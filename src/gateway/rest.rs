@@ -14,7 +14,7 @@ use super::refusal::{Refusal, RequestIds};
 use super::screen::{Screen, INVALID_ARGUMENTS};
 use super::sessions::Session;
 use super::{Gateway, Routed, SESSION_HEADER};
-use crate::mcp::jsonrpc;
+use crate::mcp::{jsonrpc, revision};
 use crate::model::openapi::{In, Operation, Parameter, Style};
 use crate::telemetry::observation::BackendCall;
 use axum::http::request::Parts;
@@ -67,12 +67,16 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
                 session = Some(served.start_session());
                 served.initialize(id, message)
             }
+            "server/discover" => served.discover(id),
             "ping" => json!({ "jsonrpc": "2.0", "id": id, "result": {} }),
             "tools/list" => served.list(id),
             "tools/call" => served.call(id, message).await,
             method => jsonrpc::error(Some(id), jsonrpc::METHOD_NOT_FOUND, &format!("Method not found: {method}"), None),
         };
         let mut reply = reply;
+        if revision::is_stateless(&parts.headers, message) {
+            stateless_result(&mut reply);
+        }
         redact_result(&mut reply, &effects);
         served.exchanges.complete(&reply);
         replies.push(reply);
@@ -86,6 +90,17 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
         response.headers_mut().insert(SESSION_HEADER, value);
     }
     response
+}
+
+/// A result as a 2026-07-28 client reads it: `resultType`, and a list (shaped
+/// by the product's allow-list) private and never fresh.
+fn stateless_result(reply: &mut Value) {
+    let Some(result) = reply.get_mut("result").and_then(Value::as_object_mut) else { return };
+    if result.contains_key("tools") {
+        revision::mark_private(result, None);
+    } else {
+        result.entry("resultType").or_insert_with(|| json!("complete"));
+    }
 }
 
 /// GET and DELETE: there is no server stream to open; DELETE ends the session.
@@ -131,6 +146,20 @@ impl Server<'_> {
         let id = format!("rest-{}", hex::encode(rand::random::<[u8; 12]>()));
         self.exchanges.context_mut().session_id = Some(id.clone());
         Session::start(&self.exchanges.context, &self.routed.caller, &id)
+    }
+
+    /// `server/discover` (2026-07-28): the revisions spoken here and the tools capability.
+    fn discover(&self, id: &Value) -> Value {
+        let mut versions = vec![revision::STATELESS];
+        versions.extend_from_slice(crate::mcp::PROTOCOL_VERSIONS);
+        json!({ "jsonrpc": "2.0", "id": id, "result": {
+            "supportedVersions": versions,
+            "capabilities": { "tools": { "listChanged": false } },
+            "ttlMs": 0,
+            "cacheScope": "private",
+            "resultType": "complete",
+            "_meta": { "io.modelcontextprotocol/serverInfo": { "name": self.routed.server, "version": self.routed.version } },
+        } })
     }
 
     fn initialize(&self, id: &Value, message: &Value) -> Value {

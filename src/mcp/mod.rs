@@ -1,8 +1,10 @@
 //! MCP on the wire, as every part that speaks it reads it: JSON-RPC
-//! messages (`jsonrpc`) and `text/event-stream` bodies (`sse`). The gateway
+//! messages (`jsonrpc`), `text/event-stream` bodies (`sse`), and what
+//! 2026-07-28 adds that an intermediary checks (`revision`). The gateway
 //! and mcpgate's own upstream clients share them.
 
 pub mod jsonrpc;
+pub mod revision;
 pub mod sse;
 
 /// The protocol revisions the gateway speaks where it is the MCP server

@@ -173,6 +173,22 @@ impl<'a> Conversation<'a> {
         Ok(result)
     }
 
+    /// `server/discover` as a 2026-07-28 client sends it (the routing
+    /// headers, the per-request envelope): the server's result, or why not.
+    pub async fn discover(&mut self, client: &ClientInfo) -> Result<Value, UpstreamError> {
+        use crate::mcp::revision;
+        self.use_protocol(revision::STATELESS);
+        self.headers.insert(revision::METHOD_HEADER, HeaderValue::from_static("server/discover"));
+        let params = json!({ "_meta": {
+            revision::PROTOCOL_META_KEY: revision::STATELESS,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": { "name": client.name, "version": client.version },
+        }});
+        let result = self.request("server/discover", params).await;
+        self.headers.remove(revision::METHOD_HEADER);
+        result
+    }
+
     /// A request: its result, or the error the server answered.
     pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, UpstreamError> {
         let reply = self.exchange(method, params).await?;

@@ -3,7 +3,10 @@
 tool, prompt and resource lists, a call to each member, a prompt, a
 resource, a tool list change announced by a member, and a made-up tool.
 
-Usage: product_client.py URL KEY
+Usage: product_client.py URL KEY [MODE]
+MODE: the client's `mode`, "legacy" (initialize, a session) or "auto"
+(server/discover first; stateless 2026-07-28 when the server answers it,
+where members' list changes are not announced).
 """
 import asyncio
 import json
@@ -22,7 +25,7 @@ def method_of(message):
     return getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
 
 
-async def main(url, key):
+async def main(url, key, mode="legacy"):
     changed = asyncio.Event()
 
     async def on_message(message):
@@ -31,9 +34,10 @@ async def main(url, key):
 
     http = create_mcp_http_client(headers={"X-Subscription-Key": key})
     report = {}
-    async with Client(streamable_http_client(url, http_client=http), message_handler=on_message) as client:
+    async with Client(streamable_http_client(url, http_client=http), message_handler=on_message, mode=mode) as client:
         info = getattr(client, "server_info", None)
         report["server"] = getattr(info, "name", None)
+        report["protocol"] = getattr(client.session, "protocol_version", None)
         report["instructions"] = getattr(client, "instructions", None)
         report["tools"] = sorted(t.name for t in (await client.list_tools()).tools)
         report["everything_echo"] = text_of(await client.call_tool("everything__echo", {"message": "hi"}))
@@ -45,11 +49,12 @@ async def main(url, key):
         read = await client.read_resource("kb://articles/welcome")
         report["resource"] = "".join(getattr(c, "text", "") for c in read.contents)
         report["publish"] = text_of(await client.call_tool("kb__publish", {"title": "faq"}))
-        try:
-            await asyncio.wait_for(changed.wait(), 15)
-            report["list_changed"] = True
-        except asyncio.TimeoutError:
-            report["list_changed"] = False
+        if report["protocol"] != "2026-07-28":
+            try:
+                await asyncio.wait_for(changed.wait(), 15)
+                report["list_changed"] = True
+            except asyncio.TimeoutError:
+                report["list_changed"] = False
         report["tools_after"] = sorted(t.name for t in (await client.list_tools()).tools)
         try:
             made_up = await client.call_tool("nobody__echo", {"message": "hi"})
@@ -60,4 +65,4 @@ async def main(url, key):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:3]))
+    asyncio.run(main(*sys.argv[1:4]))

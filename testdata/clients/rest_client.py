@@ -26,6 +26,7 @@ async def main(url, key):
     async with Client(streamable_http_client(url, http_client=http)) as client:
         tools = (await client.list_tools()).tools
         report["tools"] = sorted(t.name for t in tools)
+        report["protocol"] = client.session.protocol_version
         report["schemas"] = {t.name: t.input_schema for t in tools}
         report["get"] = shown(await client.call_tool("getOrder", {"order_id": 1, "verbose": True, "x-tenant": "acme"}))
         report["list"] = shown(await client.call_tool("listOrders", {"status": ["open", "shipped"], "limit": 5}))

@@ -1,0 +1,245 @@
+//! What MCP 2026-07-28 adds on the wire that an intermediary must check or
+//! set: the `Mcp-Method` and `Mcp-Name` routing headers mirrored from the
+//! body (a value that does not survive an HTTP field is sent as
+//! `=?base64?…?=`), the per-request `_meta` envelope, and the caching
+//! fields of list results. The gateway always decides from the body; a
+//! header that disagrees with it is refused before anything is charged or
+//! forwarded, so a proxy routing on headers and the gateway see one request.
+
+use axum::http::{HeaderMap, HeaderValue};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+
+/// The stateless revision: no `initialize`, no session, `server/discover`.
+pub const STATELESS: &str = "2026-07-28";
+/// The header naming a request's method (2026-07-28).
+pub const METHOD_HEADER: &str = "mcp-method";
+/// The header naming the tool or prompt a request is about, or the resource URI.
+pub const NAME_HEADER: &str = "mcp-name";
+/// The header naming the request's protocol revision.
+pub const PROTOCOL_HEADER: &str = "mcp-protocol-version";
+/// Where the per-request envelope names the revision (`params._meta`).
+pub const PROTOCOL_META_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+/// 2026-07-28: a routing header disagrees with the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+
+/// The body field `Mcp-Name` mirrors, for the methods that name something.
+pub fn named_field(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    }
+}
+
+/// Whether a request speaks 2026-07-28: its `MCP-Protocol-Version` header,
+/// else its `_meta` envelope, names it.
+pub fn is_stateless(headers: &HeaderMap, message: &Value) -> bool {
+    let header = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok());
+    match header {
+        Some(version) => version == STATELESS,
+        None => envelope_version(message) == Some(STATELESS),
+    }
+}
+
+/// The revision a request's `params._meta` envelope names.
+pub fn envelope_version(message: &Value) -> Option<&str> {
+    message.pointer("/params/_meta").and_then(|meta| meta.get(PROTOCOL_META_KEY)).and_then(Value::as_str)
+}
+
+/// A routing header that disagrees with the body, said in the words the
+/// refusal carries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Mismatch(pub String);
+
+/// Checks a request's `Mcp-Method`, `Mcp-Name` and `MCP-Protocol-Version`
+/// headers against its body. A 2026-07-28 request must carry the first two
+/// (`Mcp-Name` for the methods that name something); any request that
+/// carries them must agree with its body.
+pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatch> {
+    let stateless = is_stateless(headers, message);
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        // A response or a malformed message: nothing to route on.
+        return Ok(());
+    };
+    match single(headers, METHOD_HEADER)? {
+        Some(value) if value.to_str().ok() != Some(method) => {
+            return Err(Mismatch(format!("the Mcp-Method header does not match the body's method {method:?}")));
+        }
+        None if stateless && message.get("id").is_some() => {
+            return Err(Mismatch(format!("a {STATELESS} request must carry the Mcp-Method header ({method:?})")));
+        }
+        _ => {}
+    }
+    if let (Some(header), Some(version)) = (headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()), envelope_version(message)) {
+        if header != version {
+            return Err(Mismatch(format!("the MCP-Protocol-Version header {header:?} does not match params._meta's {version:?}")));
+        }
+    }
+    let Some(field) = named_field(method) else { return Ok(()) };
+    let Some(body) = message.get("params").and_then(|p| p.get(field)).and_then(Value::as_str) else { return Ok(()) };
+    match single(headers, NAME_HEADER)? {
+        Some(value) => match value.to_str().ok().and_then(decode) {
+            Some(named) if named == body => Ok(()),
+            Some(_) => Err(Mismatch(format!("the Mcp-Name header does not match the body's {field} {body:?}"))),
+            None => Err(Mismatch("the Mcp-Name header is not a value or a well-formed =?base64?…?= one".to_string())),
+        },
+        None if stateless => Err(Mismatch(format!("a {STATELESS} {method} request must carry the Mcp-Name header ({body:?})"))),
+        None => Ok(()),
+    }
+}
+
+/// A header that may appear once; twice is a mismatch (first-copy and
+/// last-copy readers would disagree).
+fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a HeaderValue>, Mismatch> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Mismatch(format!("the {name} header appears more than once")));
+    }
+    Ok(first)
+}
+
+/// A header value as the body would say it: itself, or what its
+/// `=?base64?…?=` form holds (canonical base64 of UTF-8; anything else is
+/// `None`, so a corrupt header never matches by accident).
+pub fn decode(value: &str) -> Option<String> {
+    let Some(payload) = value.strip_prefix("=?base64?").and_then(|rest| rest.strip_suffix("?=")) else {
+        return Some(value.to_string());
+    };
+    let bytes = STANDARD.decode(payload).ok()?;
+    if STANDARD.encode(&bytes) != payload {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// A value as a header carries it: itself when it is printable ASCII
+/// without edge spaces (and does not look encoded), else `=?base64?…?=`.
+pub fn encode(value: &str) -> String {
+    let plain =
+        value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.trim() == value && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    if plain {
+        value.to_string()
+    } else {
+        format!("=?base64?{}?=", STANDARD.encode(value))
+    }
+}
+
+/// What a 2026-07-28 request's `params._meta` envelope holds; a session of
+/// an earlier revision has none of it.
+const ENVELOPE_KEYS: &[&str] = &[PROTOCOL_META_KEY, "io.modelcontextprotocol/clientCapabilities", "io.modelcontextprotocol/clientInfo"];
+
+/// Removes the 2026-07-28 envelope from a request bridged into a session of
+/// an earlier revision (an empty `_meta` goes too).
+pub fn strip_envelope(message: &mut Value) {
+    let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else { return };
+    let Some(meta) = params.get_mut("_meta").and_then(Value::as_object_mut) else { return };
+    for key in ENVELOPE_KEYS {
+        meta.remove(*key);
+    }
+    if meta.is_empty() {
+        params.remove("_meta");
+    }
+}
+
+/// The client's name and version from a 2026-07-28 envelope.
+pub fn envelope_client(message: &Value) -> (Option<String>, Option<String>) {
+    let info = message.pointer("/params/_meta").and_then(|meta| meta.get("io.modelcontextprotocol/clientInfo"));
+    let text = |field: &str| info.and_then(|i| i.get(field)).and_then(Value::as_str).map(|s| s.chars().take(256).collect());
+    (text("name"), text("version"))
+}
+
+/// Marks a list result the gateway filtered for this caller (an allow-list,
+/// an approved manifest, a product's members) as cacheable only within the
+/// caller's authorization context, and no longer than the upstream said.
+/// `upstream_ttl_ms`: what the upstream's result allowed (none: 0).
+pub fn mark_private(result: &mut serde_json::Map<String, Value>, upstream_ttl_ms: Option<u64>) {
+    result.insert("cacheScope".into(), Value::from("private"));
+    result.insert("ttlMs".into(), Value::from(upstream_ttl_ms.unwrap_or(0)));
+    result.entry("resultType").or_insert_with(|| Value::from("complete"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    fn call(name: &str) -> Value {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": {},
+            "_meta": {PROTOCOL_META_KEY: STATELESS}}})
+    }
+
+    #[test]
+    fn headers_that_agree_with_the_body_pass_and_any_disagreement_is_named() {
+        let ok = headers(&[("mcp-protocol-version", STATELESS), ("mcp-method", "tools/call"), ("mcp-name", "echo")]);
+        assert_eq!(check_headers(&ok, &call("echo")), Ok(()));
+        let wrong_name = headers(&[("mcp-protocol-version", STATELESS), ("mcp-method", "tools/call"), ("mcp-name", "add")]);
+        assert!(check_headers(&wrong_name, &call("echo")).unwrap_err().0.contains("Mcp-Name"));
+        let wrong_method = headers(&[("mcp-protocol-version", STATELESS), ("mcp-method", "tools/list"), ("mcp-name", "echo")]);
+        assert!(check_headers(&wrong_method, &call("echo")).unwrap_err().0.contains("Mcp-Method"));
+        let missing = headers(&[("mcp-protocol-version", STATELESS)]);
+        assert!(check_headers(&missing, &call("echo")).unwrap_err().0.contains("must carry the Mcp-Method"));
+        let twice = headers(&[("mcp-method", "tools/call"), ("mcp-method", "tools/call")]);
+        assert!(check_headers(&twice, &call("echo")).unwrap_err().0.contains("more than once"));
+        let other_version = headers(&[("mcp-protocol-version", "2025-11-25"), ("mcp-method", "tools/call"), ("mcp-name", "echo")]);
+        assert!(check_headers(&other_version, &call("echo")).unwrap_err().0.contains("params._meta"));
+    }
+
+    #[test]
+    fn earlier_revisions_without_the_headers_pass() {
+        let legacy = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo"}});
+        assert_eq!(check_headers(&headers(&[("mcp-protocol-version", "2025-11-25")]), &legacy), Ok(()));
+        assert_eq!(check_headers(&HeaderMap::new(), &legacy), Ok(()));
+        let notification = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        assert_eq!(check_headers(&headers(&[("mcp-protocol-version", STATELESS)]), &notification), Ok(()));
+    }
+
+    #[test]
+    fn base64_names_are_decoded_before_comparing_and_malformed_ones_never_match() {
+        let name = "résumé tool";
+        let encoded = encode(name);
+        assert!(encoded.starts_with("=?base64?"), "{encoded}");
+        assert_eq!(decode(&encoded).as_deref(), Some(name));
+        assert_eq!(encode("echo"), "echo");
+        assert_eq!(encode(" padded"), format!("=?base64?{}?=", STANDARD.encode(" padded")));
+        let ok = headers(&[("mcp-protocol-version", STATELESS), ("mcp-method", "tools/call"), ("mcp-name", &encoded)]);
+        assert_eq!(check_headers(&ok, &call(name)), Ok(()));
+        assert_eq!(decode("=?base64?not base64?="), None);
+        assert_eq!(decode("=?base64?ZWNobx==?="), None, "non-canonical padding bits");
+        let uri = json!({"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": "kb://a b"}});
+        let bad = headers(&[("mcp-method", "resources/read"), ("mcp-name", "kb://other")]);
+        assert!(check_headers(&bad, &uri).unwrap_err().0.contains("uri"));
+    }
+
+    #[test]
+    fn bridging_into_an_earlier_session_drops_the_envelope_and_keeps_the_rest() {
+        let mut message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo",
+            "_meta": {PROTOCOL_META_KEY: STATELESS, "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"}, "progressToken": 7}}});
+        assert_eq!(envelope_client(&message), (Some("c".to_string()), Some("1".to_string())));
+        strip_envelope(&mut message);
+        assert_eq!(message["params"], json!({"name": "echo", "_meta": {"progressToken": 7}}));
+        let mut bare = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {PROTOCOL_META_KEY: STATELESS}}});
+        strip_envelope(&mut bare);
+        assert_eq!(bare["params"], json!({}));
+    }
+
+    #[test]
+    fn a_filtered_list_is_private_and_no_fresher_than_upstream_said() {
+        let mut result = serde_json::Map::new();
+        mark_private(&mut result, Some(30_000));
+        assert_eq!(Value::Object(result.clone()), json!({"cacheScope": "private", "ttlMs": 30000, "resultType": "complete"}));
+        mark_private(&mut result, None);
+        assert_eq!(result["ttlMs"], json!(0));
+    }
+}

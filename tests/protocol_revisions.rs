@@ -1,0 +1,136 @@
+//! MCP 2026-07-28 beside 2025-11-25 on one URL (docs/protocol.md). Real
+//! parts: npm server-everything (2025-11-25 only) and a PyPI `mcp` server
+//! (`testdata/mcp/kb.py`, both revisions), the PyPI `mcp` client in each
+//! mode, and raw HTTP for the routing headers.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::kb::KbServer;
+use support::stack::Stack;
+use support::upstream::Upstream;
+
+/// Product `p`: everything (echo, get-sum) and kb (echo, search), quota `calls`.
+async fn product(stack: &Stack, everything: &str, kb: &str, calls: u64) -> String {
+    for (server, url) in [("everything", everything), ("kb", kb)] {
+        stack.api.create(&format!("servers/{server}"), json!({})).await;
+        stack.api.create(&format!("servers/{server}/versions/v1"), json!({ "backend_url": url })).await;
+    }
+    stack.api.create("products/p", json!({ "state": "published", "quota": { "calls": calls, "period_seconds": 3600 } })).await;
+    stack.api.create("products/p/servers/everything", json!({ "tools": ["echo", "get-sum"] })).await;
+    stack.api.create("products/p/servers/kb", json!({ "tools": ["echo", "search"] })).await;
+    stack.subscribe("alice", "p").await
+}
+
+async fn client(url: &str, key: &str, mode: &str, tool: &str) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/clients/revision_client.py");
+    let output = tokio::process::Command::new(support::python()).args([script, url, key, mode, tool]).output().await.expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "client {mode} on {url} failed: {stderr}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+#[tokio::test]
+async fn clients_of_either_revision_use_backends_of_either_revision() {
+    if !support::available(&[support::Need::Node, support::Need::Python]) {
+        return;
+    }
+    let (everything, kb) = (Upstream::start().await, KbServer::start().await);
+    let stack = Stack::memory().await;
+    let key = product(&stack, &everything.url, &kb.url, 1000).await;
+    for (server, tools, text) in [("everything", ["echo", "get-sum"], "Echo: hi"), ("kb", ["echo", "search"], "kb: hi")] {
+        for (mode, speaks) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28"), ("auto", "2026-07-28")] {
+            let seen = client(&stack.mcp_url(server), &key, mode, "echo").await;
+            assert_eq!(seen["protocol"], speaks, "{mode} on {server}: {seen}");
+            assert_eq!(seen["tools"], json!(tools), "{mode} on {server}: the allow-list applies");
+            assert_eq!(seen["text"], text, "{mode} on {server}");
+            if speaks == "2026-07-28" {
+                assert_eq!(seen["cache_scope"], "private", "{mode} on {server}: a list filtered for the product is private");
+            }
+        }
+    }
+}
+
+fn stateless_call(name_header: &str, name: &str) -> (reqwest::header::HeaderMap, Value) {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("mcp-protocol-version", "2026-07-28".parse().unwrap());
+    headers.insert("mcp-method", "tools/call".parse().unwrap());
+    headers.insert("mcp-name", name_header.parse().unwrap());
+    headers.insert("accept", "application/json, text/event-stream".parse().unwrap());
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": name, "arguments": { "message": "hi" },
+        "_meta": { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+    (headers, body)
+}
+
+async fn post(url: &str, key: &str, headers: reqwest::header::HeaderMap, body: &Value) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = reqwest::Client::new().post(url).header("x-subscription-key", key).headers(headers).json(body).send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let text = response.text().await.unwrap();
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or(&text).to_string();
+    (status, headers, serde_json::from_str(&data).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn routing_headers_that_disagree_with_the_body_are_refused_before_anything_is_charged() {
+    if !support::available(&[support::Need::Node, support::Need::Python]) {
+        return;
+    }
+    let (everything, kb) = (Upstream::start().await, KbServer::start().await);
+    let stack = Stack::memory().await;
+    let key = product(&stack, &everything.url, &kb.url, 4).await;
+    let product_url = format!("{}/products/p/mcp", stack.gateway_url);
+
+    for url in [stack.mcp_url("kb"), product_url.clone()] {
+        let name = if url.ends_with("/products/p/mcp") { "kb__echo" } else { "echo" };
+        let (headers, body) = stateless_call("search", name);
+        let (status, _, reply) = post(&url, &key, headers, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {reply}");
+        assert_eq!(reply["error"]["code"], -32020, "{url}: {reply}");
+        assert_eq!(reply["error"]["data"]["reason"], "header_mismatch", "{url}: {reply}");
+        assert!(reply["error"]["message"].as_str().unwrap().contains("Mcp-Name"), "{reply}");
+        let (mut headers, body) = stateless_call(name, name);
+        headers.remove("mcp-method");
+        let (status, _, reply) = post(&url, &key, headers, &body).await;
+        assert_eq!(
+            (status, reply["error"]["code"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(-32020)),
+            "{url}: a 2026-07-28 request names its method"
+        );
+    }
+    // The same name, base64-encoded as a client sends a name a header cannot carry.
+    let (headers, body) = stateless_call("=?base64?ZWNobw==?=", "echo");
+    let (status, answer, reply) = post(&stack.mcp_url("kb"), &key, headers, &body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["result"]["content"][0]["text"], "kb: hi", "{reply}");
+    let ratelimit = answer.get("ratelimit").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(ratelimit.contains("r=3"), "only the call that went upstream was charged: {ratelimit}");
+    // Through the product endpoint the member is sent the name it knows.
+    let (headers, body) = stateless_call("kb__echo", "kb__echo");
+    let (status, _, reply) = post(&product_url, &key, headers, &body).await;
+    assert_eq!((status, &reply["result"]["content"][0]["text"]), (StatusCode::OK, &json!("kb: hi")), "{reply}");
+    assert_eq!(reply["result"]["resultType"], "complete", "{reply}");
+    stack.gateway.flush().await;
+    let calls = stack.api.get("calls?limit=20").await.body;
+    assert_eq!(calls["items"].as_array().unwrap().len(), 2, "refused requests never reached an upstream: {calls}");
+
+    // server/discover is answered on the product endpoint, and an unknown
+    // method is -32601 (what a probing client falls back on), never -32602.
+    let discover = json!({ "jsonrpc": "2.0", "id": 7, "method": "server/discover", "params": { "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("mcp-protocol-version", "2026-07-28".parse().unwrap());
+    headers.insert("mcp-method", "server/discover".parse().unwrap());
+    let (status, _, reply) = post(&product_url, &key, headers.clone(), &discover).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert!(reply["result"]["supportedVersions"].as_array().unwrap().contains(&json!("2026-07-28")), "{reply}");
+    assert_eq!((&reply["result"]["cacheScope"], &reply["result"]["ttlMs"]), (&json!("private"), &json!(0)), "{reply}");
+    assert!(reply["result"]["capabilities"]["tools"].is_object(), "{reply}");
+    let unknown = json!({ "jsonrpc": "2.0", "id": 8, "method": "tools/frobnicate", "params": { "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+    headers.insert("mcp-method", "tools/frobnicate".parse().unwrap());
+    for url in [product_url.clone(), stack.mcp_url("kb")] {
+        let (_, _, reply) = post(&url, &key, headers.clone(), &unknown).await;
+        assert_eq!(reply["error"]["code"], -32601, "{url}: {reply}");
+    }
+}
