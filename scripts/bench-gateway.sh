@@ -182,6 +182,53 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
 PY
 pids+=($!)
 
+# ONLY=policy: what ten policy rules that do not cover the call cost, alone:
+# two mcpgates (without and with the rules) measured in ROUNDS rounds, which
+# goes first alternating; the figure is the median of the rounds' ratios, so
+# drift between rounds cancels. Writes its own section.
+if [ "${ONLY:-}" = policy ]; then
+    ROUNDS="${ROUNDS:-8}"
+    step "starting two mcpgates, without and with ten policy rules"
+    run_gateway plain "${PROXY[@]}" --
+    plain_url="$GATEWAY"; plain_key="$KEY"; plain_pid="$GATEWAY_PID"
+    run_gateway ruled "${PROXY[@]}" --
+    ruled_url="$GATEWAY"; ruled_key="$KEY"; ruled_pid="$GATEWAY_PID"
+    for round in $(seq "$ROUNDS"); do
+        step "policy overhead, round $round of $ROUNDS"
+        if [ $((round % 2)) = 1 ]; then
+            plain_row="$(measure "$plain_url" "$plain_key" "$plain_pid")"; ruled_row="$(measure "$ruled_url" "$ruled_key" "$ruled_pid")"
+        else
+            ruled_row="$(measure "$ruled_url" "$ruled_key" "$ruled_pid")"; plain_row="$(measure "$plain_url" "$plain_key" "$plain_pid")"
+        fi
+        echo "$plain_row $ruled_row" >>"$work/pairs"
+    done
+    table="$(python3 - "$work/pairs" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+for i, r in enumerate(rows, 1):
+    print(f"| {i} | {float(r[4]):.1f} | {float(r[9]):.1f} | {float(r[9]) / float(r[4]):.3f} |")
+ratios = [float(r[9]) / float(r[4]) for r in rows]
+print(f"\nMedian of the rounds' ratios: **{(statistics.median(ratios) - 1) * 100:+.1f}%** CPU per call (target ≤ +5%).")
+PY
+)"
+    cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    python3 scripts/lib/bench_section.py policy-overhead <<SECTION
+<!-- policy-overhead:start -->
+## Policy rules that do not apply (\`ONLY=policy ./scripts/bench-gateway.sh\`)
+
+Two mcpgates, the same as the gateway benchmark's (full governance), one with ten
+policy rules on the product whose tool globs (\`refund-{i}*\`) do not cover the call.
+\`tools/call echo\`, \`wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s\`, $ROUNDS rounds, which goes first
+alternating; $cpu, $PLACEMENT; measured $(date +%F).
+
+| round | without rules, CPU µs/call | with ten rules | ratio |
+| ---: | ---: | ---: | ---: |
+$table
+<!-- policy-overhead:end -->
+SECTION
+    exit 0
+fi
+
 step "starting nginx, the bare Rust proxy (without and with the call log) and three mcpgates (span export off, off on one core, on)"
 upstream_pid="${pids[0]}"
 start_nginx

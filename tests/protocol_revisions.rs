@@ -11,7 +11,7 @@ use support::kb::KbServer;
 use support::stack::Stack;
 use support::upstream::Upstream;
 
-/// Product `p`: everything (echo, get-sum) and kb (echo, search), quota `calls`.
+/// Product `p`: everything (echo, get-sum) and kb (echo, locate, search), quota `calls`.
 async fn product(stack: &Stack, everything: &str, kb: &str, calls: u64) -> String {
     for (server, url) in [("everything", everything), ("kb", kb)] {
         stack.api.create(&format!("servers/{server}"), json!({})).await;
@@ -19,7 +19,7 @@ async fn product(stack: &Stack, everything: &str, kb: &str, calls: u64) -> Strin
     }
     stack.api.create("products/p", json!({ "state": "published", "quota": { "calls": calls, "period_seconds": 3600 } })).await;
     stack.api.create("products/p/servers/everything", json!({ "tools": ["echo", "get-sum"] })).await;
-    stack.api.create("products/p/servers/kb", json!({ "tools": ["echo", "search"] })).await;
+    stack.api.create("products/p/servers/kb", json!({ "tools": ["echo", "locate", "search"] })).await;
     stack.subscribe("alice", "p").await
 }
 
@@ -39,12 +39,15 @@ async fn clients_of_either_revision_use_backends_of_either_revision() {
     let (everything, kb) = (Upstream::start().await, KbServer::start().await);
     let stack = Stack::memory().await;
     let key = product(&stack, &everything.url, &kb.url, 1000).await;
-    for (server, tools, text) in [("everything", ["echo", "get-sum"], "Echo: hi"), ("kb", ["echo", "search"], "kb: hi")] {
+    for (server, tools, text) in [("everything", json!(["echo", "get-sum"]), "Echo: hi"), ("kb", json!(["echo", "locate", "search"]), "kb: hi")] {
         for (mode, speaks) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28"), ("auto", "2026-07-28")] {
             let seen = client(&stack.mcp_url(server), &key, mode, "echo").await;
             assert_eq!(seen["protocol"], speaks, "{mode} on {server}: {seen}");
-            assert_eq!(seen["tools"], json!(tools), "{mode} on {server}: the allow-list applies");
+            assert_eq!(seen["tools"], tools, "{mode} on {server}: the allow-list applies");
             assert_eq!(seen["text"], text, "{mode} on {server}");
+            if server == "kb" {
+                assert_eq!(seen["located"], "office in eu-west", "{mode}: Mcp-Param-Region, when sent, agrees with the argument");
+            }
             if speaks == "2026-07-28" {
                 assert_eq!(seen["cache_scope"], "private", "{mode} on {server}: a list filtered for the product is private");
             }
@@ -78,7 +81,7 @@ async fn routing_headers_that_disagree_with_the_body_are_refused_before_anything
     }
     let (everything, kb) = (Upstream::start().await, KbServer::start().await);
     let stack = Stack::memory().await;
-    let key = product(&stack, &everything.url, &kb.url, 4).await;
+    let key = product(&stack, &everything.url, &kb.url, 5).await;
     let product_url = format!("{}/products/p/mcp", stack.gateway_url);
 
     for url in [stack.mcp_url("kb"), product_url.clone()] {
@@ -98,13 +101,29 @@ async fn routing_headers_that_disagree_with_the_body_are_refused_before_anything
             "{url}: a 2026-07-28 request names its method"
         );
     }
+    // A 2026-07-28 call whose Mcp-Param-Region disagrees with the argument
+    // its tool's schema mirrors into it (known from a list through the gateway).
+    let mut list_headers = reqwest::header::HeaderMap::new();
+    list_headers.insert("mcp-protocol-version", "2026-07-28".parse().unwrap());
+    list_headers.insert("mcp-method", "tools/list".parse().unwrap());
+    let list = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": { "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+    let (_, _, listed) = post(&stack.mcp_url("kb"), &key, list_headers, &list).await;
+    assert_eq!(listed["result"]["cacheScope"], "private", "{listed}");
+    let (mut headers, mut body) = stateless_call("locate", "locate");
+    body["params"]["arguments"] = json!({ "region": "eu-west" });
+    headers.insert("mcp-param-region", "us-east".parse().unwrap());
+    let (status, _, reply) = post(&stack.mcp_url("kb"), &key, headers, &body).await;
+    assert_eq!((status, reply["error"]["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32020)), "{reply}");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("mcp-param-region"), "{reply}");
+
     // The same name, base64-encoded as a client sends a name a header cannot carry.
     let (headers, body) = stateless_call("=?base64?ZWNobw==?=", "echo");
     let (status, answer, reply) = post(&stack.mcp_url("kb"), &key, headers, &body).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["result"]["content"][0]["text"], "kb: hi", "{reply}");
     let ratelimit = answer.get("ratelimit").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert!(ratelimit.contains("r=3"), "only the call that went upstream was charged: {ratelimit}");
+    assert!(ratelimit.contains("r=3"), "only the list and the call that went upstream were charged: {ratelimit}");
     // Through the product endpoint the member is sent the name it knows.
     let (headers, body) = stateless_call("kb__echo", "kb__echo");
     let (status, _, reply) = post(&product_url, &key, headers, &body).await;

@@ -951,6 +951,9 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, parts: Parts, mut message:
     if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
         params.insert("name".into(), json!(upstream_name));
     }
+    if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &upstream_name, &parts.headers, &message) {
+        return refusal.respond(requests);
+    }
     let bridged = revision::is_stateless(&parts.headers, &message) && stored.protocol != revision::STATELESS;
     if bridged {
         revision::strip_envelope(&mut message);

@@ -464,6 +464,27 @@ fn check_routing_headers(headers: &HeaderMap, body: &jsonrpc::Body) -> Result<()
     }
 }
 
+/// Refuses a 2026-07-28 `tools/call` whose `Mcp-Param-*` headers disagree
+/// with the arguments `tool`'s schema mirrors into them (as the gateway last
+/// saw `server`'s `version` list it): HTTP 400 and -32020.
+fn check_param_headers(
+    gateway: &Gateway,
+    server: &str,
+    version: &str,
+    tool: &str,
+    headers: &HeaderMap,
+    message: &serde_json::Value,
+) -> Result<(), Box<Refusal>> {
+    if jsonrpc::method(message) != Some("tools/call") || !revision::is_stateless(headers, message) {
+        return Ok(());
+    }
+    let Some(offered) = gateway.tools.tool(server, version, tool).filter(|t| !t.param_headers.is_empty()) else { return Ok(()) };
+    let arguments = jsonrpc::at(message, &["params", "arguments"]).cloned().unwrap_or(serde_json::Value::Null);
+    revision::check_param_headers(headers, &offered.param_headers, &arguments).map_err(|mismatch| {
+        Box::new(Refusal::new(StatusCode::BAD_REQUEST, "header_mismatch", mismatch.to_string()).with_code(revision::HEADER_MISMATCH))
+    })
+}
+
 /// Refuses requests whose headers exceed the limit, with a JSON-RPC body.
 fn check_headers(gateway: &Gateway, headers: &HeaderMap) -> Result<(), Box<Refusal>> {
     let size: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
@@ -531,6 +552,12 @@ async fn handle(
         Ok(mut routed) => {
             Arc::make_mut(&mut routed.context).http_version = http_version;
             gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
+            if let jsonrpc::Body::Single(single) = &message {
+                let tool = jsonrpc::tool_name(single).unwrap_or_default();
+                if let Err(refusal) = check_param_headers(&gateway, &routed.server, &routed.version, tool, &parts.headers, single) {
+                    return refusal.respond(&RequestIds::of(&message));
+                }
+            }
             if routed.is_rest() {
                 return rest::serve(&gateway, routed, parts, message).await;
             }

@@ -31,6 +31,8 @@ pub struct OfferedTool {
     pub hash: String,
     input_schema: Option<Value>,
     validator: std::sync::OnceLock<Option<Arc<jsonschema::Validator>>>,
+    /// The arguments its schema mirrors into `Mcp-Param-*` headers (2026-07-28).
+    pub param_headers: Vec<crate::mcp::revision::ParamHeader>,
 }
 
 impl PartialEq for OfferedTool {
@@ -43,7 +45,8 @@ impl PartialEq for OfferedTool {
 impl OfferedTool {
     fn of(definition: &Value) -> OfferedTool {
         let input_schema = definition.get("inputSchema").filter(|schema| schema.to_string().len() <= MAX_SCHEMA_BYTES).cloned();
-        OfferedTool { hash: definition_hash(definition), input_schema, validator: std::sync::OnceLock::new() }
+        let param_headers = input_schema.as_ref().map(crate::mcp::revision::param_headers).unwrap_or_default();
+        OfferedTool { hash: definition_hash(definition), input_schema, validator: std::sync::OnceLock::new(), param_headers }
     }
 
     /// The compiled input schema; `None` when the tool has none the gateway

@@ -128,6 +128,101 @@ pub fn encode(value: &str) -> String {
     }
 }
 
+/// A tool argument its `inputSchema` mirrors into an `Mcp-Param-{token}`
+/// header (`x-mcp-header` on a property reached by `properties` alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamHeader {
+    /// The property names from the arguments' root.
+    pub path: Vec<String>,
+    /// `mcp-param-{token}`, lowercase.
+    pub header: String,
+    pub integer: bool,
+}
+
+/// How deep `properties` are followed looking for `x-mcp-header`.
+const MAX_PARAM_DEPTH: usize = 8;
+
+/// The arguments `input_schema` mirrors into headers. A schema whose
+/// annotations are not all valid (a token that is not an RFC 9110 token, a
+/// type other than string, integer or boolean, a token used twice) mirrors
+/// none: conforming clients drop such a tool and send no headers.
+pub fn param_headers(input_schema: &Value) -> Vec<ParamHeader> {
+    let mut found = Vec::new();
+    if collect_params(input_schema, &mut Vec::new(), &mut found).is_err() {
+        return Vec::new();
+    }
+    let mut tokens: Vec<&str> = found.iter().map(|p| p.header.as_str()).collect();
+    tokens.sort_unstable();
+    if tokens.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Vec::new();
+    }
+    found
+}
+
+fn collect_params(schema: &Value, path: &mut Vec<String>, found: &mut Vec<ParamHeader>) -> Result<(), ()> {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return Ok(()) };
+    if path.len() >= MAX_PARAM_DEPTH {
+        return Ok(());
+    }
+    for (name, property) in properties {
+        path.push(name.clone());
+        if let Some(token) = property.get("x-mcp-header") {
+            let token = token.as_str().filter(|t| is_token(t)).ok_or(())?;
+            let kind = property.get("type").and_then(Value::as_str).filter(|t| matches!(*t, "string" | "integer" | "boolean")).ok_or(())?;
+            found.push(ParamHeader { path: path.clone(), header: format!("mcp-param-{}", token.to_ascii_lowercase()), integer: kind == "integer" });
+        }
+        collect_params(property, path, found)?;
+        path.pop();
+    }
+    Ok(())
+}
+
+/// An RFC 9110 token: what an HTTP field name may be.
+fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Checks a `tools/call`'s `Mcp-Param-*` headers against its arguments:
+/// each mirrored argument's header is present exactly when the argument is
+/// (`null` counts as absent) and says the same value (after base64
+/// decoding; integers compared as numbers).
+pub fn check_param_headers(headers: &HeaderMap, params: &[ParamHeader], arguments: &Value) -> Result<(), Mismatch> {
+    for param in params {
+        let value = param.path.iter().try_fold(arguments, |node, key| node.get(key)).filter(|v| !v.is_null());
+        let header = single(headers, &param.header)?;
+        let shown = param.path.join(".");
+        let (value, header) = match (value, header) {
+            (None, None) => continue,
+            (None, Some(_)) => return Err(Mismatch(format!("the {} header is present but the argument {shown:?} is not", param.header))),
+            (Some(_), None) => return Err(Mismatch(format!("the argument {shown:?} is present but the {} header is not", param.header))),
+            (Some(value), Some(header)) => (value, header),
+        };
+        let decoded = header.to_str().ok().and_then(decode);
+        if !decoded.as_deref().is_some_and(|text| same_value(value, text, param.integer)) {
+            return Err(Mismatch(format!("the {} header does not match the argument {shown:?}", param.header)));
+        }
+    }
+    Ok(())
+}
+
+/// Whether header text `text` says argument `value`, as a client renders it.
+fn same_value(value: &Value, text: &str, integer: bool) -> bool {
+    match value {
+        Value::String(s) => s == text,
+        Value::Bool(b) => text == if *b { "true" } else { "false" },
+        Value::Number(n) if integer => {
+            let whole = text.split_once('.').map_or(text, |(w, fraction)| if fraction.bytes().all(|b| b == b'0') { w } else { "" });
+            match (n.as_i64(), n.as_f64()) {
+                (Some(n), _) => whole.parse::<i64>().is_ok_and(|h| h == n),
+                (None, Some(f)) if f.fract() == 0.0 => whole.parse::<f64>().is_ok_and(|h| h == f),
+                _ => false,
+            }
+        }
+        Value::Number(n) => n.to_string() == text,
+        _ => false,
+    }
+}
+
 /// What a 2026-07-28 request's `params._meta` envelope holds; a session of
 /// an earlier revision has none of it.
 const ENVELOPE_KEYS: &[&str] = &[PROTOCOL_META_KEY, "io.modelcontextprotocol/clientCapabilities", "io.modelcontextprotocol/clientInfo"];
@@ -232,6 +327,34 @@ mod tests {
         let mut bare = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {PROTOCOL_META_KEY: STATELESS}}});
         strip_envelope(&mut bare);
         assert_eq!(bare["params"], json!({}));
+    }
+
+    #[test]
+    fn mirrored_arguments_must_match_their_headers() {
+        let schema = json!({"type": "object", "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "limit": {"type": "integer", "x-mcp-header": "Limit"},
+            "filter": {"type": "object", "properties": {"urgent": {"type": "boolean", "x-mcp-header": "Urgent"}}},
+            "note": {"type": "string"}}});
+        let params = param_headers(&schema);
+        let mut names: Vec<&str> = params.iter().map(|p| p.header.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["mcp-param-limit", "mcp-param-region", "mcp-param-urgent"]);
+        let arguments = json!({"region": "eu-west", "limit": 5, "filter": {"urgent": true}, "note": "x"});
+        let ok = headers(&[("mcp-param-region", "eu-west"), ("mcp-param-limit", "5.0"), ("mcp-param-urgent", "true")]);
+        assert_eq!(check_param_headers(&ok, &params, &arguments), Ok(()));
+        let wrong = headers(&[("mcp-param-region", "us-east"), ("mcp-param-limit", "5"), ("mcp-param-urgent", "true")]);
+        assert!(check_param_headers(&wrong, &params, &arguments).unwrap_err().0.contains("\"region\""));
+        let missing = headers(&[("mcp-param-region", "eu-west"), ("mcp-param-urgent", "true")]);
+        assert!(check_param_headers(&missing, &params, &arguments).unwrap_err().0.contains("is not"));
+        let extra = headers(&[("mcp-param-region", "eu-west"), ("mcp-param-limit", "5"), ("mcp-param-urgent", "true")]);
+        assert!(check_param_headers(&extra, &params, &json!({"limit": 5, "filter": {"urgent": true}})).is_err(), "a header without its argument");
+        let encoded = headers(&[("mcp-param-region", &encode("zürich")), ("mcp-param-limit", "5"), ("mcp-param-urgent", "true")]);
+        assert_eq!(check_param_headers(&encoded, &params, &json!({"region": "zürich", "limit": 5, "filter": {"urgent": true}})), Ok(()));
+        let bad = json!({"properties": {"a": {"type": "number", "x-mcp-header": "A"}, "b": {"type": "string", "x-mcp-header": "B"}}});
+        assert!(param_headers(&bad).is_empty(), "a number may not be mirrored: the schema mirrors nothing");
+        let twice = json!({"properties": {"a": {"type": "string", "x-mcp-header": "A"}, "b": {"type": "string", "x-mcp-header": "a"}}});
+        assert!(param_headers(&twice).is_empty());
     }
 
     #[test]

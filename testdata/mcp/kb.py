@@ -1,13 +1,17 @@
 """A second real MCP server for product endpoint tests (PyPI `mcp`,
 MCPServer over Streamable HTTP): a knowledge base with a tool named like
 server-everything's (`echo`), one whose name clients reject
-(`lookup.article`), a prompt, a resource, and `publish`, which adds a tool
-and tells its clients their tool list changed.
+(`lookup.article`), one whose argument 2026-07-28 clients mirror into a
+header (`locate`, `Mcp-Param-Region`), a prompt, a resource, and `publish`,
+which adds a tool and tells its clients their tool list changed.
 
 Usage: kb.py PORT
 """
 import asyncio
 import sys
+from typing import Annotated
+
+from pydantic import Field
 
 from mcp.server.mcpserver import Context, MCPServer
 
@@ -31,6 +35,12 @@ def search(query: str) -> str:
 def lookup_article(article_id: int) -> str:
     """Reads one article by its id."""
     return f"article {article_id}"
+
+
+@server.tool()
+def locate(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
+    """Finds the support office for a region."""
+    return f"office in {region}"
 
 
 @server.tool()
