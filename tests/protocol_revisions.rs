@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::kb::KbServer;
 use support::stack::Stack;
+use support::tool_upstream::ToolUpstream;
 use support::upstream::Upstream;
 
 /// Product `p`: everything (echo, get-sum) and kb (echo, locate, search), quota `calls`.
@@ -152,4 +153,30 @@ async fn routing_headers_that_disagree_with_the_body_are_refused_before_anything
         let (_, _, reply) = post(&url, &key, headers.clone(), &unknown).await;
         assert_eq!(reply["error"]["code"], -32601, "{url}: {reply}");
     }
+}
+
+#[tokio::test]
+async fn a_client_of_an_earlier_revision_uses_a_backend_that_speaks_only_2026_07_28() {
+    if !support::available(&[support::Need::Python]) {
+        return;
+    }
+    // rmcp, configured for 2026-07-28 alone: it refuses initialize and any
+    // request without the per-request envelope.
+    let upstream = ToolUpstream::start_stateless_only(&[("echo", "Echoes the message"), ("lookup", "Looks a word up")]);
+    let stack = Stack::memory().await;
+    stack.publish("modern", &upstream.url, "p", json!({ "tools": ["echo"] })).await;
+    let key = stack.subscribe("alice", "p").await;
+    for (mode, speaks) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+        let seen = client(&stack.mcp_url("modern"), &key, mode, "echo").await;
+        assert_eq!(seen["protocol"], speaks, "{mode}: {seen}");
+        assert_eq!(seen["tools"], json!(["echo"]), "{mode}: the allow-list applies");
+        assert_eq!(seen["text"], "echo: hi", "{mode}");
+    }
+    // What the backend received from the legacy client's session: stateless
+    // requests with the routing headers set by the gateway.
+    let seen = upstream.seen.lock().unwrap().clone();
+    let call = seen.iter().find(|h| h.get("mcp-method").is_some_and(|m| m == "tools/call")).expect("a tools/call reached the backend");
+    assert_eq!(call.get("mcp-name").and_then(|v| v.to_str().ok()), Some("echo"));
+    assert_eq!(call.get("mcp-protocol-version").and_then(|v| v.to_str().ok()), Some("2026-07-28"));
+    assert!(seen.iter().all(|h| h.get("mcp-session-id").is_none()), "no session id reaches a backend that keeps none");
 }

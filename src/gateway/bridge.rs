@@ -7,6 +7,12 @@
 //! uses the same one); each request goes into it without the 2026-07-28
 //! envelope, and each result comes back with the `resultType` (and a list's
 //! caching fields) the client requires.
+//!
+//! The other way round, a 2025-11-25 client of a backend that speaks only
+//! 2026-07-28: the gateway answers `initialize` from the backend's
+//! `server/discover` and issues a session of its own (`stateless-…`, no
+//! upstream session behind it); each request in it goes to the backend
+//! statelessly, with the envelope and the routing headers 2026-07-28 wants.
 
 use super::federation::{members_of, open_upstream_session};
 use super::sessions::Session;
@@ -14,20 +20,37 @@ use super::{Federated, Gateway, Routed};
 use crate::mcp::{jsonrpc, revision};
 use crate::upstream::{ClientInfo, Conversation, UpstreamError};
 use arc_swap::ArcSwap;
+use axum::http::request::Parts;
 use axum::http::HeaderValue;
+use axum::response::IntoResponse;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// Which backends (by URL) speak 2026-07-28, as far as asked.
+/// Which revisions a backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spoken {
+    /// Only revisions before 2026-07-28 (`server/discover` unknown to it).
+    Earlier,
+    /// 2026-07-28 and earlier ones.
+    Both,
+    /// 2026-07-28 alone: no `initialize`, no sessions.
+    StatelessOnly,
+}
+
+/// What the gateway's own session ids for clients of a stateless-only
+/// backend hold where an upstream session id would be.
+const STATELESS_SESSION: &str = "stateless-";
+
+/// Which backends (by URL) speak which revisions, as far as asked.
 #[derive(Default)]
-pub(super) struct Revisions(ArcSwap<HashMap<String, bool>>);
+pub(super) struct Revisions(ArcSwap<HashMap<String, Spoken>>);
 
 impl Revisions {
-    fn get(&self, url: &str) -> Option<bool> {
+    fn get(&self, url: &str) -> Option<Spoken> {
         self.0.load().get(url).copied()
     }
 
-    fn learn(&self, url: &str, stateless: bool) {
+    fn learn(&self, url: &str, stateless: Spoken) {
         self.0.rcu(|known| {
             let mut next = HashMap::clone(known);
             next.insert(url.to_string(), stateless);
@@ -51,7 +74,7 @@ pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mu
     let Some(config) = routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned() else {
         return Ok(Bridged::Through);
     };
-    if config.rest().is_some() || speaks_stateless(gateway, &config.spec).await {
+    if config.rest().is_some() || spoken(gateway, &config.spec).await != Spoken::Earlier {
         return Ok(Bridged::Through);
     }
     let client = client_of(routed, message);
@@ -75,11 +98,11 @@ pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mu
     Ok(Bridged::Into)
 }
 
-/// Whether `spec`'s backend answers `server/discover` with 2026-07-28
-/// among its revisions. Asked once per backend URL; a backend that cannot
-/// be reached is asked again next time.
-async fn speaks_stateless(gateway: &Gateway, spec: &crate::model::version::VersionSpec) -> bool {
-    let Some(url) = spec.backend_url.as_deref() else { return false };
+/// Which revisions `spec`'s backend speaks, from its answer to
+/// `server/discover` (an error: only earlier ones). Asked once per backend
+/// URL; a backend that cannot be reached is asked again next time.
+async fn spoken(gateway: &Gateway, spec: &crate::model::version::VersionSpec) -> Spoken {
+    let Some(url) = spec.backend_url.as_deref() else { return Spoken::Earlier };
     if let Some(known) = gateway.revisions.get(url) {
         return known;
     }
@@ -88,13 +111,176 @@ async fn speaks_stateless(gateway: &Gateway, spec: &crate::model::version::Versi
         Ok(mut conversation) => conversation.discover(&ClientInfo::default()).await,
         Err(err) => Err(err),
     };
-    let stateless = match asked {
-        Ok(result) => result.get("supportedVersions").and_then(Value::as_array).is_some_and(|v| v.iter().any(|v| v == revision::STATELESS)),
-        Err(UpstreamError::Unreachable(_) | UpstreamError::Timeout) => return false,
-        Err(_) => false,
+    let spoken = match asked {
+        Ok(result) => {
+            let versions: Vec<&str> =
+                result.get("supportedVersions").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let earlier = versions.iter().any(|v| crate::mcp::PROTOCOL_VERSIONS.contains(v));
+            match (versions.contains(&revision::STATELESS), earlier) {
+                (true, true) => Spoken::Both,
+                // SDKs list only the revisions discover belongs to, and
+                // still answer initialize: ask.
+                (true, false) => initializes(gateway, spec, timeout).await,
+                (false, _) => Spoken::Earlier,
+            }
+        }
+        Err(UpstreamError::Unreachable(_) | UpstreamError::Timeout) => return Spoken::Earlier,
+        Err(_) => Spoken::Earlier,
     };
-    gateway.revisions.learn(url, stateless);
-    stateless
+    gateway.revisions.learn(url, spoken);
+    spoken
+}
+
+/// Whether a backend that speaks 2026-07-28 also answers `initialize`.
+async fn initializes(gateway: &Gateway, spec: &crate::model::version::VersionSpec, timeout: std::time::Duration) -> Spoken {
+    let Ok(mut conversation) = Conversation::open(&gateway.upstream, spec, timeout, None).await else { return Spoken::Both };
+    match conversation.initialize(&ClientInfo { protocol_version: crate::mcp::PROTOCOL_VERSIONS[0].into(), ..ClientInfo::default() }).await {
+        Ok(_) => {
+            conversation.end().await;
+            Spoken::Both
+        }
+        Err(UpstreamError::Unreachable(_) | UpstreamError::Timeout) => Spoken::Both,
+        Err(_) => Spoken::StatelessOnly,
+    }
+}
+
+/// What a 2025-11-25 request on a server endpoint becomes.
+pub(super) enum Earlier {
+    /// As it came.
+    Through,
+    /// Rewritten into a stateless 2026-07-28 request (headers in `parts`).
+    Into,
+    /// Answered by the gateway.
+    Answered(axum::response::Response),
+}
+
+/// Sets up a request of an earlier revision: `initialize` for a backend
+/// that speaks only 2026-07-28 is answered here with a session of the
+/// gateway's; requests in such a session go to the backend statelessly.
+pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut Parts, message: &mut Value) -> Result<Earlier, String> {
+    let in_stateless_session = routed.session.as_ref().is_some_and(|s| s.upstream.starts_with(STATELESS_SESSION));
+    let method = jsonrpc::method(message).unwrap_or_default().to_string();
+    if !in_stateless_session {
+        if method != "initialize" || routed.session.is_some() {
+            return Ok(Earlier::Through);
+        }
+        let Some(config) = routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned() else {
+            return Ok(Earlier::Through);
+        };
+        if config.rest().is_some() || spoken(gateway, &config.spec).await != Spoken::StatelessOnly {
+            return Ok(Earlier::Through);
+        }
+        return initialize(gateway, routed, &config.spec, message).await.map(Earlier::Answered);
+    }
+    let client_session = parts.headers.get(super::SESSION_HEADER).cloned();
+    let Some(id) = jsonrpc::id(message).cloned().filter(|_| jsonrpc::is_request(message)) else {
+        // Notifications (initialized, cancelled) have no stateless counterpart.
+        return Ok(Earlier::Answered(axum::http::StatusCode::ACCEPTED.into_response()));
+    };
+    if method == "ping" {
+        return Ok(Earlier::Answered(json_reply(json!({ "jsonrpc": "2.0", "id": id, "result": {} }), client_session)));
+    }
+    let session = routed.session.take().unwrap_or_else(|| client_of(routed, message));
+    stamp(message, &session);
+    let headers = &mut parts.headers;
+    let value = |text: &str| HeaderValue::from_str(&revision::encode(text)).ok();
+    headers.insert(revision::PROTOCOL_HEADER, HeaderValue::from_static(revision::STATELESS));
+    if let Some(value) = value(&method) {
+        headers.insert(revision::METHOD_HEADER, value);
+    }
+    let named = revision::named_field(&method).and_then(|field| message.get("params").and_then(|p| p.get(field))).and_then(Value::as_str);
+    if let Some(value) = named.and_then(value) {
+        headers.insert(revision::NAME_HEADER, value);
+    }
+    // The arguments the tool's schema mirrors into headers, as a 2026-07-28 client sends them.
+    let offered = named.filter(|_| method == "tools/call").and_then(|tool| gateway.tools.tool(&routed.server, &routed.version, tool));
+    let arguments = jsonrpc::at(message, &["params", "arguments"]).cloned().unwrap_or(Value::Null);
+    for (name, text) in offered.map(|t| revision::param_header_values(&t.param_headers, &arguments)).unwrap_or_default() {
+        if let (Ok(name), Some(value)) = (axum::http::HeaderName::from_bytes(name.as_bytes()), value(&text)) {
+            headers.insert(name, value);
+        }
+    }
+    routed.federated = Some(Federated { session_header: client_session, protocol: None, name: None, bridged: false });
+    Ok(Earlier::Into)
+}
+
+/// GET and DELETE in a session of the gateway's for a stateless-only
+/// backend: it sends nothing of its own, and there is nothing upstream to end.
+pub(super) fn without_upstream_session(routed: &Routed, method: &axum::http::Method) -> Option<axum::response::Response> {
+    if !routed.session.as_ref().is_some_and(|s| s.upstream.starts_with(STATELESS_SESSION)) {
+        return None;
+    }
+    if *method == axum::http::Method::DELETE {
+        return Some(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
+    let mut response = axum::http::StatusCode::METHOD_NOT_ALLOWED.into_response();
+    response.headers_mut().insert(axum::http::header::ALLOW, HeaderValue::from_static("POST, DELETE"));
+    Some(response)
+}
+
+/// Adds the 2026-07-28 envelope to a request of a client of an earlier revision.
+fn stamp(message: &mut Value, session: &Session) {
+    let client = json!({ "name": session.client_name.clone().unwrap_or_else(|| "mcp-client".into()),
+                         "version": session.client_version.clone().unwrap_or_default() });
+    let Some(object) = message.as_object_mut() else { return };
+    let params = object.entry("params").or_insert_with(|| json!({}));
+    let Some(params) = params.as_object_mut() else { return };
+    let meta = params.entry("_meta").or_insert_with(|| json!({}));
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert(revision::PROTOCOL_META_KEY.into(), json!(revision::STATELESS));
+        meta.insert("io.modelcontextprotocol/clientCapabilities".into(), json!({}));
+        meta.insert("io.modelcontextprotocol/clientInfo".into(), client);
+    }
+}
+
+/// `initialize` for a backend that speaks only 2026-07-28: its
+/// `server/discover`, said as an initialize result, and a session of the
+/// gateway's own.
+async fn initialize(
+    gateway: &Gateway,
+    routed: &Routed,
+    spec: &crate::model::version::VersionSpec,
+    message: &Value,
+) -> Result<axum::response::Response, String> {
+    let asked = jsonrpc::at(message, &["params", "protocolVersion"]).and_then(Value::as_str);
+    let text = |field: &str| jsonrpc::at(message, &["params", "clientInfo", field]).and_then(Value::as_str).map(str::to_string);
+    let client = ClientInfo {
+        protocol_version: revision::STATELESS.to_string(),
+        name: text("name").unwrap_or_else(|| "mcp-client".into()),
+        version: text("version").unwrap_or_default(),
+    };
+    let timeout = std::time::Duration::from_secs(spec.timeout_seconds.clamp(1, 60).unsigned_abs());
+    let mut conversation = Conversation::open(&gateway.upstream, spec, timeout, None).await.map_err(|e| e.to_string())?;
+    let discovered = conversation.discover(&client).await.map_err(|e| e.to_string())?;
+    let server_info = discovered
+        .pointer("/_meta/io.modelcontextprotocol~1serverInfo")
+        .cloned()
+        .unwrap_or_else(|| json!({ "name": routed.server, "version": routed.version }));
+    let protocol = crate::mcp::negotiate(asked);
+    let mut result = json!({
+        "protocolVersion": protocol,
+        "capabilities": discovered.get("capabilities").cloned().unwrap_or_else(|| json!({})),
+        "serverInfo": server_info,
+    });
+    if let Some(instructions) = discovered.get("instructions").filter(|i| i.is_string()) {
+        result["instructions"] = instructions.clone();
+    }
+    let mut context = (*routed.context).clone();
+    context.client_name = text("name");
+    context.client_version = text("version");
+    context.protocol_version = Some(protocol.to_string());
+    let upstream = format!("{STATELESS_SESSION}{}", hex::encode(rand::random::<[u8; 16]>()));
+    let session = Session::start(&context, &routed.caller, &upstream);
+    let header = HeaderValue::from_str(&gateway.sessions.issue(&session)).ok();
+    Ok(json_reply(json!({ "jsonrpc": "2.0", "id": jsonrpc::id(message), "result": result }), header))
+}
+
+fn json_reply(body: Value, session: Option<HeaderValue>) -> axum::response::Response {
+    let mut response = (axum::http::StatusCode::OK, axum::Json(body)).into_response();
+    if let Some(value) = session {
+        response.headers_mut().insert(super::SESSION_HEADER, value);
+    }
+    response
 }
 
 /// The gateway's session key for `routed`'s caller on its version.

@@ -503,7 +503,7 @@ async fn handle(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     if !matches!(parts.method, Method::POST | Method::GET | Method::DELETE) {
         let refusal = Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST, GET or DELETE");
         return refusal
@@ -521,7 +521,10 @@ async fn handle(
     if parts.method != Method::POST {
         return match route(&gateway, &params, &parts.uri, &parts.headers, client).await {
             Ok(routed) if routed.is_rest() => rest::stream(&gateway, &routed, &parts.method),
-            Ok(routed) => proxy::forward_stream(&gateway, &routed, parts).await,
+            Ok(routed) => match bridge::without_upstream_session(&routed, &parts.method) {
+                Some(response) => response,
+                None => proxy::forward_stream(&gateway, &routed, parts).await,
+            },
             Err(refusal) => refusal.respond(&RequestIds::default()),
         };
     }
@@ -561,7 +564,7 @@ async fn handle(
             if routed.is_rest() {
                 return rest::serve(&gateway, routed, parts, message).await;
             }
-            match bridge_stateless(&gateway, &mut routed, &parts.headers, message, bytes).await {
+            match bridge_stateless(&gateway, &mut routed, &mut parts, message, bytes).await {
                 Ok((message, bytes)) => proxy::forward_messages(&gateway, routed, parts, message, bytes).await,
                 Err(response) => response,
             }
@@ -572,16 +575,34 @@ async fn handle(
 
 /// A 2026-07-28 request without a session, for a backend that speaks only an
 /// earlier revision, goes into the caller's bridge session (rewritten), or
-/// is answered here (`server/discover`); anything else goes as it came.
+/// is answered here (`server/discover`); an earlier revision's request for a
+/// backend that speaks only 2026-07-28 goes to it statelessly (its
+/// `initialize` answered here); anything else goes as it came.
 async fn bridge_stateless(
     gateway: &Gateway,
     routed: &mut Routed,
-    headers: &HeaderMap,
+    parts: &mut axum::http::request::Parts,
     body: jsonrpc::Body,
     bytes: axum::body::Bytes,
 ) -> Result<(jsonrpc::Body, axum::body::Bytes), Response> {
     let jsonrpc::Body::Single(mut message) = body else { return Ok((body, bytes)) };
-    if routed.session.is_some() || !revision::is_stateless(headers, &message) {
+    if !revision::is_stateless(&parts.headers, &message) {
+        return match bridge::earlier(gateway, routed, parts, &mut message).await {
+            Ok(bridge::Earlier::Through) => Ok((jsonrpc::Body::Single(message), bytes)),
+            Ok(bridge::Earlier::Into) => {
+                let body = jsonrpc::Body::Single(message);
+                let bytes = axum::body::Bytes::from(body.to_bytes());
+                Ok((body, bytes))
+            }
+            Ok(bridge::Earlier::Answered(response)) => Err(response),
+            Err(why) => {
+                let requests = RequestIds::of(&jsonrpc::Body::Single(message));
+                let text = format!("cannot reach the MCP server, which speaks only {}: {why}", revision::STATELESS);
+                Err(Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", text).respond(&requests))
+            }
+        };
+    }
+    if routed.session.is_some() {
         return Ok((jsonrpc::Body::Single(message), bytes));
     }
     match bridge::prepare(gateway, routed, &mut message).await {

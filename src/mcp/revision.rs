@@ -205,6 +205,24 @@ pub fn check_param_headers(headers: &HeaderMap, params: &[ParamHeader], argument
     Ok(())
 }
 
+/// The `Mcp-Param-*` headers (name, value before encoding) a 2026-07-28
+/// client sends for `arguments`: one per mirrored argument present.
+pub fn param_header_values(params: &[ParamHeader], arguments: &Value) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter_map(|param| {
+            let value = param.path.iter().try_fold(arguments, |node, key| node.get(key))?;
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((param.header.clone(), text))
+        })
+        .collect()
+}
+
 /// Whether header text `text` says argument `value`, as a client renders it.
 fn same_value(value: &Value, text: &str, integer: bool) -> bool {
     match value {

@@ -2,7 +2,9 @@
 //! changes while it runs: what an upstream does when a deploy rewrites a
 //! tool (the "rug pull" approved manifests catch). Each tool echoes its
 //! `message` argument. It runs on its own thread and runtime, so both
-//! async tests and the synchronous Terraform tests can use it.
+//! async tests and the synchronous Terraform tests can use it. Started
+//! `stateless_only`, it speaks MCP 2026-07-28 alone (no `initialize`, and
+//! every request must carry the per-request envelope).
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -19,7 +21,7 @@ use std::sync::{Arc, RwLock};
 type Tools = Arc<RwLock<BTreeMap<String, String>>>;
 
 #[derive(Clone)]
-struct Handler(Tools);
+struct Handler(Tools, bool);
 
 fn input_schema() -> Arc<serde_json::Map<String, serde_json::Value>> {
     let schema = serde_json::json!({ "type": "object", "properties": { "message": { "type": "string" } }, "required": ["message"] });
@@ -27,6 +29,15 @@ fn input_schema() -> Arc<serde_json::Map<String, serde_json::Value>> {
 }
 
 impl ServerHandler for Handler {
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [rmcp::model::ProtocolVersion]> {
+        const STATELESS_ONLY: &[rmcp::model::ProtocolVersion] = &[rmcp::model::ProtocolVersion::V_2026_07_28];
+        if self.1 {
+            std::borrow::Cow::Borrowed(STATELESS_ONLY)
+        } else {
+            std::borrow::Cow::Borrowed(rmcp::model::ProtocolVersion::KNOWN_VERSIONS)
+        }
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
     }
@@ -57,18 +68,30 @@ pub struct ToolUpstream {
 impl ToolUpstream {
     /// Starts the server offering `tools` (name, description) and waits until it listens.
     pub fn start(tools: &[(&str, &str)]) -> ToolUpstream {
+        ToolUpstream::start_speaking(tools, false)
+    }
+
+    /// Starts the server speaking MCP 2026-07-28 alone.
+    pub fn start_stateless_only(tools: &[(&str, &str)]) -> ToolUpstream {
+        ToolUpstream::start_speaking(tools, true)
+    }
+
+    fn start_speaking(tools: &[(&str, &str)], stateless_only: bool) -> ToolUpstream {
         let tools: Tools = Arc::new(RwLock::new(tools.iter().map(|(n, d)| (n.to_string(), d.to_string())).collect()));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handler = Handler(tools.clone());
+        let handler = Handler(tools.clone(), stateless_only);
         let seen: Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
         let recorder = seen.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
             runtime.block_on(async move {
-                let config = StreamableHttpServerConfig::default().with_legacy_session_mode(false).with_json_response(true);
+                let config = StreamableHttpServerConfig::default()
+                    .with_legacy_session_mode(false)
+                    .with_json_response(true)
+                    .with_stateless_protocol_metadata_required(stateless_only);
                 let service = StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(LocalSessionManager::default()), config);
                 let record = move |request: axum::extract::Request, next: axum::middleware::Next| {
                     recorder.lock().expect("seen").push(request.headers().clone());
