@@ -59,14 +59,15 @@ impl Revisions {
     }
 }
 
-/// What a 2026-07-28 request on a server endpoint becomes.
+/// What a request on a server endpoint becomes between revisions.
 pub(super) enum Bridged {
-    /// The backend speaks 2026-07-28 (or nothing can be bridged): as it came.
+    /// The backend speaks the client's revision (or nothing can be bridged): as it came.
     Through,
-    /// Into the caller's bridge session, rewritten in place.
+    /// Rewritten in place (and its headers in `parts`): into the caller's
+    /// bridge session, or into a stateless 2026-07-28 request.
     Into,
-    /// Answered by the gateway (`server/discover`).
-    Answered(Value),
+    /// Answered by the gateway (`server/discover`, `initialize`, `ping`, notifications).
+    Answered(axum::response::Response),
 }
 
 /// Sets up `routed` for a 2026-07-28 `message` that carries no session.
@@ -85,7 +86,7 @@ pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mu
         None => open_upstream_session(gateway, &key, &routed.server, &routed.version, &config, &client).await.map_err(|e| e.to_string())?,
     };
     if jsonrpc::method(message) == Some("server/discover") {
-        return Ok(Bridged::Answered(discover(gateway, routed, message)));
+        return Ok(Bridged::Answered(json_reply(discover(gateway, routed, message), None)));
     }
     revision::strip_envelope(message);
     routed.session = Some(Session { upstream: stored.upstream.clone(), protocol_version: Some(stored.protocol.clone()), ..client });
@@ -144,41 +145,30 @@ async fn initializes(gateway: &Gateway, spec: &crate::model::version::VersionSpe
     }
 }
 
-/// What a 2025-11-25 request on a server endpoint becomes.
-pub(super) enum Earlier {
-    /// As it came.
-    Through,
-    /// Rewritten into a stateless 2026-07-28 request (headers in `parts`).
-    Into,
-    /// Answered by the gateway.
-    Answered(axum::response::Response),
-}
-
 /// Sets up a request of an earlier revision: `initialize` for a backend
 /// that speaks only 2026-07-28 is answered here with a session of the
 /// gateway's; requests in such a session go to the backend statelessly.
-pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut Parts, message: &mut Value) -> Result<Earlier, String> {
-    let in_stateless_session = routed.session.as_ref().is_some_and(|s| s.upstream.starts_with(STATELESS_SESSION));
-    let method = jsonrpc::method(message).unwrap_or_default().to_string();
-    if !in_stateless_session {
-        if method != "initialize" || routed.session.is_some() {
-            return Ok(Earlier::Through);
+pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut Parts, message: &mut Value) -> Result<Bridged, String> {
+    if !in_gateway_session(routed) {
+        if jsonrpc::method(message) != Some("initialize") || routed.session.is_some() {
+            return Ok(Bridged::Through);
         }
         let Some(config) = routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned() else {
-            return Ok(Earlier::Through);
+            return Ok(Bridged::Through);
         };
         if config.rest().is_some() || spoken(gateway, &config.spec).await != Spoken::StatelessOnly {
-            return Ok(Earlier::Through);
+            return Ok(Bridged::Through);
         }
-        return initialize(gateway, routed, &config.spec, message).await.map(Earlier::Answered);
+        return initialize(gateway, routed, &config.spec, message).await.map(Bridged::Answered);
     }
+    let method = jsonrpc::method(message).unwrap_or_default().to_string();
     let client_session = parts.headers.get(super::SESSION_HEADER).cloned();
     let Some(id) = jsonrpc::id(message).cloned().filter(|_| jsonrpc::is_request(message)) else {
         // Notifications (initialized, cancelled) have no stateless counterpart.
-        return Ok(Earlier::Answered(axum::http::StatusCode::ACCEPTED.into_response()));
+        return Ok(Bridged::Answered(axum::http::StatusCode::ACCEPTED.into_response()));
     };
     if method == "ping" {
-        return Ok(Earlier::Answered(json_reply(json!({ "jsonrpc": "2.0", "id": id, "result": {} }), client_session)));
+        return Ok(Bridged::Answered(json_reply(json!({ "jsonrpc": "2.0", "id": id, "result": {} }), client_session)));
     }
     let session = routed.session.take().unwrap_or_else(|| client_of(routed, message));
     stamp(message, &session);
@@ -201,13 +191,19 @@ pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut 
         }
     }
     routed.federated = Some(Federated { session_header: client_session, protocol: None, name: None, bridged: false });
-    Ok(Earlier::Into)
+    Ok(Bridged::Into)
+}
+
+/// Whether `routed` is in a session of the gateway's own, with no upstream
+/// session behind it (a client of a stateless-only backend).
+fn in_gateway_session(routed: &Routed) -> bool {
+    routed.session.as_ref().is_some_and(|s| s.upstream.starts_with(STATELESS_SESSION))
 }
 
 /// GET and DELETE in a session of the gateway's for a stateless-only
 /// backend: it sends nothing of its own, and there is nothing upstream to end.
 pub(super) fn without_upstream_session(routed: &Routed, method: &axum::http::Method) -> Option<axum::response::Response> {
-    if !routed.session.as_ref().is_some_and(|s| s.upstream.starts_with(STATELESS_SESSION)) {
+    if !in_gateway_session(routed) {
         return None;
     }
     if *method == axum::http::Method::DELETE {
@@ -220,16 +216,12 @@ pub(super) fn without_upstream_session(routed: &Routed, method: &axum::http::Met
 
 /// Adds the 2026-07-28 envelope to a request of a client of an earlier revision.
 fn stamp(message: &mut Value, session: &Session) {
-    let client = json!({ "name": session.client_name.clone().unwrap_or_else(|| "mcp-client".into()),
-                         "version": session.client_version.clone().unwrap_or_default() });
+    let envelope = revision::envelope(session.client_name.as_deref().unwrap_or("mcp-client"), session.client_version.as_deref().unwrap_or_default());
     let Some(object) = message.as_object_mut() else { return };
     let params = object.entry("params").or_insert_with(|| json!({}));
     let Some(params) = params.as_object_mut() else { return };
-    let meta = params.entry("_meta").or_insert_with(|| json!({}));
-    if let Some(meta) = meta.as_object_mut() {
-        meta.insert(revision::PROTOCOL_META_KEY.into(), json!(revision::STATELESS));
-        meta.insert("io.modelcontextprotocol/clientCapabilities".into(), json!({}));
-        meta.insert("io.modelcontextprotocol/clientInfo".into(), client);
+    if let Some(meta) = params.entry("_meta").or_insert_with(|| json!({})).as_object_mut() {
+        meta.extend(envelope);
     }
 }
 
@@ -285,8 +277,14 @@ fn json_reply(body: Value, session: Option<HeaderValue>) -> axum::response::Resp
 
 /// The gateway's session key for `routed`'s caller on its version.
 fn session_key(routed: &Routed) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{}\n{}\n{}", routed.caller, routed.server, routed.version).as_bytes());
-    format!("bridge-{}", hex::encode(&digest.as_ref()[..16]))
+    held_session_key("bridge-", &[&routed.caller, &routed.server, &routed.version])
+}
+
+/// The key of a session the gateway holds for a caller (in `member_sessions`):
+/// `prefix` and a digest of what it is held for.
+pub(super) fn held_session_key(prefix: &str, held_for: &[&str]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, held_for.join("\n").as_bytes());
+    format!("{prefix}{}", hex::encode(&digest.as_ref()[..16]))
 }
 
 /// The client the bridge session speaks for (from the request's envelope),
@@ -308,22 +306,8 @@ fn client_of(routed: &Routed, message: &Value) -> Session {
 /// `server/discover` for a backend that does not answer it: what its
 /// `initialize` said, private to the caller's product.
 fn discover(gateway: &Gateway, routed: &Routed, message: &Value) -> Value {
-    let info = gateway.server_infos.get(&routed.server, &routed.version);
-    let mut versions = vec![revision::STATELESS];
-    versions.extend_from_slice(crate::mcp::PROTOCOL_VERSIONS);
-    let mut result = json!({
-        "supportedVersions": versions,
-        "capabilities": info.as_ref().and_then(|i| i.capabilities.clone()).unwrap_or_else(|| json!({})),
-        "ttlMs": 0,
-        "cacheScope": "private",
-        "resultType": "complete",
-    });
-    if let Some(instructions) = info.as_ref().and_then(|i| i.instructions.clone()) {
-        result["instructions"] = json!(instructions);
-    }
-    if let Some(name) = info.as_ref().and_then(|i| i.name.clone()) {
-        let version = info.as_ref().and_then(|i| i.version.clone()).unwrap_or_default();
-        result["_meta"] = json!({ "io.modelcontextprotocol/serverInfo": { "name": name, "version": version } });
-    }
+    let info = gateway.server_infos.get(&routed.server, &routed.version).map(|i| super::sessions::ServerInfo::clone(&i)).unwrap_or_default();
+    let server_info = info.name.map(|name| json!({ "name": name, "version": info.version.unwrap_or_default() }));
+    let result = revision::discover_result(info.capabilities.unwrap_or_else(|| json!({})), info.instructions, server_info);
     json!({ "jsonrpc": "2.0", "id": jsonrpc::id(message), "result": result })
 }

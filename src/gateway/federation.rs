@@ -496,12 +496,7 @@ async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: j
     };
     if stateless {
         if let Some(result) = reply.get_mut("result").and_then(Value::as_object_mut) {
-            // Every list here is built for this caller's product.
-            if List::of(&method).is_some() {
-                revision::mark_private(result, None);
-            } else {
-                result.entry("resultType").or_insert_with(|| json!("complete"));
-            }
+            revision::complete_result(result, List::of(&method).is_some());
         }
     }
     let mut response = (StatusCode::OK, axum::Json(reply)).into_response();
@@ -571,19 +566,7 @@ async fn discover(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &
         None => stateless_session(endpoint, message),
     };
     let (capabilities, instructions) = describe(gateway, endpoint, &session, "server/discover").await;
-    let mut versions = vec![revision::STATELESS];
-    versions.extend_from_slice(crate::mcp::PROTOCOL_VERSIONS);
-    let mut result = json!({
-        "supportedVersions": versions,
-        "capabilities": capabilities,
-        "ttlMs": 0,
-        "cacheScope": "private",
-        "resultType": "complete",
-        "_meta": { "io.modelcontextprotocol/serverInfo": server_info(endpoint) },
-    });
-    if let Some(instructions) = instructions {
-        result["instructions"] = json!(instructions);
-    }
+    let result = revision::discover_result(capabilities, instructions, Some(server_info(endpoint)));
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
@@ -613,13 +596,12 @@ async fn describe(gateway: &Gateway, endpoint: &Endpoint, session: &Session, met
 /// speak 2025-11-25 (the gateway bridges) and live in the store like any
 /// member session, so every replica serves the caller with the same ones.
 fn stateless_session(endpoint: &Endpoint, message: &Value) -> Session {
-    let key = ring::digest::digest(&ring::digest::SHA256, format!("{}\n{}", endpoint.product.name, endpoint.caller).as_bytes());
     let (client_name, client_version) = revision::envelope_client(message);
     Session {
         server: endpoint.path.to_string(),
         version: String::new(),
         owner: endpoint.caller.clone(),
-        upstream: format!("{SESSION_PREFIX}stateless-{}", hex::encode(&key.as_ref()[..16])),
+        upstream: super::bridge::held_session_key(&format!("{SESSION_PREFIX}stateless-"), &[&endpoint.product.name, &endpoint.caller]),
         started: chrono::Utc::now().timestamp(),
         client_name,
         client_version,

@@ -586,36 +586,25 @@ async fn bridge_stateless(
     bytes: axum::body::Bytes,
 ) -> Result<(jsonrpc::Body, axum::body::Bytes), Response> {
     let jsonrpc::Body::Single(mut message) = body else { return Ok((body, bytes)) };
-    if !revision::is_stateless(&parts.headers, &message) {
-        return match bridge::earlier(gateway, routed, parts, &mut message).await {
-            Ok(bridge::Earlier::Through) => Ok((jsonrpc::Body::Single(message), bytes)),
-            Ok(bridge::Earlier::Into) => {
-                let body = jsonrpc::Body::Single(message);
-                let bytes = axum::body::Bytes::from(body.to_bytes());
-                Ok((body, bytes))
-            }
-            Ok(bridge::Earlier::Answered(response)) => Err(response),
-            Err(why) => {
-                let requests = RequestIds::of(&jsonrpc::Body::Single(message));
-                let text = format!("cannot reach the MCP server, which speaks only {}: {why}", revision::STATELESS);
-                Err(Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", text).respond(&requests))
-            }
-        };
-    }
-    if routed.session.is_some() {
-        return Ok((jsonrpc::Body::Single(message), bytes));
-    }
-    match bridge::prepare(gateway, routed, &mut message).await {
+    let outcome = match (revision::is_stateless(&parts.headers, &message), routed.session.is_some()) {
+        (false, _) => bridge::earlier(gateway, routed, parts, &mut message)
+            .await
+            .map_err(|why| format!("cannot reach the MCP server, which speaks only {}: {why}", revision::STATELESS)),
+        (true, true) => Ok(bridge::Bridged::Through),
+        (true, false) => bridge::prepare(gateway, routed, &mut message)
+            .await
+            .map_err(|why| format!("cannot open a session with the MCP server for this {} client: {why}", revision::STATELESS)),
+    };
+    match outcome {
         Ok(bridge::Bridged::Through) => Ok((jsonrpc::Body::Single(message), bytes)),
         Ok(bridge::Bridged::Into) => {
             let body = jsonrpc::Body::Single(message);
             let bytes = axum::body::Bytes::from(body.to_bytes());
             Ok((body, bytes))
         }
-        Ok(bridge::Bridged::Answered(answer)) => Err(axum::response::IntoResponse::into_response((StatusCode::OK, axum::Json(answer)))),
-        Err(why) => {
+        Ok(bridge::Bridged::Answered(response)) => Err(response),
+        Err(text) => {
             let requests = RequestIds::of(&jsonrpc::Body::Single(message));
-            let text = format!("cannot open a session with the MCP server for this {} client: {why}", revision::STATELESS);
             Err(Refusal::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", text).respond(&requests))
         }
     }

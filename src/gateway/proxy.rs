@@ -280,16 +280,7 @@ impl ResponseHook {
         }
         let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) else { return false };
         let is_list = ["tools", "prompts", "resources", "resourceTemplates"].iter().any(|field| result.get(*field).is_some_and(Value::is_array));
-        if is_list && !result.contains_key("cacheScope") {
-            // Lists through the gateway are shaped per product: never shared.
-            revision::mark_private(result, None);
-            return true;
-        }
-        if result.contains_key("resultType") {
-            return false;
-        }
-        result.insert("resultType".into(), Value::from("complete"));
-        true
+        revision::complete_result(result, is_list)
     }
 
     /// Applies `redact … in: result` to an answer the client receives.

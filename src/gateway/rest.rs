@@ -95,11 +95,9 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
 /// A result as a 2026-07-28 client reads it: `resultType`, and a list (shaped
 /// by the product's allow-list) private and never fresh.
 fn stateless_result(reply: &mut Value) {
-    let Some(result) = reply.get_mut("result").and_then(Value::as_object_mut) else { return };
-    if result.contains_key("tools") {
-        revision::mark_private(result, None);
-    } else {
-        result.entry("resultType").or_insert_with(|| json!("complete"));
+    if let Some(result) = reply.get_mut("result").and_then(Value::as_object_mut) {
+        let is_list = result.contains_key("tools");
+        revision::complete_result(result, is_list);
     }
 }
 
@@ -150,16 +148,9 @@ impl Server<'_> {
 
     /// `server/discover` (2026-07-28): the revisions spoken here and the tools capability.
     fn discover(&self, id: &Value) -> Value {
-        let mut versions = vec![revision::STATELESS];
-        versions.extend_from_slice(crate::mcp::PROTOCOL_VERSIONS);
-        json!({ "jsonrpc": "2.0", "id": id, "result": {
-            "supportedVersions": versions,
-            "capabilities": { "tools": { "listChanged": false } },
-            "ttlMs": 0,
-            "cacheScope": "private",
-            "resultType": "complete",
-            "_meta": { "io.modelcontextprotocol/serverInfo": { "name": self.routed.server, "version": self.routed.version } },
-        } })
+        let server_info = json!({ "name": self.routed.server, "version": self.routed.version });
+        let result = revision::discover_result(json!({ "tools": { "listChanged": false } }), None, Some(server_info));
+        json!({ "jsonrpc": "2.0", "id": id, "result": result })
     }
 
     fn initialize(&self, id: &Value, message: &Value) -> Value {

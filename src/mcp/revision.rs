@@ -265,6 +265,53 @@ pub fn envelope_client(message: &Value) -> (Option<String>, Option<String>) {
     (text("name"), text("version"))
 }
 
+/// The per-request envelope a 2026-07-28 request carries in `params._meta`,
+/// for a client of this name and version (no client capabilities).
+pub fn envelope(client_name: &str, client_version: &str) -> serde_json::Map<String, Value> {
+    let mut meta = serde_json::Map::new();
+    meta.insert(PROTOCOL_META_KEY.into(), Value::from(STATELESS));
+    meta.insert("io.modelcontextprotocol/clientCapabilities".into(), Value::Object(serde_json::Map::new()));
+    meta.insert("io.modelcontextprotocol/clientInfo".into(), serde_json::json!({ "name": client_name, "version": client_version }));
+    meta
+}
+
+/// A `server/discover` result as the gateway gives it where it answers for a
+/// server: every revision spoken here, private to the caller, never fresh.
+pub fn discover_result(capabilities: Value, instructions: Option<String>, server_info: Option<Value>) -> Value {
+    let mut versions = vec![STATELESS];
+    versions.extend_from_slice(super::PROTOCOL_VERSIONS);
+    let mut result = serde_json::json!({
+        "supportedVersions": versions,
+        "capabilities": capabilities,
+        "ttlMs": 0,
+        "cacheScope": "private",
+        "resultType": "complete",
+    });
+    if let Some(instructions) = instructions {
+        result["instructions"] = Value::from(instructions);
+    }
+    if let Some(info) = server_info {
+        result["_meta"] = serde_json::json!({ "io.modelcontextprotocol/serverInfo": info });
+    }
+    result
+}
+
+/// A result as a 2026-07-28 client reads it, when the gateway built it or
+/// its upstream speaks an earlier revision: a list without caching fields
+/// becomes private and never fresh (lists through the gateway are shaped per
+/// product); anything else gains `resultType: "complete"`. Whether it changed.
+pub fn complete_result(result: &mut serde_json::Map<String, Value>, is_list: bool) -> bool {
+    if is_list && !result.contains_key("cacheScope") {
+        mark_private(result, None);
+        return true;
+    }
+    if result.contains_key("resultType") {
+        return false;
+    }
+    result.insert("resultType".into(), Value::from("complete"));
+    true
+}
+
 /// Marks a list result the gateway filtered for this caller (an allow-list,
 /// an approved manifest, a product's members) as cacheable only within the
 /// caller's authorization context, and no longer than the upstream said.

@@ -179,11 +179,7 @@ impl<'a> Conversation<'a> {
         use crate::mcp::revision;
         self.use_protocol(revision::STATELESS);
         self.headers.insert(revision::METHOD_HEADER, HeaderValue::from_static("server/discover"));
-        let params = json!({ "_meta": {
-            revision::PROTOCOL_META_KEY: revision::STATELESS,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": { "name": client.name, "version": client.version },
-        }});
+        let params = json!({ "_meta": revision::envelope(&client.name, &client.version) });
         let result = self.request("server/discover", params).await;
         self.headers.remove(revision::METHOD_HEADER);
         result
