@@ -1,7 +1,8 @@
 //! MCP 2026-07-28 beside 2025-11-25 on one URL (docs/protocol.md). Real
-//! parts: npm server-everything (2025-11-25 only) and a PyPI `mcp` server
-//! (`testdata/mcp/kb.py`, both revisions), the PyPI `mcp` client in each
-//! mode, and raw HTTP for the routing headers.
+//! parts: npm server-everything (2025-11-25 only), a PyPI `mcp` server
+//! (`testdata/mcp/kb.py`, both revisions) and rmcp configured for
+//! 2026-07-28 alone; three SDKs' clients (PyPI `mcp`, the TypeScript SDK,
+//! rmcp) in each mode; raw HTTP for the routing headers.
 
 mod support;
 
@@ -32,6 +33,48 @@ async fn client(url: &str, key: &str, mode: &str, tool: &str) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
 }
 
+/// The TypeScript SDK's client (npm `@modelcontextprotocol/client`) in `mode`
+/// (legacy, auto, or pinned to 2026-07-28): what it negotiated, listed and got.
+async fn ts_client(url: &str, key: &str, mode: &str, tool: &str) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/clients/ts_client.mjs");
+    let sdk = support::upstream::node_modules().join("@modelcontextprotocol/client/dist/index.mjs");
+    let output =
+        tokio::process::Command::new("node").args([script, url, key, mode, tool]).env("MCPGATE_TS_SDK", sdk).output().await.expect("node runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "TypeScript client {mode} on {url} failed: {stderr}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+/// rmcp's client with `lifecycle` ("legacy": initialize; "2026-07-28":
+/// server/discover and stateless requests only; "auto": discover, then
+/// initialize if the server is of an earlier revision), as `ts_client`.
+async fn rmcp_client(url: &str, key: &str, lifecycle: &str, tool: &str) -> Value {
+    use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
+    use rmcp::service::{serve_client_with_lifecycle, ClientLifecycleMode};
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let mode = match lifecycle {
+        "legacy" => ClientLifecycleMode::Initialize,
+        "2026-07-28" => ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+        _ => {
+            ClientLifecycleMode::Auto { preferred_versions: vec![ProtocolVersion::V_2026_07_28], legacy_version: Some(ProtocolVersion::V_2025_11_25) }
+        }
+    };
+    let mut headers = std::collections::HashMap::new();
+    headers.insert(http::HeaderName::from_static("x-subscription-key"), http::HeaderValue::from_str(key).unwrap());
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).custom_headers(headers);
+    let info = ClientConfig::new(ClientCapabilities::default(), Implementation::new("mcpgate-rmcp-test", "1.0.0"));
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(config);
+    let client = serve_client_with_lifecycle(info, transport, mode).await.unwrap_or_else(|e| panic!("rmcp {lifecycle} on {url}: {e}"));
+    let protocol = client.peer_info().map(|i| i.protocol_version.to_string());
+    let mut tools: Vec<String> = client.list_all_tools().await.expect("tools/list").into_iter().map(|t| t.name.to_string()).collect();
+    tools.sort();
+    let arguments = json!({ "message": "hi" }).as_object().cloned().unwrap();
+    let called = client.call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)).await.expect("tools/call");
+    let text = called.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
+    client.cancel().await.ok();
+    json!({ "protocol": protocol, "tools": tools, "text": text })
+}
+
 #[tokio::test]
 async fn clients_of_either_revision_use_backends_of_either_revision() {
     if !support::available(&[support::Need::Node, support::Need::Python]) {
@@ -51,6 +94,14 @@ async fn clients_of_either_revision_use_backends_of_either_revision() {
             }
             if speaks == "2026-07-28" {
                 assert_eq!(seen["cache_scope"], "private", "{mode} on {server}: a list filtered for the product is private");
+            }
+            for (sdk, seen) in [
+                ("typescript", ts_client(&stack.mcp_url(server), &key, mode, "echo").await),
+                ("rmcp", rmcp_client(&stack.mcp_url(server), &key, mode, "echo").await),
+            ] {
+                assert_eq!(seen["protocol"], speaks, "{sdk} {mode} on {server}: {seen}");
+                assert_eq!(seen["tools"], tools, "{sdk} {mode} on {server}: the allow-list applies");
+                assert_eq!(seen["text"], text, "{sdk} {mode} on {server}");
             }
         }
     }
@@ -153,6 +204,35 @@ async fn routing_headers_that_disagree_with_the_body_are_refused_before_anything
         let (_, _, reply) = post(&url, &key, headers.clone(), &unknown).await;
         assert_eq!(reply["error"]["code"], -32601, "{url}: {reply}");
     }
+    // What no endpoint serves, whatever its backend speaks: a revision spoken
+    // nowhere here (-32022, listing what is), a 2026-07-28 request without
+    // its envelope (-32602), a method 2026-07-28 removed (404, -32601).
+    for url in [product_url.clone(), stack.mcp_url("everything"), stack.mcp_url("kb")] {
+        let mut future = discover.clone();
+        future["id"] = json!(301);
+        future["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
+        let mut future_headers = headers.clone();
+        future_headers.insert("mcp-protocol-version", "2099-01-01".parse().unwrap());
+        future_headers.insert("mcp-method", "server/discover".parse().unwrap());
+        let (status, _, reply) = post(&url, &key, future_headers, &future).await;
+        assert_eq!((status, &reply["id"], &reply["error"]["code"]), (StatusCode::BAD_REQUEST, &json!(301), &json!(-32022)), "{url}: {reply}");
+        assert_eq!(
+            (&reply["error"]["data"]["supported"], &reply["error"]["data"]["requested"]),
+            (&json!(["2026-07-28"]), &json!("2099-01-01")),
+            "{reply}"
+        );
+        let mut bare = discover.clone();
+        bare["params"] = json!({});
+        let mut bare_headers = headers.clone();
+        bare_headers.insert("mcp-method", "server/discover".parse().unwrap());
+        let (status, _, reply) = post(&url, &key, bare_headers.clone(), &bare).await;
+        assert_eq!((status, &reply["error"]["code"]), (StatusCode::BAD_REQUEST, &json!(-32602)), "{url}: {reply}");
+        let mut ping = discover.clone();
+        ping["method"] = json!("ping");
+        bare_headers.insert("mcp-method", "ping".parse().unwrap());
+        let (status, _, reply) = post(&url, &key, bare_headers, &ping).await;
+        assert_eq!((status, &reply["error"]["code"]), (StatusCode::NOT_FOUND, &json!(-32601)), "{url}: {reply}");
+    }
 }
 
 #[tokio::test]
@@ -171,6 +251,12 @@ async fn a_client_of_an_earlier_revision_uses_a_backend_that_speaks_only_2026_07
         assert_eq!(seen["protocol"], speaks, "{mode}: {seen}");
         assert_eq!(seen["tools"], json!(["echo"]), "{mode}: the allow-list applies");
         assert_eq!(seen["text"], "echo: hi", "{mode}");
+        let seen = ts_client(&stack.mcp_url("modern"), &key, mode, "echo").await;
+        assert_eq!(
+            (&seen["protocol"], &seen["tools"], &seen["text"]),
+            (&json!(speaks), &json!(["echo"]), &json!("echo: hi")),
+            "typescript {mode}: {seen}"
+        );
     }
     // What the backend received from the legacy client's session: stateless
     // requests with the routing headers set by the gateway.

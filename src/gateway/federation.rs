@@ -496,7 +496,7 @@ async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: j
     };
     if stateless {
         if let Some(result) = reply.get_mut("result").and_then(Value::as_object_mut) {
-            revision::complete_result(result, List::of(&method).is_some());
+            revision::complete_result(result, revision::has_cache_fields(&method));
         }
     }
     let mut response = (StatusCode::OK, axum::Json(reply)).into_response();

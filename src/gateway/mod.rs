@@ -451,7 +451,10 @@ fn call_context(
 /// may not carry them.
 fn check_routing_headers(headers: &HeaderMap, body: &jsonrpc::Body) -> Result<(), Box<Refusal>> {
     let mismatch = match body {
-        jsonrpc::Body::Single(message) => revision::check_headers(headers, message).err(),
+        jsonrpc::Body::Single(message) => match revision::check_headers(headers, message) {
+            Ok(()) => return revision::check_request(headers, message).map_err(|unservable| Box::new(unservable_refusal(unservable))),
+            Err(mismatch) => Some(mismatch),
+        },
         jsonrpc::Body::Batch(_) => {
             headers.contains_key(revision::METHOD_HEADER).then(|| revision::Mismatch("a batch cannot carry the Mcp-Method header".to_string()))
         }
@@ -461,6 +464,23 @@ fn check_routing_headers(headers: &HeaderMap, body: &jsonrpc::Body) -> Result<()
             Err(Box::new(Refusal::new(StatusCode::BAD_REQUEST, "header_mismatch", mismatch.to_string()).with_code(revision::HEADER_MISMATCH)))
         }
         None => Ok(()),
+    }
+}
+
+/// What a request the gateway cannot serve in the revision it names is told.
+fn unservable_refusal(unservable: revision::Unservable) -> Refusal {
+    match unservable {
+        revision::Unservable::Version { requested, supported } => {
+            Refusal::new(StatusCode::BAD_REQUEST, "unsupported_protocol_version", format!("MCP protocol version {requested:?} is not spoken here"))
+                .with_code(revision::UNSUPPORTED_PROTOCOL_VERSION)
+                .with_data("supported", serde_json::json!(supported))
+                .with_data("requested", serde_json::Value::from(requested))
+        }
+        revision::Unservable::Envelope(why) => Refusal::new(StatusCode::BAD_REQUEST, "invalid_envelope", why).with_code(jsonrpc::INVALID_PARAMS),
+        revision::Unservable::Removed(method) => {
+            Refusal::new(StatusCode::NOT_FOUND, "method_not_found", format!("{method} is not a method of MCP {}", revision::STATELESS))
+                .with_code(jsonrpc::METHOD_NOT_FOUND)
+        }
     }
 }
 

@@ -279,8 +279,10 @@ impl ResponseHook {
             return false;
         }
         let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) else { return false };
-        let is_list = ["tools", "prompts", "resources", "resourceTemplates"].iter().any(|field| result.get(*field).is_some_and(Value::is_array));
-        revision::complete_result(result, is_list)
+        // A list's items, or a read resource's contents.
+        let cached =
+            ["tools", "prompts", "resources", "resourceTemplates", "contents"].iter().any(|field| result.get(*field).is_some_and(Value::is_array));
+        revision::complete_result(result, cached)
     }
 
     /// Applies `redact … in: result` to an answer the client receives.

@@ -21,6 +21,8 @@ pub const NAME_HEADER: &str = "mcp-name";
 pub const PROTOCOL_HEADER: &str = "mcp-protocol-version";
 /// Where the per-request envelope names the revision (`params._meta`).
 pub const PROTOCOL_META_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+/// Where a 2026-07-28 request's envelope holds the client's capabilities.
+pub const CAPABILITIES_META_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
 /// 2026-07-28: a routing header disagrees with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
 
@@ -89,6 +91,70 @@ pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatc
         None if stateless => Err(Mismatch(format!("a {STATELESS} {method} request must carry the Mcp-Name header ({body:?})"))),
         None => Ok(()),
     }
+}
+
+/// -32022: the request names a revision the gateway does not speak.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
+/// Methods 2026-07-28 removed: a 2026-07-28 request naming one is a method
+/// the server does not have.
+const REMOVED_METHODS: &[&str] = &["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
+
+/// Every revision spoken on the gateway's endpoints, newest first (what an
+/// unsupported-version error lists).
+pub fn supported_versions() -> Vec<&'static str> {
+    let mut versions = vec![STATELESS];
+    versions.extend_from_slice(super::PROTOCOL_VERSIONS);
+    versions
+}
+
+/// A request the gateway refuses on sight, whatever the backend behind it
+/// speaks, so every endpoint answers a 2026-07-28 client alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unservable {
+    /// `MCP-Protocol-Version` (or the envelope) names a revision spoken
+    /// nowhere here: -32022 with the ones a request of its form can name
+    /// (with an envelope, those spoken statelessly; else all of them).
+    Version { requested: String, supported: Vec<&'static str> },
+    /// A 2026-07-28 request without the envelope's protocol version or
+    /// client capabilities: -32602.
+    Envelope(String),
+    /// A method 2026-07-28 removed, asked in a 2026-07-28 request: -32601.
+    Removed(String),
+}
+
+/// Checks what a request says of its revision: a known one, and for a
+/// 2026-07-28 request the per-request envelope and a method that revision has.
+pub fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unservable> {
+    let named = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).or_else(|| envelope_version(message));
+    if let Some(version) = named.filter(|v| !is_known(v)) {
+        let supported = if envelope_version(message).is_some() { vec![STATELESS] } else { supported_versions() };
+        return Err(Unservable::Version { requested: version.chars().take(64).collect(), supported });
+    }
+    if !is_stateless(headers, message) || message.get("id").is_none() {
+        return Ok(());
+    }
+    let Some(method) = message.get("method").and_then(Value::as_str) else { return Ok(()) };
+    if REMOVED_METHODS.contains(&method) {
+        return Err(Unservable::Removed(method.to_string()));
+    }
+    let meta = message.pointer("/params/_meta");
+    if !meta.is_some_and(Value::is_object) {
+        return Err(Unservable::Envelope(format!("a {STATELESS} request carries params._meta with its protocol version and client capabilities")));
+    }
+    if envelope_version(message) != Some(STATELESS) {
+        return Err(Unservable::Envelope(format!("params._meta lacks {PROTOCOL_META_KEY:?}")));
+    }
+    if !meta.and_then(|m| m.get(CAPABILITIES_META_KEY)).is_some_and(Value::is_object) {
+        return Err(Unservable::Envelope(format!("params._meta lacks {CAPABILITIES_META_KEY:?} (an object)")));
+    }
+    Ok(())
+}
+
+/// A revision some client may name: one spoken here, or 2024-11-05 (whose
+/// clients send no header, and are answered with the newest earlier one).
+fn is_known(version: &str) -> bool {
+    version == STATELESS || version == "2024-11-05" || super::PROTOCOL_VERSIONS.contains(&version)
 }
 
 /// A header that may appear once; twice is a mismatch (first-copy and
@@ -243,7 +309,7 @@ fn same_value(value: &Value, text: &str, integer: bool) -> bool {
 
 /// What a 2026-07-28 request's `params._meta` envelope holds; a session of
 /// an earlier revision has none of it.
-const ENVELOPE_KEYS: &[&str] = &[PROTOCOL_META_KEY, "io.modelcontextprotocol/clientCapabilities", "io.modelcontextprotocol/clientInfo"];
+const ENVELOPE_KEYS: &[&str] = &[PROTOCOL_META_KEY, CAPABILITIES_META_KEY, "io.modelcontextprotocol/clientInfo"];
 
 /// Removes the 2026-07-28 envelope from a request bridged into a session of
 /// an earlier revision (an empty `_meta` goes too).
@@ -270,18 +336,17 @@ pub fn envelope_client(message: &Value) -> (Option<String>, Option<String>) {
 pub fn envelope(client_name: &str, client_version: &str) -> serde_json::Map<String, Value> {
     let mut meta = serde_json::Map::new();
     meta.insert(PROTOCOL_META_KEY.into(), Value::from(STATELESS));
-    meta.insert("io.modelcontextprotocol/clientCapabilities".into(), Value::Object(serde_json::Map::new()));
+    meta.insert(CAPABILITIES_META_KEY.into(), Value::Object(serde_json::Map::new()));
     meta.insert("io.modelcontextprotocol/clientInfo".into(), serde_json::json!({ "name": client_name, "version": client_version }));
     meta
 }
 
 /// A `server/discover` result as the gateway gives it where it answers for a
 /// server: every revision spoken here, private to the caller, never fresh.
-pub fn discover_result(capabilities: Value, instructions: Option<String>, server_info: Option<Value>) -> Value {
-    let mut versions = vec![STATELESS];
-    versions.extend_from_slice(super::PROTOCOL_VERSIONS);
+pub fn discover_result(mut capabilities: Value, instructions: Option<String>, server_info: Option<Value>) -> Value {
+    without_subscriptions(&mut capabilities);
     let mut result = serde_json::json!({
-        "supportedVersions": versions,
+        "supportedVersions": supported_versions(),
         "capabilities": capabilities,
         "ttlMs": 0,
         "cacheScope": "private",
@@ -296,12 +361,32 @@ pub fn discover_result(capabilities: Value, instructions: Option<String>, server
     result
 }
 
+/// Capabilities as the gateway can honour them for a 2026-07-28 client where
+/// it answers for the server: it has no `subscriptions/listen`, so no
+/// `listChanged` or `subscribe` to offer.
+fn without_subscriptions(capabilities: &mut Value) {
+    let Some(capabilities) = capabilities.as_object_mut() else { return };
+    for feature in ["tools", "prompts", "resources"] {
+        if let Some(feature) = capabilities.get_mut(feature).and_then(Value::as_object_mut) {
+            feature.remove("listChanged");
+            feature.remove("subscribe");
+        }
+    }
+}
+
+/// Whether a method's 2026-07-28 result carries `ttlMs` and `cacheScope`:
+/// the lists, and `resources/read`.
+pub fn has_cache_fields(method: &str) -> bool {
+    matches!(method, "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" | "resources/read")
+}
+
 /// A result as a 2026-07-28 client reads it, when the gateway built it or
-/// its upstream speaks an earlier revision: a list without caching fields
-/// becomes private and never fresh (lists through the gateway are shaped per
-/// product); anything else gains `resultType: "complete"`. Whether it changed.
-pub fn complete_result(result: &mut serde_json::Map<String, Value>, is_list: bool) -> bool {
-    if is_list && !result.contains_key("cacheScope") {
+/// its upstream speaks an earlier revision: a list (or a read resource)
+/// without caching fields becomes private and never fresh (lists through the
+/// gateway are shaped per product); anything else gains `resultType:
+/// "complete"`. Whether it changed.
+pub fn complete_result(result: &mut serde_json::Map<String, Value>, cached: bool) -> bool {
+    if cached && !result.contains_key("cacheScope") {
         mark_private(result, None);
         return true;
     }

@@ -19,6 +19,12 @@ pub fn entry_point() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
 }
 
+/// The node_modules directory the npm test tools are installed in.
+pub fn node_modules() -> PathBuf {
+    let entry = entry_point();
+    entry.ancestors().nth(4).map(PathBuf::from).unwrap_or(entry)
+}
+
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("addr").port()
