@@ -45,6 +45,8 @@ fn call(n: u64, total: u64) -> CallRecord {
         trace_id: Some(format!("{h:032x}")),
         policy_rule: None,
         endpoint: None,
+        awaits_input: None,
+        continues: None,
         tool_refused: false,
     }
 }

@@ -78,6 +78,7 @@ impl Observed {
             policy_rule: None,
             backend_call: None,
             unapproved_tools: None,
+            input_round: Default::default(),
         });
     }
 }

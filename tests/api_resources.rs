@@ -398,6 +398,8 @@ fn call(tool: &str, minutes_ago: i64) -> mcpgate::model::calls::CallRecord {
         trace_id: None,
         policy_rule: None,
         endpoint: None,
+        awaits_input: None,
+        continues: None,
         tool_refused: false,
     }
 }

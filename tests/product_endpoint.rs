@@ -84,7 +84,7 @@ fn sees_every_members_tools(report: &Value) {
     // Prefixed, the allow-list applied to everything, kb's `lookup.article` left out (clients reject the name).
     // (kb__read_faq, which kb__publish adds, is there on the second run.)
     let tools: Vec<&Value> = report["tools"].as_array().unwrap().iter().filter(|t| *t != "kb__read_faq").collect();
-    assert_eq!(json!(tools), json!(["everything__echo", "everything__get-sum", "kb__echo", "kb__locate", "kb__publish", "kb__search"]));
+    assert_eq!(json!(tools), json!(["everything__echo", "everything__get-sum", "kb__echo", "kb__locate", "kb__publish", "kb__refund", "kb__search"]));
     assert_eq!(report["everything_echo"], "Echo: hi");
     assert_eq!(report["kb_echo"], "kb: hi", "the same tool name on two members reaches each");
     let prompts = report["prompts"].as_array().unwrap();
@@ -126,7 +126,7 @@ async fn names_collide_at_write_time_and_aliases_rename() {
     let mut mcp = RawMcp::new(product_url(&stack), Some(&key));
     assert_eq!(mcp.initialize().await.status, StatusCode::OK);
     let listed = mcp.post(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })).await.first();
-    assert_eq!(tool_names(&listed), ["echo", "everything__echo", "everything__get-sum", "locate", "lookup_article", "publish", "search"]);
+    assert_eq!(tool_names(&listed), ["echo", "everything__echo", "everything__get-sum", "locate", "lookup_article", "publish", "refund", "search"]);
     let read = mcp.call(2, "lookup_article", json!({ "article_id": 7 })).await.first();
     assert_eq!(read["result"]["content"][0]["text"], "article 7", "{read}");
     let echoed = mcp.call(3, "echo", json!({ "message": "plain" })).await.first();
@@ -146,7 +146,7 @@ async fn limits_are_charged_once_and_a_member_that_is_down_is_left_out() {
     // rmcp, a second real client: initialize, list, call.
     let client = support::rmcp_client(&product_url(&stack), &key).await;
     let tools = client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 6, "{tools:?}");
+    assert_eq!(tools.len(), 7, "{tools:?}");
     let sum = client
         .call_tool(
             rmcp::model::CallToolRequestParams::new("everything__get-sum").with_arguments(json!({ "a": 2, "b": 3 }).as_object().cloned().unwrap()),

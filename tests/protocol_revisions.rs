@@ -13,7 +13,15 @@ use support::stack::Stack;
 use support::tool_upstream::ToolUpstream;
 use support::upstream::Upstream;
 
-/// Product `p`: everything (echo, get-sum) and kb (echo, locate, search), quota `calls`.
+/// Both backends, and a gateway with product `p` over them (`product`): its key.
+async fn setup(calls: u64) -> (Upstream, KbServer, Stack, String) {
+    let (everything, kb) = (Upstream::start().await, KbServer::start().await);
+    let stack = Stack::memory().await;
+    let key = product(&stack, &everything.url, &kb.url, calls).await;
+    (everything, kb, stack, key)
+}
+
+/// Product `p`: everything (echo, get-sum) and kb (echo, locate, refund, search), quota `calls`.
 async fn product(stack: &Stack, everything: &str, kb: &str, calls: u64) -> String {
     for (server, url) in [("everything", everything), ("kb", kb)] {
         stack.api.create(&format!("servers/{server}"), json!({})).await;
@@ -21,16 +29,21 @@ async fn product(stack: &Stack, everything: &str, kb: &str, calls: u64) -> Strin
     }
     stack.api.create("products/p", json!({ "state": "published", "quota": { "calls": calls, "period_seconds": 3600 } })).await;
     stack.api.create("products/p/servers/everything", json!({ "tools": ["echo", "get-sum"] })).await;
-    stack.api.create("products/p/servers/kb", json!({ "tools": ["echo", "locate", "search"] })).await;
+    stack.api.create("products/p/servers/kb", json!({ "tools": ["echo", "locate", "refund", "search"] })).await;
     stack.subscribe("alice", "p").await
 }
 
 async fn client(url: &str, key: &str, mode: &str, tool: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/clients/revision_client.py");
-    let output = tokio::process::Command::new(support::python()).args([script, url, key, mode, tool]).output().await.expect("python runs");
+    printed(tokio::process::Command::new(support::python()).args([script, url, key, mode, tool]), &format!("client {mode} on {url}")).await
+}
+
+/// The one JSON line a client script prints, once it has succeeded.
+async fn printed(command: &mut tokio::process::Command, what: &str) -> Value {
+    let output = command.output().await.unwrap_or_else(|e| panic!("{what}: {e}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "client {mode} on {url} failed: {stderr}");
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+    assert!(output.status.success(), "{what} failed: {stderr}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{what}: {e}: {stderr}"))
 }
 
 /// The TypeScript SDK's client (npm `@modelcontextprotocol/client`) in `mode`
@@ -38,11 +51,9 @@ async fn client(url: &str, key: &str, mode: &str, tool: &str) -> Value {
 async fn ts_client(url: &str, key: &str, mode: &str, tool: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/clients/ts_client.mjs");
     let sdk = support::upstream::node_modules().join("@modelcontextprotocol/client/dist/index.mjs");
-    let output =
-        tokio::process::Command::new("node").args([script, url, key, mode, tool]).env("MCPGATE_TS_SDK", sdk).output().await.expect("node runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "TypeScript client {mode} on {url} failed: {stderr}");
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+    let mut command = tokio::process::Command::new("node");
+    command.args([script, url, key, mode, tool]).env("MCPGATE_TS_SDK", sdk);
+    printed(&mut command, &format!("TypeScript client {mode} on {url}")).await
 }
 
 /// rmcp's client with `lifecycle` ("legacy": initialize; "2026-07-28":
@@ -80,10 +91,10 @@ async fn clients_of_either_revision_use_backends_of_either_revision() {
     if !support::available(&[support::Need::Node, support::Need::Python]) {
         return;
     }
-    let (everything, kb) = (Upstream::start().await, KbServer::start().await);
-    let stack = Stack::memory().await;
-    let key = product(&stack, &everything.url, &kb.url, 1000).await;
-    for (server, tools, text) in [("everything", json!(["echo", "get-sum"]), "Echo: hi"), ("kb", json!(["echo", "locate", "search"]), "kb: hi")] {
+    let (_everything, _kb, stack, key) = setup(1000).await;
+    for (server, tools, text) in
+        [("everything", json!(["echo", "get-sum"]), "Echo: hi"), ("kb", json!(["echo", "locate", "refund", "search"]), "kb: hi")]
+    {
         for (mode, speaks) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28"), ("auto", "2026-07-28")] {
             let seen = client(&stack.mcp_url(server), &key, mode, "echo").await;
             assert_eq!(seen["protocol"], speaks, "{mode} on {server}: {seen}");
@@ -131,9 +142,7 @@ async fn routing_headers_that_disagree_with_the_body_are_refused_before_anything
     if !support::available(&[support::Need::Node, support::Need::Python]) {
         return;
     }
-    let (everything, kb) = (Upstream::start().await, KbServer::start().await);
-    let stack = Stack::memory().await;
-    let key = product(&stack, &everything.url, &kb.url, 5).await;
+    let (_everything, _kb, stack, key) = setup(5).await;
     let product_url = format!("{}/products/p/mcp", stack.gateway_url);
 
     for url in [stack.mcp_url("kb"), product_url.clone()] {
@@ -257,6 +266,13 @@ async fn a_client_of_an_earlier_revision_uses_a_backend_that_speaks_only_2026_07
             (&json!(speaks), &json!(["echo"]), &json!("echo: hi")),
             "typescript {mode}: {seen}"
         );
+        // The same backend as a member of the product's endpoint: no member
+        // session, each request sent statelessly.
+        let product_url = format!("{}/products/p/mcp", stack.gateway_url);
+        let seen = client(&product_url, &key, mode, "modern__echo").await;
+        assert_eq!((&seen["tools"], &seen["text"]), (&json!(["modern__echo"]), &json!("echo: hi")), "product endpoint, {mode}: {seen}");
+        let seen = ts_client(&product_url, &key, mode, "modern__echo").await;
+        assert_eq!((&seen["protocol"], &seen["text"]), (&json!(speaks), &json!("echo: hi")), "typescript on the product endpoint, {mode}: {seen}");
     }
     // What the backend received from the legacy client's session: stateless
     // requests with the routing headers set by the gateway.
@@ -265,4 +281,60 @@ async fn a_client_of_an_earlier_revision_uses_a_backend_that_speaks_only_2026_07
     assert_eq!(call.get("mcp-name").and_then(|v| v.to_str().ok()), Some("echo"));
     assert_eq!(call.get("mcp-protocol-version").and_then(|v| v.to_str().ok()), Some("2026-07-28"));
     assert!(seen.iter().all(|h| h.get("mcp-session-id").is_none()), "no session id reaches a backend that keeps none");
+}
+
+/// kb's `refund` of `amount` asks the user first (unless it is 0). What the
+/// PyPI client in `mode` saw.
+async fn refund(url: &str, key: &str, mode: &str, tool: &str, amount: u32) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/clients/input_client.py");
+    let amount = amount.to_string();
+    printed(tokio::process::Command::new(support::python()).args([script, url, key, mode, tool, &amount]), &format!("refund {mode} on {url}")).await
+}
+
+/// What the quota has left, as a call's `RateLimit` header says (the call is charged too).
+async fn quota_left(url: &str, key: &str) -> i64 {
+    let (headers, body) = stateless_call("echo", "echo");
+    let (status, answer, reply) = post(url, key, headers, &body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let ratelimit = answer.get("ratelimit").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let left = ratelimit.split(';').find_map(|part| part.trim().strip_prefix("r=")).and_then(|r| r.parse().ok());
+    left.unwrap_or_else(|| panic!("no remaining count in RateLimit: {ratelimit:?}"))
+}
+
+#[tokio::test]
+async fn an_input_required_result_and_its_retry_pass_through_charged_and_linked() {
+    if !support::available(&[support::Need::Node, support::Need::Python]) {
+        return;
+    }
+    let (_everything, _kb, stack, key) = setup(1000).await;
+    let product_url = format!("{}/products/p/mcp", stack.gateway_url);
+    // 2026-07-28: an input_required result with a requestState, then the
+    // call again with the answer; an earlier revision: an elicitation
+    // request during the call, on the session's stream.
+    let start = quota_left(&stack.mcp_url("kb"), &key).await;
+    let seen = refund(&stack.mcp_url("kb"), &key, "2026-07-28", "refund", 0).await;
+    assert_eq!((&seen["text"], &seen["asked"]), (&json!("refund of 0 approved"), &json!([])), "{seen}");
+    let one_round = quota_left(&stack.mcp_url("kb"), &key).await;
+    let seen = refund(&stack.mcp_url("kb"), &key, "2026-07-28", "refund", 5).await;
+    assert_eq!((&seen["text"], &seen["asked"]), (&json!("refund of 5 approved"), &json!(["Approve a refund of 5?"])), "{seen}");
+    let two_rounds = quota_left(&stack.mcp_url("kb"), &key).await;
+    assert_eq!((one_round - two_rounds) - (start - one_round), 1, "the retry is charged as the request it is");
+    for (url, tool, mode) in [(product_url.clone(), "kb__refund", "2026-07-28"), (stack.mcp_url("kb"), "refund", "legacy")] {
+        let seen = refund(&url, &key, mode, tool, 5).await;
+        assert_eq!(seen["text"], "refund of 5 approved", "{mode} on {url}: {seen}");
+        assert_eq!(seen["asked"], json!(["Approve a refund of 5?"]), "{mode} on {url}: the user was asked once");
+    }
+    stack.gateway.flush().await;
+    let calls = stack.api.get("calls?tool=refund&limit=20").await.body;
+    let rows = calls["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 6, "each request is a call: one for 0, two rounds on each 2026-07-28 path, one legacy call: {calls}");
+    for endpoint in ["/mcp/kb", "/products/p/mcp"] {
+        let rounds: Vec<&Value> =
+            rows.iter().filter(|r| r["endpoint"] == endpoint && (r.get("awaits_input").is_some() || r.get("continues").is_some())).collect();
+        assert_eq!(rounds.len(), 2, "{endpoint}: {calls}");
+        let asked = rounds.iter().find_map(|r| r["awaits_input"].as_str()).expect("the first round awaits input");
+        let answered = rounds.iter().find_map(|r| r["continues"].as_str()).expect("the retry continues it");
+        assert_eq!(asked, answered, "{endpoint}: the retry links to the call that asked");
+        assert!(rounds.iter().all(|r| r["status"] == "ok"), "{endpoint}: asking for input is not an error: {calls}");
+    }
 }

@@ -399,6 +399,8 @@ fn call(tool: &str, minutes_ago: i64, ms: f64, status: CallStatus, subscription:
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         policy_rule: None,
         endpoint: None,
+        awaits_input: None,
+        continues: None,
         tool_refused: false,
     }
 }

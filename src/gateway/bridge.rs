@@ -171,8 +171,25 @@ pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut 
         return Ok(Bridged::Answered(json_reply(json!({ "jsonrpc": "2.0", "id": id, "result": {} }), client_session)));
     }
     let session = routed.session.take().unwrap_or_else(|| client_of(routed, message));
-    stamp(message, &session);
-    let headers = &mut parts.headers;
+    into_stateless(gateway, &routed.server, &routed.version, &mut parts.headers, message, &session);
+    routed.federated = Some(Federated { session_header: client_session, protocol: None, name: None, bridged: false });
+    Ok(Bridged::Into)
+}
+
+/// Rewrites a request of an earlier revision from `session`'s client into
+/// the stateless 2026-07-28 request a backend that keeps no sessions takes:
+/// the envelope, `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, and the
+/// `Mcp-Param-*` headers `server`'s `version` tool schema mirrors.
+pub(super) fn into_stateless(
+    gateway: &Gateway,
+    server: &str,
+    version: &str,
+    headers: &mut axum::http::HeaderMap,
+    message: &mut Value,
+    session: &Session,
+) {
+    let method = jsonrpc::method(message).unwrap_or_default().to_string();
+    stamp(message, session);
     let value = |text: &str| HeaderValue::from_str(&revision::encode(text)).ok();
     headers.insert(revision::PROTOCOL_HEADER, HeaderValue::from_static(revision::STATELESS));
     if let Some(value) = value(&method) {
@@ -183,15 +200,13 @@ pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut 
         headers.insert(revision::NAME_HEADER, value);
     }
     // The arguments the tool's schema mirrors into headers, as a 2026-07-28 client sends them.
-    let offered = named.filter(|_| method == "tools/call").and_then(|tool| gateway.tools.tool(&routed.server, &routed.version, tool));
+    let offered = named.filter(|_| method == "tools/call").and_then(|tool| gateway.tools.tool(server, version, tool));
     let arguments = jsonrpc::at(message, &["params", "arguments"]).cloned().unwrap_or(Value::Null);
     for (name, text) in offered.map(|t| revision::param_header_values(&t.param_headers, &arguments)).unwrap_or_default() {
         if let (Ok(name), Some(value)) = (axum::http::HeaderName::from_bytes(name.as_bytes()), value(&text)) {
             headers.insert(name, value);
         }
     }
-    routed.federated = Some(Federated { session_header: client_session, protocol: None, name: None, bridged: false });
-    Ok(Bridged::Into)
 }
 
 /// Whether `routed` is in a session of the gateway's own, with no upstream

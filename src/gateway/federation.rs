@@ -402,7 +402,9 @@ pub(super) async fn open_upstream_session(
         name: session.client_name.clone().unwrap_or(defaults.name),
         version: session.client_version.clone().unwrap_or(defaults.version),
     };
-    let result = opened.initialize(&client).await?;
+    // A member that speaks only 2026-07-28 (or a 2026-07-28 client's member
+    // that speaks it) keeps no session: recorded with none, and the revision.
+    let result = opened.begin(&client).await?;
     gateway.server_infos.learn(server, version, ServerInfo::of(&result));
     let upstream = opened.session_id().unwrap_or_default().to_string();
     let protocol = result.get("protocolVersion").and_then(Value::as_str).unwrap_or(&client.protocol_version).to_string();
@@ -425,7 +427,9 @@ pub(super) async fn open_upstream_session(
 /// A conversation with `member` in its session.
 async fn conversation<'a>(gateway: &'a Gateway, member: &Member, stored: &MemberSession, wait: Duration) -> Result<Conversation<'a>, UpstreamError> {
     let mut conversation = Conversation::open(&gateway.upstream, &member.config.spec, wait, Some(&stored.upstream)).await?;
-    if !stored.protocol.is_empty() {
+    if stored.protocol == revision::STATELESS {
+        conversation.go_stateless(&ClientInfo::default());
+    } else if !stored.protocol.is_empty() {
         conversation.use_protocol(&stored.protocol);
     }
     Ok(conversation)
@@ -592,9 +596,11 @@ async fn describe(gateway: &Gateway, endpoint: &Endpoint, session: &Session, met
 }
 
 /// The session a 2026-07-28 request, which carries none, is served in: one
-/// per caller and product, never issued to the client. Its member sessions
-/// speak 2025-11-25 (the gateway bridges) and live in the store like any
-/// member session, so every replica serves the caller with the same ones.
+/// per caller and product, never issued to the client. Members that speak
+/// 2026-07-28 are sent its requests as they came (no member session); the
+/// others' sessions speak 2025-11-25 (the gateway bridges) and live in the
+/// store like any member session, so every replica serves the caller with
+/// the same ones.
 fn stateless_session(endpoint: &Endpoint, message: &Value) -> Session {
     let (client_name, client_version) = revision::envelope_client(message);
     Session {
@@ -605,7 +611,7 @@ fn stateless_session(endpoint: &Endpoint, message: &Value) -> Session {
         started: chrono::Utc::now().timestamp(),
         client_name,
         client_version,
-        protocol_version: Some(crate::mcp::PROTOCOL_VERSIONS[0].to_string()),
+        protocol_version: Some(revision::STATELESS.to_string()),
     }
 }
 
@@ -909,7 +915,7 @@ async fn fetch_page(
 /// member's byte path (what `/mcp/{server}` does), the name unprefixed. A
 /// name no member holds, or a member that is down, is a JSON-RPC error
 /// naming the tool.
-async fn call(gateway: &Gateway, endpoint: &Endpoint, parts: Parts, mut message: Value, requests: &RequestIds) -> Response {
+async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut message: Value, requests: &RequestIds) -> Response {
     let id = jsonrpc::id(&message).cloned();
     let Some(name) = jsonrpc::tool_name(&message).map(str::to_string) else {
         return (StatusCode::OK, axum::Json(jsonrpc::invalid_tool_name(id.as_ref()))).into_response();
@@ -936,9 +942,13 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, parts: Parts, mut message:
     if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &upstream_name, &parts.headers, &message) {
         return refusal.respond(requests);
     }
-    let bridged = revision::is_stateless(&parts.headers, &message) && stored.protocol != revision::STATELESS;
+    let stateless_client = revision::is_stateless(&parts.headers, &message);
+    let bridged = stateless_client && stored.protocol != revision::STATELESS;
     if bridged {
         revision::strip_envelope(&mut message);
+    }
+    if !stateless_client && stored.protocol == revision::STATELESS {
+        super::bridge::into_stateless(gateway, &member.server, &member.version, &mut parts.headers, &mut message, session);
     }
     let body = jsonrpc::Body::Single(message);
     let raw = Bytes::from(body.to_bytes());

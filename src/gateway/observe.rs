@@ -8,7 +8,7 @@ use super::policy::Verdict;
 use super::sessions::{ServerInfo, ServerInfos};
 use super::tools::ToolCatalog;
 use crate::mcp::jsonrpc;
-use crate::telemetry::observation::{CallContext, Observation, ObservedError, TraceIds};
+use crate::telemetry::observation::{CallContext, InputRound, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
 use std::sync::Arc;
@@ -38,6 +38,8 @@ struct Pending {
     /// The REST API request the call made.
     backend_call: Option<crate::telemetry::observation::BackendCall>,
     unapproved_tools: Option<String>,
+    /// The key of the `requestState` the request sent back (2026-07-28).
+    continues: Option<String>,
 }
 
 pub struct Exchanges {
@@ -154,6 +156,7 @@ impl Exchanges {
                 cost: None,
                 backend_call: None,
                 unapproved_tools: None,
+                continues: self.input_key(message, &["params", "requestState"]),
             };
             let key = jsonrpc::id_key(&id);
             // A repeated id replaces the earlier request, as a map would.
@@ -161,6 +164,13 @@ impl Exchanges {
             self.pending.push((key, pending));
         }
         upstream_header
+    }
+
+    /// The key of the `requestState` at `path` in `message`, for this caller.
+    fn input_key(&self, message: &Value, path: &[&str]) -> Option<String> {
+        let state = jsonrpc::at(message, path).and_then(Value::as_str)?;
+        let who = self.context.subscription.as_deref().unwrap_or(&self.context.product);
+        Some(InputRound::key(who, state))
     }
 
     pub fn telemetry(&self) -> &Telemetry {
@@ -264,7 +274,10 @@ impl Exchanges {
             None
         };
         let result = (pending.log_payload && error.is_none()).then(|| message.get("result").map(|r| self.render(r, &pending.redact))).flatten();
-        self.finish(pending, error, result);
+        let awaits = (jsonrpc::at(message, &["result", "resultType"]).and_then(Value::as_str) == Some(jsonrpc::INPUT_REQUIRED))
+            .then(|| self.input_key(message, &["result", "requestState"]))
+            .flatten();
+        self.finish_round(pending, error, result, awaits);
     }
 
     /// Whether answers must be read whole: to log their payloads, or to
@@ -315,6 +328,11 @@ impl Exchanges {
     }
 
     fn finish(&mut self, pending: Pending, error: Option<ObservedError>, result: Option<String>) {
+        self.finish_round(pending, error, result, None);
+    }
+
+    /// `awaits`: the key of the `requestState` an `input_required` result handed out.
+    fn finish_round(&mut self, pending: Pending, error: Option<ObservedError>, result: Option<String>, awaits: Option<String>) {
         let cost = match (&pending.tool, pending.forwarded) {
             (Some(tool), true) => pending.cost.unwrap_or_else(|| crate::model::version::tool_cost(&self.version.spec.tool_costs, tool)),
             _ => 0.0,
@@ -344,6 +362,7 @@ impl Exchanges {
             policy_rule: pending.rule,
             backend_call: pending.backend_call,
             unapproved_tools: pending.unapproved_tools,
+            input_round: InputRound { continues: pending.continues, awaits },
         });
         self.unstored.extend(stored);
     }

@@ -177,7 +177,8 @@ pub struct Answer<'a> {
     method: Option<IgnoredAny>,
     #[serde(borrow)]
     error: Option<AnswerError<'a>>,
-    result: Option<AnswerResult>,
+    #[serde(borrow)]
+    result: Option<AnswerResult<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,10 +190,16 @@ struct AnswerError<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-struct AnswerResult {
+struct AnswerResult<'a> {
     #[serde(rename = "isError")]
     is_error: Option<bool>,
+    #[serde(rename = "resultType", borrow)]
+    result_type: Option<Cow<'a, str>>,
 }
+
+/// The `resultType` of a 2026-07-28 result that asks the client for input
+/// before the request can complete.
+pub const INPUT_REQUIRED: &str = "input_required";
 
 /// A plainly failed or succeeded answer, as `Answer::outcome` reads it.
 #[derive(Debug, PartialEq)]
@@ -218,7 +225,8 @@ impl<'a> Answer<'a> {
     fn is_plain(&self) -> bool {
         let judged = match (&self.error, &self.result) {
             (Some(_), _) => true,
-            (None, Some(result)) => result.is_error != Some(true),
+            // A result that asks for input is read whole: the call log links its rounds.
+            (None, Some(result)) => result.is_error != Some(true) && result.result_type.as_deref() != Some(INPUT_REQUIRED),
             (None, None) => false,
         };
         judged && self.method.is_none() && self.id.is_some_and(|id| id.get() != "null")

@@ -52,6 +52,16 @@ pub struct CallRecord {
     /// `/products/{product}/mcp` (whose member `server` answered it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// MCP 2026-07-28: the call's result asked for input (`resultType:
+    /// input_required`) with a `requestState`; the call that answers it
+    /// `continues` the same key (a digest of the subscription, or the
+    /// product when there is none, and the state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaits_input: Option<String>,
+    /// The call sent back the `requestState` of the call whose
+    /// `awaits_input` is this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<String>,
     /// Refused by the gateway (allow-list, approval, policy, no string
     /// name) or failed for a tool the version does not offer: its name is
     /// whatever a client sent, so analytics group it under [`REFUSED_TOOL`]

@@ -98,6 +98,8 @@ macro_rules! decode_call {
             trace_id: r.try_get("trace_id")?,
             policy_rule: r.try_get("policy_rule")?,
             endpoint: r.try_get("endpoint")?,
+            awaits_input: r.try_get("awaits_input")?,
+            continues: r.try_get("continues")?,
             tool_refused: false,
         })
     }};
@@ -506,7 +508,7 @@ macro_rules! decode_group_count {
 }
 
 const CALL_COLUMNS: &str = "time, subscription, product, server, version, tool, client_name, client_version, session_id, \
-     duration_ms, status, error_type, error_message, arguments, result, cost, trace_id, policy_rule, endpoint";
+     duration_ms, status, error_type, error_message, arguments, result, cost, trace_id, policy_rule, endpoint, awaits_input, continues";
 
 /// Filters of an analytics query, as SQL and the values to bind.
 fn analytics_filters(query: &AnalyticsQuery) -> (String, Vec<String>) {
@@ -811,7 +813,7 @@ impl Backend for SqlBackend {
         let call_sql: Vec<String> = calls
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                let row = format!("({})", ["?"; 20].join(", "));
+                let row = format!("({})", ["?"; 22].join(", "));
                 self.sql(&format!("INSERT INTO calls ({CALL_COLUMNS}, bucket) VALUES {}", vec![row; chunk.len()].join(", "))).into_owned()
             })
             .collect();
@@ -858,6 +860,8 @@ impl Backend for SqlBackend {
                         .bind(&call.trace_id)
                         .bind(&call.policy_rule)
                         .bind(&call.endpoint)
+                        .bind(&call.awaits_input)
+                        .bind(&call.continues)
                         .bind(latency_bucket(call.duration_ms) as i64);
                 }
                 query.execute(&mut *conn).await?;

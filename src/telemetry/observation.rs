@@ -120,6 +120,28 @@ pub struct Observation {
     /// `tools/list`: the tools hidden because their definitions are not the
     /// approved ones (comma-separated).
     pub unapproved_tools: Option<String>,
+    pub input_round: InputRound,
+}
+
+/// Where a request stands in MCP 2026-07-28's `input_required` rounds, as
+/// keys that link a call that asked for input to the call that answered it
+/// (`CallRecord::awaits_input`, `CallRecord::continues`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputRound {
+    /// The request sent back a `requestState`: its key.
+    pub continues: Option<String>,
+    /// The result asked for input and handed out a `requestState`: its key.
+    pub awaits: Option<String>,
+}
+
+impl InputRound {
+    /// The key of `state`, handed to (or sent back by) the caller `who`
+    /// (a subscription, else a product): the same state from another
+    /// caller is another round.
+    pub fn key(who: &str, state: &str) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, format!("{who}\n{state}").as_bytes());
+        hex::encode(&digest.as_ref()[..8])
+    }
 }
 
 #[cfg(test)]

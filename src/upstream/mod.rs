@@ -105,6 +105,8 @@ pub struct Conversation<'a> {
     /// Legacy HTTP+SSE backends: the bridge the session's messages go over.
     bridge: Option<legacy_sse::Bridge>,
     next_id: u64,
+    /// Speaking 2026-07-28 (no session): the envelope each request carries.
+    envelope: Option<serde_json::Map<String, Value>>,
 }
 
 /// The result of a JSON-RPC answer, or its error.
@@ -144,7 +146,7 @@ impl<'a> Conversation<'a> {
             crate::model::Transport::Sse => Some(legacy_sse::Bridge::open(client, &url, headers.clone(), timeout).await?),
             crate::model::Transport::StreamableHttp => None,
         };
-        Ok(Conversation { client, url, headers, timeout, bridge, next_id: 1 })
+        Ok(Conversation { client, url, headers, timeout, bridge, next_id: 1, envelope: None })
     }
 
     /// The session the server gave, if it keeps sessions.
@@ -173,6 +175,41 @@ impl<'a> Conversation<'a> {
         Ok(result)
     }
 
+    /// Speaks 2026-07-28 from now on, as `client`: each request carries the
+    /// envelope (what its params' `_meta` already holds is kept) and the
+    /// routing headers; there is no session.
+    pub fn go_stateless(&mut self, client: &ClientInfo) {
+        self.use_protocol(crate::mcp::revision::STATELESS);
+        self.envelope = Some(crate::mcp::revision::envelope(&client.name, &client.version));
+    }
+
+    /// Starts the conversation the way the server speaks: `initialize`, or
+    /// for a server that speaks only 2026-07-28 (it refuses `initialize` and
+    /// answers `server/discover`) the discover result, said as an initialize
+    /// result, and 2026-07-28 from then on. A client of 2026-07-28 asks
+    /// `server/discover` first, and speaks it to a server that does.
+    pub async fn begin(&mut self, client: &ClientInfo) -> Result<Value, UpstreamError> {
+        use crate::mcp::revision::STATELESS;
+        let earlier = ClientInfo { protocol_version: crate::mcp::PROTOCOL_VERSIONS[0].into(), ..client.clone() };
+        if client.protocol_version == STATELESS {
+            if let Ok(Some(result)) = self.discover(client).await.map(stateless_result) {
+                self.go_stateless(client);
+                return Ok(result);
+            }
+            return self.initialize(&earlier).await;
+        }
+        match self.initialize(client).await {
+            Err(refused @ (UpstreamError::Rpc(_) | UpstreamError::Status(_))) => match self.discover(&earlier).await.map(stateless_result) {
+                Ok(Some(result)) => {
+                    self.go_stateless(client);
+                    Ok(result)
+                }
+                _ => Err(refused),
+            },
+            answered => answered,
+        }
+    }
+
     /// `server/discover` as a 2026-07-28 client sends it (the routing
     /// headers, the per-request envelope): the server's result, or why not.
     pub async fn discover(&mut self, client: &ClientInfo) -> Result<Value, UpstreamError> {
@@ -192,11 +229,21 @@ impl<'a> Conversation<'a> {
     }
 
     /// A request: the server's whole answer (result or error).
-    pub async fn exchange(&mut self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+    pub async fn exchange(&mut self, method: &str, mut params: Value) -> Result<Value, UpstreamError> {
         let id = json!(self.next_id);
         self.next_id += 1;
+        let routing = self.envelope.as_ref().map(|envelope| stamp(&mut params, method, envelope));
+        let saved = routing.map(|routing| {
+            let mut sent = self.headers.clone();
+            sent.extend(routing);
+            std::mem::replace(&mut self.headers, sent)
+        });
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        self.post(message, Some(&id)).await?.ok_or_else(|| UpstreamError::Protocol(format!("no answer to {method}")))
+        let answered = self.post(message, Some(&id)).await;
+        if let Some(headers) = saved {
+            self.headers = headers;
+        }
+        answered?.ok_or_else(|| UpstreamError::Protocol(format!("no answer to {method}")))
     }
 
     pub async fn notify(&mut self, method: &str) -> Result<(), UpstreamError> {
@@ -245,6 +292,49 @@ impl<'a> Conversation<'a> {
     }
 }
 
+/// A 2026-07-28 request's parts the conversation adds: the envelope in
+/// `params._meta` (keys already there kept), and the headers with
+/// `Mcp-Method` and `Mcp-Name` for it (returned, to send beside the rest).
+fn stamp(params: &mut Value, method: &str, envelope: &serde_json::Map<String, Value>) -> HeaderMap {
+    use crate::mcp::revision;
+    if !params.is_object() {
+        *params = json!({});
+    }
+    if let Some(meta) = params.as_object_mut().and_then(|p| p.entry("_meta").or_insert_with(|| json!({})).as_object_mut()) {
+        for (key, value) in envelope {
+            meta.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&revision::encode(method)) {
+        headers.insert(revision::METHOD_HEADER, value);
+    }
+    let named = revision::named_field(method).and_then(|field| params.get(field)).and_then(Value::as_str);
+    if let Some(value) = named.and_then(|name| HeaderValue::from_str(&revision::encode(name)).ok()) {
+        headers.insert(revision::NAME_HEADER, value);
+    }
+    headers
+}
+
+/// A `server/discover` result of a server that speaks 2026-07-28, said as
+/// an initialize result; `None` when it does not speak it.
+fn stateless_result(discovered: Value) -> Option<Value> {
+    use crate::mcp::revision::STATELESS;
+    let versions = discovered.get("supportedVersions").and_then(Value::as_array)?;
+    if !versions.iter().any(|v| v.as_str() == Some(STATELESS)) {
+        return None;
+    }
+    let mut result = json!({
+        "protocolVersion": STATELESS,
+        "capabilities": discovered.get("capabilities").cloned().unwrap_or_else(|| json!({})),
+        "serverInfo": discovered.pointer("/_meta/io.modelcontextprotocol~1serverInfo").cloned().unwrap_or_else(|| json!({})),
+    });
+    if let Some(instructions) = discovered.get("instructions").filter(|i| i.is_string()) {
+        result["instructions"] = instructions.clone();
+    }
+    Some(result)
+}
+
 /// The tools `version`'s upstream offers now, every page of them.
 pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeout: Duration) -> Result<Vec<Value>, UpstreamError> {
     if let Some(openapi) = &version.openapi {
@@ -255,7 +345,7 @@ pub async fn list_tools(upstream: &UpstreamClient, version: &VersionSpec, timeou
             .map_err(|problems| UpstreamError::Protocol(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
     }
     let mut conversation = Conversation::open(upstream, version, timeout, None).await?;
-    conversation.initialize(&ClientInfo::default()).await?;
+    conversation.begin(&ClientInfo::default()).await?;
     let mut tools = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {

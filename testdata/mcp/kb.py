@@ -2,8 +2,11 @@
 MCPServer over Streamable HTTP): a knowledge base with a tool named like
 server-everything's (`echo`), one whose name clients reject
 (`lookup.article`), one whose argument 2026-07-28 clients mirror into a
-header (`locate`, `Mcp-Param-Region`), a prompt, a resource, and `publish`,
-which adds a tool and tells its clients their tool list changed.
+header (`locate`, `Mcp-Param-Region`), one that asks the user first
+(`refund`: an elicitation, which a 2026-07-28 client gets as an
+`input_required` result with a `requestState` to send back), a prompt, a
+resource, and `publish`, which adds a tool and tells its clients their tool
+list changed.
 
 Usage: kb.py PORT
 """
@@ -11,9 +14,10 @@ import asyncio
 import sys
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 
 server = MCPServer(name="kb", instructions="Search the knowledge base before answering a support question.")
 background = set()
@@ -58,6 +62,23 @@ async def publish(title: str, ctx: Context) -> str:
     background.add(task)
     task.add_done_callback(background.discard)
     return f"published {title}"
+
+
+class Approval(BaseModel):
+    approved: bool
+
+
+def ask_approval(amount: int):
+    # Nothing to approve for nothing: the call completes in one round.
+    if amount == 0:
+        return Approval(approved=True)
+    return Elicit(f"Approve a refund of {amount}?", Approval)
+
+
+@server.tool()
+def refund(amount: int, approval: Annotated[Approval, Resolve(ask_approval)]) -> str:
+    """Refunds an amount once the user approves it."""
+    return f"refund of {amount} {'approved' if approval.approved else 'declined'}"
 
 
 @server.prompt()
