@@ -338,3 +338,35 @@ async fn an_input_required_result_and_its_retry_pass_through_charged_and_linked(
         assert!(rounds.iter().all(|r| r["status"] == "ok"), "{endpoint}: asking for input is not an error: {calls}");
     }
 }
+
+#[tokio::test]
+async fn sessions_the_gateway_holds_are_opened_again_when_a_backend_forgets_them() {
+    if !support::available(&[support::Need::Node, support::Need::Python]) {
+        return;
+    }
+    let (mut everything, _kb, stack, key) = setup(1000).await;
+    let product_url = format!("{}/products/p/mcp", stack.gateway_url);
+    // Sessions the gateway holds with server-everything: a 2026-07-28
+    // caller's bridge session on /mcp/everything and member session on the
+    // product endpoint, and a 2025-11-25 client's member session there.
+    let mut earlier = support::stack::RawMcp::new(product_url.clone(), Some(&key));
+    earlier.initialize().await;
+    for round in ["before", "after"] {
+        if round == "after" {
+            everything.restart().await;
+        }
+        let seen = client(&stack.mcp_url("everything"), &key, "2026-07-28", "echo").await;
+        assert_eq!(seen["text"], "Echo: hi", "bridged, {round} the restart: {seen}");
+        let seen = client(&product_url, &key, "2026-07-28", "everything__echo").await;
+        assert_eq!(seen["text"], "Echo: hi", "product endpoint, 2026-07-28, {round} the restart: {seen}");
+        let echoed = earlier.call(1, "everything__echo", json!({ "message": round })).await.first();
+        assert_eq!(echoed["result"]["content"][0]["text"], format!("Echo: {round}"), "product endpoint, 2025-11-25, {round} the restart: {echoed}");
+    }
+    stack.gateway.flush().await;
+    let calls = stack.api.get("calls?server=everything&limit=50").await.body;
+    let rows = calls["items"].as_array().unwrap();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["status"] == "ok"),
+        "the calls that met a forgotten session are recorded once, as their retries: {calls}"
+    );
+}

@@ -497,6 +497,10 @@ async fn member_sessions_have_one_writer_and_end_together(backend: Backend) {
     let members = store.member_sessions("fed-1").await.unwrap();
     assert_eq!(members.iter().map(|m| (m.server.as_str(), m.upstream.as_str())).collect::<Vec<_>>(), [("a", "up-1"), ("b", "")]);
     assert!(members[0].created_at < Utc::now() - TimeDelta::minutes(4), "the time round-trips");
+    // A server forgot up-1: the first replica to replace it wins.
+    assert_eq!(store.replace_member_session("up-1", &member("a", "up-4")).await.unwrap().upstream, "up-4");
+    assert_eq!(store.replace_member_session("up-1", &member("a", "up-5")).await.unwrap().upstream, "up-4", "up-1 was replaced already");
+    store.replace_member_session("up-4", &member("a", "up-1")).await.unwrap();
     let ended = store.end_member_sessions("fed-1").await.unwrap();
     assert_eq!(ended.len(), 2);
     assert!(store.member_sessions("fed-1").await.unwrap().is_empty());

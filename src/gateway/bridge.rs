@@ -14,10 +14,11 @@
 //! upstream session behind it); each request in it goes to the backend
 //! statelessly, with the envelope and the routing headers 2026-07-28 wants.
 
-use super::federation::{members_of, open_upstream_session};
+use super::federation::{members_of, open_upstream_session, reopen};
 use super::sessions::Session;
 use super::{Federated, Gateway, Routed};
 use crate::mcp::{jsonrpc, revision};
+use crate::store::MemberSession;
 use crate::upstream::{ClientInfo, Conversation, UpstreamError};
 use arc_swap::ArcSwap;
 use axum::http::request::Parts;
@@ -97,6 +98,49 @@ pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mu
         bridged: true,
     });
     Ok(Bridged::Into)
+}
+
+/// Sends a request rewritten into the caller's bridge session; when the
+/// backend forgot that session, opens a new one in its place and sends the
+/// request again, once.
+pub(super) async fn forward(
+    gateway: &Gateway,
+    routed: Routed,
+    parts: Parts,
+    message: jsonrpc::Body,
+    bytes: axum::body::Bytes,
+) -> axum::response::Response {
+    let again = (routed.clone(), super::proxy::copy_parts(&parts), bytes.clone());
+    let response = super::proxy::forward_messages(gateway, routed, parts, message, bytes).await;
+    if !super::proxy::forgot_session(&response) {
+        return response;
+    }
+    let (mut routed, parts, bytes) = again;
+    let Ok(message) = jsonrpc::Body::parse(&bytes) else { return response };
+    let (Some(session), Some(config)) =
+        (routed.session.clone(), routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned())
+    else {
+        return response;
+    };
+    let stale = MemberSession {
+        session: session_key(&routed),
+        server: routed.server.clone(),
+        version: routed.version.clone(),
+        upstream: session.upstream.clone(),
+        protocol: session.protocol_version.clone().unwrap_or_default(),
+        created_at: chrono::Utc::now(),
+    };
+    match reopen(gateway, &stale, &config, &session).await {
+        Ok(fresh) => {
+            routed.session = Some(Session { upstream: fresh.upstream, ..session });
+            super::proxy::forward_messages(gateway, routed, parts, message, bytes).await
+        }
+        Err(err) => {
+            let text = format!("the MCP server forgot this {} client's session, and a new one cannot be opened: {err}", revision::STATELESS);
+            super::refusal::Refusal::new(axum::http::StatusCode::BAD_GATEWAY, "upstream_unavailable", text)
+                .respond(&super::refusal::RequestIds::of(&message))
+        }
+    }
 }
 
 /// Which revisions `spec`'s backend speaks, from its answer to

@@ -394,6 +394,42 @@ pub(super) async fn open_upstream_session(
     config: &VersionConfig,
     session: &Session,
 ) -> Result<MemberSession, OpenError> {
+    let (record, opened) = start_upstream_session(gateway, key, server, version, config, session).await?;
+    let stored = gateway.store.open_member_session(&record).await?;
+    keep(gateway, opened, &record, stored).await
+}
+
+/// Opens a new upstream session in place of `stale`, which its server
+/// forgot (it answered 404: restarted, or expired it), for the gateway's
+/// session `stale.session`. When another replica replaced it first, that
+/// one is used and this one ended.
+pub(super) async fn reopen(gateway: &Gateway, stale: &MemberSession, config: &VersionConfig, session: &Session) -> Result<MemberSession, OpenError> {
+    tracing::info!(server = %stale.server, version = %stale.version, "the MCP server forgot a session the gateway holds; opening a new one");
+    let (record, opened) = start_upstream_session(gateway, &stale.session, &stale.server, &stale.version, config, session).await?;
+    let stored = gateway.store.replace_member_session(&stale.upstream, &record).await?;
+    keep(gateway, opened, &record, stored).await
+}
+
+/// What is stored is the session used: a session opened here that lost the
+/// race to record is ended.
+async fn keep(gateway: &Gateway, opened: Conversation<'_>, record: &MemberSession, stored: MemberSession) -> Result<MemberSession, OpenError> {
+    if stored.upstream != record.upstream {
+        opened.end().await;
+    }
+    gateway.members.add(&stored);
+    Ok(stored)
+}
+
+/// An upstream session with `server`'s `version`, opened for the gateway's
+/// session `key`, and its record (not yet stored).
+async fn start_upstream_session<'a>(
+    gateway: &'a Gateway,
+    key: &str,
+    server: &str,
+    version: &str,
+    config: &VersionConfig,
+    session: &Session,
+) -> Result<(MemberSession, Conversation<'a>), OpenError> {
     let timeout = super::proxy::timeout_of(config);
     let mut opened = Conversation::open(&gateway.upstream, &config.spec, timeout, None).await?;
     let defaults = ClientInfo::default();
@@ -412,16 +448,11 @@ pub(super) async fn open_upstream_session(
         session: key.to_string(),
         server: server.to_string(),
         version: version.to_string(),
-        upstream: upstream.clone(),
+        upstream,
         protocol,
         created_at: chrono::Utc::now(),
     };
-    let stored = gateway.store.open_member_session(&record).await?;
-    if stored.upstream != upstream {
-        opened.end().await;
-    }
-    gateway.members.add(&stored);
-    Ok(stored)
+    Ok((record, opened))
 }
 
 /// A conversation with `member` in its session.
@@ -864,7 +895,11 @@ async fn page_of(
             Exchanges::new(gateway, Arc::new(endpoint.context(gateway, &member, None)), member.config.clone(), Some(member.association.clone()));
         let mut request = [json!({ "jsonrpc": "2.0", "id": id, "method": list.method() })];
         exchanges.begin(&mut request, traceparent);
-        let fetched = fetch_page(gateway, &member, &stored, list, cursor, wait).await;
+        let mut fetched = fetch_page(gateway, &member, &stored, list, cursor, wait).await;
+        if !stored.upstream.is_empty() && matches!(fetched, Err(MemberError::Upstream(UpstreamError::UnknownSession))) {
+            let fresh = reopen(gateway, &stored, &member.config, session).await?;
+            fetched = fetch_page(gateway, &member, &fresh, list, cursor, wait).await;
+        }
         match &fetched {
             Ok(page) => {
                 exchanges.complete(&json!({ "jsonrpc": "2.0", "id": id, "result": {} }));
@@ -954,11 +989,18 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut mess
     let raw = Bytes::from(body.to_bytes());
     let routed = endpoint.routed(gateway, &member, &stored, &upstream_name, bridged);
     gateway.telemetry.metrics.record_bytes(raw.len() as u64, 0, &member.server);
-    let response = if member.is_rest() {
-        super::rest::serve(gateway, routed, parts, body).await
-    } else {
-        super::proxy::forward_messages(gateway, routed, parts, body, raw).await
-    };
+    if member.is_rest() {
+        return name_the_tool(super::rest::serve(gateway, routed, parts, body).await, &name, &server).await;
+    }
+    let again = (!stored.upstream.is_empty()).then(|| (super::proxy::copy_parts(&parts), raw.clone()));
+    let mut response = super::proxy::forward_messages(gateway, routed, parts, body, raw).await;
+    if let Some((parts, raw)) = again.filter(|_| super::proxy::forgot_session(&response)) {
+        // The member forgot its session: a new one, and the call again, once.
+        if let (Ok(fresh), Ok(body)) = (reopen(gateway, &stored, &member.config, session).await, jsonrpc::Body::parse(&raw)) {
+            let routed = endpoint.routed(gateway, &member, &fresh, &upstream_name, bridged);
+            response = super::proxy::forward_messages(gateway, routed, parts, body, raw).await;
+        }
+    }
     name_the_tool(response, &name, &server).await
 }
 
@@ -1094,8 +1136,14 @@ async fn ask(
     exchanges.begin(&mut request, traceparent);
     let wait = super::proxy::timeout_of(&member.config);
     let answered = async {
-        let mut conversation = conversation(gateway, &member, &stored, wait).await?;
-        conversation.exchange(method, params.clone()).await
+        let mut talk = conversation(gateway, &member, &stored, wait).await.map_err(MemberError::from)?;
+        let answer = talk.exchange(method, params.clone()).await;
+        if stored.upstream.is_empty() || !matches!(answer, Err(UpstreamError::UnknownSession)) {
+            return answer.map_err(MemberError::from);
+        }
+        // The member forgot its session: a new one, and the request again, once.
+        let fresh = reopen(gateway, &stored, &member.config, session).await?;
+        Ok(conversation(gateway, &member, &fresh, wait).await?.exchange(method, params.clone()).await?)
     };
     match tokio::time::timeout(wait, answered).await {
         Ok(Ok(mut reply)) => {
@@ -1104,8 +1152,8 @@ async fn ask(
             Ok(reply)
         }
         Ok(Err(err)) => {
-            exchanges.fail_all(err.kind(), &err.to_string());
-            Err(err.into())
+            exchanges.fail_all(err.reason(), &err.to_string());
+            Err(err)
         }
         Err(_) => {
             exchanges.fail_all("timeout", "the MCP server did not answer in time");

@@ -208,6 +208,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Everything decided about a request before it goes upstream.
+#[derive(Clone)]
 pub struct Routed {
     /// Who sent the request: the connection's peer.
     pub peer: std::net::IpAddr,
@@ -585,6 +586,9 @@ async fn handle(
                 return rest::serve(&gateway, routed, parts, message).await;
             }
             match bridge_stateless(&gateway, &mut routed, &mut parts, message, bytes).await {
+                Ok((message, bytes)) if routed.federated.as_ref().is_some_and(|f| f.bridged) => {
+                    bridge::forward(&gateway, routed, parts, message, bytes).await
+                }
                 Ok((message, bytes)) => proxy::forward_messages(&gateway, routed, parts, message, bytes).await,
                 Err(response) => response,
             }

@@ -298,6 +298,12 @@ impl Exchanges {
         self.finish(pending, error, None);
     }
 
+    /// The requests still waiting are sent again elsewhere, which records
+    /// them: nothing is recorded here.
+    pub fn abandon(&mut self) {
+        self.pending.clear();
+    }
+
     /// Every request still waiting ends with this error.
     pub fn fail_all(&mut self, error_type: &str, message: &str) {
         self.fail_all_by(error_type, message, None);

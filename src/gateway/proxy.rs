@@ -361,6 +361,34 @@ fn sse_event(message: &Value) -> Bytes {
 }
 
 /// POST: JSON-RPC messages from the client.
+/// Marks the answer to a request in a session the gateway holds with the
+/// upstream (a bridge's, a product endpoint member's) when the upstream no
+/// longer knows that session (HTTP 404): the caller opens a new one and
+/// sends the request again.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ForgottenSession;
+
+/// Whether the upstream forgot the session the gateway holds (`ForgottenSession`).
+pub(super) fn forgot_session(response: &Response) -> bool {
+    response.extensions().get::<ForgottenSession>().is_some()
+}
+
+/// Whether `routed` goes upstream in a session the gateway opened and
+/// holds, rather than one its client holds.
+fn in_held_session(routed: &Routed) -> bool {
+    routed.federated.is_some() && routed.session.as_ref().is_some_and(|s| !s.upstream.is_empty())
+}
+
+/// A copy of a request's head, to send the request again.
+pub(super) fn copy_parts(parts: &Parts) -> Parts {
+    let mut request = axum::http::Request::new(());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    request.into_parts().0
+}
+
 pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, mut body: jsonrpc::Body, raw: Bytes) -> Response {
     let requests = RequestIds::of(&body);
     let Some(version) = version_of(&routed).cloned() else {
@@ -531,6 +559,20 @@ async fn forward_streamable(
         if status.is_client_error() {
             // The upstream refused the whole body: none of it was served.
             refund(gateway, routed, &charged).await;
+        }
+        if matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST) && in_held_session(routed) {
+            let headers = with_session(response_headers(upstream.headers(), routed, version, false));
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let body = timeout(remaining, read_all(upstream.into_body())).await.ok().and_then(Result::ok).unwrap_or_default();
+            let mut response = (status, headers, body.clone()).into_response();
+            if crate::upstream::forgets_session(status, &body) {
+                // The request is sent again in a new session, and recorded then.
+                hook.exchanges.abandon();
+                response.extensions_mut().insert(ForgottenSession);
+            } else {
+                hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
+            }
+            return response;
         }
         hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
         let headers = with_session(response_headers(upstream.headers(), routed, version, false));

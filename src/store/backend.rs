@@ -127,6 +127,10 @@ pub trait Backend: Send + Sync + 'static {
     /// server; returns what is stored (the first writer's).
     async fn open_member_session(&self, member: &MemberSession) -> Result<MemberSession, StoreError>;
     async fn member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError>;
+    /// Replaces the member session `fresh.session` holds for `fresh.server`
+    /// while its upstream session is still `stale`; returns what is stored
+    /// (another writer's replacement, if it came first).
+    async fn replace_member_session(&self, stale: &str, fresh: &MemberSession) -> Result<MemberSession, StoreError>;
     /// Removes a session's members; returns them.
     async fn end_member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError>;
     async fn prune_member_sessions(&self, older_than: DateTime<Utc>) -> Result<u64, StoreError>;

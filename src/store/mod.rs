@@ -611,6 +611,12 @@ impl Store {
         self.backend.member_sessions(session).await
     }
 
+    /// Replaces a member's upstream session its server forgot (`stale`),
+    /// unless another replica replaced it first; what is stored wins.
+    pub async fn replace_member_session(&self, stale: &str, fresh: &MemberSession) -> Result<MemberSession, StoreError> {
+        self.backend.replace_member_session(stale, fresh).await
+    }
+
     /// Forgets a session's members, returning them (to be ended upstream).
     pub async fn end_member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError> {
         self.backend.end_member_sessions(session).await

@@ -1034,6 +1034,29 @@ impl Backend for SqlBackend {
         })
     }
 
+    async fn replace_member_session(&self, stale: &str, fresh: &MemberSession) -> Result<MemberSession, StoreError> {
+        let update = self
+            .sql("UPDATE member_sessions SET version = ?, upstream = ?, protocol = ?, created_at = ? WHERE session = ? AND server = ? AND upstream = ?")
+            .into_owned();
+        let read = self
+            .sql("SELECT session, server, version, upstream, protocol, created_at FROM member_sessions WHERE session = ? AND server = ?")
+            .into_owned();
+        with_pool!(self, |pool| {
+            sqlx::query(&update)
+                .bind(&fresh.version)
+                .bind(&fresh.upstream)
+                .bind(&fresh.protocol)
+                .bind(fresh.created_at)
+                .bind(&fresh.session)
+                .bind(&fresh.server)
+                .bind(stale)
+                .execute(pool)
+                .await?;
+            let row = sqlx::query(&read).bind(&fresh.session).bind(&fresh.server).fetch_one(pool).await?;
+            decode_member!(row)
+        })
+    }
+
     async fn end_member_sessions(&self, session: &str) -> Result<Vec<MemberSession>, StoreError> {
         let sql =
             self.sql("DELETE FROM member_sessions WHERE session = ? RETURNING session, server, version, upstream, protocol, created_at").into_owned();

@@ -29,6 +29,8 @@ pub enum UpstreamError {
     Timeout,
     #[error("the MCP server answered HTTP {0}")]
     Status(u16),
+    #[error("the MCP server does not know the session")]
+    UnknownSession,
     #[error("the MCP server's answer is not what MCP says: {0}")]
     Protocol(String),
     #[error("the MCP server answered with an error: {0}")]
@@ -259,7 +261,14 @@ impl<'a> Conversation<'a> {
         let response =
             request.send().await.map_err(|e| if e.is_timeout() { UpstreamError::Timeout } else { UpstreamError::Unreachable(e.to_string()) })?;
         if !response.status().is_success() {
-            return Err(UpstreamError::Status(response.status().as_u16()));
+            let status = response.status();
+            let in_session = self.headers.contains_key(SESSION_HEADER);
+            let body = if in_session { response.bytes().await.unwrap_or_default() } else { Default::default() };
+            return Err(if in_session && forgets_session(status, &body) {
+                UpstreamError::UnknownSession
+            } else {
+                UpstreamError::Status(status.as_u16())
+            });
         }
         if let Some(session) = response.headers().get(SESSION_HEADER).cloned() {
             self.headers.insert(SESSION_HEADER, session);
@@ -290,6 +299,14 @@ impl<'a> Conversation<'a> {
             let _ = self.client.delete(&self.url).headers(self.headers.clone()).timeout(self.timeout).send().await;
         }
     }
+}
+
+/// Whether a server's refusal of a request in a session says it does not
+/// know the session: 404, as the specification has it, or a 400 that names
+/// the session (what some servers, server-everything among them, answer).
+pub fn forgets_session(status: reqwest::StatusCode, body: &[u8]) -> bool {
+    status == reqwest::StatusCode::NOT_FOUND
+        || (status == reqwest::StatusCode::BAD_REQUEST && body.windows(7).any(|w| w.eq_ignore_ascii_case(b"session")))
 }
 
 /// A 2026-07-28 request's parts the conversation adds: the envelope in

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 pub struct Upstream {
     pub url: String,
     pub port: u16,
+    mode: &'static str,
     child: Child,
 }
 
@@ -41,32 +42,44 @@ impl Upstream {
         Upstream::start_mode("sse", "/sse").await
     }
 
-    async fn start_mode(mode: &str, path: &str) -> Upstream {
-        let entry = entry_point();
-        assert!(entry.exists(), "{} is missing: run ./scripts/test.sh once to install the test tools", entry.display());
+    async fn start_mode(mode: &'static str, path: &str) -> Upstream {
         let port = free_port();
-        let child = Command::new("node")
-            .arg(&entry)
-            .arg(mode)
-            .env("PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node starts");
-        let upstream = Upstream { url: format!("http://127.0.0.1:{port}{path}"), port, child };
-        let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "server-everything did not start on port {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        upstream
+        let child = spawn(mode, port).await;
+        Upstream { url: format!("http://127.0.0.1:{port}{path}"), port, mode, child }
+    }
+
+    /// Stops the server and starts it again on the same port: it knows none
+    /// of the sessions it had.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.mode, self.port).await;
     }
 
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// server-everything in `mode` on `port`, once it answers.
+async fn spawn(mode: &str, port: u16) -> Child {
+    let entry = entry_point();
+    assert!(entry.exists(), "{} is missing: run ./scripts/test.sh once to install the test tools", entry.display());
+    let child = Command::new("node")
+        .arg(&entry)
+        .arg(mode)
+        .env("PORT", port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "server-everything did not start on port {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
 }
 
 impl Drop for Upstream {
