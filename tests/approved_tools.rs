@@ -175,6 +175,33 @@ async fn a_call_before_any_listing_is_checked_against_the_live_manifest() {
 }
 
 #[tokio::test]
+async fn concurrent_calls_after_a_version_change_fetch_its_manifest_once() {
+    let upstream = ToolUpstream::start(&[("echo", "Echoes the message")]);
+    let stack = Stack::memory().await;
+    stack.publish("tools", &upstream.url, "gold", json!({})).await;
+    let key = stack.subscribe("alice", "gold").await;
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let mut mcp = RawMcp::new(stack.mcp_url("tools"), Some(&key));
+        mcp.initialize().await;
+        clients.push(mcp);
+    }
+    // The version changes (an approval): its manifest must be fetched again
+    // before a call, from a backend slow to list.
+    let approved = live_hashes(&stack, "v1").await;
+    upstream.slow_lists(std::time::Duration::from_millis(300));
+    stack.api.patch("servers/tools/versions/v1", json!({ "approved_tools": approved })).await;
+    let before = upstream.lists_answered();
+    let calls = clients.iter().enumerate().map(|(id, mcp)| mcp.call(id as u64, "echo", json!({ "message": "hi" })));
+    for reply in futures::future::join_all(calls).await {
+        assert_eq!(reply.first()["result"]["content"][0]["text"], "echo: hi", "{}", reply.first());
+    }
+    let fetched = upstream.lists_answered() - before;
+    // One fetch for the calls to wait on, and at most one background refresh.
+    assert!((1..=2).contains(&fetched), "16 concurrent calls fetched the manifest {fetched} times");
+}
+
+#[tokio::test]
 async fn promote_moves_all_traffic_in_one_step_and_deprecates_the_rest() {
     let (one, two) = (ToolUpstream::start(&[("one", "v1's tool")]), ToolUpstream::start(&[("two", "v2's tool")]));
     let stack = Stack::memory().await;

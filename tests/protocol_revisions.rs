@@ -255,17 +255,21 @@ async fn a_client_of_an_earlier_revision_uses_a_backend_that_speaks_only_2026_07
     let stack = Stack::memory().await;
     stack.publish("modern", &upstream.url, "p", json!({ "tools": ["echo"] })).await;
     let key = stack.subscribe("alice", "p").await;
-    for (mode, speaks) in [("legacy", "2025-11-25"), ("auto", "2026-07-28")] {
+    for (mode, speaks) in [("legacy", "2025-11-25"), ("auto", "2026-07-28"), ("2026-07-28", "2026-07-28")] {
         let seen = client(&stack.mcp_url("modern"), &key, mode, "echo").await;
         assert_eq!(seen["protocol"], speaks, "{mode}: {seen}");
         assert_eq!(seen["tools"], json!(["echo"]), "{mode}: the allow-list applies");
         assert_eq!(seen["text"], "echo: hi", "{mode}");
-        let seen = ts_client(&stack.mcp_url("modern"), &key, mode, "echo").await;
-        assert_eq!(
-            (&seen["protocol"], &seen["tools"], &seen["text"]),
-            (&json!(speaks), &json!(["echo"]), &json!("echo: hi")),
-            "typescript {mode}: {seen}"
-        );
+        for (sdk, seen) in [
+            ("typescript", ts_client(&stack.mcp_url("modern"), &key, mode, "echo").await),
+            ("rmcp", rmcp_client(&stack.mcp_url("modern"), &key, mode, "echo").await),
+        ] {
+            assert_eq!(
+                (&seen["protocol"], &seen["tools"], &seen["text"]),
+                (&json!(speaks), &json!(["echo"]), &json!("echo: hi")),
+                "{sdk} {mode}: {seen}"
+            );
+        }
         // The same backend as a member of the product's endpoint: no member
         // session, each request sent statelessly.
         let product_url = format!("{}/products/p/mcp", stack.gateway_url);

@@ -15,13 +15,25 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Tool name → description; the input schema is the same for every tool.
 type Tools = Arc<RwLock<BTreeMap<String, String>>>;
 
 #[derive(Clone)]
-struct Handler(Tools, bool);
+struct Handler {
+    tools: Tools,
+    stateless_only: bool,
+    lists: Lists,
+}
+
+/// How many `tools/list` requests were answered, and how long each takes.
+#[derive(Clone, Default)]
+struct Lists {
+    answered: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicU64>,
+}
 
 fn input_schema() -> Arc<serde_json::Map<String, serde_json::Value>> {
     let schema = serde_json::json!({ "type": "object", "properties": { "message": { "type": "string" } }, "required": ["message"] });
@@ -31,7 +43,7 @@ fn input_schema() -> Arc<serde_json::Map<String, serde_json::Value>> {
 impl ServerHandler for Handler {
     fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [rmcp::model::ProtocolVersion]> {
         const STATELESS_ONLY: &[rmcp::model::ProtocolVersion] = &[rmcp::model::ProtocolVersion::V_2026_07_28];
-        if self.1 {
+        if self.stateless_only {
             std::borrow::Cow::Borrowed(STATELESS_ONLY)
         } else {
             std::borrow::Cow::Borrowed(rmcp::model::ProtocolVersion::KNOWN_VERSIONS)
@@ -43,13 +55,20 @@ impl ServerHandler for Handler {
     }
 
     async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
-        let tools =
-            self.0.read().expect("tools").iter().map(|(name, description)| Tool::new(name.clone(), description.clone(), input_schema())).collect();
+        self.lists.answered.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(self.lists.delay_ms.load(Ordering::SeqCst))).await;
+        let tools = self
+            .tools
+            .read()
+            .expect("tools")
+            .iter()
+            .map(|(name, description)| Tool::new(name.clone(), description.clone(), input_schema()))
+            .collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(&self, request: CallToolRequestParams, _: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
-        if !self.0.read().expect("tools").contains_key(request.name.as_ref()) {
+        if !self.tools.read().expect("tools").contains_key(request.name.as_ref()) {
             return Err(ErrorData::invalid_params(format!("no tool {}", request.name), None));
         }
         let message = request.arguments.as_ref().and_then(|a| a.get("message")).and_then(|m| m.as_str()).unwrap_or_default().to_string();
@@ -62,6 +81,7 @@ pub struct ToolUpstream {
     tools: Tools,
     /// The headers of every request the server received, in order.
     pub seen: Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
+    lists: Lists,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -82,7 +102,8 @@ impl ToolUpstream {
         listener.set_nonblocking(true).expect("nonblocking");
         let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handler = Handler(tools.clone(), stateless_only);
+        let lists = Lists::default();
+        let handler = Handler { tools: tools.clone(), stateless_only, lists: lists.clone() };
         let seen: Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
         let recorder = seen.clone();
         std::thread::spawn(move || {
@@ -102,7 +123,17 @@ impl ToolUpstream {
                 let _ = axum::serve(listener, app).with_graceful_shutdown(async move { _ = stopped.await }).await;
             });
         });
-        ToolUpstream { url, tools, seen, stop: Some(stop) }
+        ToolUpstream { url, tools, seen, lists, stop: Some(stop) }
+    }
+
+    /// How many `tools/list` requests it has answered.
+    pub fn lists_answered(&self) -> usize {
+        self.lists.answered.load(Ordering::SeqCst)
+    }
+
+    /// Makes each `tools/list` take this long (a slow backend).
+    pub fn slow_lists(&self, delay: std::time::Duration) {
+        self.lists.delay_ms.store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 
     /// Rewrites one tool's description (adding the tool when it is new).
