@@ -58,7 +58,13 @@ impl Observed {
         Ok(Observed { telemetry, context: Arc::new(context) })
     }
 
-    fn record(&self, start: SystemTime, started: Instant) {
+    /// Records one call, in the client's session when it names one (the
+    /// call log indexes calls by session, as mcpgate's does).
+    fn record(&self, start: SystemTime, started: Instant, session: Option<String>) {
+        let context = match session {
+            Some(session_id) => Arc::new(CallContext { session_id: Some(session_id), ..CallContext::clone(&self.context) }),
+            None => self.context.clone(),
+        };
         self.telemetry.record(Observation {
             method: "tools/call".into(),
             request_id: Some("1".into()),
@@ -70,7 +76,7 @@ impl Observed {
             start,
             duration: started.elapsed(),
             trace: TraceIds::continuing(None),
-            context: self.context.clone(),
+            context,
             error: None,
             arguments: None,
             result: None,
@@ -86,6 +92,7 @@ impl Observed {
 async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Response {
     let (start, started) = (SystemTime::now(), Instant::now());
     let (parts, body) = request.into_parts();
+    let session = upstream.observed.as_ref().and_then(|_| parts.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok()).map(str::to_string);
     let Ok(body) = body.collect().await.map(|c| c.to_bytes()) else { return StatusCode::BAD_REQUEST.into_response() };
     let mut outgoing = axum::http::Request::new(Full::new(body));
     *outgoing.method_mut() = parts.method;
@@ -93,10 +100,12 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Res
     *outgoing.headers_mut() = parts.headers;
     outgoing.headers_mut().remove(axum::http::header::HOST);
     let Ok(response) = upstream.client.request(outgoing).await else { return StatusCode::BAD_GATEWAY.into_response() };
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let Ok(body) = body.collect().await.map(|c| c.to_bytes()) else { return StatusCode::BAD_GATEWAY.into_response() };
+    // The answer goes out whole (an SSE answer came chunked).
+    parts.headers.remove(axum::http::header::TRANSFER_ENCODING);
     if let Some(observed) = &upstream.observed {
-        observed.record(start, started);
+        observed.record(start, started, session);
     }
     Response::from_parts(parts, Body::from(body))
 }

@@ -11,7 +11,9 @@
 # latency at a steady rate, mcpgate's RSS after 64 connections; with
 # PROFILE=1, a perf profile of mcpgate at saturation, summed per part.
 # Writes its tables into docs/benchmarks.md.
-#   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 PROFILE=1 ./scripts/bench-gateway.sh
+# The upstream keeps sessions (as most MCP servers do) and every path's load
+# carries SESSIONS of them, opened through that path, taken in turn.
+#   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 SESSIONS=64 PROFILE=1 ./scripts/bench-gateway.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
@@ -19,6 +21,7 @@ source scripts/lib/tools.sh
 DURATION="${DURATION:-15}"
 CONNECTIONS="${CONNECTIONS:-64}"
 RATE="${RATE:-2000}"
+SESSIONS="${SESSIONS:-64}"
 need cargo "the Rust toolchain (rustup)"
 for pair in wrk:wrk hey:hey nginx:nginx-light taskset:util-linux; do
     tool="${pair%%:*}"; package="${pair#*:}"
@@ -49,7 +52,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT INT TERM
 
 upstream_port="$(free_port)"
-"${UPSTREAM[@]}" ./target/release/examples/bench-upstream "$upstream_port" 2>"$work/upstream.log" &
+"${UPSTREAM[@]}" ./target/release/examples/bench-upstream "$upstream_port" 0 stateful 2>"$work/upstream.log" &
 pids+=($!)
 
 # cpu_us PID...: user + system time of the processes and their waited-for children, in µs.
@@ -62,9 +65,29 @@ cpu_us() {
     echo $((total * 1000000 / CLK_TCK))
 }
 
+# open_sessions URL KEY: opens SESSIONS MCP sessions through URL (initialize,
+# then notifications/initialized) and remembers their ids for URL.
+declare -A SESSIONS_OF
+open_sessions() {
+    local url="$1" key="$2" ids=() id
+    local headers=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+    [ -n "$key" ] && headers+=(-H "X-Subscription-Key: $key")
+    for _ in $(seq "$SESSIONS"); do
+        id="$(curl -sf -o /dev/null -D - "${headers[@]}" "$url" \
+            -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+            | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')"
+        [ -n "$id" ] || die "initialize through $url gave no session id"
+        curl -sf -o /dev/null "${headers[@]}" -H "Mcp-Session-Id: $id" -H 'MCP-Protocol-Version: 2025-06-18' "$url" \
+            -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+        ids+=("$id")
+    done
+    SESSIONS_OF["$url"]="$(IFS=,; echo "${ids[*]}")"
+}
+
 # measure URL KEY PIDS -> "rps p50_ms p99_ms errors cpu_us_per_call"
 measure() {
     local url="$1" key="$2"; shift 2
+    export MCPGATE_BENCH_SESSIONS="${SESSIONS_OF[$url]:-}"
     MCPGATE_BENCH_KEY="$key" "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d2s -s benches/gateway.lua "$url" >/dev/null
     local before after
     before="$(cpu_us "$@")"
@@ -88,15 +111,26 @@ printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ech
 
 # latency URL KEY CONNECTIONS RATE SECONDS -> "p50_ms p99_ms"
 latency() {
-    local key_header=()
+    # One hey per connection, each in a session of its own (a session's
+    # requests must not share an id while in flight), latencies merged.
+    local key_header=() sessions i
     [ -n "$2" ] && key_header=(-H "X-Subscription-Key: $2")
-    "${LOAD[@]}" hey -z "$5s" -c "$3" -q $(($4 / $3)) -m POST -D "$body" -T application/json \
-        -H "Accept: application/json, text/event-stream" -H "MCP-Protocol-Version: 2025-06-18" "${key_header[@]}" "$1" \
-        | python3 -c '
-import re, sys
-text = sys.stdin.read()
-p = dict(re.findall(r"(\d+)%+ in ([0-9.]+) secs", text))
-print("%.3f %.3f" % (float(p["50"]) * 1000, float(p["99"]) * 1000))'
+    IFS=, read -r -a sessions <<<"${SESSIONS_OF[$1]:-}"
+    for i in $(seq 0 $(($3 - 1))); do
+        local session=()
+        [ "${#sessions[@]}" -gt 0 ] && session=(-H "Mcp-Session-Id: ${sessions[$((i % ${#sessions[@]}))]}")
+        "${LOAD[@]}" hey -z "$5s" -c 1 -q $(($4 / $3)) -m POST -D "$body" -T application/json -o csv \
+            -H "Accept: application/json, text/event-stream" -H "MCP-Protocol-Version: 2025-06-18" "${key_header[@]}" "${session[@]}" "$1" \
+            >"$work/latency.$i.csv" &
+    done
+    wait
+    python3 - "$work"/latency.*.csv <<'PY'
+import csv, statistics, sys
+times = sorted(float(row["response-time"]) for path in sys.argv[1:] for row in csv.DictReader(open(path)))
+q = statistics.quantiles(times, n=100)
+print("%.3f %.3f" % (q[49] * 1000, q[98] * 1000))
+PY
+    rm -f "$work"/latency.*.csv
 }
 idle() { latency "$1" "$2" 1 20 10; }
 steady() { latency "$1" "$2" 20 "$RATE" 10; }
@@ -166,6 +200,7 @@ run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, co
     api -X PUT "$admin/api/v1/products/bench/servers/bench" -d '{"tools": ["echo"]}'
     KEY="$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])')"
+    open_sessions "$GATEWAY" "$KEY"
 }
 
 # A local OTLP/HTTP sink that accepts and discards, so export cost is the gateway's own.
@@ -245,6 +280,11 @@ logged_port="$(free_port)"
 logged_pid=$!
 pids+=("$logged_pid")
 logged_url="http://127.0.0.1:$logged_port/mcp"
+for _ in $(seq 50); do curl -s -o /dev/null "$logged_url" && curl -s -o /dev/null "$bare_url" && break; sleep 0.1; done
+open_sessions "http://127.0.0.1:$upstream_port/mcp" ""
+open_sessions "$NGINX_URL" ""
+open_sessions "$bare_url" ""
+open_sessions "$logged_url" ""
 run_gateway plain "${PROXY[@]}" --
 plain_url="$GATEWAY"; plain_key="$KEY"; plain_pid="$GATEWAY_PID"
 run_gateway one "${PROXY_ONE[@]}" --
@@ -352,8 +392,9 @@ python3 scripts/lib/bench_section.py gateway-bench <<SECTION
 <!-- gateway-bench:start -->
 ## Gateway cost (\`./scripts/bench-gateway.sh\`)
 
-\`tools/call echo\` against a minimal rmcp upstream (stateless, JSON replies),
-\`wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s\`, $cpu, $PLACEMENT; measured $(date +%F).
+\`tools/call echo\` against a minimal rmcp upstream that keeps sessions and answers in SSE, as most MCP
+servers do; every path's load carries $SESSIONS sessions opened through that path, taken in turn
+(so the call log indexes $SESSIONS live sessions), \`wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s\`, $cpu, $PLACEMENT; measured $(date +%F).
 Through mcpgate means subscription-key auth, the tool allow-list check, a quota
 charge, version routing, metrics and the call log (a file-backed SQLite store, as in
 production) on every call; "span export on"
