@@ -69,19 +69,9 @@ cpu_us() {
 # then notifications/initialized) and remembers their ids for URL.
 declare -A SESSIONS_OF
 open_sessions() {
-    local url="$1" key="$2" ids=() id
-    local headers=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
-    [ -n "$key" ] && headers+=(-H "X-Subscription-Key: $key")
-    for _ in $(seq "$SESSIONS"); do
-        id="$(curl -sf -o /dev/null -D - "${headers[@]}" "$url" \
-            -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
-            | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')"
-        [ -n "$id" ] || die "initialize through $url gave no session id"
-        curl -sf -o /dev/null "${headers[@]}" -H "Mcp-Session-Id: $id" -H 'MCP-Protocol-Version: 2025-06-18' "$url" \
-            -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-        ids+=("$id")
-    done
-    SESSIONS_OF["$url"]="$(IFS=,; echo "${ids[*]}")"
+    local ids=() _
+    for _ in $(seq "$SESSIONS"); do ids+=("$(mcp_session "$1" "$2")"); done
+    SESSIONS_OF["$1"]="$(IFS=,; echo "${ids[*]}")"
 }
 
 # measure URL KEY PIDS -> "rps p50_ms p99_ms errors cpu_us_per_call"
@@ -332,11 +322,11 @@ if [ "${PROFILE:-0}" = 1 ]; then
     MCPGATE_BENCH_KEY="$plain_key" "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$((DURATION + 3))s" -s benches/gateway.lua "$plain_url" >/dev/null &
     load_pid=$!
     sleep 2
-    perf record -q -F 499 --call-graph dwarf,32768 -p "$plain_pid" -o "$work/perf.data" -- sleep "$DURATION" 2>/dev/null
+    perf record -q -F 499 --call-graph dwarf,65528 -p "$plain_pid" -o "$work/perf.data" -- sleep "$DURATION" 2>/dev/null
     wait "$load_pid"
     profile_section="Where mcpgate's CPU goes at saturation, span export off (\`PROFILE=1\`: \`perf record --call-graph dwarf\`
 on the release build; the share of samples whose stack passes through each part, so rows overlap; a
-stack deeper than the 32 KB perf copies is cut short, so outer parts such as the handler read low):
+stack deeper than the 64 KB perf copies is cut short, so outer parts such as the handler read low):
 
 | part | share of samples |
 | --- | ---: |

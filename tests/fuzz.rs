@@ -7,6 +7,7 @@
 //! then generates inputs for `MCPGATE_FUZZ_SECONDS` (default 2) and prints
 //! one JSON line with its executions. `scripts/fuzz.sh` runs them longer.
 
+use bytes::Bytes;
 use mcpgate::mcp::jsonrpc;
 use mcpgate::mcp::sse::EventRewriter;
 use mcpgate::model::{ProductSpec, ServerSpec, VersionSpec};
@@ -143,26 +144,26 @@ fn the_sse_rewriter_passes_untouched_streams_through_whatever_the_chunks() {
         sse_streams(),
         |(stream, cuts)| {
             let mut rewriter = EventRewriter::default();
-            let mut never = |_: &mut Json| false;
+            let mut never = |_: &str| None;
             let mut out = Vec::new();
             let mut rest = stream.as_slice();
             for cut in cuts {
                 let (chunk, tail) = rest.split_at(cut.min(rest.len()));
-                out.extend_from_slice(&rewriter.push(chunk, &mut never));
+                out.extend_from_slice(&rewriter.push(Bytes::copy_from_slice(chunk), &mut never));
                 rest = tail;
             }
-            out.extend_from_slice(&rewriter.push(rest, &mut never));
+            out.extend_from_slice(&rewriter.push(Bytes::copy_from_slice(rest), &mut never));
             out.extend_from_slice(&rewriter.finish(&mut never));
             prop_assert_eq!(&out, &stream, "bytes no hook changed go through as they came");
-            let mut touch = |m: &mut Json| match m.as_object_mut() {
-                Some(object) => {
+            let mut touch = |data: &str| match serde_json::from_str::<Json>(data) {
+                Ok(Json::Object(mut object)) => {
                     object.insert("seen".into(), Json::Bool(true));
-                    true
+                    Some(Json::Object(object).to_string())
                 }
-                None => false,
+                _ => None,
             };
             let mut rewriter = EventRewriter::default();
-            let _ = rewriter.push(&stream, &mut touch);
+            let _ = rewriter.push(Bytes::from(stream.clone()), &mut touch);
             let _ = rewriter.finish(&mut touch);
             Ok(())
         },

@@ -183,3 +183,19 @@ stop_engines() {
     done
     ENGINE_STOPS=()
 }
+
+# mcp_session URL [KEY]: opens an MCP session through URL (initialize, then
+# notifications/initialized, with KEY as the subscription key when given)
+# and prints its id.
+mcp_session() {
+    local url="$1" key="${2:-}" id
+    local headers=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+    [ -n "$key" ] && headers+=(-H "X-Subscription-Key: $key")
+    id="$(curl -sf -o /dev/null -D - "${headers[@]}" "$url" \
+        -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+        | tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')"
+    [ -n "$id" ] || die "initialize through $url gave no session id"
+    curl -sf -o /dev/null "${headers[@]}" -H "Mcp-Session-Id: $id" -H 'MCP-Protocol-Version: 2025-06-18' "$url" \
+        -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    echo "$id"
+}

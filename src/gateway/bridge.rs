@@ -26,6 +26,7 @@ use axum::http::HeaderValue;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Which revisions a backend speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +91,7 @@ pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mu
         return Ok(Bridged::Answered(json_reply(discover(gateway, routed, message), None)));
     }
     revision::strip_envelope(message);
-    routed.session = Some(Session { upstream: stored.upstream.clone(), protocol_version: Some(stored.protocol.clone()), ..client });
+    routed.session = Some(Arc::new(Session { upstream: stored.upstream.clone(), protocol_version: Some(stored.protocol.clone()), ..client }));
     routed.federated = Some(Federated {
         session_header: None,
         protocol: HeaderValue::from_str(&stored.protocol).ok().filter(|_| !stored.protocol.is_empty()),
@@ -132,7 +133,7 @@ pub(super) async fn forward(
     };
     match reopen(gateway, &stale, &config, &session).await {
         Ok(fresh) => {
-            routed.session = Some(Session { upstream: fresh.upstream, ..session });
+            routed.session = Some(Arc::new(Session { upstream: fresh.upstream, ..Session::clone(&session) }));
             super::proxy::forward_messages(gateway, routed, parts, message, bytes).await
         }
         Err(err) => {
@@ -214,7 +215,7 @@ pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut 
     if method == "ping" {
         return Ok(Bridged::Answered(json_reply(json!({ "jsonrpc": "2.0", "id": id, "result": {} }), client_session)));
     }
-    let session = routed.session.take().unwrap_or_else(|| client_of(routed, message));
+    let session = routed.session.take().unwrap_or_else(|| Arc::new(client_of(routed, message)));
     into_stateless(gateway, &routed.server, &routed.version, &mut parts.headers, message, &session);
     routed.federated = Some(Federated { session_header: client_session, protocol: None, name: None, bridged: false });
     Ok(Bridged::Into)

@@ -104,7 +104,7 @@ struct Endpoint {
     grant: Grant,
     caller: String,
     snapshot: Arc<Snapshot>,
-    session: Option<Session>,
+    session: Option<Arc<Session>>,
     /// The session id as the client holds it.
     session_header: Option<HeaderValue>,
     client: SocketAddr,
@@ -257,7 +257,7 @@ impl Endpoint {
             version: member.version.clone(),
             grant: self.grant.clone(),
             caller: self.caller.clone(),
-            session: member_session,
+            session: member_session.map(Arc::new),
             snapshot: self.snapshot.clone(),
             context: Arc::new(context),
             federated: Some(Federated {
@@ -497,7 +497,7 @@ async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: j
     let method = jsonrpc::method(&message).unwrap_or_default().to_string();
     let stateless = revision::is_stateless(&parts.headers, &message);
     if stateless && endpoint.session.is_none() {
-        endpoint.session = Some(stateless_session(endpoint, &message));
+        endpoint.session = Some(Arc::new(stateless_session(endpoint, &message)));
     }
     let endpoint = &*endpoint;
     if method == "tools/call" {
@@ -598,7 +598,7 @@ fn server_info(endpoint: &Endpoint) -> Value {
 async fn discover(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Value) -> Value {
     let session = match &endpoint.session {
         Some(session) => session.clone(),
-        None => stateless_session(endpoint, message),
+        None => Arc::new(stateless_session(endpoint, message)),
     };
     let (capabilities, instructions) = describe(gateway, endpoint, &session, "server/discover").await;
     let result = revision::discover_result(capabilities, instructions, Some(server_info(endpoint)));

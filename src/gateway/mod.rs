@@ -25,7 +25,7 @@ use crate::mcp::{jsonrpc, revision};
 use crate::model::product::LimitFailureMode;
 use crate::model::routing::{choose_version, Requested, RouteError};
 use crate::store::DynStore;
-use crate::telemetry::observation::CallContext;
+use crate::telemetry::observation::{prefix_chars, CallContext};
 use crate::telemetry::Telemetry;
 use access::{Grant, Resource};
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
@@ -219,7 +219,7 @@ pub struct Routed {
     pub grant: Grant,
     pub caller: String,
     /// The verified session the request belongs to.
-    pub session: Option<Session>,
+    pub session: Option<Arc<Session>>,
     pub snapshot: Arc<Snapshot>,
     /// What telemetry reports about this exchange.
     pub context: Arc<CallContext>,
@@ -374,7 +374,7 @@ async fn route(
         // The session lives on another version's upstream, which would not know it.
         return Err(unknown_session());
     }
-    let context = call_context(gateway, &server, &version, &grant, session.as_ref(), &Asked::of(headers), client);
+    let context = call_context(gateway, &server, &version, &grant, session.as_deref(), &Asked::of(headers), client);
     let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
     Ok(Routed {
         peer: client.ip(),
@@ -402,7 +402,7 @@ impl Asked {
     fn of(headers: &HeaderMap) -> Asked {
         Asked {
             host: header(headers, "host").map(str::to_string),
-            protocol_version: header(headers, "mcp-protocol-version").map(|v| v.chars().take(64).collect()),
+            protocol_version: header(headers, "mcp-protocol-version").map(|v| prefix_chars(v, 64).to_string()),
         }
     }
 }
@@ -418,8 +418,8 @@ fn call_context(
 ) -> CallContext {
     let host = asked.host.as_deref().unwrap_or_default();
     let (server_address, server_port) = match host.rsplit_once(':') {
-        Some((address, port)) => (Some(address.to_string()), port.parse().ok()),
-        None => ((!host.is_empty()).then(|| host.to_string()), None),
+        Some((address, port)) => (Some(address), port.parse().ok()),
+        None => ((!host.is_empty()).then_some(host), None),
     };
     let info = gateway.server_infos.get(server, version);
     let mut context = CallContext {
@@ -431,9 +431,9 @@ fn call_context(
         user: grant.subject.clone(),
         session_id: session.map(|s| s.upstream.clone()),
         protocol_version: asked.protocol_version.clone(),
-        client_address: Some(client.ip().to_string()),
+        client_address: Some(client.ip()),
         client_port: Some(client.port()),
-        server_address: server_address.map(|a| a.chars().take(256).collect()),
+        server_address: server_address.map(|a| prefix_chars(a, 256).to_string()),
         server_port,
         server_name: info.as_ref().and_then(|i| i.name.clone()),
         server_version: info.as_ref().and_then(|i| i.version.clone()),

@@ -8,7 +8,7 @@ use super::policy::Verdict;
 use super::sessions::{ServerInfo, ServerInfos};
 use super::tools::ToolCatalog;
 use crate::mcp::jsonrpc;
-use crate::telemetry::observation::{CallContext, InputRound, Observation, ObservedError, TraceIds};
+use crate::telemetry::observation::{prefix_chars, CallContext, InputRound, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
 use std::sync::Arc;
@@ -80,11 +80,11 @@ const MAX_ATTRIBUTE_CHARS: usize = 256;
 /// Error messages from an upstream go into spans and the call log: bounded.
 fn capped_message(message: &str) -> String {
     const MAX_MESSAGE_CHARS: usize = 1024;
-    message.chars().take(MAX_MESSAGE_CHARS).collect()
+    prefix_chars(message, MAX_MESSAGE_CHARS).to_string()
 }
 
 fn capped(value: Option<&str>) -> Option<String> {
-    value.map(|v| v.chars().take(MAX_ATTRIBUTE_CHARS).collect())
+    value.map(|v| prefix_chars(v, MAX_ATTRIBUTE_CHARS).to_string())
 }
 
 impl Exchanges {

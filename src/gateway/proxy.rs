@@ -272,6 +272,24 @@ impl ResponseHook {
         changed
     }
 
+    /// Whether answers pass through untouched and unlogged, so reading
+    /// their ids and outcomes is enough (`jsonrpc::Answer`).
+    fn reads_answers_only(&self) -> bool {
+        self.list_ids.is_empty() && self.redact_results.is_empty() && !self.bridged && !self.exchanges.needs_whole_answers()
+    }
+
+    /// An SSE event's message: the data to send instead, when the hook changed it.
+    fn on_event_data(&mut self, data: &str) -> Option<String> {
+        if self.reads_answers_only() {
+            if let Some(answers) = jsonrpc::Answer::read_all(data.as_bytes()) {
+                answers.iter().for_each(|answer| self.exchanges.complete_answer(answer));
+                return None;
+            }
+        }
+        let mut message: Value = serde_json::from_str(data).ok()?;
+        self.on_message(&mut message).then(|| message.to_string())
+    }
+
     /// A bridged answer's result, as 2026-07-28 says it: `resultType`
     /// `complete` (an earlier revision has no other kind).
     fn complete_result(&self, message: &mut Value) -> bool {
@@ -511,7 +529,7 @@ async fn forward_streamable(
     let Upstream { routed, version, parts, requests, headers: policy_headers, timeout: policy_timeout } = leg;
     let wait = policy_timeout.map_or(timeout_of(version), |t| t.min(timeout_of(version)));
     let deadline = Instant::now() + wait;
-    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_ref());
+    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_deref());
     if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
         headers.insert("traceparent", value);
     }
@@ -648,7 +666,7 @@ fn as_received(status: StatusCode, headers: HeaderMap, bytes: Bytes) -> Response
 }
 
 fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut ResponseHook, local: Vec<Value>) -> Response {
-    if local.is_empty() && hook.list_ids.is_empty() && hook.redact_results.is_empty() && !hook.bridged && !hook.exchanges.needs_whole_answers() {
+    if local.is_empty() && hook.reads_answers_only() {
         // Nothing to rewrite or log: read only what the records need.
         if let Some(answers) = jsonrpc::Answer::read_all(&bytes) {
             answers.iter().for_each(|answer| hook.exchanges.complete_answer(answer));
@@ -726,7 +744,7 @@ fn rewrite_sse(answer: SseAnswer, mut hook: ResponseHook, local: Vec<Value>, gat
             let item = match chunk {
                 Ok(chunk) => {
                     telemetry.metrics.record_bytes(0, chunk.len() as u64, &server);
-                    Ok(rewriter.push(&chunk, &mut |m| hook.on_message(m)))
+                    Ok(rewriter.push(chunk, &mut |data| hook.on_event_data(data)))
                 }
                 Err(err) => Err(std::io::Error::other(err)),
             };
@@ -737,7 +755,7 @@ fn rewrite_sse(answer: SseAnswer, mut hook: ResponseHook, local: Vec<Value>, gat
                 return;
             }
         }
-        let rest = rewriter.finish(&mut |m| hook.on_message(m));
+        let rest = rewriter.finish(&mut |data| hook.on_event_data(data));
         hook.exchanges.stored().await;
         let _ = tx.send(Ok(rest)).await;
     });
@@ -813,7 +831,7 @@ async fn forward_legacy(
             match gateway.bridges.open(gateway.backends.reqwest(), backend, upstream_headers.clone(), wait).await {
                 Ok((id, bridge)) => {
                     hook.exchanges.context_mut().session_id = Some(id.clone());
-                    (Session::start(&hook.exchanges.context, &routed.caller, &id), bridge)
+                    (Arc::new(Session::start(&hook.exchanges.context, &routed.caller, &id)), bridge)
                 }
                 Err(err) => return bridge_failure(&mut hook.exchanges, err, requests),
             }
@@ -880,7 +898,7 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
         return legacy_stream(gateway, routed, &parts.method);
     }
     let wait = timeout_of(version);
-    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_ref());
+    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_deref());
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
         return refusal.respond(&requests);
     }

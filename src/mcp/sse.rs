@@ -5,7 +5,6 @@
 //! only those whose JSON-RPC message a hook changes.
 
 use bytes::{Bytes, BytesMut};
-use serde_json::Value;
 
 /// Splits a byte stream into SSE events and lets a hook rewrite each event's
 /// JSON data.
@@ -89,61 +88,101 @@ pub fn events(body: &[u8]) -> Vec<Event> {
 }
 
 impl EventRewriter {
-    /// Feeds a chunk; returns the bytes of every event it completed.
-    pub fn push(&mut self, chunk: &[u8], hook: &mut impl FnMut(&mut Value) -> bool) -> Bytes {
-        self.buffer.extend_from_slice(chunk);
-        let mut out = BytesMut::new();
-        while let Some(end) = event_end(&self.buffer) {
-            let event = self.buffer.split_to(end);
-            out.extend_from_slice(&rewrite_event(&event, hook));
-        }
-        out.freeze()
+    /// Feeds a chunk; returns the bytes of every event it completed. `hook`
+    /// sees each event's data and returns the data to send instead, or
+    /// `None` to pass the event on as it came. A chunk of whole events no
+    /// hook changes goes out as it came, uncopied.
+    pub fn push(&mut self, chunk: Bytes, hook: &mut impl FnMut(&str) -> Option<String>) -> Bytes {
+        let input = if self.buffer.is_empty() {
+            chunk
+        } else {
+            self.buffer.extend_from_slice(&chunk);
+            self.buffer.split().freeze()
+        };
+        let (out, rest) = rewrite_events(input, hook);
+        self.buffer.extend_from_slice(&rest);
+        out
     }
 
     /// What is left when the stream ends (an unterminated last event).
-    pub fn finish(&mut self, hook: &mut impl FnMut(&mut Value) -> bool) -> Bytes {
+    pub fn finish(&mut self, hook: &mut impl FnMut(&str) -> Option<String>) -> Bytes {
         let rest = self.buffer.split();
         if rest.is_empty() {
             return Bytes::new();
         }
-        Bytes::from(rewrite_event(&rest, hook))
+        match rewrite_event(&rest, hook) {
+            Some(rebuilt) => Bytes::from(rebuilt),
+            None => rest.freeze(),
+        }
     }
 }
 
-fn rewrite_event(event: &[u8], hook: &mut impl FnMut(&mut Value) -> bool) -> Vec<u8> {
-    let Ok(text) = std::str::from_utf8(event) else { return event.to_vec() };
-    let data: Vec<&str> = text.lines().filter_map(|line| line.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
-    if data.is_empty() {
-        return event.to_vec();
+/// The whole events at the start of `input`, rewritten where the hook
+/// changes them, and what follows the last whole one.
+fn rewrite_events(input: Bytes, hook: &mut impl FnMut(&str) -> Option<String>) -> (Bytes, Bytes) {
+    let mut start = 0;
+    // Only once an event changes are the events copied into a new buffer.
+    let mut rebuilt: Option<BytesMut> = None;
+    while let Some(length) = event_end(&input[start..]) {
+        let event = &input[start..start + length];
+        match (rewrite_event(event, hook), &mut rebuilt) {
+            (Some(changed), Some(out)) => out.extend_from_slice(&changed),
+            (Some(changed), None) => {
+                let mut out = BytesMut::from(&input[..start]);
+                out.extend_from_slice(&changed);
+                rebuilt = Some(out);
+            }
+            (None, Some(out)) => out.extend_from_slice(event),
+            (None, None) => {}
+        }
+        start += length;
     }
-    let Ok(mut message) = serde_json::from_str::<Value>(&data.join("\n")) else { return event.to_vec() };
-    if !hook(&mut message) {
-        return event.to_vec();
-    }
+    let out = match rebuilt {
+        Some(out) => out.freeze(),
+        None => input.slice(..start),
+    };
+    (out, input.slice(start..))
+}
+
+/// The event with its data replaced, when the hook replaces it.
+fn rewrite_event(event: &[u8], hook: &mut impl FnMut(&str) -> Option<String>) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(event).ok()?;
+    let mut data = text.lines().filter_map(|line| line.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d));
+    let first = data.next()?;
+    // One data line (the usual event) is read where it lies.
+    let replaced = match data.next() {
+        None => hook(first)?,
+        Some(second) => {
+            let joined = [first, second].into_iter().chain(data).collect::<Vec<_>>().join("\n");
+            hook(&joined)?
+        }
+    };
     let mut rebuilt = String::new();
     for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with("data:")) {
         rebuilt.push_str(line);
         rebuilt.push('\n');
     }
     rebuilt.push_str("data: ");
-    rebuilt.push_str(&message.to_string());
+    rebuilt.push_str(&replaced);
     rebuilt.push_str("\n\n");
-    rebuilt.into_bytes()
+    Some(rebuilt.into_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn passes_untouched_events_through_byte_for_byte() {
         let mut rewriter = EventRewriter::default();
-        let mut never = |_: &mut Value| false;
-        let input = b"event: message\nid: 1\ndata: {\"id\":1}\n\n: comment\n\n";
-        let mut out = rewriter.push(&input[..10], &mut never).to_vec();
-        out.extend_from_slice(&rewriter.push(&input[10..], &mut never));
+        let mut never = |_: &str| None;
+        let input = Bytes::from_static(b"event: message\nid: 1\ndata: {\"id\":1}\n\n: comment\n\n");
+        let mut out = rewriter.push(input.slice(..10), &mut never).to_vec();
+        out.extend_from_slice(&rewriter.push(input.slice(10..), &mut never));
         assert_eq!(out, input);
+        let whole = rewriter.push(input.clone(), &mut never);
+        assert_eq!(whole.as_ptr(), input.as_ptr(), "whole events no hook changes go out uncopied");
     }
 
     #[test]
@@ -163,11 +202,19 @@ mod tests {
     #[test]
     fn rewrites_what_the_hook_changes() {
         let mut rewriter = EventRewriter::default();
-        let mut hook = |m: &mut Value| {
-            m["result"] = json!("changed");
-            true
+        let mut hook = |data: &str| {
+            let mut message: Value = serde_json::from_str(data).ok()?;
+            (message["id"] == json!(1)).then(|| {
+                message["result"] = json!("changed");
+                message.to_string()
+            })
         };
-        let out = rewriter.push(b"event: message\r\nid: 7\r\ndata: {\"id\":1,\"result\":1}\r\n\r\n", &mut hook);
-        assert_eq!(std::str::from_utf8(&out).unwrap(), "event: message\nid: 7\ndata: {\"id\":1,\"result\":\"changed\"}\n\n");
+        let input = "data: {\"id\":0}\n\nevent: message\r\nid: 7\r\ndata: {\"id\":1,\"result\":1}\r\n\r\ndata: {\"id\":2}\n\ndata: {\"id\":3";
+        let out = rewriter.push(Bytes::from(input), &mut hook);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "data: {\"id\":0}\n\nevent: message\nid: 7\ndata: {\"id\":1,\"result\":\"changed\"}\n\ndata: {\"id\":2}\n\n"
+        );
+        assert_eq!(rewriter.finish(&mut hook), Bytes::from_static(b"data: {\"id\":3"), "an unterminated last event as it came");
     }
 }

@@ -17,13 +17,14 @@ const CHANNEL: &str = "mcpgate_changes";
 const WRITERS_LOCK: i64 = 0x006d_6370_6761_7465;
 
 /// The schema: each file of `migrations/postgres/`, in order (a test keeps the two equal).
-pub(super) const MIGRATIONS: [(i64, &str, &str); 6] = [
+pub(super) const MIGRATIONS: [(i64, &str, &str); 7] = [
     (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
     (2, "authorization servers", include_str!("../../migrations/postgres/0002_authorization_servers.sql")),
     (3, "portal users", include_str!("../../migrations/postgres/0003_portal_users.sql")),
     (4, "policies", include_str!("../../migrations/postgres/0004_policies.sql")),
     (5, "product endpoints", include_str!("../../migrations/postgres/0005_product_endpoints.sql")),
     (6, "input rounds", include_str!("../../migrations/postgres/0006_input_rounds.sql")),
+    (7, "call indexes", include_str!("../../migrations/postgres/0007_call_indexes.sql")),
 ];
 
 pub(super) async fn open(url: &str) -> Result<SqlBackend, StoreError> {

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row as _, Sqlite, SqlitePool};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 #[derive(Clone)]
 pub(super) enum Pool {
@@ -466,6 +467,82 @@ struct RollupSums {
     histogram: [i64; BUCKETS],
 }
 
+/// The call log's inserts are multi-row statements: statements, not rows,
+/// are what cost. Their sizes come from a short ladder, so a batch of any
+/// size reuses statements already prepared (each distinct text is parsed
+/// once per connection and kept in sqlx's statement cache).
+const CALL_ROWS: [usize; 4] = [200, 40, 8, 1];
+/// A rollup row binds 91 values; a statement stays under SQLite's and PostgreSQL's limits.
+const ROLLUP_ROWS: [usize; 4] = [100, 20, 4, 1];
+
+/// The text of every insert statement of the ladders, in one dialect,
+/// built once per process.
+struct InsertStatements {
+    calls: Vec<(usize, String)>,
+    rollups: Vec<(usize, String)>,
+}
+
+impl InsertStatements {
+    fn of(dialect: Dialect) -> &'static InsertStatements {
+        static SQLITE: OnceLock<InsertStatements> = OnceLock::new();
+        static POSTGRES: OnceLock<InsertStatements> = OnceLock::new();
+        let built = match dialect {
+            Dialect::Sqlite => &SQLITE,
+            Dialect::Postgres => &POSTGRES,
+        };
+        built.get_or_init(|| InsertStatements::build(dialect))
+    }
+
+    fn build(dialect: Dialect) -> InsertStatements {
+        let call_row = format!("({})", ["?"; 22].join(", "));
+        let rollup_row = format!("({})", vec!["?"; 12 + BUCKETS].join(", "));
+        let calls = CALL_ROWS.iter().map(|&rows| {
+            let sql = format!("INSERT INTO calls ({CALL_COLUMNS}, bucket) VALUES {}", vec![call_row.as_str(); rows].join(", "));
+            (rows, placeholders(dialect, &sql).into_owned())
+        });
+        let rollups = ROLLUP_ROWS.iter().map(|&rows| {
+            let sql = format!(
+                "INSERT INTO call_rollups (cube, hour, server, version, product, subscription, tool, client_name, endpoint, calls, errors, cost, {}) \
+                 VALUES {} ON CONFLICT (cube, hour, server, version, product, subscription, tool, client_name, endpoint) DO UPDATE SET \
+                 calls = call_rollups.calls + excluded.calls, errors = call_rollups.errors + excluded.errors, cost = call_rollups.cost + excluded.cost, {}",
+                bucket_columns(|i| format!("b{i}")),
+                vec![rollup_row.as_str(); rows].join(", "),
+                bucket_columns(|i| format!("b{i} = call_rollups.b{i} + excluded.b{i}"))
+            );
+            (rows, placeholders(dialect, &sql).into_owned())
+        });
+        InsertStatements { calls: calls.collect(), rollups: rollups.collect() }
+    }
+
+    fn calls(&self, rows: usize) -> &str {
+        Self::sized(&self.calls, rows)
+    }
+
+    fn rollups(&self, rows: usize) -> &str {
+        Self::sized(&self.rollups, rows)
+    }
+
+    /// `ladder_chunks` cuts only chunks of the ladder's sizes.
+    fn sized(statements: &[(usize, String)], rows: usize) -> &str {
+        statements.iter().find(|(size, _)| *size == rows).map_or("", |(_, sql)| sql.as_str())
+    }
+}
+
+/// `items` cut greedily into chunks whose sizes come from `sizes` (largest
+/// first, ending with 1).
+fn ladder_chunks<'a, T>(items: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
+    let mut chunks = Vec::new();
+    let mut rest = items;
+    for &size in sizes {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            chunks.push(chunk);
+            rest = tail;
+        }
+    }
+    chunks
+}
+
 /// Calls summed per rollup row of every cube, sorted, so concurrent writers
 /// lock rows in one order.
 fn rollups(calls: &[CallRecord]) -> Vec<(RollupKey, RollupSums)> {
@@ -805,40 +882,17 @@ impl Backend for SqlBackend {
     }
 
     async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
-        // One multi-row statement per chunk: statements, not rows, are what cost.
-        const ROWS_PER_STATEMENT: usize = 200;
-        // A rollup row binds 91 values; keep a statement under SQLite's and PostgreSQL's limits.
-        const ROLLUPS_PER_STATEMENT: usize = 100;
+        let statements = InsertStatements::of(self.dialect);
         let rollups = rollups(calls);
-        let call_sql: Vec<String> = calls
-            .chunks(ROWS_PER_STATEMENT)
-            .map(|chunk| {
-                let row = format!("({})", ["?"; 22].join(", "));
-                self.sql(&format!("INSERT INTO calls ({CALL_COLUMNS}, bucket) VALUES {}", vec![row; chunk.len()].join(", "))).into_owned()
-            })
-            .collect();
-        let rollup_sql: Vec<String> = rollups
-            .chunks(ROLLUPS_PER_STATEMENT)
-            .map(|chunk| {
-                let row = format!("({})", vec!["?"; 12 + BUCKETS].join(", "));
-                self.sql(&format!(
-                    "INSERT INTO call_rollups (cube, hour, server, version, product, subscription, tool, client_name, endpoint, calls, errors, cost, {}) \
-                     VALUES {} ON CONFLICT (cube, hour, server, version, product, subscription, tool, client_name, endpoint) DO UPDATE SET \
-                     calls = call_rollups.calls + excluded.calls, errors = call_rollups.errors + excluded.errors, cost = call_rollups.cost + excluded.cost, {}",
-                    bucket_columns(|i| format!("b{i}")),
-                    vec![row; chunk.len()].join(", "),
-                    bucket_columns(|i| format!("b{i} = call_rollups.b{i} + excluded.b{i}"))
-                ))
-                .into_owned()
-            })
-            .collect();
+        let call_chunks = ladder_chunks(calls, &CALL_ROWS);
+        let rollup_chunks = ladder_chunks(&rollups, &ROLLUP_ROWS);
         let mut tx = match &self.pool {
             Pool::Sqlite(pool) => SqlTx { inner: Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?), dialect: self.dialect },
             Pool::Postgres(pool) => SqlTx { inner: Tx::Postgres(pool.begin().await?), dialect: self.dialect },
         };
         with_tx!(tx, |conn| {
-            for (chunk, sql) in calls.chunks(ROWS_PER_STATEMENT).zip(&call_sql) {
-                let mut query = sqlx::query(sql);
+            for &chunk in &call_chunks {
+                let mut query = sqlx::query(statements.calls(chunk.len()));
                 for call in chunk {
                     query = query
                         .bind(call.time)
@@ -866,8 +920,8 @@ impl Backend for SqlBackend {
                 }
                 query.execute(&mut *conn).await?;
             }
-            for (chunk, sql) in rollups.chunks(ROLLUPS_PER_STATEMENT).zip(&rollup_sql) {
-                let mut query = sqlx::query(sql);
+            for &chunk in &rollup_chunks {
+                let mut query = sqlx::query(statements.rollups(chunk.len()));
                 for (key, sums) in chunk {
                     query = query
                         .bind(key.cube.code())
@@ -1108,6 +1162,16 @@ impl Backend for SqlBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_cut_into_statements_of_a_few_sizes() {
+        let rows: Vec<usize> = (0..263).collect();
+        let sizes: Vec<usize> = ladder_chunks(&rows, &[200, 40, 8, 1]).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [200, 40, 8, 8, 1, 1, 1, 1, 1, 1, 1]);
+        let rejoined: Vec<usize> = ladder_chunks(&rows, &[200, 40, 8, 1]).concat();
+        assert_eq!(rejoined, rows);
+        assert!(ladder_chunks::<usize>(&[], &[200, 1]).is_empty());
+    }
 
     /// Each embedded list names every file of its directory, with the
     /// version and description sqlx derives from `<VERSION>_<DESCRIPTION>.sql`,

@@ -17,7 +17,7 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// The schema: each file of `migrations/sqlite/`, in order (a test keeps
 /// the two equal).
-pub(super) const MIGRATIONS: [(i64, &str, &str); 9] = [
+pub(super) const MIGRATIONS: [(i64, &str, &str); 10] = [
     (1, "resources", include_str!("../../migrations/sqlite/0001_resources.sql")),
     (2, "quota counters", include_str!("../../migrations/sqlite/0002_quota_counters.sql")),
     (3, "calls", include_str!("../../migrations/sqlite/0003_calls.sql")),
@@ -27,6 +27,7 @@ pub(super) const MIGRATIONS: [(i64, &str, &str); 9] = [
     (7, "policies", include_str!("../../migrations/sqlite/0007_policies.sql")),
     (8, "product endpoints", include_str!("../../migrations/sqlite/0008_product_endpoints.sql")),
     (9, "input rounds", include_str!("../../migrations/sqlite/0009_input_rounds.sql")),
+    (10, "call indexes", include_str!("../../migrations/sqlite/0010_call_indexes.sql")),
 ];
 
 fn in_memory(url: &str) -> bool {

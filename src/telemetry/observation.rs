@@ -45,6 +45,19 @@ pub fn parse_traceparent(value: &str) -> Option<([u8; 16], [u8; 8], bool)> {
     Some((trace_id, span_id, flags & 1 == 1))
 }
 
+/// `value` cut to at most `max_chars` characters: values from the other
+/// side of a hop go into spans and the call log bounded. Most are short
+/// enough to be taken whole without counting characters.
+pub fn prefix_chars(value: &str, max_chars: usize) -> &str {
+    if value.len() <= max_chars {
+        return value;
+    }
+    match value.char_indices().nth(max_chars) {
+        Some((end, _)) => &value[..end],
+        None => value,
+    }
+}
+
 /// Facts shared by every request of one HTTP exchange.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
@@ -61,7 +74,8 @@ pub struct CallContext {
     pub client_version: Option<String>,
     pub server_name: Option<String>,
     pub server_version: Option<String>,
-    pub client_address: Option<String>,
+    /// Formatted only when a span is exported.
+    pub client_address: Option<std::net::IpAddr>,
     pub client_port: Option<u16>,
     pub server_address: Option<String>,
     pub server_port: Option<u16>,
@@ -147,6 +161,14 @@ impl InputRound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_are_cut_on_character_boundaries() {
+        assert_eq!(prefix_chars("héllo", 2), "hé");
+        assert_eq!(prefix_chars("héllo", 5), "héllo");
+        assert_eq!(prefix_chars("ééé", 4), "ééé", "6 bytes, 3 characters");
+        assert_eq!(prefix_chars("", 0), "");
+    }
 
     #[test]
     fn traceparent_round_trip_and_validation() {

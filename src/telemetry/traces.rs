@@ -67,7 +67,7 @@ pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
     optional("mcp.client.version", ctx.client_version.as_ref());
     optional("mcp.server.name", ctx.server_name.as_ref());
     optional("mcp.server.version", ctx.server_version.as_ref());
-    optional("client.address", ctx.client_address.as_ref());
+    optional("client.address", ctx.client_address.map(|address| address.to_string()).as_ref());
     optional("server.address", ctx.server_address.as_ref());
     optional("gen_ai.tool.call.arguments", observation.arguments.as_ref());
     optional("gen_ai.tool.call.result", observation.result.as_ref());

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Instructions mcpgate executes per tools/call, counted by valgrind's
+# callgrind: exact and repeatable where CPU time on a shared 2-core machine
+# moves by 10-20% between rounds, so a change to the hot path can be judged
+# on its own. User-space work only (system calls are the kernel's, not
+# counted); the call log's SQLite writes are included.
+#
+# mcpgate (the release build, or BINARY) runs under callgrind with a file-backed
+# SQLite store; a product and key as in bench-gateway.sh; 8 MCP sessions through
+# it, each driven by one hey (-c 1), WARMUP calls first, then CALLS measured
+# (counters zeroed before, dumped after the call log's batch is written).
+#   CALLS=2000 ./scripts/count-instructions.sh [BINARY]
+# Prints instructions per call and the gateway functions that cost most
+# (inclusive), per call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/tools.sh
+
+CALLS="${CALLS:-2000}"
+WARMUP="${WARMUP:-400}"
+need cargo "the Rust toolchain (rustup)"
+for pair in valgrind:valgrind hey:hey; do
+    tool="${pair%%:*}"; package="${pair#*:}"
+    command -v "$tool" >/dev/null 2>&1 || apt-get install -y -qq "$package" >/dev/null 2>&1 || die "$tool is missing and 'apt-get install $package' failed"
+done
+binary="${1:-}"
+if [ -z "$binary" ]; then
+    step "building release binaries"
+    cargo build --release --locked --bin mcpgate --example bench-upstream
+    binary=./target/release/mcpgate
+else
+    cargo build --release --locked --example bench-upstream
+fi
+
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+
+upstream_port="$(free_port)"
+./target/release/examples/bench-upstream "$upstream_port" 0 stateful 2>"$work/upstream.log" &
+pids+=($!)
+admin_port="$(free_port)"; gateway_port="$(free_port)"; token="mcpa_count_$RANDOM$RANDOM"
+step "starting mcpgate under callgrind"
+RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
+    --database "sqlite://$work/gateway.db" --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
+    --admin-token "$token" 2>"$work/valgrind.log" &
+gateway_pid=$!
+pids+=("$gateway_pid")
+admin="http://127.0.0.1:$admin_port"
+for _ in $(seq 600); do curl -sf -o /dev/null "$admin/healthz" && break; sleep 0.2; done
+api() { curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
+api -X PUT "$admin/api/v1/servers/bench" -d '{}' >/dev/null
+api -X PUT "$admin/api/v1/servers/bench/versions/v1" -d "{\"backend_url\": \"http://127.0.0.1:$upstream_port/mcp\"}" >/dev/null
+api -X PUT "$admin/api/v1/products/bench" -d '{"state": "published", "quota": {"calls": 1000000000, "period_seconds": 86400}}' >/dev/null
+api -X PUT "$admin/api/v1/products/bench/servers/bench" -d '{"tools": ["echo"]}' >/dev/null
+key="$(api -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])')"
+url="http://127.0.0.1:$gateway_port/mcp/bench"
+
+sessions=()
+for _ in $(seq 8); do sessions+=("$(mcp_session "$url" "$key")"); done
+printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}' >"$work/call.json"
+
+# calls N: N tools/call, spread over the sessions, one hey each.
+calls() {
+    local hey_pids=() i=0 session
+    for session in "${sessions[@]}"; do
+        hey -n $(($1 / ${#sessions[@]})) -c 1 -m POST -D "$work/call.json" -T application/json \
+            -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' \
+            -H "X-Subscription-Key: $key" -H "Mcp-Session-Id: $session" "$url" >"$work/hey.$i.out" &
+        hey_pids+=($!); i=$((i + 1))
+    done
+    wait "${hey_pids[@]}"
+    if grep -h -A5 'Status code distribution' "$work"/hey.*.out | grep '\[' | grep -qv '\[200\]'; then
+        die "calls through $url failed: $(cat "$work"/hey.0.out)"
+    fi
+}
+
+# callgrind takes commands between basic blocks: an idle gateway waits in
+# epoll, so requests nudge it until the command is taken.
+control() {
+    callgrind_control "$1" "$gateway_pid" >/dev/null &
+    local control_pid=$!
+    for _ in $(seq 50); do
+        kill -0 "$control_pid" 2>/dev/null || break
+        curl -s -o /dev/null "$admin/healthz" || true
+        sleep 0.3
+    done
+    wait "$control_pid"
+}
+
+step "warming up ($WARMUP calls), then counting $CALLS calls"
+calls "$WARMUP"
+sleep 1
+control -z
+calls "$CALLS"
+sleep 1.5 # the call log's batch is written
+control -d
+profile="$(ls -t "$work"/callgrind.out.* | head -1)"
+python3 - "$profile" "$CALLS" <<'PY'
+import re, subprocess, sys
+path, calls = sys.argv[1], int(sys.argv[2])
+out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=99.5", path], capture_output=True, text=True).stdout
+total = next(int(line.split()[0].replace(",", "")) for line in out.splitlines() if "PROGRAM TOTALS" in line)
+print(f"instructions per call: {total // calls:,}")
+print("most costly gateway functions, inclusive, per call:")
+shown = 0
+for line in out.splitlines():
+    match = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:(mcpgate::\S+)", line)
+    if match and shown < 25:
+        print(f"  {int(match.group(1).replace(',', '')) // calls:>9,}  {match.group(2)}")
+        shown += 1
+PY
