@@ -305,7 +305,7 @@ fn analytics_paths(doc: &mut Document) {
                 query("from", json!({ "type": "string", "format": "date-time" }), "Calls at or after"),
                 query("to", json!({ "type": "string", "format": "date-time" }), "Calls before"),
                 limit.clone(),
-                query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Where the page starts (`next_offset` of the previous one)")
+                query("offset", json!({ "type": "integer", "minimum": 0, "maximum": i64::MAX, "default": 0 }), "Where the page starts (`next_offset` of the previous one)")
             ],
             "responses": responses(vec![("200", json!({ "description": "One item per group, busiest first", "content": json_content(analytics) }))], &["400", "401"]) } }),
     );
