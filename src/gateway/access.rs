@@ -4,7 +4,7 @@
 
 use super::config::{Association, ProductConfig, Snapshot, SubscriptionConfig};
 use super::oauth::{Claims, TokenError, TokenVerifier};
-use crate::model::subscription::hash_key;
+use crate::model::subscription::KeyHash;
 use crate::model::SubscriptionState;
 use axum::http::StatusCode;
 use std::sync::Arc;
@@ -170,7 +170,7 @@ fn anonymous(snapshot: &Snapshot, resource: Resource<'_>) -> Result<Grant, Denia
 }
 
 fn by_key(snapshot: &Snapshot, resource: Resource<'_>, key: &str) -> Result<Grant, Denial> {
-    let Some(subscription) = snapshot.subscriptions_by_key.get(&hash_key(key)) else {
+    let Some(subscription) = snapshot.subscriptions_by_key.get(KeyHash::of(key).as_str()) else {
         return Err(deny(StatusCode::UNAUTHORIZED, "unauthorized", "the subscription key is not valid".into()));
     };
     let product = admit(snapshot, resource, subscription)?;

@@ -516,7 +516,7 @@ async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: j
         Ok(standings) => standings,
         Err(refusal) => return refusal.respond(&requests),
     };
-    let traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let traceparent = parts.headers.get(&super::proxy::TRACEPARENT).and_then(|v| v.to_str().ok());
     let (mut reply, session) = match method.as_str() {
         "initialize" => {
             let (reply, session) = initialize(gateway, endpoint, &id, &message).await;

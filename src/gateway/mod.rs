@@ -29,7 +29,7 @@ use crate::telemetry::observation::{prefix_chars, CallContext};
 use crate::telemetry::Telemetry;
 use access::{Grant, Resource};
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
@@ -41,9 +41,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const SUBSCRIPTION_KEY_HEADER: &str = "x-subscription-key";
-pub const SERVER_VERSION_HEADER: &str = "mcp-server-version";
-pub const SESSION_HEADER: &str = "mcp-session-id";
+// Header names as `HeaderName`s: looking one up by `&str` parses and
+// lower-cases it on every request.
+pub const SUBSCRIPTION_KEY_HEADER: HeaderName = HeaderName::from_static("x-subscription-key");
+pub const SERVER_VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-server-version");
+pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// How long an idle connection is kept for reuse (token and JWKS fetches).
 const UPSTREAM_IDLE: Duration = Duration::from_secs(60);
@@ -203,7 +205,7 @@ async fn not_routed() -> Response {
         .respond(&RequestIds::default())
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
@@ -278,7 +280,7 @@ fn credential<'a>(headers: &'a HeaderMap) -> access::Credential<'a> {
     if let Some(key) = header(headers, SUBSCRIPTION_KEY_HEADER) {
         return access::Credential::Key(key);
     }
-    match header(headers, "authorization").and_then(|v| v.split_once(' ')) {
+    match header(headers, header::AUTHORIZATION).and_then(|v| v.split_once(' ')) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => access::Credential::Token(token.trim()),
         _ => access::Credential::None,
     }
@@ -307,7 +309,7 @@ impl Gateway {
     fn public_url(&self, headers: &HeaderMap) -> String {
         match &self.settings.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", header(headers, "host").unwrap_or("localhost")),
+            None => format!("http://{}", header(headers, header::HOST).unwrap_or("localhost")),
         }
     }
 }
@@ -401,8 +403,8 @@ struct Asked {
 impl Asked {
     fn of(headers: &HeaderMap) -> Asked {
         Asked {
-            host: header(headers, "host").map(str::to_string),
-            protocol_version: header(headers, "mcp-protocol-version").map(|v| prefix_chars(v, 64).to_string()),
+            host: header(headers, header::HOST).map(str::to_string),
+            protocol_version: header(headers, &revision::PROTOCOL_HEADER).map(|v| prefix_chars(v, 64).to_string()),
         }
     }
 }

@@ -29,36 +29,39 @@ use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
 /// Headers that belong to one hop, or to the gateway, and never cross it.
-const NOT_FORWARDED: &[&str] = &[
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "accept-encoding",
+static NOT_FORWARDED: [HeaderName; 18] = [
+    header::HOST,
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::CONTENT_LENGTH,
+    header::ACCEPT_ENCODING,
     SUBSCRIPTION_KEY_HEADER,
     SERVER_VERSION_HEADER,
     // The client's session id is the gateway's; the upstream gets its own.
     SESSION_HEADER,
     // The client's credentials are for the gateway: never passed through
     // (MCP authorization forbids token passthrough).
-    "authorization",
+    header::AUTHORIZATION,
     // The client's cookies are for the gateway's origin, not the upstream's.
-    "cookie",
+    header::COOKIE,
     // Where the request came from is the gateway's to say (`forwarded_for`).
-    "x-forwarded-for",
-    "forwarded",
+    X_FORWARDED_FOR,
+    header::FORWARDED,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(super) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in client {
-        if !NOT_FORWARDED.contains(&name.as_str()) {
+        if !NOT_FORWARDED.contains(name) {
             headers.append(name.clone(), value.clone());
         }
     }
@@ -86,23 +89,25 @@ pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, rout
 /// peer. What a client says of itself is dropped; what a trusted proxy in
 /// front of the gateway says is kept, with that proxy appended.
 fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool, headers: &mut HeaderMap) {
-    let joined = |name: &str| {
+    let joined = |name: &HeaderName| {
         let values: Vec<&str> = client.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
         (trusted && !values.is_empty()).then(|| values.join(", "))
     };
+    // The address formatted once: this runs on every call.
+    let address = peer.to_string();
     let node = match peer {
-        std::net::IpAddr::V4(ip) => format!("for={ip}"),
-        std::net::IpAddr::V6(ip) => format!("for=\"[{ip}]\""),
+        std::net::IpAddr::V4(_) => ["for=", &address].concat(),
+        std::net::IpAddr::V6(_) => ["for=\"[", &address, "]\""].concat(),
     };
-    let x_forwarded_for = match joined("x-forwarded-for") {
-        Some(earlier) => format!("{earlier}, {peer}"),
-        None => peer.to_string(),
+    let x_forwarded_for = match joined(&X_FORWARDED_FOR) {
+        Some(earlier) => [&earlier, ", ", &address].concat(),
+        None => address,
     };
-    let forwarded = match joined("forwarded") {
+    let forwarded = match joined(&header::FORWARDED) {
         Some(earlier) => format!("{earlier}, {node}"),
         None => node,
     };
-    for (name, value) in [("x-forwarded-for", x_forwarded_for), ("forwarded", forwarded)] {
+    for (name, value) in [(X_FORWARDED_FOR, x_forwarded_for), (header::FORWARDED, forwarded)] {
         if let Ok(value) = HeaderValue::try_from(value) {
             headers.insert(name, value);
         }
@@ -152,7 +157,7 @@ pub(super) fn version_of(routed: &Routed) -> Option<&Arc<VersionConfig>> {
 pub(super) fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConfig, rewritten: bool) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in upstream {
-        let hop = NOT_FORWARDED.contains(&name.as_str());
+        let hop = NOT_FORWARDED.contains(name);
         if !hop || (name == header::CONTENT_LENGTH && !rewritten) {
             headers.append(name.clone(), value.clone());
         }
@@ -162,11 +167,11 @@ pub(super) fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &
     }
     if version.spec.status == VersionStatus::Deprecated {
         if let Ok(value) = HeaderValue::from_str(&format!("@{}", version.updated_at.timestamp())) {
-            headers.insert("deprecation", value);
+            headers.insert(HeaderName::from_static("deprecation"), value);
         }
         if let Some(sunset) = version.spec.sunset_at {
             if let Ok(value) = HeaderValue::from_str(&sunset.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
-                headers.insert("sunset", value);
+                headers.insert(HeaderName::from_static("sunset"), value);
             }
         }
     }
@@ -184,11 +189,11 @@ pub(super) fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap
         let _ = write!(policy, "{separator}\"{}\";q={};w={}", s.kind.reason(), s.limit.calls, s.limit.period_seconds);
     }
     if let Ok(value) = HeaderValue::try_from(policy) {
-        headers.insert("ratelimit-policy", value);
+        headers.insert(HeaderName::from_static("ratelimit-policy"), value);
     }
     let current = format!("\"{}\";r={};t={}", tightest.kind.reason(), tightest.remaining, tightest.reset_seconds);
     if let Ok(value) = HeaderValue::try_from(current) {
-        headers.insert("ratelimit", value);
+        headers.insert(HeaderName::from_static("ratelimit"), value);
     }
 }
 
@@ -414,7 +419,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     };
     let association = routed.grant.association(&routed.server).cloned();
     let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
-    let incoming_traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let incoming_traceparent = parts.headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
     let allow_list = association.as_ref().filter(|a| a.restricts_tools).cloned();
 
@@ -531,7 +536,7 @@ async fn forward_streamable(
     let deadline = Instant::now() + wait;
     let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_deref());
     if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
-        headers.insert("traceparent", value);
+        headers.insert(TRACEPARENT, value);
     }
     with_policy_headers(&mut headers, policy_headers, version);
     let (charged, payload) = payload;
@@ -645,11 +650,47 @@ pub(super) fn local_only(replies: Vec<Value>, batch: bool, routed: &Routed, vers
     (StatusCode::OK, headers, axum::Json(body)).into_response()
 }
 
+/// A streamed response's bytes, added to the metric when the stream ends
+/// (dropped) or every `FLUSH_BYTES` of a long one: a metric update per chunk
+/// was one per SSE event.
+struct ResponseBytes {
+    telemetry: Arc<crate::telemetry::Telemetry>,
+    server: String,
+    pending: u64,
+}
+
+impl ResponseBytes {
+    const FLUSH_BYTES: u64 = 64 * 1024;
+
+    fn new(gateway: &Gateway, server: String) -> ResponseBytes {
+        ResponseBytes { telemetry: gateway.telemetry.clone(), server, pending: 0 }
+    }
+
+    fn add(&mut self, bytes: usize) {
+        self.pending += bytes as u64;
+        if self.pending >= Self::FLUSH_BYTES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending > 0 {
+            self.telemetry.metrics.record_bytes(0, std::mem::take(&mut self.pending), &self.server);
+        }
+    }
+}
+
+impl Drop for ResponseBytes {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 fn stream_through(status: StatusCode, headers: HeaderMap, upstream: Response, gateway: &Gateway, server: String) -> Response {
-    let telemetry = gateway.telemetry.clone();
+    let mut counted_bytes = ResponseBytes::new(gateway, server);
     let counted = upstream.into_body().into_data_stream().inspect(move |chunk| {
         if let Ok(chunk) = chunk {
-            telemetry.metrics.record_bytes(0, chunk.len() as u64, &server);
+            counted_bytes.add(chunk.len());
         }
     });
     let mut response = Response::new(Body::from_stream(counted));
@@ -706,75 +747,86 @@ struct SseAnswer {
     requests: RequestIds,
 }
 
-fn rewrite_sse(answer: SseAnswer, mut hook: ResponseHook, local: Vec<Value>, gateway: &Gateway, server: String) -> Response {
+fn rewrite_sse(answer: SseAnswer, hook: ResponseHook, local: Vec<Value>, gateway: &Gateway, server: String) -> Response {
     let SseAnswer { status, headers, upstream, deadline, requests } = answer;
-    let telemetry = gateway.telemetry.clone();
-    let prelude: Vec<Result<Bytes, std::io::Error>> = local.iter().map(|m| Ok(sse_event(m))).collect();
-    let mut rewriter = crate::mcp::sse::EventRewriter::default();
-    let mut upstream_stream = upstream.into_body().into_data_stream();
-    let events = async_stream_from(move |tx| async move {
-        for item in prelude {
-            if tx.send(item).await.is_err() {
-                return;
-            }
-        }
-        loop {
-            let next = if hook.exchanges.awaiting() {
-                tokio::time::timeout_at(deadline, upstream_stream.next()).await
-            } else {
-                Ok(upstream_stream.next().await)
-            };
-            let chunk = match next {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(_) => {
-                    let unanswered: Vec<Value> = requests.ids.iter().filter(|id| hook.exchanges.is_pending(id)).cloned().collect();
-                    let refusal = Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time");
-                    let errors: Vec<Bytes> = unanswered.iter().map(|id| sse_event(&refusal.error_for(Some(id)))).collect();
-                    hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
-                    hook.exchanges.stored().await;
-                    for event in errors {
-                        if tx.send(Ok(event)).await.is_err() {
-                            return;
-                        }
-                    }
-                    return;
-                }
-            };
-            let item = match chunk {
-                Ok(chunk) => {
-                    telemetry.metrics.record_bytes(0, chunk.len() as u64, &server);
-                    Ok(rewriter.push(chunk, &mut |data| hook.on_event_data(data)))
-                }
-                Err(err) => Err(std::io::Error::other(err)),
-            };
-            // An answer goes out once its call is recorded.
-            hook.exchanges.stored().await;
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
-        }
-        let rest = rewriter.finish(&mut |data| hook.on_event_data(data));
-        hook.exchanges.stored().await;
-        let _ = tx.send(Ok(rest)).await;
-    });
+    let state = SseRewrite {
+        ready: local.iter().map(|m| Ok(sse_event(m))).collect(),
+        upstream: upstream.into_body().into_data_stream(),
+        rewriter: crate::mcp::sse::EventRewriter::default(),
+        hook,
+        deadline,
+        requests,
+        counted_bytes: ResponseBytes::new(gateway, server),
+        ended: false,
+    };
+    // Polled by the connection's own task as the client reads: no task or
+    // channel per answer.
+    let events = futures::stream::unfold(state, |mut state| async move { state.next_item().await.map(|item| (item, state)) });
     let mut response = Response::new(Body::from_stream(events));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
 }
 
-/// A stream fed by a task through a small channel: chunks go out as soon as
-/// they are produced, and a slow client pushes back on the upstream.
-fn async_stream_from<F, Fut>(producer: F) -> tokio_stream::wrappers::ReceiverStream<Result<Bytes, std::io::Error>>
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    tokio::spawn(producer(tx));
-    tokio_stream::wrappers::ReceiverStream::new(rx)
+/// An SSE answer on its way through: what is ready to go out, and the
+/// upstream stream still to read.
+struct SseRewrite {
+    ready: std::collections::VecDeque<Result<Bytes, std::io::Error>>,
+    upstream: axum::body::BodyDataStream,
+    rewriter: crate::mcp::sse::EventRewriter,
+    hook: ResponseHook,
+    deadline: Instant,
+    requests: RequestIds,
+    counted_bytes: ResponseBytes,
+    ended: bool,
+}
+
+impl SseRewrite {
+    async fn next_item(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            if self.ended {
+                return None;
+            }
+            self.read_upstream().await;
+        }
+    }
+
+    /// Reads the next upstream chunk into `ready`, rewritten; an answer goes
+    /// out once its call is recorded.
+    async fn read_upstream(&mut self) {
+        let next = if self.hook.exchanges.awaiting() {
+            tokio::time::timeout_at(self.deadline, self.upstream.next()).await
+        } else {
+            Ok(self.upstream.next().await)
+        };
+        let hook = &mut self.hook;
+        match next {
+            Ok(Some(Ok(chunk))) => {
+                self.counted_bytes.add(chunk.len());
+                self.ready.push_back(Ok(self.rewriter.push(chunk, &mut |data| hook.on_event_data(data))));
+            }
+            Ok(Some(Err(err))) => {
+                self.ready.push_back(Err(std::io::Error::other(err)));
+                self.ended = true;
+            }
+            Ok(None) => {
+                self.ready.push_back(Ok(self.rewriter.finish(&mut |data| hook.on_event_data(data))));
+                self.ended = true;
+            }
+            Err(_) => {
+                let refusal = Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time");
+                for id in self.requests.ids.iter().filter(|id| hook.exchanges.is_pending(id)) {
+                    self.ready.push_back(Ok(sse_event(&refusal.error_for(Some(id)))));
+                }
+                hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
+                self.ended = true;
+            }
+        }
+        hook.exchanges.stored().await;
+    }
 }
 
 pub(super) fn timeout_of(version: &VersionConfig) -> Duration {

@@ -42,7 +42,7 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
     };
     let association = routed.grant.association(&routed.server).cloned();
     let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
-    let traceparent = parts.headers.get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let traceparent = parts.headers.get(&super::proxy::TRACEPARENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     exchanges.begin(body.messages_mut(), traceparent.as_deref());
     let screen = Screen { gateway, routed: &routed, version: &version, association: association.as_ref(), headers: &parts.headers };
     let screened = screen.run(&mut body, &mut exchanges).await;
@@ -251,8 +251,8 @@ impl Server<'_> {
         }
         proxy::authenticate_upstream(self.gateway, self.version, &mut headers).await?;
         if self.gateway.telemetry.tracing() {
-            if let Some(value) = self.parts.headers.get("traceparent") {
-                headers.insert("traceparent", value.clone());
+            if let Some(value) = self.parts.headers.get(&super::proxy::TRACEPARENT) {
+                headers.insert(super::proxy::TRACEPARENT, value.clone());
             }
         }
         let method = Method::from_bytes(operation.method.as_bytes()).unwrap_or(Method::GET);

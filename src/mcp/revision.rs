@@ -6,7 +6,7 @@
 //! header that disagrees with it is refused before anything is charged or
 //! forwarded, so a proxy routing on headers and the gateway see one request.
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
@@ -14,11 +14,11 @@ use serde_json::Value;
 /// The stateless revision: no `initialize`, no session, `server/discover`.
 pub const STATELESS: &str = "2026-07-28";
 /// The header naming a request's method (2026-07-28).
-pub const METHOD_HEADER: &str = "mcp-method";
+pub const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
 /// The header naming the tool or prompt a request is about, or the resource URI.
-pub const NAME_HEADER: &str = "mcp-name";
+pub const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 /// The header naming the request's protocol revision.
-pub const PROTOCOL_HEADER: &str = "mcp-protocol-version";
+pub const PROTOCOL_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
 /// Where the per-request envelope names the revision (`params._meta`).
 pub const PROTOCOL_META_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 /// Where a 2026-07-28 request's envelope holds the client's capabilities.
@@ -38,16 +38,22 @@ pub fn named_field(method: &str) -> Option<&'static str> {
 /// Whether a request speaks 2026-07-28: its `MCP-Protocol-Version` header,
 /// else its `_meta` envelope, names it.
 pub fn is_stateless(headers: &HeaderMap, message: &Value) -> bool {
-    let header = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok());
+    let header = headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok());
     match header {
         Some(version) => version == STATELESS,
         None => envelope_version(message) == Some(STATELESS),
     }
 }
 
+/// A request's `params._meta` (walked key by key: `Value::pointer` allocates
+/// a string per segment).
+fn meta_of(message: &Value) -> Option<&Value> {
+    super::jsonrpc::at(message, &["params", "_meta"])
+}
+
 /// The revision a request's `params._meta` envelope names.
 pub fn envelope_version(message: &Value) -> Option<&str> {
-    message.pointer("/params/_meta").and_then(|meta| meta.get(PROTOCOL_META_KEY)).and_then(Value::as_str)
+    meta_of(message).and_then(|meta| meta.get(PROTOCOL_META_KEY)).and_then(Value::as_str)
 }
 
 /// A routing header that disagrees with the body, said in the words the
@@ -66,7 +72,7 @@ pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatc
         // A response or a malformed message: nothing to route on.
         return Ok(());
     };
-    match single(headers, METHOD_HEADER)? {
+    match single(headers, &METHOD_HEADER)? {
         Some(value) if value.to_str().ok() != Some(method) => {
             return Err(Mismatch(format!("the Mcp-Method header does not match the body's method {method:?}")));
         }
@@ -75,14 +81,14 @@ pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatc
         }
         _ => {}
     }
-    if let (Some(header), Some(version)) = (headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()), envelope_version(message)) {
+    if let (Some(header), Some(version)) = (headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok()), envelope_version(message)) {
         if header != version {
             return Err(Mismatch(format!("the MCP-Protocol-Version header {header:?} does not match params._meta's {version:?}")));
         }
     }
     let Some(field) = named_field(method) else { return Ok(()) };
     let Some(body) = message.get("params").and_then(|p| p.get(field)).and_then(Value::as_str) else { return Ok(()) };
-    match single(headers, NAME_HEADER)? {
+    match single(headers, &NAME_HEADER)? {
         Some(value) => match value.to_str().ok().and_then(decode) {
             Some(named) if named == body => Ok(()),
             Some(_) => Err(Mismatch(format!("the Mcp-Name header does not match the body's {field} {body:?}"))),
@@ -126,7 +132,7 @@ pub enum Unservable {
 /// Checks what a request says of its revision: a known one, and for a
 /// 2026-07-28 request the per-request envelope and a method that revision has.
 pub fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unservable> {
-    let named = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).or_else(|| envelope_version(message));
+    let named = headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).or_else(|| envelope_version(message));
     if let Some(version) = named.filter(|v| !is_known(v)) {
         let supported = if envelope_version(message).is_some() { vec![STATELESS] } else { supported_versions() };
         return Err(Unservable::Version { requested: version.chars().take(64).collect(), supported });
@@ -138,7 +144,7 @@ pub fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unserva
     if REMOVED_METHODS.contains(&method) {
         return Err(Unservable::Removed(method.to_string()));
     }
-    let meta = message.pointer("/params/_meta");
+    let meta = meta_of(message);
     if !meta.is_some_and(Value::is_object) {
         return Err(Unservable::Envelope(format!("a {STATELESS} request carries params._meta with its protocol version and client capabilities")));
     }
@@ -159,7 +165,7 @@ fn is_known(version: &str) -> bool {
 
 /// A header that may appear once; twice is a mismatch (first-copy and
 /// last-copy readers would disagree).
-fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a HeaderValue>, Mismatch> {
+fn single(headers: &HeaderMap, name: impl http::header::AsHeaderName + std::fmt::Display + Copy) -> Result<Option<&HeaderValue>, Mismatch> {
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -255,7 +261,7 @@ fn is_token(text: &str) -> bool {
 pub fn check_param_headers(headers: &HeaderMap, params: &[ParamHeader], arguments: &Value) -> Result<(), Mismatch> {
     for param in params {
         let value = param.path.iter().try_fold(arguments, |node, key| node.get(key)).filter(|v| !v.is_null());
-        let header = single(headers, &param.header)?;
+        let header = single(headers, param.header.as_str())?;
         let shown = param.path.join(".");
         let (value, header) = match (value, header) {
             (None, None) => continue,
@@ -326,7 +332,7 @@ pub fn strip_envelope(message: &mut Value) {
 
 /// The client's name and version from a 2026-07-28 envelope.
 pub fn envelope_client(message: &Value) -> (Option<String>, Option<String>) {
-    let info = message.pointer("/params/_meta").and_then(|meta| meta.get("io.modelcontextprotocol/clientInfo"));
+    let info = meta_of(message).and_then(|meta| meta.get("io.modelcontextprotocol/clientInfo"));
     let text = |field: &str| info.and_then(|i| i.get(field)).and_then(Value::as_str).map(|s| s.chars().take(256).collect());
     (text("name"), text("version"))
 }

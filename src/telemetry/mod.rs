@@ -349,7 +349,7 @@ fn call_record(observation: &Observation) -> CallRecord {
         arguments: observation.arguments.clone(),
         result: observation.result.clone(),
         cost: observation.cost,
-        trace_id: Some(hex::encode(observation.trace.trace_id)),
+        trace_id: Some(observation.trace.trace_id_hex()),
         policy_rule: observation.policy_rule.as_deref().map(str::to_string),
         // Built here, off the request path: calls without a product's endpoint came through the server's.
         endpoint: Some(ctx.endpoint.as_deref().map_or_else(|| format!("/mcp/{}", ctx.server), str::to_string)),

@@ -25,7 +25,22 @@ impl TraceIds {
 
     /// The `traceparent` naming this span as the parent.
     pub fn traceparent(&self) -> String {
-        format!("00-{}-{}-{}", hex::encode(self.trace_id), hex::encode(self.span_id), if self.sampled { "01" } else { "00" })
+        // Written into a fixed buffer: runs on every traced call, where
+        // `format!` over `hex::encode` cost three allocations.
+        let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        let _ = hex::encode_to_slice(self.trace_id, &mut text[3..35]);
+        let _ = hex::encode_to_slice(self.span_id, &mut text[36..52]);
+        if self.sampled {
+            text[54] = b'1';
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// The trace id as 32 lower-case hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        let mut text = [0u8; 32];
+        let _ = hex::encode_to_slice(self.trace_id, &mut text);
+        String::from_utf8_lossy(&text).into_owned()
     }
 }
 
@@ -176,7 +191,11 @@ mod tests {
         let ids = TraceIds::continuing(Some(parent));
         assert_eq!(hex::encode(ids.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(ids.parent_span_id.map(hex::encode).as_deref(), Some("00f067aa0ba902b7"));
-        assert!(ids.traceparent().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert_eq!(ids.traceparent(), format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", hex::encode(ids.span_id)));
+        assert_eq!(ids.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let unsampled = TraceIds::continuing(Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+        assert!(unsampled.traceparent().ends_with("-00"), "{}", unsampled.traceparent());
+        assert_eq!(parse_traceparent(&unsampled.traceparent()), Some((unsampled.trace_id, unsampled.span_id, false)));
         for bad in [
             "",
             "00-0000-00f067aa0ba902b7-01",
