@@ -188,3 +188,60 @@ async fn legacy_sse_backends_are_served_as_streamable_http() {
     let names: Vec<&str> = manifest.body["items"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert!(names.contains(&"echo") && names.contains(&"get-env"), "{names:?}");
 }
+
+/// An MCP server that answers `initialize` and `tools/call` in SSE and
+/// leaves the stream open afterwards (the transport says it SHOULD close
+/// it) for a minute unless the reader goes; anything else in JSON.
+async fn lingering_upstream() -> String {
+    use axum::response::IntoResponse;
+    use futures::StreamExt;
+    async fn answer(body: axum::Json<serde_json::Value>) -> axum::response::Response {
+        let Some(id) = body.get("id").cloned() else { return axum::http::StatusCode::ACCEPTED.into_response() };
+        let result = match body["method"].as_str() {
+            Some("initialize") => {
+                json!({ "protocolVersion": "2025-06-18", "capabilities": { "tools": {} }, "serverInfo": { "name": "lingering", "version": "1" } })
+            }
+            Some("tools/call") => json!({ "content": [{ "type": "text", "text": "answered" }], "isError": false }),
+            Some("tools/list") => return axum::Json(json!({ "jsonrpc": "2.0", "id": id, "result": { "tools": [] } })).into_response(),
+            _ => {
+                return axum::Json(json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32601, "message": "Method not found" } })).into_response()
+            }
+        };
+        let event = format!("data: {}\n\n", json!({ "jsonrpc": "2.0", "id": id, "result": result }));
+        let events = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(event) }).chain(futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok(String::new())
+        }));
+        let mut response = axum::body::Body::from_stream(events).into_response();
+        response.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("text/event-stream"));
+        response.headers_mut().insert("mcp-session-id", axum::http::HeaderValue::from_static("lingering-1"));
+        response
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().route("/mcp", axum::routing::post(answer))).await });
+    url
+}
+
+#[tokio::test]
+async fn an_answered_sse_stream_ends_though_the_upstream_keeps_it_open() {
+    let upstream = lingering_upstream().await;
+    let stack = Stack::memory().await;
+    stack.publish("lingering", &upstream, "gold", json!({})).await;
+    let key = stack.subscribe("alice", "gold").await;
+    let mut mcp = RawMcp::new(stack.mcp_url("lingering"), Some(&key));
+    let within = std::time::Duration::from_secs(10);
+    let init = tokio::time::timeout(within, mcp.initialize()).await.expect("initialize is answered and its stream ends");
+    assert_eq!(init.first()["result"]["serverInfo"]["name"], "lingering");
+    for id in 1..=3 {
+        let reply = tokio::time::timeout(within, mcp.call(id, "echo", json!({ "message": "hi" }))).await.expect("the answer's stream ends");
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.messages.len(), 1, "{:?}", reply.messages);
+        assert_eq!(reply.first()["id"], id);
+        assert_eq!(reply.first()["result"]["content"][0]["text"], "answered");
+    }
+    stack.gateway.flush().await;
+    let calls = stack.api.get("calls?tool=echo").await.body;
+    let outcomes: Vec<&str> = calls["items"].as_array().unwrap().iter().filter_map(|c| c["status"].as_str()).collect();
+    assert_eq!(outcomes, ["ok", "ok", "ok"], "{calls}");
+}

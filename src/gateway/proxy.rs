@@ -21,7 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -751,13 +751,12 @@ fn rewrite_sse(answer: SseAnswer, hook: ResponseHook, local: Vec<Value>, gateway
     let SseAnswer { status, headers, upstream, deadline, requests } = answer;
     let state = SseRewrite {
         ready: local.iter().map(|m| Ok(sse_event(m))).collect(),
-        upstream: upstream.into_body().into_data_stream(),
+        upstream: Some(upstream.into_body().into_data_stream()),
         rewriter: crate::mcp::sse::EventRewriter::default(),
         hook,
         deadline,
         requests,
         counted_bytes: ResponseBytes::new(gateway, server),
-        ended: false,
     };
     // Polled by the connection's own task as the client reads: no task or
     // channel per answer.
@@ -770,26 +769,32 @@ fn rewrite_sse(answer: SseAnswer, hook: ResponseHook, local: Vec<Value>, gateway
 
 /// An SSE answer on its way through: what is ready to go out, and the
 /// upstream stream still to read.
+///
+/// Once every request of the body is answered the client's stream ends (an
+/// MCP server closes it after the response, and nothing after it belongs to
+/// these requests), so the last answer and the closing chunk go out in one
+/// write; the upstream's rest is read to its end apart, keeping its
+/// connection reusable.
 struct SseRewrite {
     ready: std::collections::VecDeque<Result<Bytes, std::io::Error>>,
-    upstream: axum::body::BodyDataStream,
+    upstream: Option<axum::body::BodyDataStream>,
     rewriter: crate::mcp::sse::EventRewriter,
     hook: ResponseHook,
     deadline: Instant,
     requests: RequestIds,
     counted_bytes: ResponseBytes,
-    ended: bool,
 }
 
 impl SseRewrite {
+    /// How long the upstream's rest is read after the last answer.
+    const DRAIN: Duration = Duration::from_secs(10);
+
     async fn next_item(&mut self) -> Option<Result<Bytes, std::io::Error>> {
         loop {
             if let Some(item) = self.ready.pop_front() {
                 return Some(item);
             }
-            if self.ended {
-                return None;
-            }
+            self.upstream.as_ref()?;
             self.read_upstream().await;
         }
     }
@@ -797,35 +802,61 @@ impl SseRewrite {
     /// Reads the next upstream chunk into `ready`, rewritten; an answer goes
     /// out once its call is recorded.
     async fn read_upstream(&mut self) {
-        let next = if self.hook.exchanges.awaiting() {
-            tokio::time::timeout_at(self.deadline, self.upstream.next()).await
-        } else {
-            Ok(self.upstream.next().await)
-        };
-        let hook = &mut self.hook;
+        let Some(upstream) = self.upstream.as_mut() else { return };
+        let next =
+            if self.hook.exchanges.awaiting() { tokio::time::timeout_at(self.deadline, upstream.next()).await } else { Ok(upstream.next().await) };
         match next {
-            Ok(Some(Ok(chunk))) => {
-                self.counted_bytes.add(chunk.len());
-                self.ready.push_back(Ok(self.rewriter.push(chunk, &mut |data| hook.on_event_data(data))));
-            }
-            Ok(Some(Err(err))) => {
-                self.ready.push_back(Err(std::io::Error::other(err)));
-                self.ended = true;
-            }
-            Ok(None) => {
-                self.ready.push_back(Ok(self.rewriter.finish(&mut |data| hook.on_event_data(data))));
-                self.ended = true;
-            }
+            Ok(next) => self.take(next),
             Err(_) => {
+                let hook = &mut self.hook;
                 let refusal = Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time");
                 for id in self.requests.ids.iter().filter(|id| hook.exchanges.is_pending(id)) {
                     self.ready.push_back(Ok(sse_event(&refusal.error_for(Some(id)))));
                 }
                 hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
-                self.ended = true;
+                self.upstream = None;
             }
         }
-        hook.exchanges.stored().await;
+        if self.upstream.is_none() || self.hook.exchanges.awaiting() {
+            self.hook.exchanges.stored().await;
+            return;
+        }
+        // Everything is answered: what the upstream has already sent still
+        // goes out (looked at before and after the records are stored,
+        // while its connection delivers the rest), then the stream ends.
+        self.take_arrived();
+        self.hook.exchanges.stored().await;
+        self.take_arrived();
+        if let Some(mut rest) = self.upstream.take() {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Self::DRAIN, async { while rest.next().await.is_some() {} }).await;
+            });
+        }
+    }
+
+    /// Takes what the upstream has delivered already, without waiting.
+    fn take_arrived(&mut self) {
+        while let Some(next) = self.upstream.as_mut().and_then(|upstream| upstream.next().now_or_never()) {
+            self.take(next);
+        }
+    }
+
+    fn take(&mut self, next: Option<Result<Bytes, axum::Error>>) {
+        let hook = &mut self.hook;
+        match next {
+            Some(Ok(chunk)) => {
+                self.counted_bytes.add(chunk.len());
+                self.ready.push_back(Ok(self.rewriter.push(chunk, &mut |data| hook.on_event_data(data))));
+            }
+            Some(Err(err)) => {
+                self.ready.push_back(Err(std::io::Error::other(err)));
+                self.upstream = None;
+            }
+            None => {
+                self.ready.push_back(Ok(self.rewriter.finish(&mut |data| hook.on_event_data(data))));
+                self.upstream = None;
+            }
+        }
     }
 }
 
