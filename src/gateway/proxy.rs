@@ -827,6 +827,13 @@ impl SseRewrite {
         self.take_arrived();
         self.hook.exchanges.stored().await;
         self.take_arrived();
+        if self.upstream.is_some() {
+            // The upstream's end usually came in the answer's read: one turn
+            // lets its connection's task hand it over (nothing new waits to
+            // be written, so hyper writes nothing meanwhile).
+            tokio::task::yield_now().await;
+            self.take_arrived();
+        }
         if let Some(mut rest) = self.upstream.take() {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Self::DRAIN, async { while rest.next().await.is_some() {} }).await;
