@@ -183,13 +183,7 @@ run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, co
     local admin="http://127.0.0.1:$admin_port"
     for _ in $(seq 100); do curl -sf -o /dev/null "$admin/healthz" && break; sleep 0.1; done
     GATEWAY="http://127.0.0.1:$gateway_port/mcp/bench"
-    api() { curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@" >/dev/null; }
-    api -X PUT "$admin/api/v1/servers/bench" -d '{}'
-    api -X PUT "$admin/api/v1/servers/bench/versions/v1" -d "{\"backend_url\": \"http://127.0.0.1:$upstream_port/mcp\"}"
-    api -X PUT "$admin/api/v1/products/bench" -d "{\"state\": \"published\", \"quota\": {\"calls\": 1000000000, \"period_seconds\": 86400}, \"policies\": $policies}"
-    api -X PUT "$admin/api/v1/products/bench/servers/bench" -d '{"tools": ["echo"]}'
-    KEY="$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])')"
+    KEY="$(bench_product "$admin" "$token" "$upstream_port" "$policies")"
     open_sessions "$GATEWAY" "$KEY"
 }
 

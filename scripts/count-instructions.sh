@@ -49,12 +49,7 @@ gateway_pid=$!
 pids+=("$gateway_pid")
 admin="http://127.0.0.1:$admin_port"
 for _ in $(seq 600); do curl -sf -o /dev/null "$admin/healthz" && break; sleep 0.2; done
-api() { curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
-api -X PUT "$admin/api/v1/servers/bench" -d '{}' >/dev/null
-api -X PUT "$admin/api/v1/servers/bench/versions/v1" -d "{\"backend_url\": \"http://127.0.0.1:$upstream_port/mcp\"}" >/dev/null
-api -X PUT "$admin/api/v1/products/bench" -d '{"state": "published", "quota": {"calls": 1000000000, "period_seconds": 86400}}' >/dev/null
-api -X PUT "$admin/api/v1/products/bench/servers/bench" -d '{"tools": ["echo"]}' >/dev/null
-key="$(api -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])')"
+key="$(bench_product "$admin" "$token" "$upstream_port")"
 url="http://127.0.0.1:$gateway_port/mcp/bench"
 
 sessions=()

@@ -184,6 +184,23 @@ stop_engines() {
     ENGINE_STOPS=()
 }
 
+# bench_product ADMIN TOKEN UPSTREAM_PORT [POLICIES]: the benchmarks' setup
+# through the admin API at ADMIN: server `bench` (version v1 at the upstream
+# on UPSTREAM_PORT) in product `bench` (published, a quota too large to
+# reach, POLICIES a JSON array, the allow-list `echo`), subscription `bench`;
+# prints its primary key.
+bench_product() {
+    local admin="$1" token="$2" upstream_port="$3" policies="${4:-[]}"
+    local auth=(-H "Authorization: Bearer $token" -H 'Content-Type: application/json')
+    curl -sf -o /dev/null "${auth[@]}" -X PUT "$admin/api/v1/servers/bench" -d '{}'
+    curl -sf -o /dev/null "${auth[@]}" -X PUT "$admin/api/v1/servers/bench/versions/v1" -d "{\"backend_url\": \"http://127.0.0.1:$upstream_port/mcp\"}"
+    curl -sf -o /dev/null "${auth[@]}" -X PUT "$admin/api/v1/products/bench" \
+        -d "{\"state\": \"published\", \"quota\": {\"calls\": 1000000000, \"period_seconds\": 86400}, \"policies\": $policies}"
+    curl -sf -o /dev/null "${auth[@]}" -X PUT "$admin/api/v1/products/bench/servers/bench" -d '{"tools": ["echo"]}'
+    curl -sf "${auth[@]}" -X PUT "$admin/api/v1/subscriptions/bench" -d '{"product": "bench"}' \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])'
+}
+
 # mcp_session URL [KEY]: opens an MCP session through URL (initialize, then
 # notifications/initialized, with KEY as the subscription key when given)
 # and prints its id.

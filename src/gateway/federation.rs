@@ -1156,7 +1156,7 @@ async fn ask(
             Err(err)
         }
         Err(_) => {
-            exchanges.fail_all("timeout", "the MCP server did not answer in time");
+            exchanges.fail_all("timeout", super::proxy::NOT_IN_TIME);
             Err(MemberError::Timeout(wait.as_millis()))
         }
     }

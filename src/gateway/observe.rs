@@ -135,8 +135,9 @@ impl Exchanges {
             let log_payload = self.payload_logging() && tool.is_some();
             let arguments = log_payload.then(|| jsonrpc::at(message, &["params", "arguments"]).map(|a| self.telemetry.payload.render(a))).flatten();
             if tracing {
-                inject(message, &trace.traceparent());
-                upstream_header.get_or_insert_with(|| trace.traceparent());
+                let traceparent = trace.traceparent();
+                inject(message, &traceparent);
+                upstream_header.get_or_insert(traceparent);
             }
             let pending = Pending {
                 prompt: (method == "prompts/get").then(|| param(message, &["params", "name"])).flatten(),

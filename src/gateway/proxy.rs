@@ -57,6 +57,10 @@ static NOT_FORWARDED: [HeaderName; 18] = [
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(super) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
+const SUNSET: HeaderName = HeaderName::from_static("sunset");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -167,11 +171,11 @@ pub(super) fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &
     }
     if version.spec.status == VersionStatus::Deprecated {
         if let Ok(value) = HeaderValue::from_str(&format!("@{}", version.updated_at.timestamp())) {
-            headers.insert(HeaderName::from_static("deprecation"), value);
+            headers.insert(DEPRECATION, value);
         }
         if let Some(sunset) = version.spec.sunset_at {
             if let Ok(value) = HeaderValue::from_str(&sunset.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
-                headers.insert(HeaderName::from_static("sunset"), value);
+                headers.insert(SUNSET, value);
             }
         }
     }
@@ -189,11 +193,11 @@ pub(super) fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap
         let _ = write!(policy, "{separator}\"{}\";q={};w={}", s.kind.reason(), s.limit.calls, s.limit.period_seconds);
     }
     if let Ok(value) = HeaderValue::try_from(policy) {
-        headers.insert(HeaderName::from_static("ratelimit-policy"), value);
+        headers.insert(RATELIMIT_POLICY, value);
     }
     let current = format!("\"{}\";r={};t={}", tightest.kind.reason(), tightest.remaining, tightest.reset_seconds);
     if let Ok(value) = HeaderValue::try_from(current) {
-        headers.insert(HeaderName::from_static("ratelimit"), value);
+        headers.insert(RATELIMIT, value);
     }
 }
 
@@ -242,13 +246,19 @@ fn failed_upstream(exchanges: &mut Exchanges, err: &SendError, requests: &Reques
 }
 
 /// The upstream ran out of the version's time.
+pub(super) const NOT_IN_TIME: &str = "the MCP server did not answer in time";
+
 fn upstream_timed_out(exchanges: &mut Exchanges, requests: &RequestIds) -> Response {
-    exchanges.fail_all("timeout", "the MCP server did not answer in time");
+    exchanges.fail_all("timeout", NOT_IN_TIME);
     timed_out(requests)
 }
 
 fn timed_out(requests: &RequestIds) -> Response {
-    Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time").respond(requests)
+    timeout_refusal().respond(requests)
+}
+
+fn timeout_refusal() -> Refusal {
+    Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", NOT_IN_TIME)
 }
 
 /// Rewrites upstream messages on their way back (filters `tools/list`
@@ -283,13 +293,18 @@ impl ResponseHook {
         self.list_ids.is_empty() && self.redact_results.is_empty() && !self.bridged && !self.exchanges.needs_whole_answers()
     }
 
+    /// Completes the answers in `bytes` from their ids and outcomes alone,
+    /// when that is all the hook needs of them (and they parse as answers).
+    fn completed_answers_only(&mut self, bytes: &[u8]) -> bool {
+        let Some(answers) = self.reads_answers_only().then(|| jsonrpc::Answer::read_all(bytes)).flatten() else { return false };
+        answers.iter().for_each(|answer| self.exchanges.complete_answer(answer));
+        true
+    }
+
     /// An SSE event's message: the data to send instead, when the hook changed it.
     fn on_event_data(&mut self, data: &str) -> Option<String> {
-        if self.reads_answers_only() {
-            if let Some(answers) = jsonrpc::Answer::read_all(data.as_bytes()) {
-                answers.iter().for_each(|answer| self.exchanges.complete_answer(answer));
-                return None;
-            }
+        if self.completed_answers_only(data.as_bytes()) {
+            return None;
         }
         let mut message: Value = serde_json::from_str(data).ok()?;
         self.on_message(&mut message).then(|| message.to_string())
@@ -707,12 +722,9 @@ fn as_received(status: StatusCode, headers: HeaderMap, bytes: Bytes) -> Response
 }
 
 fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut ResponseHook, local: Vec<Value>) -> Response {
-    if local.is_empty() && hook.reads_answers_only() {
-        // Nothing to rewrite or log: read only what the records need.
-        if let Some(answers) = jsonrpc::Answer::read_all(&bytes) {
-            answers.iter().for_each(|answer| hook.exchanges.complete_answer(answer));
-            return as_received(status, headers, bytes);
-        }
+    // Nothing to rewrite or log: read only what the records need.
+    if local.is_empty() && hook.completed_answers_only(&bytes) {
+        return as_received(status, headers, bytes);
     }
     let Ok(mut body) = serde_json::from_slice::<Value>(&bytes) else { return as_received(status, headers, bytes) };
     let changed = match &mut body {
@@ -809,11 +821,11 @@ impl SseRewrite {
             Ok(next) => self.take(next),
             Err(_) => {
                 let hook = &mut self.hook;
-                let refusal = Refusal::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the MCP server did not answer in time");
+                let refusal = timeout_refusal();
                 for id in self.requests.ids.iter().filter(|id| hook.exchanges.is_pending(id)) {
                     self.ready.push_back(Ok(sse_event(&refusal.error_for(Some(id)))));
                 }
-                hook.exchanges.fail_all("timeout", "the MCP server did not answer in time");
+                hook.exchanges.fail_all("timeout", NOT_IN_TIME);
                 self.upstream = None;
             }
         }
