@@ -11,7 +11,8 @@
 # (counters zeroed before, dumped after the call log's batch is written).
 #   CALLS=2000 ./scripts/count-instructions.sh [BINARY]
 # Prints instructions per call and the gateway functions that cost most
-# (inclusive), per call.
+# (inclusive), per call; KEEP=FILE keeps the callgrind profile there (for
+# callgrind_annotate --tree=caller).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
@@ -92,6 +93,7 @@ calls "$CALLS"
 sleep 1.5 # the call log's batch is written
 control -d
 profile="$(ls -t "$work"/callgrind.out.* | head -1)"
+if [ -n "${KEEP:-}" ]; then cp "$profile" "$KEEP"; fi
 python3 - "$profile" "$CALLS" <<'PY'
 import re, subprocess, sys
 path, calls = sys.argv[1], int(sys.argv[2])

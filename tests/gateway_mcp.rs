@@ -208,10 +208,18 @@ async fn lingering_upstream() -> String {
             }
         };
         let event = format!("data: {}\n\n", json!({ "jsonrpc": "2.0", "id": id, "result": result }));
-        let events = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(event) }).chain(futures::stream::once(async {
-            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-            Ok(String::new())
-        }));
+        // `slow`: a priming event (an id, no message) at once, the answer 1.5 s later.
+        let priming = (body["params"]["name"] == "slow").then(|| "id: p-1\ndata: \n\n".to_string());
+        let answer_after = std::time::Duration::from_millis(if priming.is_some() { 1500 } else { 0 });
+        let events = futures::stream::iter(priming.map(Ok::<_, std::convert::Infallible>))
+            .chain(futures::stream::once(async move {
+                tokio::time::sleep(answer_after).await;
+                Ok(event)
+            }))
+            .chain(futures::stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                Ok(String::new())
+            }));
         let mut response = axum::body::Body::from_stream(events).into_response();
         response.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("text/event-stream"));
         response.headers_mut().insert("mcp-session-id", axum::http::HeaderValue::from_static("lingering-1"));
@@ -244,4 +252,31 @@ async fn an_answered_sse_stream_ends_though_the_upstream_keeps_it_open() {
     let calls = stack.api.get("calls?tool=echo").await.body;
     let outcomes: Vec<&str> = calls["items"].as_array().unwrap().iter().filter_map(|c| c["status"].as_str()).collect();
     assert_eq!(outcomes, ["ok", "ok", "ok"], "{calls}");
+
+    // The head waits for the first message only briefly (the gateway holds
+    // a priming event to send it with a quick answer): a slow tool's client
+    // gets the head and the priming event long before the answer.
+    let started = std::time::Instant::now();
+    let call = json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": { "name": "slow", "arguments": {} } });
+    let mut response = mcp
+        .client
+        .post(&mcp.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("x-subscription-key", &key)
+        .header("mcp-session-id", mcp.session.as_deref().expect("a session"))
+        .json(&call)
+        .send()
+        .await
+        .expect("the head");
+    let head_after = started.elapsed();
+    let first = response.chunk().await.expect("a chunk").expect("the priming event");
+    assert!(head_after < std::time::Duration::from_millis(1000), "the head came after {head_after:?}");
+    assert!(String::from_utf8_lossy(&first).contains("id: p-1"), "{first:?}");
+    let mut rest = Vec::new();
+    while let Some(chunk) = response.chunk().await.expect("the stream") {
+        rest.extend_from_slice(&chunk);
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500));
+    assert!(String::from_utf8_lossy(&rest).contains("\"id\":9"), "the answer follows: {}", String::from_utf8_lossy(&rest));
 }

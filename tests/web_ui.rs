@@ -141,7 +141,8 @@ fn a_consumer_subscribes_an_operator_approves_and_the_consumer_sees_the_key_once
         for _ in 0..50 {
             browser.goto(&format!("{admin}/portal/usage")).await;
             usage = browser.text("main").await;
-            if usage.contains("forecast 6") {
+            // Both calls' rows: the last may land in a later batch.
+            if usage.contains("forecast 6") && usage.contains("radar 1") {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
