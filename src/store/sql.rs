@@ -420,9 +420,9 @@ impl Cube {
         }
     }
 
-    /// A call's key in this cube.
-    fn key(self, call: &CallRecord) -> RollupKey {
-        let keep = |kept: bool, value: &str| if kept { value.to_string() } else { String::new() };
+    /// A call's key in this cube, in the call's `hour`.
+    fn key(self, call: &CallRecord, hour: DateTime<Utc>) -> RollupKey<'_> {
+        let keep = |kept: bool, value| if kept { value } else { "" };
         let (version, product, subscription, tool, client, endpoint) = match self {
             Cube::Service => (true, true, false, true, false, false),
             Cube::Subscribers => (false, true, true, false, false, false),
@@ -433,8 +433,8 @@ impl Cube {
         };
         RollupKey {
             cube: self,
-            hour: hour_of(call.time),
-            server: call.server.clone(),
+            hour,
+            server: &call.server,
             version: keep(version, &call.version),
             product: keep(product, &call.product),
             subscription: keep(subscription, call.subscription.as_deref().unwrap_or_default()),
@@ -445,18 +445,19 @@ impl Cube {
     }
 }
 
-/// The dimensions of a rollup row: its cube, the hour and what a call is grouped by.
+/// The dimensions of a rollup row: its cube, the hour and what a call is
+/// grouped by (borrowed from the calls: a batch's keys are not copied).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct RollupKey {
+struct RollupKey<'a> {
     cube: Cube,
     hour: DateTime<Utc>,
-    server: String,
-    version: String,
-    product: String,
-    subscription: String,
-    tool: String,
-    client_name: String,
-    endpoint: String,
+    server: &'a str,
+    version: &'a str,
+    product: &'a str,
+    subscription: &'a str,
+    tool: &'a str,
+    client_name: &'a str,
+    endpoint: &'a str,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -545,15 +546,17 @@ fn ladder_chunks<'a, T>(items: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
 
 /// Calls summed per rollup row of every cube, sorted, so concurrent writers
 /// lock rows in one order.
-fn rollups(calls: &[CallRecord]) -> Vec<(RollupKey, RollupSums)> {
+fn rollups(calls: &[CallRecord]) -> Vec<(RollupKey<'_>, RollupSums)> {
     let mut sums: BTreeMap<RollupKey, RollupSums> = BTreeMap::new();
     for call in calls {
+        // Once per call, not per cube.
+        let (hour, bucket) = (hour_of(call.time), latency_bucket(call.duration_ms));
         for cube in Cube::ALL {
-            let sum = sums.entry(cube.key(call)).or_insert(RollupSums { calls: 0, errors: 0, cost: 0.0, histogram: [0; BUCKETS] });
+            let sum = sums.entry(cube.key(call, hour)).or_insert(RollupSums { calls: 0, errors: 0, cost: 0.0, histogram: [0; BUCKETS] });
             sum.calls += 1;
             sum.errors += i64::from(call.status == CallStatus::Error);
             sum.cost += call.cost;
-            sum.histogram[latency_bucket(call.duration_ms)] += 1;
+            sum.histogram[bucket] += 1;
         }
     }
     sums.into_iter().collect()
@@ -926,13 +929,13 @@ impl Backend for SqlBackend {
                     query = query
                         .bind(key.cube.code())
                         .bind(key.hour)
-                        .bind(&key.server)
-                        .bind(&key.version)
-                        .bind(&key.product)
-                        .bind(&key.subscription)
-                        .bind(&key.tool)
-                        .bind(&key.client_name)
-                        .bind(&key.endpoint)
+                        .bind(key.server)
+                        .bind(key.version)
+                        .bind(key.product)
+                        .bind(key.subscription)
+                        .bind(key.tool)
+                        .bind(key.client_name)
+                        .bind(key.endpoint)
                         .bind(sums.calls)
                         .bind(sums.errors)
                         .bind(sums.cost);
