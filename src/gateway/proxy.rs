@@ -809,7 +809,7 @@ async fn rewrite_sse(answer: SseAnswer, hook: ResponseHook, local: Vec<Value>, g
         deadline,
         requests,
         counted_bytes: ResponseBytes::new(gateway, server),
-        messages: 0,
+        got_message: false,
     };
     state.hold_until_first_message().await;
     // Polled by the connection's own task as the client reads: no task or
@@ -837,8 +837,8 @@ struct SseRewrite {
     deadline: Instant,
     requests: RequestIds,
     counted_bytes: ResponseBytes,
-    /// Events carrying data (a message) read so far.
-    messages: usize,
+    /// Whether an event carrying data (a message) was read.
+    got_message: bool,
 }
 
 impl SseRewrite {
@@ -855,7 +855,7 @@ impl SseRewrite {
     /// answering server already waits for the head until the answer.
     async fn hold_until_first_message(&mut self) {
         let until = (Instant::now() + Self::FIRST_MESSAGE_WAIT).min(self.deadline);
-        while self.messages == 0 {
+        while !self.got_message {
             let Some(upstream) = self.upstream.as_mut() else { return };
             let Ok(next) = tokio::time::timeout_at(until, upstream.next()).await else { return };
             self.take(next);
@@ -933,13 +933,13 @@ impl SseRewrite {
         match next {
             Some(Ok(chunk)) => {
                 self.counted_bytes.add(chunk.len());
-                let messages = &mut self.messages;
+                let got_message = &mut self.got_message;
                 let rewritten = self.rewriter.push(chunk, &mut |data| {
                     // A priming event's data is empty.
                     if data.trim().is_empty() {
                         return None;
                     }
-                    *messages += 1;
+                    *got_message = true;
                     hook.on_event_data(data)
                 });
                 self.ready.push_back(Ok(rewritten));

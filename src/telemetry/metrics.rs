@@ -174,20 +174,18 @@ impl Metrics {
             static BOUND: RefCell<HashMap<SeriesKey, CallSeries>> = RefCell::new(HashMap::new());
         }
         let series = SeriesRef::of(self.id, observation);
-        BOUND.with_borrow_mut(|bound| {
-            if !bound.contains_key(&series) {
-                if bound.len() >= MAX_SERIES {
-                    bound.clear();
+        with_bound(
+            &BOUND,
+            &series,
+            || (series.to_key(), self.bind(&series)),
+            |call| {
+                call.duration.record(observation.duration.as_secs_f64());
+                call.calls.add(1);
+                if let Some(errors) = &call.errors {
+                    errors.add(1);
                 }
-                bound.insert(series.to_key(), self.bind(&series));
-            }
-            let Some(call) = bound.get(&series) else { return };
-            call.duration.record(observation.duration.as_secs_f64());
-            call.calls.add(1);
-            if let Some(errors) = &call.errors {
-                errors.add(1);
-            }
-        });
+            },
+        );
     }
 
     fn bind(&self, series: &SeriesRef) -> CallSeries {
@@ -219,19 +217,12 @@ impl Metrics {
         thread_local! {
             static BOUND: RefCell<HashMap<ServerKey, [BoundCounter<u64>; 2]>> = RefCell::new(HashMap::new());
         }
-        BOUND.with_borrow_mut(|bound| {
-            let key = ServerRef { metrics: self.id, server };
-            if !bound.contains_key(&key) {
-                if bound.len() >= MAX_SERIES {
-                    bound.clear();
-                }
-                let attributes = [KeyValue::new("mcpgate.server", server.to_string())];
-                bound.insert(
-                    ServerKey { metrics: self.id, server: server.into() },
-                    [self.request_bytes.bind(&attributes), self.response_bytes.bind(&attributes)],
-                );
-            }
-            let Some([request_bytes, response_bytes]) = bound.get(&key) else { return };
+        let bind = || {
+            let attributes = [KeyValue::new("mcpgate.server", server.to_string())];
+            let bound = [self.request_bytes.bind(&attributes), self.response_bytes.bind(&attributes)];
+            (ServerKey { metrics: self.id, server: server.into() }, bound)
+        };
+        with_bound(&BOUND, &ServerRef { metrics: self.id, server }, bind, |[request_bytes, response_bytes]| {
             if request > 0 {
                 request_bytes.add(request);
             }
@@ -286,6 +277,30 @@ impl Metrics {
     pub fn record_dropped(&self, signal: &'static str) {
         self.dropped.add(1, &[KeyValue::new("signal", signal)]);
     }
+}
+
+/// Writes through the instruments this thread's `cache` keeps bound to
+/// `series`, binding them (`bind`) the first time: a hit is one lookup.
+fn with_bound<Q, K, V>(
+    cache: &'static std::thread::LocalKey<RefCell<HashMap<K, V>>>,
+    series: &Q,
+    bind: impl FnOnce() -> (K, V),
+    write: impl FnOnce(&V),
+) where
+    Q: std::hash::Hash + Equivalent<K>,
+    K: std::hash::Hash + Eq,
+{
+    cache.with_borrow_mut(|bound| {
+        if let Some(instruments) = bound.get(series) {
+            return write(instruments);
+        }
+        if bound.len() >= MAX_SERIES {
+            bound.clear();
+        }
+        let (key, instruments) = bind();
+        write(&instruments);
+        bound.insert(key, instruments);
+    });
 }
 
 /// The instruments of one series of calls.
