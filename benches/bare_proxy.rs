@@ -1,7 +1,7 @@
-//! The gateway benchmark's Rust floor: mcpgate's own HTTP stack (hyper's
-//! server through an axum handler, hyper-util's pooled client, mimalloc)
-//! forwarding each POST body to the upstream and the answer back, with no
-//! governance at all. What mcpgate costs above it is governance; what it
+//! The gateway benchmark's Rust floor: mcpgate's own HTTP stack (its
+//! listener's connection threads, hyper's server through an axum handler,
+//! a hyper-util pooled client per thread, mimalloc) forwarding each POST
+//! body to the upstream and the answer back, with no governance at all. What mcpgate costs above it is governance; what it
 //! costs above nginx is this stack.
 //!
 //! With a store URL it also hands every call to mcpgate's own telemetry
@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use mcpgate::secrets::SecretKey;
 use mcpgate::telemetry::observation::{CallContext, Observation, TraceIds};
 use mcpgate::telemetry::{Telemetry, TelemetrySettings};
@@ -30,9 +30,17 @@ use std::time::{Instant, SystemTime};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
     uri: axum::http::Uri,
     observed: Option<Observed>,
+}
+
+thread_local! {
+    /// A pool per thread, as mcpgate keeps one per connection thread.
+    static CLIENT: Client<HttpConnector, Full<Bytes>> = {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Client::builder(TokioExecutor::new()).build(connector)
+    };
 }
 
 /// mcpgate's telemetry, and the one context every call is recorded under.
@@ -99,7 +107,7 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Res
     *outgoing.uri_mut() = upstream.uri.clone();
     *outgoing.headers_mut() = parts.headers;
     outgoing.headers_mut().remove(axum::http::header::HOST);
-    let Ok(response) = upstream.client.request(outgoing).await else { return StatusCode::BAD_GATEWAY.into_response() };
+    let Ok(response) = CLIENT.with(|client| client.request(outgoing)).await else { return StatusCode::BAD_GATEWAY.into_response() };
     let (mut parts, body) = response.into_parts();
     let Ok(body) = body.collect().await.map(|c| c.to_bytes()) else { return StatusCode::BAD_GATEWAY.into_response() };
     // The answer goes out whole (an SSE answer came chunked).
@@ -119,22 +127,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(store_url) => Some(Observed::start(&store_url).await?),
         None => None,
     };
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client = Client::builder(TokioExecutor::new()).build(connector);
-    let router = axum::Router::new().fallback(forward).with_state(Arc::new(Upstream { client, uri, observed }));
+    let router = axum::Router::new().fallback(forward).with_state(Arc::new(Upstream { uri, observed }));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("bare proxy on http://127.0.0.1:{port}/");
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service =
-            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| tower::ServiceExt::oneshot(router.clone(), request));
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
+    mcpgate::gateway::listener::serve(listener, router, std::future::pending()).await?;
+    Ok(())
 }

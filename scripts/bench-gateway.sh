@@ -10,7 +10,8 @@
 # upstream; with fewer they share. Also: added p50 at one idle connection,
 # latency at a steady rate, mcpgate's RSS after 64 connections; with
 # PROFILE=1, a perf profile of mcpgate at saturation, summed per part.
-# Writes its tables into docs/benchmarks.md.
+# Writes its tables into docs/benchmarks.md. ONLY=policy measures ten policy
+# rules alone; ONLY=idle times an idle call's hops from a loopback capture.
 # The upstream keeps sessions (as most MCP servers do) and every path's load
 # carries SESSIONS of them, opened through that path, taken in turn.
 #   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 SESSIONS=64 PROFILE=1 ./scripts/bench-gateway.sh
@@ -277,6 +278,52 @@ run_gateway traced "${PROXY[@]}" -- OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.
 traced_url="$GATEWAY"; traced_key="$KEY"; traced_pid="$GATEWAY_PID"
 run_gateway ruled "${PROXY[@]}" --
 ruled_url="$GATEWAY"; ruled_key="$KEY"; ruled_pid="$GATEWAY_PID"
+
+# ONLY=idle: where a call's time goes at one idle connection, hop by hop,
+# read off a loopback capture (tcpdump timestamps each packet as it is
+# sent, so neither the client's nor the proxy's own clock is in it): the
+# proxy's leg in (request arrived -> forwarded), the upstream's, and the
+# proxy's leg out (answer arrived -> answered). Writes its own section.
+if [ "${ONLY:-}" = idle ]; then
+    command -v tcpdump >/dev/null 2>&1 || apt-get install -y -qq tcpdump >/dev/null 2>&1 || die "tcpdump is missing and 'apt-get install tcpdump' failed"
+    port_of() { local rest="${1#http://127.0.0.1:}"; echo "${rest%%/*}"; }
+    tcpdump -i lo -n -tt -l 'tcp[tcpflags] & tcp-push != 0' >"$work/hops.dump" 2>/dev/null &
+    dump_pid=$!
+    pids+=("$dump_pid")
+    sleep 1
+    rows=""
+    for path in "nginx (floor)|$NGINX_URL|" "bare Rust proxy|$bare_url|" "bare Rust proxy + metrics and call log|$logged_url|" \
+        "mcpgate, span export off|$plain_url|$plain_key"; do
+        IFS='|' read -r label url key <<<"$path"
+        step "idle calls through $label"
+        read -r p50 _ <<<"$(idle "$url" "$key")"
+        rows+="$label=$(port_of "$url")"$'\n'
+        echo "$p50" >>"$work/idle.p50"
+    done
+    sleep 0.5
+    kill "$dump_pid"
+    wait "$dump_pid" 2>/dev/null || true
+    mapfile -t labelled <<<"${rows%$'\n'}"
+    table="$(python3 scripts/lib/idle_hops.py "$work/hops.dump" "$upstream_port" "${labelled[@]}" | paste -d' ' - <(sed 's/$/ |/' "$work/idle.p50"))"
+    cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    python3 scripts/lib/bench_section.py idle-hops <<SECTION
+<!-- idle-hops:start -->
+## An idle call, hop by hop (\`ONLY=idle ./scripts/bench-gateway.sh\`)
+
+One connection at 20 calls/s for 10 s through each path in turn (\`hey -q\`), the same
+\`tools/call echo\` and upstream as above; the legs are read off a loopback capture
+(\`tcpdump -i lo\`: each packet timed as it is sent), medians over the calls. "In" is the
+proxy's time from the request's arrival to forwarding it, "out" from the upstream's
+answer to the proxy's; both include waking the proxy's thread. $cpu, $PLACEMENT;
+measured $(date +%F).
+
+| path | calls | in µs | upstream µs | out µs | in + upstream + out µs | client p50 ms (hey) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+$table
+<!-- idle-hops:end -->
+SECTION
+    exit 0
+fi
 
 # Saturation in ROUNDS rounds, the paths alternating within each, so drift in
 # a shared machine's speed falls on every path alike; each path's row is the

@@ -313,9 +313,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     }
     match gateway {
         Some((gateway, listener)) => {
-            let router = gateway::router(gateway.clone());
-            let (admin_result, gateway_result) = tokio::join!(async { admin.await }, gateway::listener::serve(listener, router, shutdown_signal()));
+            let threads = gateway::listener::ConnectionThreads::start(gateway::router(gateway.clone()))?;
+            let (admin_result, gateway_result) = tokio::join!(async { admin.await }, threads.serve(listener, shutdown_signal()));
             gateway.flush().await;
+            // Only now: a store connection a call opened is driven by its connection thread.
+            drop(threads);
             admin_result?;
             gateway_result?;
         }

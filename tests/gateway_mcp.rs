@@ -70,6 +70,7 @@ async fn sessions_are_pinned_proxied_and_deleted() {
     assert_eq!(notification.status, StatusCode::ACCEPTED, "202 for notifications");
     let listed = mcp.post(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" })).await;
     assert!(listed.first()["result"]["tools"].as_array().unwrap().len() > 5, "no allow-list: every tool");
+    assert_eq!(listed.header("mcp-session-id").as_deref(), Some(session.as_str()), "the session id comes back as the client sent it");
 
     let batch = mcp
         .post(json!([

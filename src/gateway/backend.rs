@@ -6,6 +6,7 @@
 //! HTTPS backends go over reqwest, which carries the TLS setup.
 
 use super::config::Target;
+use super::listener::{connection_thread, connection_threads};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, Response};
 use bytes::Bytes;
@@ -59,7 +60,11 @@ impl SendError {
 }
 
 pub(crate) struct Backends {
-    plain: Client<HttpConnector, Full<Bytes>>,
+    /// A pool per connection thread (and one for every other thread): an
+    /// upstream connection is driven by a task on the thread that opened
+    /// it, so a call that borrowed another thread's would cross threads
+    /// twice.
+    plain: Vec<Client<HttpConnector, Full<Bytes>>>,
     tls: reqwest::Client,
 }
 
@@ -69,8 +74,14 @@ impl Backends {
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
         // The timer lets the pool close idle connections itself, not only skip them at checkout.
-        let plain = Client::builder(TokioExecutor::new()).pool_idle_timeout(idle_timeout).pool_timer(TokioTimer::new()).build(connector);
-        Backends { plain, tls }
+        let pool = || Client::builder(TokioExecutor::new()).pool_idle_timeout(idle_timeout).pool_timer(TokioTimer::new()).build(connector.clone());
+        Backends { plain: (0..=connection_threads()).map(|_| pool()).collect(), tls }
+    }
+
+    /// This thread's pool of plain-HTTP connections.
+    fn plain(&self) -> &Client<HttpConnector, Full<Bytes>> {
+        let slot = connection_thread().map_or(0, |thread| thread + 1);
+        &self.plain[slot % self.plain.len()]
     }
 
     /// The reqwest client, for what speaks more than one request (legacy SSE bridges).
@@ -89,7 +100,7 @@ impl Backends {
         *request.method_mut() = method;
         *request.uri_mut() = uri.clone();
         *request.headers_mut() = headers;
-        let response = self.plain.request(request).await.map_err(|e| SendError::from_hyper(&e))?;
+        let response = self.plain().request(request).await.map_err(|e| SendError::from_hyper(&e))?;
         Ok(response.map(Body::new))
     }
 }
