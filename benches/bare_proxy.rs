@@ -1,8 +1,9 @@
 //! The gateway benchmark's Rust floor: mcpgate's own HTTP stack (its
 //! listener's connection threads, hyper's server through an axum handler,
 //! a hyper-util pooled client per thread, mimalloc) forwarding each POST
-//! body to the upstream and the answer back, with no governance at all. What mcpgate costs above it is governance; what it
-//! costs above nginx is this stack.
+//! body to the upstream and the answer back, with no governance at all.
+//! What mcpgate costs above it is governance; what it costs above nginx is
+//! this stack.
 //!
 //! With a store URL it also hands every call to mcpgate's own telemetry
 //! (metrics and a call-log row in that store), as if each were a
