@@ -146,7 +146,7 @@ pub async fn authorize(
     match credential {
         Credential::None => anonymous(snapshot, resource),
         Credential::Key(key) => by_key(snapshot, resource, key),
-        Credential::Token(token) => by_token(snapshot, verifier, resource, token, audience).await,
+        Credential::Token(token) => Box::pin(by_token(snapshot, verifier, resource, token, audience)).await,
     }
 }
 

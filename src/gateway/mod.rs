@@ -520,6 +520,11 @@ fn check_headers(gateway: &Gateway, headers: &HeaderMap) -> Result<(), Box<Refus
     Ok(())
 }
 
+/// The rarer branches (REST versions, bridges, GET streams, token checks)
+/// are awaited boxed: axum boxes this future on every request, at the size
+/// of its largest branch, so unboxed they made every call allocate and copy
+/// a 9.2 KB future (6.6 KB now; count-instructions: 200,600 -> 188,400
+/// instructions per call).
 async fn handle(
     State(gateway): State<Arc<Gateway>>,
     params: RawPathParams,
@@ -546,7 +551,7 @@ async fn handle(
             Ok(routed) if routed.is_rest() => rest::stream(&gateway, &routed, &parts.method),
             Ok(routed) => match bridge::without_upstream_session(&routed, &parts.method) {
                 Some(response) => response,
-                None => proxy::forward_stream(&gateway, &routed, parts).await,
+                None => Box::pin(proxy::forward_stream(&gateway, &routed, parts)).await,
             },
             Err(refusal) => refusal.respond(&RequestIds::default()),
         };
@@ -585,11 +590,11 @@ async fn handle(
                 }
             }
             if routed.is_rest() {
-                return rest::serve(&gateway, routed, parts, message).await;
+                return Box::pin(rest::serve(&gateway, routed, parts, message)).await;
             }
             match bridge_stateless(&gateway, &mut routed, &mut parts, message, bytes).await {
                 Ok((message, bytes)) if routed.federated.as_ref().is_some_and(|f| f.bridged) => {
-                    bridge::forward(&gateway, routed, parts, message, bytes).await
+                    Box::pin(bridge::forward(&gateway, routed, parts, message, bytes)).await
                 }
                 Ok((message, bytes)) => proxy::forward_messages(&gateway, routed, parts, message, bytes).await,
                 Err(response) => response,
@@ -613,11 +618,11 @@ async fn bridge_stateless(
 ) -> Result<(jsonrpc::Body, axum::body::Bytes), Response> {
     let jsonrpc::Body::Single(mut message) = body else { return Ok((body, bytes)) };
     let outcome = match (revision::is_stateless(&parts.headers, &message), routed.session.is_some()) {
-        (false, _) => bridge::earlier(gateway, routed, parts, &mut message)
+        (false, _) => Box::pin(bridge::earlier(gateway, routed, parts, &mut message))
             .await
             .map_err(|why| format!("cannot reach the MCP server, which speaks only {}: {why}", revision::STATELESS)),
         (true, true) => Ok(bridge::Bridged::Through),
-        (true, false) => bridge::prepare(gateway, routed, &mut message)
+        (true, false) => Box::pin(bridge::prepare(gateway, routed, &mut message))
             .await
             .map_err(|why| format!("cannot open a session with the MCP server for this {} client: {why}", revision::STATELESS)),
     };
