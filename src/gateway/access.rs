@@ -146,6 +146,7 @@ pub async fn authorize(
     match credential {
         Credential::None => anonymous(snapshot, resource),
         Credential::Key(key) => by_key(snapshot, resource, key),
+        // Boxed, as rarer branches of a request are (`gateway::handle`).
         Credential::Token(token) => Box::pin(by_token(snapshot, verifier, resource, token, audience)).await,
     }
 }

@@ -521,6 +521,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     };
     if version.spec.transport == Transport::Sse {
         let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, charged: &charged };
+        // Boxed, as rarer branches of a request are (`gateway::handle`).
         return Box::pin(forward_legacy(gateway, exchange, forwarded, hook, local_replies)).await;
     }
     let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
