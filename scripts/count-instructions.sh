@@ -10,9 +10,13 @@
 # it, each driven by one hey (-c 1), WARMUP calls first, then CALLS measured
 # (counters zeroed before, dumped after the call log's batch is written).
 #   CALLS=2000 ./scripts/count-instructions.sh [BINARY]
-# Prints instructions per call and the gateway functions that cost most
-# (inclusive), per call; KEEP=FILE keeps the callgrind profile there (for
-# callgrind_annotate --tree=caller).
+# Prints instructions and heap allocations (the global allocator's) per call
+# and the gateway functions that cost most (inclusive), per call; KEEP=FILE
+# keeps the callgrind profile there (for callgrind_annotate --tree=caller).
+# FLOOR=1 counts the logging floor of bench-gateway.sh instead: the bare proxy
+# (benches/bare_proxy.rs) recording each call with mcpgate's metrics and call
+# log, so mcpgate's governance is the difference, free of the 10% noise of
+# CPU time on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
@@ -25,7 +29,11 @@ for pair in valgrind:valgrind hey:hey; do
     command -v "$tool" >/dev/null 2>&1 || apt-get install -y -qq "$package" >/dev/null 2>&1 || die "$tool is missing and 'apt-get install $package' failed"
 done
 binary="${1:-}"
-if [ -z "$binary" ]; then
+if [ -n "${FLOOR:-}" ]; then
+    step "building release binaries"
+    cargo build --release --locked --example bench-upstream --example bench-bare-proxy
+    binary=./target/release/examples/bench-bare-proxy
+elif [ -z "$binary" ]; then
     step "building release binaries"
     cargo build --release --locked --bin mcpgate --example bench-upstream
     binary=./target/release/mcpgate
@@ -42,16 +50,30 @@ upstream_port="$(free_port)"
 ./target/release/examples/bench-upstream "$upstream_port" 0 stateful 2>"$work/upstream.log" &
 pids+=($!)
 admin_port="$(free_port)"; gateway_port="$(free_port)"; token="mcpa_count_$RANDOM$RANDOM"
-step "starting mcpgate under callgrind"
-RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
-    --database "sqlite://$work/gateway.db" --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
-    --admin-token "$token" 2>"$work/valgrind.log" &
-gateway_pid=$!
-pids+=("$gateway_pid")
-admin="http://127.0.0.1:$admin_port"
-for _ in $(seq 600); do curl -sf -o /dev/null "$admin/healthz" && break; sleep 0.2; done
-key="$(bench_product "$admin" "$token" "$upstream_port")"
-url="http://127.0.0.1:$gateway_port/mcp/bench"
+if [ -n "${FLOOR:-}" ]; then
+    step "starting the bare proxy with mcpgate's call log under callgrind"
+    RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" "$gateway_port" \
+        "http://127.0.0.1:$upstream_port/mcp" "sqlite://$work/floor.db" 2>"$work/valgrind.log" &
+    gateway_pid=$!
+    pids+=("$gateway_pid")
+    url="http://127.0.0.1:$gateway_port/mcp"
+    key=""
+    # What wakes the process for callgrind's commands: a request the upstream refuses at once.
+    nudge="$url"
+    for _ in $(seq 600); do curl -s -o /dev/null -X DELETE "$url" && break; sleep 0.2; done
+else
+    step "starting mcpgate under callgrind"
+    RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
+        --database "sqlite://$work/gateway.db" --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
+        --admin-token "$token" 2>"$work/valgrind.log" &
+    gateway_pid=$!
+    pids+=("$gateway_pid")
+    admin="http://127.0.0.1:$admin_port"
+    nudge="$admin/healthz"
+    for _ in $(seq 600); do curl -sf -o /dev/null "$admin/healthz" && break; sleep 0.2; done
+    key="$(bench_product "$admin" "$token" "$upstream_port")"
+    url="http://127.0.0.1:$gateway_port/mcp/bench"
+fi
 
 sessions=()
 for _ in $(seq 8); do sessions+=("$(mcp_session "$url" "$key")"); done
@@ -63,7 +85,7 @@ calls() {
     for session in "${sessions[@]}"; do
         hey -n $(($1 / ${#sessions[@]})) -c 1 -m POST -D "$work/call.json" -T application/json \
             -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-06-18' \
-            -H "X-Subscription-Key: $key" -H "Mcp-Session-Id: $session" "$url" >"$work/hey.$i.out" &
+            ${key:+-H "X-Subscription-Key: $key"} -H "Mcp-Session-Id: $session" "$url" >"$work/hey.$i.out" &
         hey_pids+=($!); i=$((i + 1))
     done
     wait "${hey_pids[@]}"
@@ -79,7 +101,7 @@ control() {
     local control_pid=$!
     for _ in $(seq 50); do
         kill -0 "$control_pid" 2>/dev/null || break
-        curl -s -o /dev/null "$admin/healthz" || true
+        curl -s -o /dev/null -X DELETE "$nudge" || true
         sleep 0.3
     done
     wait "$control_pid"
@@ -97,9 +119,26 @@ if [ -n "${KEEP:-}" ]; then cp "$profile" "$KEEP"; fi
 python3 - "$profile" "$CALLS" <<'PY'
 import re, subprocess, sys
 path, calls = sys.argv[1], int(sys.argv[2])
-out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=99.5", path], capture_output=True, text=True).stdout
+out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=99.9", path], capture_output=True, text=True).stdout
 total = next(int(line.split()[0].replace(",", "")) for line in out.splitlines() if "PROGRAM TOTALS" in line)
 print(f"instructions per call: {total // calls:,}")
+# The call log's statements are prepared once per pooled connection and
+# batch size; the window catches a varying number of those first prepares
+# (2 million instructions each), which steady load never repeats.
+prepare = next((int(line.split()[0].replace(",", "")) for line in out.splitlines() if "???:sqlite3_prepare_v3 " in line), 0)
+print(f"instructions per call without SQLite statement preparation (warm-up): {(total - prepare) // calls:,}")
+# Heap allocations: calls into the global allocator's entry points, summed
+# over their callers (each caller line ends in its call count, "(Nx)").
+callers = subprocess.run(["callgrind_annotate", "--tree=caller", "--inclusive=no", "--threshold=100", path], capture_output=True, text=True).stdout
+allocations, block = 0, []
+for line in callers.splitlines():
+    if not line.strip():
+        block = []
+    elif re.search(r"\*\s+\?\?\?:__rustc::__rust_(alloc|alloc_zeroed|realloc) ", line):
+        allocations += sum(int(m.replace(",", "")) for m in re.findall(r"\(([\d,]+)x\)", "\n".join(block)))
+    else:
+        block.append(line)
+print(f"heap allocations per call: {allocations / calls:.1f}")
 print("most costly gateway functions, inclusive, per call:")
 shown = 0
 for line in out.splitlines():
