@@ -11,7 +11,8 @@
 # latency at a steady rate, mcpgate's RSS after 64 connections; with
 # PROFILE=1, a perf profile of mcpgate at saturation, summed per part.
 # Writes its tables into docs/benchmarks.md. ONLY=policy measures ten policy
-# rules alone; ONLY=idle times an idle call's hops from a loopback capture.
+# rules alone; ONLY=idle times an idle call's hops from a loopback capture;
+# ONLY=gaps times idle calls against the gap between them.
 # The upstream keeps sessions (as most MCP servers do) and every path's load
 # carries SESSIONS of them, opened through that path, taken in turn.
 #   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 SESSIONS=64 PROFILE=1 ./scripts/bench-gateway.sh
@@ -321,6 +322,57 @@ measured $(date +%F).
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 $table
 <!-- idle-hops:end -->
+SECTION
+    exit 0
+fi
+
+# ONLY=gaps: an idle call's p50 against the gap between calls (0.5, 5 and
+# 50 ms; the latency table's idle rate is 50 ms), one connection per path,
+# timed by scripts/lib/idle_client.py (hey's 0.1 ms steps are too coarse),
+# ROUNDS rounds with the paths' order rotating. Writes its own section.
+if [ "${ONLY:-}" = gaps ]; then
+    ROUNDS="${ROUNDS:-2}"
+    first_session() { local sessions; IFS=, read -r -a sessions <<<"${SESSIONS_OF[$1]:-}"; echo "${sessions[0]:-}"; }
+    direct_url="http://127.0.0.1:$upstream_port/mcp"
+    paths=("direct|$direct_url|" "nginx|$NGINX_URL|" "bare|$bare_url|" "mcpgate|$plain_url|$plain_key")
+    for gap in 0.0005 0.005 0.05; do
+        for round in $(seq "$ROUNDS"); do
+            step "idle calls $gap s apart, round $round of $ROUNDS"
+            for i in $(seq 0 $((${#paths[@]} - 1))); do
+                IFS='|' read -r label url key <<<"${paths[$(((i + round) % ${#paths[@]}))]}"
+                p50="$("${LOAD[@]}" python3 scripts/lib/idle_client.py "$url" "$key" "$(first_session "$url")" "$gap" 150)"
+                echo "$gap $round $label $p50" >>"$work/gaps"
+            done
+        done
+    done
+    table="$(python3 - "$work/gaps" <<'PY'
+import collections, sys
+p50 = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    gap, _, label, value = line.split()
+    p50[(gap, label)].append(int(value))
+def cell(values):
+    return " / ".join(str(v) for v in values)
+for gap in ("0.0005", "0.005", "0.05"):
+    over = [m - n for m, n in zip(p50[(gap, "mcpgate")], p50[(gap, "nginx")])]
+    row = [f"{float(gap) * 1000:g} ms"] + [cell(p50[(gap, label)]) for label in ("direct", "nginx", "bare", "mcpgate")]
+    print("| " + " | ".join(row) + " | " + " / ".join(f"{v:+d}" for v in over) + " |")
+PY
+)"
+    cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    python3 scripts/lib/bench_section.py idle-gaps <<SECTION
+<!-- idle-gaps:start -->
+## Idle latency against the gap between calls (\`ONLY=gaps ./scripts/bench-gateway.sh\`)
+
+One keep-alive connection per path, 150 \`tools/call echo\` a fixed gap apart after 20 unmeasured,
+timed by \`scripts/lib/idle_client.py\` (hey's 0.1 ms steps are too coarse here); p50 µs of each of
+$ROUNDS rounds, the paths' order rotating. The latency table above is the 50 ms row's rate.
+$cpu, $PLACEMENT; measured $(date +%F).
+
+| gap between calls | direct | nginx | bare Rust proxy | mcpgate | mcpgate − nginx |
+| --- | ---: | ---: | ---: | ---: | ---: |
+$table
+<!-- idle-gaps:end -->
 SECTION
     exit 0
 fi
