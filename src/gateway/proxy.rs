@@ -70,6 +70,9 @@ const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// Headers the gateway adds to an upstream request: X-Forwarded-For,
 /// Forwarded, the session, the protocol and tool name, traceparent.
 const ADDED_UPSTREAM: usize = 6;
+/// Headers the gateway adds to a response: the version served, the
+/// session, `RateLimit-Policy` and `RateLimit`, `Deprecation` and `Sunset`.
+const ADDED_RESPONSE: usize = 6;
 
 pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
     // Sized once: a map grown insert by insert is rehashed twice per call.
@@ -186,7 +189,8 @@ pub(super) fn version_of(routed: &Routed) -> Option<&Arc<VersionConfig>> {
 /// Copies upstream response headers that may cross the hop, and adds the
 /// gateway's own.
 pub(super) fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &VersionConfig, rewritten: bool) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+    // Sized once for the gateway's own (version, session, RateLimit, deprecation): not grown per call.
+    let mut headers = HeaderMap::with_capacity(upstream.len() + ADDED_RESPONSE);
     for (name, value) in upstream {
         let hop = stays_on_this_hop(name);
         if !hop || (name == header::CONTENT_LENGTH && !rewritten) {
@@ -599,8 +603,9 @@ async fn forward_streamable(
         headers.insert(TRACEPARENT, value);
     }
     with_policy_headers(&mut headers, policy_headers, version);
-    let (charged, payload) = payload;
-    let standings = charged.standings.clone();
+    let (mut charged, payload) = payload;
+    // Taken, not copied: a refund reads only the charges.
+    let standings = std::mem::take(&mut charged.standings);
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
         refund(gateway, routed, &charged).await;
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);

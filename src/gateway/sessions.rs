@@ -195,24 +195,25 @@ impl ServerInfo {
     }
 }
 
-/// Server info per (server, version), learned from initialize results and
-/// read by every request for telemetry; replaced whole on the rare change.
+/// Server info per server, then version, learned from initialize results
+/// and read by every request for telemetry; replaced whole on the rare
+/// change. Nested so a lookup borrows its `&str`s (a `(String, String)` key
+/// allocated both per call).
 #[derive(Default)]
-pub struct ServerInfos(ArcSwap<HashMap<(String, String), Arc<ServerInfo>>>);
+pub struct ServerInfos(ArcSwap<HashMap<String, HashMap<String, Arc<ServerInfo>>>>);
 
 impl ServerInfos {
     pub fn get(&self, server: &str, version: &str) -> Option<Arc<ServerInfo>> {
-        self.0.load().get(&(server.to_string(), version.to_string())).cloned()
+        self.0.load().get(server)?.get(version).cloned()
     }
 
     pub fn learn(&self, server: &str, version: &str, info: ServerInfo) {
-        let key = (server.to_string(), version.to_string());
-        if self.0.load().get(&key).is_some_and(|known| **known == info) {
+        if self.get(server, version).is_some_and(|known| *known == info) {
             return;
         }
         self.0.rcu(|current| {
             let mut next = HashMap::clone(current);
-            next.insert(key.clone(), Arc::new(info.clone()));
+            next.entry(server.to_string()).or_default().insert(version.to_string(), Arc::new(info.clone()));
             next
         });
     }
