@@ -438,8 +438,11 @@ pub(super) fn filter_listed(
     }
 }
 
-fn content_type(headers: &HeaderMap) -> String {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase()
+/// Whether the `Content-Type` starts with `media_type` (any case), read in
+/// place: lower-casing a copy allocated on every call.
+fn is_media_type(headers: &HeaderMap, media_type: &str) -> bool {
+    let value = headers.get(header::CONTENT_TYPE).map_or(&[][..], HeaderValue::as_bytes);
+    value.get(..media_type.len()).is_some_and(|start| start.eq_ignore_ascii_case(media_type.as_bytes()))
 }
 
 fn sse_event(message: &Value) -> Bytes {
@@ -529,7 +532,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
         return Box::pin(forward_legacy(gateway, exchange, forwarded, hook, local_replies)).await;
     }
     let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
-    let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests: &requests, headers: effects.headers, timeout: effects.timeout };
+    let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests, headers: effects.headers, timeout: effects.timeout };
     forward_streamable(gateway, leg, (charged, payload), hook, local_replies, upstream_traceparent).await
 }
 
@@ -579,7 +582,8 @@ struct Upstream<'a> {
     routed: &'a Routed,
     version: &'a VersionConfig,
     parts: &'a Parts,
-    requests: &'a RequestIds,
+    /// Owned: an SSE answer keeps them for the stream's life.
+    requests: RequestIds,
     /// Headers the policies set.
     headers: Vec<(HeaderName, HeaderValue)>,
     /// A policy's timeout, when shorter than the version's.
@@ -609,25 +613,24 @@ async fn forward_streamable(
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
         refund(gateway, routed, &charged).await;
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
-        return refusal.respond(requests);
+        return refusal.respond(&requests);
     }
-    let Some(target) = version.mcp() else { return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(requests) };
+    let Some(target) = version.mcp() else { return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(&requests) };
     let request = gateway.backends.send(target, Method::POST, headers, payload);
     let upstream = match timeout(deadline - Instant::now(), request).await {
-        Err(_) => return upstream_timed_out(&mut hook.exchanges, requests),
+        Err(_) => return upstream_timed_out(&mut hook.exchanges, &requests),
         Ok(Err(err)) => {
             if err.is_connect() {
                 // Nothing reached the upstream: nothing was served.
                 refund(gateway, routed, &charged).await;
             }
-            return failed_upstream(&mut hook.exchanges, &err, requests);
+            return failed_upstream(&mut hook.exchanges, &err, &requests);
         }
         Ok(Ok(response)) => response,
     };
     let standings = &standings[..];
     let session = session_header(gateway, routed, &parts.headers, upstream.headers(), &mut hook.exchanges);
     let status = upstream.status();
-    let kind = content_type(upstream.headers());
     let with_session = |mut headers: HeaderMap| {
         if let Some(session) = &session {
             headers.insert(SESSION_HEADER, session.clone());
@@ -666,15 +669,15 @@ async fn forward_streamable(
         let headers = with_session(response_headers(upstream.headers(), routed, version, false));
         return stream_through(status, headers, upstream, gateway, metrics_server);
     }
-    if kind.starts_with("text/event-stream") {
-        let answer = SseAnswer { status, headers, upstream, deadline, requests: requests.clone() };
+    if is_media_type(upstream.headers(), "text/event-stream") {
+        let answer = SseAnswer { status, headers, upstream, deadline, requests };
         return rewrite_sse(answer, hook, local_replies, gateway, metrics_server).await;
     }
-    if kind.starts_with("application/json") {
+    if is_media_type(upstream.headers(), "application/json") {
         let remaining = deadline.saturating_duration_since(Instant::now());
         return match timeout(remaining, read_all(upstream.into_body())).await {
-            Err(_) => upstream_timed_out(&mut hook.exchanges, requests),
-            Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, requests),
+            Err(_) => upstream_timed_out(&mut hook.exchanges, &requests),
+            Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, &requests),
             Ok(Ok(bytes)) => {
                 gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, &routed.server);
                 let response = rewrite_json(status, headers, bytes, &mut hook, local_replies);
