@@ -226,7 +226,7 @@ impl Endpoint {
 
     /// What telemetry reports about a request to `member`.
     fn context(&self, gateway: &Gateway, member: &Member, member_session: Option<&Session>) -> CallContext {
-        let mut context = super::call_context(gateway, &member.server, &member.version, &self.grant, member_session, &self.asked, self.client);
+        let mut context = super::call_context(gateway, &member.server, &member.version, &self.grant, member_session, self.asked.clone(), self.client);
         context.endpoint = Some(self.path.clone());
         context.session_id = self.session.as_ref().map(|s| s.upstream.clone());
         context.http_version = self.http_version;

@@ -376,7 +376,7 @@ async fn route(
         // The session lives on another version's upstream, which would not know it.
         return Err(unknown_session());
     }
-    let context = call_context(gateway, &server, &version, &grant, session.as_deref(), &Asked::of(headers), client);
+    let context = call_context(gateway, &server, &version, &grant, session.as_deref(), Asked::of(headers), client);
     let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
     Ok(Routed {
         peer: client.ip(),
@@ -392,18 +392,25 @@ async fn route(
     })
 }
 
-/// What telemetry keeps of a request's headers: the host it was sent to and
-/// the protocol revision it names (bounded).
+/// What telemetry keeps of a request's headers: the address and port it
+/// was sent to (`Host`) and the protocol revision it names, bounded.
 #[derive(Clone, Default)]
 struct Asked {
-    host: Option<String>,
+    server_address: Option<String>,
+    server_port: Option<u16>,
     protocol_version: Option<String>,
 }
 
 impl Asked {
     fn of(headers: &HeaderMap) -> Asked {
+        let host = header(headers, header::HOST).unwrap_or_default();
+        let (server_address, server_port) = match host.rsplit_once(':') {
+            Some((address, port)) => (Some(address), port.parse().ok()),
+            None => ((!host.is_empty()).then_some(host), None),
+        };
         Asked {
-            host: header(headers, header::HOST).map(str::to_string),
+            server_address: server_address.map(|a| prefix_chars(a, 256).to_string()),
+            server_port,
             protocol_version: header(headers, &revision::PROTOCOL_HEADER).map(|v| prefix_chars(v, 64).to_string()),
         }
     }
@@ -415,14 +422,9 @@ fn call_context(
     version: &str,
     grant: &Grant,
     session: Option<&Session>,
-    asked: &Asked,
+    asked: Asked,
     client: SocketAddr,
 ) -> CallContext {
-    let host = asked.host.as_deref().unwrap_or_default();
-    let (server_address, server_port) = match host.rsplit_once(':') {
-        Some((address, port)) => (Some(address), port.parse().ok()),
-        None => ((!host.is_empty()).then_some(host), None),
-    };
     let info = gateway.server_infos.get(server, version);
     let mut context = CallContext {
         server: server.to_string(),
@@ -432,11 +434,11 @@ fn call_context(
         auth_type: grant.auth_type(),
         user: grant.subject.clone(),
         session_id: session.map(|s| s.upstream.clone()),
-        protocol_version: asked.protocol_version.clone(),
+        protocol_version: asked.protocol_version,
         client_address: Some(client.ip()),
         client_port: Some(client.port()),
-        server_address: server_address.map(|a| prefix_chars(a, 256).to_string()),
-        server_port,
+        server_address: asked.server_address,
+        server_port: asked.server_port,
         server_name: info.as_ref().and_then(|i| i.name.clone()),
         server_version: info.as_ref().and_then(|i| i.version.clone()),
         http_version: "1.1",
