@@ -61,8 +61,15 @@ pub struct Exchanges {
 }
 
 fn id_text(id: &Value) -> String {
-    let text = id.as_str().map_or_else(|| id.to_string(), str::to_string);
-    capped(Some(&text)).unwrap_or_default()
+    match id.as_str() {
+        Some(text) => prefix_chars(text, MAX_ATTRIBUTE_CHARS).to_string(),
+        None => {
+            // Capped in place: a number's text is written once, not copied.
+            let mut text = id.to_string();
+            text.truncate(prefix_chars(&text, MAX_ATTRIBUTE_CHARS).len());
+            text
+        }
+    }
 }
 
 /// A string of a message, capped: values from the other side of a hop go
@@ -406,5 +413,23 @@ fn inject(message: &mut Value, traceparent: &str) {
     let meta = params.entry("_meta").or_insert_with(|| Value::Object(Default::default()));
     if let Some(meta) = meta.as_object_mut() {
         meta.insert("traceparent".into(), Value::String(traceparent.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_recorded_as_text_and_capped() {
+        assert_eq!(id_text(&serde_json::json!(7)), "7");
+        assert_eq!(id_text(&serde_json::json!("abc")), "abc");
+        let long = "é".repeat(MAX_ATTRIBUTE_CHARS + 10);
+        assert_eq!(id_text(&Value::String(long)).chars().count(), MAX_ATTRIBUTE_CHARS);
+        // Not a valid id, but a client may send one: its JSON text, capped on a character boundary.
+        let array = serde_json::json!(vec!["é"; MAX_ATTRIBUTE_CHARS]);
+        let text = id_text(&array);
+        assert_eq!(text.chars().count(), MAX_ATTRIBUTE_CHARS);
+        assert!(array.to_string().starts_with(&text));
     }
 }
