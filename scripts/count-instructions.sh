@@ -49,7 +49,7 @@ trap cleanup EXIT INT TERM
 upstream_port="$(free_port)"
 ./target/release/examples/bench-upstream "$upstream_port" 0 stateful 2>"$work/upstream.log" &
 pids+=($!)
-admin_port="$(free_port)"; gateway_port="$(free_port)"; token="mcpa_count_$RANDOM$RANDOM"
+gateway_port="$(free_port)"
 if [ -n "${FLOOR:-}" ]; then
     step "starting the bare proxy with mcpgate's call log under callgrind"
     RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" "$gateway_port" \
@@ -62,6 +62,7 @@ if [ -n "${FLOOR:-}" ]; then
     nudge="$url"
     for _ in $(seq 600); do curl -s -o /dev/null -X DELETE "$url" && break; sleep 0.2; done
 else
+    admin_port="$(free_port)"; token="mcpa_count_$RANDOM$RANDOM"
     step "starting mcpgate under callgrind"
     RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
         --database "sqlite://$work/gateway.db" --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
