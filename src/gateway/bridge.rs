@@ -24,8 +24,8 @@ use arc_swap::ArcSwap;
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::response::IntoResponse;
+use hashbrown::HashMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Which revisions a backend speaks.

@@ -11,7 +11,8 @@ use crate::model::{
 use crate::store::{ChangeBatch, DynStore, KeyHashes, Record, StoreError};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -11,9 +11,9 @@ use crate::telemetry::observation::CallContext;
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hashbrown::HashMap;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 const PREFIX: &str = "mcps1.";

@@ -9,8 +9,9 @@ use super::config::VersionConfig;
 use crate::model::tools::{definition_hash, label_safe};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
+use hashbrown::{HashMap, HashSet};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -14,7 +14,8 @@ use super::{to_u64, window_reset, Decision, LimitKind, Limits, Standing, Unavail
 use crate::lock;
 use crate::model::CallLimit;
 use crate::store::{DynStore, RateGrant};
-use std::collections::{HashMap, VecDeque};
+use hashbrown::HashMap;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -221,6 +222,8 @@ fn try_admit(state: &mut CallerState, limits: Limits, calls: u64, clock: Clock, 
 pub struct LocalLimiter {
     store: DynStore,
     shards: [Mutex<HashMap<String, Arc<Caller>>>; SHARDS],
+    /// Picks a caller's shard.
+    sharding: hashbrown::DefaultHashBuilder,
     /// Rate grants a crashed process left, replayed into callers' windows on first use.
     replay: Mutex<HashMap<String, Vec<(Instant, u64)>>>,
 }
@@ -240,14 +243,12 @@ impl LocalLimiter {
             let at = clock.now.checked_sub(age).unwrap_or(clock.now);
             replay.entry(grant.subscription).or_default().push((at, to_u64(grant.count)));
         }
-        Ok(LocalLimiter { store, shards: std::array::from_fn(|_| Mutex::default()), replay: Mutex::new(replay) })
+        Ok(LocalLimiter { store, shards: std::array::from_fn(|_| Mutex::default()), sharding: Default::default(), replay: Mutex::new(replay) })
     }
 
     fn caller(&self, name: &str) -> Arc<Caller> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        name.hash(&mut hasher);
-        let shard = &self.shards[(hasher.finish() % SHARDS as u64) as usize];
+        use std::hash::BuildHasher;
+        let shard = &self.shards[(self.sharding.hash_one(name) % SHARDS as u64) as usize];
         if let Some(caller) = lock(shard).get(name) {
             return caller.clone();
         }
