@@ -191,16 +191,7 @@ run_gateway() { # run_gateway LABEL PLACEMENT... -- [env...]: starts mcpgate, co
 
 # A local OTLP/HTTP sink that accepts and discards, so export cost is the gateway's own.
 sink_port="$(free_port)"
-python3 - "$sink_port" <<'PY' &
-import http.server, sys
-class Sink(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
-PY
+otlp_sink "$sink_port" &
 pids+=($!)
 
 # ONLY=policy: what ten policy rules that do not cover the call cost, alone:

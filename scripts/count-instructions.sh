@@ -13,6 +13,8 @@
 # Prints instructions and heap allocations (the global allocator's) per call
 # and the gateway functions that cost most (inclusive), per call; KEEP=FILE
 # keeps the callgrind profile there (for callgrind_annotate --tree=caller).
+# TRACED=1 counts mcpgate with span export on (OTLP/HTTP to a local sink that
+# discards), as bench-gateway.sh's "span export on" row.
 # FLOOR=1 counts the logging floor of bench-gateway.sh instead: the bare proxy
 # (benches/bare_proxy.rs) recording each call with mcpgate's metrics and call
 # log, so mcpgate's governance is the difference, free of the 10% noise of
@@ -63,8 +65,15 @@ if [ -n "${FLOOR:-}" ]; then
     for _ in $(seq 600); do curl -s -o /dev/null -X DELETE "$url" && break; sleep 0.2; done
 else
     admin_port="$(free_port)"; token="mcpa_count_$RANDOM$RANDOM"
-    step "starting mcpgate under callgrind"
-    RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
+    export_env=()
+    if [ -n "${TRACED:-}" ]; then
+        sink_port="$(free_port)"
+        otlp_sink "$sink_port" &
+        pids+=($!)
+        export_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)
+    fi
+    step "starting mcpgate under callgrind${TRACED:+, span export on}"
+    env "${export_env[@]}" RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
         --database "sqlite://$work/gateway.db" --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
         --admin-token "$token" 2>"$work/valgrind.log" &
     gateway_pid=$!

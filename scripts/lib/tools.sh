@@ -201,6 +201,21 @@ bench_product() {
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary_key"])'
 }
 
+# otlp_sink PORT: a local OTLP/HTTP sink on PORT that accepts and discards
+# (run in the background), so a benchmark's span export cost is the gateway's own.
+otlp_sink() {
+    python3 - "$1" <<'PY'
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+}
+
 # mcp_session URL [KEY]: opens an MCP session through URL (initialize, then
 # notifications/initialized, with KEY as the subscription key when given)
 # and prints its id.
