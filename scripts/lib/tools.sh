@@ -204,7 +204,7 @@ bench_product() {
 # otlp_sink PORT: a local OTLP/HTTP sink on PORT that accepts and discards
 # (run in the background), so a benchmark's span export cost is the gateway's own.
 otlp_sink() {
-    python3 - "$1" <<'PY'
+    exec python3 - "$1" <<'PY'
 import http.server, sys
 class Sink(http.server.BaseHTTPRequestHandler):
     def do_POST(self):

@@ -303,7 +303,7 @@ const SPAN_PICKUP: Duration = Duration::from_millis(10);
 /// next job, so an idle gateway does not wake.
 fn emit_spans(tracer: &opentelemetry_sdk::trace::SdkTracer, jobs: &std_mpsc::Receiver<SpanJob>) {
     let emit = |job: SpanJob| match job {
-        SpanJob::Emit(observation) => traces::emit(tracer, &observation),
+        SpanJob::Emit(observation) => traces::emit(tracer, *observation),
         SpanJob::Flush(done) => {
             let _ = done.send(());
         }

@@ -173,9 +173,32 @@ impl InputRound {
     }
 }
 
+/// An address as text (`X-Forwarded-For`, a span's `client.address`): an
+/// IPv4 address's octets by itoa, where `Display` cost 1,300 instructions.
+pub fn address_text(peer: std::net::IpAddr) -> String {
+    let std::net::IpAddr::V4(v4) = peer else { return peer.to_string() };
+    let mut text = String::with_capacity(15);
+    let mut numbers = itoa::Buffer::new();
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        text.push_str(numbers.format(octet));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_read_as_display_writes_them() {
+        for address in ["127.0.0.1", "0.0.0.0", "255.255.255.255", "10.20.3.4", "::1", "2001:db8::7"] {
+            let ip: std::net::IpAddr = address.parse().expect("an address");
+            assert_eq!(address_text(ip), ip.to_string());
+        }
+    }
 
     #[test]
     fn prefixes_are_cut_on_character_boundaries() {

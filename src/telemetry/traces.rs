@@ -37,10 +37,13 @@ pub fn span_name(observation: &Observation) -> String {
     }
 }
 
-pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
+/// The span's attributes. The observation's own strings move into them;
+/// the shared context's are copied.
+pub fn attributes(observation: Observation) -> Vec<KeyValue> {
     let ctx = &observation.context;
-    let mut attributes = vec![
-        KeyValue::new("mcp.method.name", observation.method.clone()),
+    let mut attributes = Vec::with_capacity(32);
+    attributes.extend([
+        KeyValue::new("mcp.method.name", observation.method),
         KeyValue::new("network.transport", "tcp"),
         KeyValue::new("network.protocol.name", "http"),
         KeyValue::new("network.protocol.version", ctx.http_version),
@@ -48,30 +51,31 @@ pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
         KeyValue::new("mcpgate.version", ctx.version.clone()),
         KeyValue::new("mcpgate.product", ctx.product.clone()),
         KeyValue::new("mcpgate.auth.type", ctx.auth_type),
-    ];
-    let mut optional = |key: &'static str, value: Option<&String>| {
+    ]);
+    let mut optional = |key: &'static str, value: Option<String>| {
         if let Some(value) = value {
-            attributes.push(KeyValue::new(key, value.clone()));
+            attributes.push(KeyValue::new(key, value));
         }
     };
-    optional("jsonrpc.request.id", observation.request_id.as_ref());
-    optional("gen_ai.tool.name", observation.tool.as_ref());
-    optional("gen_ai.prompt.name", observation.prompt.as_ref());
-    optional("mcp.resource.uri", observation.resource_uri.as_ref());
-    optional("mcp.session.id", ctx.session_id.as_ref());
-    optional("gen_ai.conversation.id", ctx.session_id.as_ref());
-    optional("mcp.protocol.version", ctx.protocol_version.as_ref());
-    optional("mcpgate.subscription", ctx.subscription.as_ref());
-    optional("user.id", ctx.user.as_ref());
-    optional("mcp.client.name", ctx.client_name.as_ref());
-    optional("mcp.client.version", ctx.client_version.as_ref());
-    optional("mcp.server.name", ctx.server_name.as_ref());
-    optional("mcp.server.version", ctx.server_version.as_ref());
-    optional("client.address", ctx.client_address.map(|address| address.to_string()).as_ref());
-    optional("server.address", ctx.server_address.as_ref());
-    optional("gen_ai.tool.call.arguments", observation.arguments.as_ref());
-    optional("gen_ai.tool.call.result", observation.result.as_ref());
-    optional("mcpgate.tools.unapproved", observation.unapproved_tools.as_ref());
+    let is_tool_call = observation.tool.is_some();
+    optional("jsonrpc.request.id", observation.request_id);
+    optional("gen_ai.tool.name", observation.tool);
+    optional("gen_ai.prompt.name", observation.prompt);
+    optional("mcp.resource.uri", observation.resource_uri);
+    optional("mcp.session.id", ctx.session_id.clone());
+    optional("gen_ai.conversation.id", ctx.session_id.clone());
+    optional("mcp.protocol.version", ctx.protocol_version.clone());
+    optional("mcpgate.subscription", ctx.subscription.clone());
+    optional("user.id", ctx.user.clone());
+    optional("mcp.client.name", ctx.client_name.clone());
+    optional("mcp.client.version", ctx.client_version.clone());
+    optional("mcp.server.name", ctx.server_name.clone());
+    optional("mcp.server.version", ctx.server_version.clone());
+    optional("client.address", ctx.client_address.map(super::observation::address_text));
+    optional("server.address", ctx.server_address.clone());
+    optional("gen_ai.tool.call.arguments", observation.arguments);
+    optional("gen_ai.tool.call.result", observation.result);
+    optional("mcpgate.tools.unapproved", observation.unapproved_tools);
     if let Some(endpoint) = &ctx.endpoint {
         attributes.push(KeyValue::new("mcpgate.endpoint", endpoint.to_string()));
     }
@@ -81,21 +85,25 @@ pub fn attributes(observation: &Observation) -> Vec<KeyValue> {
     if let Some(port) = ctx.server_port {
         attributes.push(KeyValue::new("server.port", i64::from(port)));
     }
-    if observation.tool.is_some() {
+    if is_tool_call {
         attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
     }
-    if let Some(error) = &observation.error {
-        attributes.push(KeyValue::new("error.type", error.error_type.clone()));
+    if let Some(error) = observation.error {
         if error.error_type.starts_with('-') {
             attributes.push(KeyValue::new("rpc.response.status_code", error.error_type.clone()));
         }
+        attributes.push(KeyValue::new("error.type", error.error_type));
     }
     attributes
 }
 
 /// Builds and ends the span of one observation, with its preset ids and times.
-pub fn emit(tracer: &SdkTracer, observation: &Observation) {
+pub fn emit(tracer: &SdkTracer, mut observation: Observation) {
     let ids = observation.trace;
+    let name = span_name(&observation);
+    let (start, end) = (observation.start, observation.start + observation.duration);
+    let status = observation.error.as_ref().map(|error| Status::error(error.message.clone()));
+    let backend_call = observation.backend_call.take();
     let parent = match ids.parent_span_id {
         Some(parent) => {
             let flags = if ids.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
@@ -106,17 +114,17 @@ pub fn emit(tracer: &SdkTracer, observation: &Observation) {
     };
     PRESET_IDS.with(|preset| preset.set(Some((ids.trace_id, ids.span_id))));
     let mut span = tracer
-        .span_builder(span_name(observation))
+        .span_builder(name)
         .with_kind(SpanKind::Server)
-        .with_start_time(observation.start)
+        .with_start_time(start)
         .with_attributes(attributes(observation))
         .start_with_context(tracer, &parent);
     PRESET_IDS.with(|preset| preset.set(None));
-    if let Some(error) = &observation.error {
-        opentelemetry::trace::Span::set_status(&mut span, Status::error(error.message.clone()));
+    if let Some(status) = status {
+        opentelemetry::trace::Span::set_status(&mut span, status);
     }
-    opentelemetry::trace::Span::end_with_timestamp(&mut span, observation.start + observation.duration);
-    if let Some(call) = &observation.backend_call {
+    opentelemetry::trace::Span::end_with_timestamp(&mut span, end);
+    if let Some(call) = &backend_call {
         emit_backend_call(tracer, ids, call);
     }
 }
