@@ -974,7 +974,7 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut mess
     if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
         params.insert("name".into(), json!(upstream_name));
     }
-    if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &upstream_name, &parts.headers, &message) {
+    if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &parts.headers, &message) {
         return refusal.respond(requests);
     }
     let stateless_client = revision::is_stateless(&parts.headers, &message);

@@ -490,17 +490,11 @@ fn unservable_refusal(unservable: revision::Unservable) -> Refusal {
 }
 
 /// Refuses a 2026-07-28 `tools/call` whose `Mcp-Param-*` headers disagree
-/// with the arguments `tool`'s schema mirrors into them (as the gateway last
+/// with the arguments the called tool's schema mirrors into them (as the gateway last
 /// saw `server`'s `version` list it): HTTP 400 and -32020.
-fn check_param_headers(
-    gateway: &Gateway,
-    server: &str,
-    version: &str,
-    tool: &str,
-    headers: &HeaderMap,
-    message: &serde_json::Value,
-) -> Result<(), Box<Refusal>> {
-    if jsonrpc::method(message) != Some("tools/call") || !revision::is_stateless(headers, message) {
+fn check_param_headers(gateway: &Gateway, server: &str, version: &str, headers: &HeaderMap, message: &serde_json::Value) -> Result<(), Box<Refusal>> {
+    let jsonrpc::CalledTool::Named(tool) = jsonrpc::CalledTool::of(message) else { return Ok(()) };
+    if !revision::is_stateless(headers, message) {
         return Ok(());
     }
     let Some(offered) = gateway.tools.tool(server, version, tool).filter(|t| !t.param_headers.is_empty()) else { return Ok(()) };
@@ -586,8 +580,7 @@ async fn handle(
             Arc::make_mut(&mut routed.context).http_version = http_version;
             gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
             if let jsonrpc::Body::Single(single) = &message {
-                let tool = jsonrpc::tool_name(single).unwrap_or_default();
-                if let Err(refusal) = check_param_headers(&gateway, &routed.server, &routed.version, tool, &parts.headers, single) {
+                if let Err(refusal) = check_param_headers(&gateway, &routed.server, &routed.version, &parts.headers, single) {
                     return refusal.respond(&RequestIds::of(&message));
                 }
             }

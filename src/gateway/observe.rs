@@ -127,46 +127,14 @@ impl Exchanges {
     pub fn begin(&mut self, messages: &mut [Value], header_traceparent: Option<&str>) -> Option<String> {
         let tracing = self.telemetry.tracing();
         let mut upstream_header = None;
-        for message in messages.iter_mut().filter(|m| jsonrpc::is_request(m)) {
-            let Some(id) = jsonrpc::id(message).cloned() else { continue };
-            let method = capped(jsonrpc::method(message)).unwrap_or_default();
-            let incoming = param(message, &["params", "_meta", "traceparent"]);
-            let trace = TraceIds::continuing(incoming.as_deref().or(header_traceparent));
-            if method == "initialize" {
-                let context = self.context_mut();
-                context.client_name = param(message, &["params", "clientInfo", "name"]).or(context.client_name.take());
-                context.client_version = param(message, &["params", "clientInfo", "version"]).or(context.client_version.take());
-                context.protocol_version = param(message, &["params", "protocolVersion"]).or(context.protocol_version.take());
-            }
-            let tool = capped(jsonrpc::tool_name(message));
-            let log_payload = self.payload_logging() && tool.is_some();
-            let arguments = log_payload.then(|| jsonrpc::at(message, &["params", "arguments"]).map(|a| self.telemetry.payload.render(a))).flatten();
+        for message in messages.iter_mut() {
+            let Some(pending) = self.pending_of(message, header_traceparent) else { continue };
             if tracing {
-                let traceparent = trace.traceparent();
+                let traceparent = pending.trace.traceparent();
                 inject(message, &traceparent);
                 upstream_header.get_or_insert(traceparent);
             }
-            let pending = Pending {
-                prompt: (method == "prompts/get").then(|| param(message, &["params", "name"])).flatten(),
-                resource_uri: method.starts_with("resources/").then(|| param(message, &["params", "uri"])).flatten(),
-                method,
-                request_id: id_text(&id),
-                tool,
-                start: SystemTime::now(),
-                started: Instant::now(),
-                trace,
-                arguments,
-                forwarded: false,
-                refused: false,
-                rule: None,
-                log_payload,
-                redact: Vec::new(),
-                cost: None,
-                backend_call: None,
-                unapproved_tools: None,
-                continues: self.input_key(message, &["params", "requestState"]),
-            };
-            let key = jsonrpc::id_key(&id);
+            let key = jsonrpc::id_key(jsonrpc::id(message).unwrap_or(&Value::Null));
             // A repeated id replaces the earlier request, as a map would.
             self.pending.retain(|(k, _)| *k != key);
             self.pending.push((key, pending));
@@ -174,11 +142,57 @@ impl Exchanges {
         upstream_header
     }
 
+    /// What is followed of a request (none for other messages): its fields
+    /// read through one lookup of `params`, where each read from the top
+    /// walked the message again.
+    fn pending_of(&mut self, message: &Value, header_traceparent: Option<&str>) -> Option<Pending> {
+        let (Some(method), Some(id)) = (jsonrpc::method(message), jsonrpc::id(message)) else { return None };
+        let params = message.get("params");
+        let param = |path: &[&str]| capped(params.and_then(|p| jsonrpc::at(p, path)).and_then(Value::as_str));
+        let incoming = param(&["_meta", "traceparent"]);
+        let trace = TraceIds::continuing(incoming.as_deref().or(header_traceparent));
+        if method == "initialize" {
+            let context = self.context_mut();
+            context.client_name = param(&["clientInfo", "name"]).or(context.client_name.take());
+            context.client_version = param(&["clientInfo", "version"]).or(context.client_version.take());
+            context.protocol_version = param(&["protocolVersion"]).or(context.protocol_version.take());
+        }
+        // `jsonrpc::CalledTool`'s reading, on the `params` already found.
+        let tool = if method == "tools/call" { param(&["name"]) } else { None };
+        let log_payload = self.payload_logging() && tool.is_some();
+        let arguments = log_payload.then(|| params.and_then(|p| p.get("arguments")).map(|a| self.telemetry.payload.render(a))).flatten();
+        let state = params.and_then(|p| p.get("requestState")).and_then(Value::as_str);
+        Some(Pending {
+            prompt: (method == "prompts/get").then(|| param(&["name"])).flatten(),
+            resource_uri: method.starts_with("resources/").then(|| param(&["uri"])).flatten(),
+            method: capped(Some(method)).unwrap_or_default(),
+            request_id: id_text(id),
+            tool,
+            start: SystemTime::now(),
+            started: Instant::now(),
+            trace,
+            arguments,
+            forwarded: false,
+            refused: false,
+            rule: None,
+            log_payload,
+            redact: Vec::new(),
+            cost: None,
+            backend_call: None,
+            unapproved_tools: None,
+            continues: state.map(|state| self.input_key_of(state)),
+        })
+    }
+
     /// The key of the `requestState` at `path` in `message`, for this caller.
     fn input_key(&self, message: &Value, path: &[&str]) -> Option<String> {
-        let state = jsonrpc::at(message, path).and_then(Value::as_str)?;
+        jsonrpc::at(message, path).and_then(Value::as_str).map(|state| self.input_key_of(state))
+    }
+
+    /// The key of `state`, a `requestState`, for this caller.
+    fn input_key_of(&self, state: &str) -> String {
         let who = self.context.subscription.as_deref().unwrap_or(&self.context.product);
-        Some(InputRound::key(who, state))
+        InputRound::key(who, state)
     }
 
     pub fn telemetry(&self) -> &Telemetry {
