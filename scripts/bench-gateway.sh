@@ -437,7 +437,7 @@ rows="| direct to upstream | $direct_rps | $direct_p50 | $direct_p99 | $direct_e
 | mcpgate, span export on | $tr_rps | $tr_p50 | $tr_p99 | $tr_err | $tr_cpu | $(spread traced) | $(ratio "$tr_cpu") |
 | mcpgate on one core, span export off | $one_rps | $one_p50 | $one_p99 | $one_err | $one_cpu | $(spread one) | $(ratio "$one_cpu") |
 | mcpgate, ten policy rules (none covering the call) | $ru_rps | $ru_p50 | $ru_p99 | $ru_err | $ru_cpu | $(spread ruled) | $(ratio "$ru_cpu") |"
-over() { python3 -c "print(f'+{$1-$2:.3f}')"; }
+over() { python3 -c "print(f'{$1-$2:+.3f}')"; }
 latency_rows="| direct to upstream | $direct_i50 | $direct_s50 | $direct_s99 | — | — |
 | nginx (floor) | $nx_i50 | $nx_s50 | $nx_s99 | $(over "$nx_i50" "$direct_i50") | $(over "$nx_s99" "$direct_s99") |
 | mcpgate, span export off | $gw_i50 | $gw_s50 | $gw_s99 | $(over "$gw_i50" "$direct_i50") | $(over "$gw_s99" "$direct_s99") |
