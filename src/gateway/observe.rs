@@ -128,13 +128,12 @@ impl Exchanges {
         let tracing = self.telemetry.tracing();
         let mut upstream_header = None;
         for message in messages.iter_mut() {
-            let Some(pending) = self.pending_of(message, header_traceparent) else { continue };
+            let Some((key, pending)) = self.pending_of(message, header_traceparent) else { continue };
             if tracing {
                 let traceparent = pending.trace.traceparent();
                 inject(message, &traceparent);
                 upstream_header.get_or_insert(traceparent);
             }
-            let key = jsonrpc::id_key(jsonrpc::id(message).unwrap_or(&Value::Null));
             // A repeated id replaces the earlier request, as a map would.
             self.pending.retain(|(k, _)| *k != key);
             self.pending.push((key, pending));
@@ -142,10 +141,10 @@ impl Exchanges {
         upstream_header
     }
 
-    /// What is followed of a request (none for other messages): its fields
-    /// read through one lookup of `params`, where each read from the top
-    /// walked the message again.
-    fn pending_of(&mut self, message: &Value, header_traceparent: Option<&str>) -> Option<Pending> {
+    /// What is followed of a request, by its id key (none for other
+    /// messages): its fields read through one lookup of `params`, where each
+    /// read from the top walked the message again.
+    fn pending_of(&mut self, message: &Value, header_traceparent: Option<&str>) -> Option<(String, Pending)> {
         let (Some(method), Some(id)) = (jsonrpc::method(message), jsonrpc::id(message)) else { return None };
         let params = message.get("params");
         let param = |path: &[&str]| capped(params.and_then(|p| jsonrpc::at(p, path)).and_then(Value::as_str));
@@ -162,7 +161,7 @@ impl Exchanges {
         let log_payload = self.payload_logging() && tool.is_some();
         let arguments = log_payload.then(|| params.and_then(|p| p.get("arguments")).map(|a| self.telemetry.payload.render(a))).flatten();
         let state = params.and_then(|p| p.get("requestState")).and_then(Value::as_str);
-        Some(Pending {
+        let pending = Pending {
             prompt: (method == "prompts/get").then(|| param(&["name"])).flatten(),
             resource_uri: method.starts_with("resources/").then(|| param(&["uri"])).flatten(),
             method: capped(Some(method)).unwrap_or_default(),
@@ -181,7 +180,8 @@ impl Exchanges {
             backend_call: None,
             unapproved_tools: None,
             continues: state.map(|state| self.input_key_of(state)),
-        })
+        };
+        Some((jsonrpc::id_key(id), pending))
     }
 
     /// The key of the `requestState` at `path` in `message`, for this caller.
