@@ -156,8 +156,7 @@ impl Exchanges {
             context.client_version = param(&["clientInfo", "version"]).or(context.client_version.take());
             context.protocol_version = param(&["protocolVersion"]).or(context.protocol_version.take());
         }
-        // `jsonrpc::CalledTool`'s reading, on the `params` already found.
-        let tool = if method == "tools/call" { param(&["name"]) } else { None };
+        let tool = capped(jsonrpc::CalledTool::read(Some(method), params).name());
         let log_payload = self.payload_logging() && tool.is_some();
         let arguments = log_payload.then(|| params.and_then(|p| p.get("arguments")).map(|a| self.telemetry.payload.render(a))).flatten();
         let state = params.and_then(|p| p.get("requestState")).and_then(Value::as_str);

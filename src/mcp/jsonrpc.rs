@@ -112,10 +112,16 @@ pub enum CalledTool<'a> {
 
 impl<'a> CalledTool<'a> {
     pub fn of(message: &'a Value) -> CalledTool<'a> {
-        if method(message) != Some("tools/call") {
+        CalledTool::read(method(message), message.get("params"))
+    }
+
+    /// The same reading from a message's method and `params`, for a caller
+    /// that has looked them up already.
+    pub fn read(method: Option<&str>, params: Option<&'a Value>) -> CalledTool<'a> {
+        if method != Some("tools/call") {
             return CalledTool::NotACall;
         }
-        match at(message, &["params", "name"]).and_then(Value::as_str) {
+        match params.and_then(|p| p.get("name")).and_then(Value::as_str) {
             Some(name) => CalledTool::Named(name),
             None => CalledTool::Invalid,
         }
