@@ -70,7 +70,7 @@ async fn main() {
     let mut n = 0;
     while n < total {
         let batch: Vec<CallRecord> = (n..(n + BATCH).min(total)).map(|i| call(i, total)).collect();
-        store.insert_calls(&batch).await.expect("calls are written");
+        store.insert_calls(batch).await.expect("calls are written");
         n += BATCH;
     }
     let load_s = started.elapsed().as_secs_f64();

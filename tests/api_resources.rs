@@ -410,7 +410,7 @@ async fn call_log_retention_by_age_and_count() {
     let store = &api.state.store;
     let mut calls: Vec<_> = (0..5).map(|i| call("old", 120 + i)).collect();
     calls.extend((0..450).map(|i| call("recent", i % 60)));
-    store.insert_calls(&calls).await.unwrap();
+    store.insert_calls(calls).await.unwrap();
     let dropped = store.prune_calls(chrono::Utc::now() - chrono::Duration::minutes(90), 400).await.unwrap();
     assert_eq!(dropped, 55, "5 too old, then 50 over the count");
     let left = store.find_calls(&mcpgate::store::CallQuery::default()).await.unwrap();
@@ -459,7 +459,7 @@ async fn analytics_pages_and_groups_refused_names_once() {
     let api = Api::memory().await;
     let mut calls: Vec<_> = (0..5).map(|i| call(&format!("tool-{i}"), 1)).collect();
     calls.extend((0..30).map(|i| mcpgate::model::calls::CallRecord { tool_refused: true, ..call(&format!("invented-{i}"), 1) }));
-    api.state.store.insert_calls(&calls).await.unwrap();
+    api.state.store.insert_calls(calls).await.unwrap();
     let first = api.get("analytics?group_by=tool&limit=4").await.body;
     assert_eq!(first["items"][0]["tool"], "(refused)", "busiest first: {first}");
     assert_eq!(first["items"][0]["calls"], 30);

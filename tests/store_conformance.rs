@@ -416,8 +416,8 @@ async fn calls_aggregate_in_the_database(backend: Backend) {
     for call in &mut calls {
         call.endpoint = Some(if call.tool == "sum" { "/products/gold/mcp" } else { "/mcp/s" }.into());
     }
-    store.insert_calls(&calls[..90]).await.unwrap();
-    store.insert_calls(&calls[90..]).await.unwrap();
+    store.insert_calls(calls[..90].to_vec()).await.unwrap();
+    store.insert_calls(calls[90..].to_vec()).await.unwrap();
     let query = |from: Option<i64>, to: Option<i64>| AnalyticsQuery {
         group_by: GroupBy::Tool,
         server: Some("s".into()),

@@ -111,7 +111,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn record_rate_grant(&self, grant: &RateGrant, bucket_ms: i64) -> Result<(), StoreError>;
     async fn rate_grants(&self, since_ms: i64) -> Result<Vec<RateGrant>, StoreError>;
 
-    async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError>;
+    async fn insert_calls(&self, calls: Vec<CallRecord>) -> Result<(), StoreError>;
     async fn prune_calls(&self, older_than: DateTime<Utc>, keep: u64) -> Result<u64, StoreError>;
     async fn find_calls(&self, query: &CallQuery) -> Result<Vec<CallRecord>, StoreError>;
     async fn analytics(&self, query: &AnalyticsQuery) -> Result<Vec<GroupCount>, StoreError>;

@@ -567,8 +567,10 @@ impl Store {
         self.backend.rate_grants(since_ms).await
     }
 
-    /// Appends call records and adds them to the hourly rollups, in one transaction.
-    pub async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+    /// Appends call records and adds them to the hourly rollups, in one
+    /// transaction. The records are taken: their strings become the bound
+    /// values, uncopied.
+    pub async fn insert_calls(&self, calls: Vec<CallRecord>) -> Result<(), StoreError> {
         if calls.is_empty() {
             return Ok(());
         }

@@ -420,8 +420,8 @@ impl Cube {
         }
     }
 
-    /// A call's key in this cube, in the call's `hour`.
-    fn key(self, call: &CallRecord, hour: DateTime<Utc>) -> RollupKey<'_> {
+    /// The key of a group of calls (all their dimensions) in this cube.
+    fn key(self, group: Dimensions<'_>) -> RollupKey<'_> {
         let keep = |kept: bool, value| if kept { value } else { "" };
         let (version, product, subscription, tool, client, endpoint) = match self {
             Cube::Service => (true, true, false, true, false, false),
@@ -433,23 +433,24 @@ impl Cube {
         };
         RollupKey {
             cube: self,
-            hour,
-            server: &call.server,
-            version: keep(version, &call.version),
-            product: keep(product, &call.product),
-            subscription: keep(subscription, call.subscription.as_deref().unwrap_or_default()),
-            tool: keep(tool, call.tool_group()),
-            client_name: keep(client, call.client_name.as_deref().unwrap_or_default()),
-            endpoint: keep(endpoint, call.endpoint.as_deref().unwrap_or_default()),
+            dimensions: Dimensions {
+                hour: group.hour,
+                server: group.server,
+                version: keep(version, group.version),
+                product: keep(product, group.product),
+                subscription: keep(subscription, group.subscription),
+                tool: keep(tool, group.tool),
+                client_name: keep(client, group.client_name),
+                endpoint: keep(endpoint, group.endpoint),
+            },
         }
     }
 }
 
-/// The dimensions of a rollup row: its cube, the hour and what a call is
-/// grouped by (borrowed from the calls: a batch's keys are not copied).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct RollupKey<'a> {
-    cube: Cube,
+/// What calls are grouped by: the hour and every dimension a cube may keep
+/// (borrowed from the calls: a batch's keys are not copied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Dimensions<'a> {
     hour: DateTime<Utc>,
     server: &'a str,
     version: &'a str,
@@ -460,6 +461,29 @@ struct RollupKey<'a> {
     endpoint: &'a str,
 }
 
+impl Dimensions<'_> {
+    fn of(call: &CallRecord) -> Dimensions<'_> {
+        Dimensions {
+            hour: hour_of(call.time),
+            server: &call.server,
+            version: &call.version,
+            product: &call.product,
+            subscription: call.subscription.as_deref().unwrap_or_default(),
+            tool: call.tool_group(),
+            client_name: call.client_name.as_deref().unwrap_or_default(),
+            endpoint: call.endpoint.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+/// A rollup row's key: its cube, and the dimensions the cube keeps (the
+/// others empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RollupKey<'a> {
+    cube: Cube,
+    dimensions: Dimensions<'a>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct RollupSums {
     calls: i64,
@@ -468,11 +492,34 @@ struct RollupSums {
     histogram: [i64; BUCKETS],
 }
 
+impl RollupSums {
+    const ZERO: RollupSums = RollupSums { calls: 0, errors: 0, cost: 0.0, histogram: [0; BUCKETS] };
+
+    fn add_call(&mut self, call: &CallRecord) {
+        self.calls += 1;
+        self.errors += i64::from(call.status == CallStatus::Error);
+        self.cost += call.cost;
+        self.histogram[latency_bucket(call.duration_ms)] += 1;
+    }
+
+    fn add(&mut self, other: &RollupSums) {
+        self.calls += other.calls;
+        self.errors += other.errors;
+        self.cost += other.cost;
+        for (sum, count) in self.histogram.iter_mut().zip(other.histogram) {
+            *sum += count;
+        }
+    }
+}
+
 /// The call log's inserts are multi-row statements: statements, not rows,
 /// are what cost. Their sizes come from a short ladder, so a batch of any
 /// size reuses statements already prepared (each distinct text is parsed
-/// once per connection and kept in sqlx's statement cache).
-const CALL_ROWS: [usize; 4] = [200, 40, 8, 1];
+/// once per connection and kept in sqlx's statement cache). At most 40
+/// rows: SQLite copies each bound text, and a statement's ~400 fit its
+/// connection's lookaside slots (`.cargo/config.toml`); 200-row statements
+/// took every copy from malloc.
+const CALL_ROWS: [usize; 3] = [40, 8, 1];
 /// A rollup row binds 91 values; a statement stays under SQLite's and PostgreSQL's limits.
 const ROLLUP_ROWS: [usize; 4] = [100, 20, 4, 1];
 
@@ -523,40 +570,49 @@ impl InsertStatements {
         Self::sized(&self.rollups, rows)
     }
 
-    /// `ladder_chunks` cuts only chunks of the ladder's sizes.
+    /// `ladder_sizes` gives only the ladder's sizes.
     fn sized(statements: &[(usize, String)], rows: usize) -> &str {
         statements.iter().find(|(size, _)| *size == rows).map_or("", |(_, sql)| sql.as_str())
     }
 }
 
-/// `items` cut greedily into chunks whose sizes come from `sizes` (largest
-/// first, ending with 1).
-fn ladder_chunks<'a, T>(items: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
+/// The sizes of the chunks `count` items are cut into, greedily, from
+/// `sizes` (largest first, ending with 1).
+fn ladder_sizes(mut count: usize, sizes: &[usize]) -> Vec<usize> {
     let mut chunks = Vec::new();
-    let mut rest = items;
     for &size in sizes {
-        while rest.len() >= size {
-            let (chunk, tail) = rest.split_at(size);
-            chunks.push(chunk);
-            rest = tail;
+        while count >= size {
+            chunks.push(size);
+            count -= size;
         }
     }
     chunks
 }
 
+/// `items` cut into chunks of the ladder's sizes (`ladder_sizes`).
+fn ladder_chunks<'a, T>(items: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
+    let mut rest = items;
+    let cut = |size| {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        chunk
+    };
+    ladder_sizes(items.len(), sizes).into_iter().map(cut).collect()
+}
+
 /// Calls summed per rollup row of every cube, sorted, so concurrent writers
-/// lock rows in one order.
+/// lock rows in one order. A batch holds few distinct groups, so calls are
+/// summed by all their dimensions first (one lookup a call, not one per
+/// cube), then each group into every cube.
 fn rollups(calls: &[CallRecord]) -> Vec<(RollupKey<'_>, RollupSums)> {
-    let mut sums: BTreeMap<RollupKey, RollupSums> = BTreeMap::new();
+    let mut groups: BTreeMap<Dimensions, RollupSums> = BTreeMap::new();
     for call in calls {
-        // Once per call, not per cube.
-        let (hour, bucket) = (hour_of(call.time), latency_bucket(call.duration_ms));
+        groups.entry(Dimensions::of(call)).or_insert(RollupSums::ZERO).add_call(call);
+    }
+    let mut sums: BTreeMap<RollupKey, RollupSums> = BTreeMap::new();
+    for (group, group_sums) in &groups {
         for cube in Cube::ALL {
-            let sum = sums.entry(cube.key(call, hour)).or_insert(RollupSums { calls: 0, errors: 0, cost: 0.0, histogram: [0; BUCKETS] });
-            sum.calls += 1;
-            sum.errors += i64::from(call.status == CallStatus::Error);
-            sum.cost += call.cost;
-            sum.histogram[bucket] += 1;
+            sums.entry(cube.key(*group)).or_insert(RollupSums::ZERO).add(group_sums);
         }
     }
     sums.into_iter().collect()
@@ -884,64 +940,68 @@ impl Backend for SqlBackend {
         })
     }
 
-    async fn insert_calls(&self, calls: &[CallRecord]) -> Result<(), StoreError> {
+    async fn insert_calls(&self, calls: Vec<CallRecord>) -> Result<(), StoreError> {
         let statements = InsertStatements::of(self.dialect);
-        let rollups = rollups(calls);
-        let call_chunks = ladder_chunks(calls, &CALL_ROWS);
-        let rollup_chunks = ladder_chunks(&rollups, &ROLLUP_ROWS);
         let mut tx = match &self.pool {
             Pool::Sqlite(pool) => SqlTx { inner: Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?), dialect: self.dialect },
             Pool::Postgres(pool) => SqlTx { inner: Tx::Postgres(pool.begin().await?), dialect: self.dialect },
         };
         with_tx!(tx, |conn| {
-            for &chunk in &call_chunks {
-                let mut query = sqlx::query(statements.calls(chunk.len()));
-                for call in chunk {
-                    query = query
-                        .bind(call.time)
-                        .bind(&call.subscription)
-                        .bind(&call.product)
-                        .bind(&call.server)
-                        .bind(&call.version)
-                        .bind(&call.tool)
-                        .bind(&call.client_name)
-                        .bind(&call.client_version)
-                        .bind(&call.session_id)
-                        .bind(call.duration_ms)
-                        .bind(call.status.as_str())
-                        .bind(&call.error_type)
-                        .bind(&call.error_message)
-                        .bind(&call.arguments)
-                        .bind(&call.result)
-                        .bind(call.cost)
-                        .bind(&call.trace_id)
-                        .bind(&call.policy_rule)
-                        .bind(&call.endpoint)
-                        .bind(&call.awaits_input)
-                        .bind(&call.continues)
-                        .bind(latency_bucket(call.duration_ms) as i64);
-                }
-                query.execute(&mut *conn).await?;
-            }
-            for &chunk in &rollup_chunks {
+            // The rollups first: they borrow the calls' strings, which the
+            // call rows then take instead of copying them.
+            let rollups = rollups(&calls);
+            for chunk in ladder_chunks(&rollups, &ROLLUP_ROWS) {
                 let mut query = sqlx::query(statements.rollups(chunk.len()));
                 for (key, sums) in chunk {
+                    let group = key.dimensions;
                     query = query
                         .bind(key.cube.code())
-                        .bind(key.hour)
-                        .bind(key.server)
-                        .bind(key.version)
-                        .bind(key.product)
-                        .bind(key.subscription)
-                        .bind(key.tool)
-                        .bind(key.client_name)
-                        .bind(key.endpoint)
+                        .bind(group.hour)
+                        .bind(group.server)
+                        .bind(group.version)
+                        .bind(group.product)
+                        .bind(group.subscription)
+                        .bind(group.tool)
+                        .bind(group.client_name)
+                        .bind(group.endpoint)
                         .bind(sums.calls)
                         .bind(sums.errors)
                         .bind(sums.cost);
                     for count in sums.histogram {
                         query = query.bind(count);
                     }
+                }
+                query.execute(&mut *conn).await?;
+            }
+            drop(rollups);
+            let mut calls = calls.into_iter();
+            for rows in ladder_sizes(calls.len(), &CALL_ROWS) {
+                let mut query = sqlx::query(statements.calls(rows));
+                for call in calls.by_ref().take(rows) {
+                    let bucket = latency_bucket(call.duration_ms) as i64;
+                    query = query
+                        .bind(call.time)
+                        .bind(call.subscription)
+                        .bind(call.product)
+                        .bind(call.server)
+                        .bind(call.version)
+                        .bind(call.tool)
+                        .bind(call.client_name)
+                        .bind(call.client_version)
+                        .bind(call.session_id)
+                        .bind(call.duration_ms)
+                        .bind(call.status.as_str())
+                        .bind(call.error_type)
+                        .bind(call.error_message)
+                        .bind(call.arguments)
+                        .bind(call.result)
+                        .bind(call.cost)
+                        .bind(call.trace_id)
+                        .bind(call.policy_rule)
+                        .bind(call.endpoint)
+                        .bind(call.awaits_input)
+                        .bind(call.continues)
+                        .bind(bucket);
                 }
                 query.execute(&mut *conn).await?;
             }

@@ -63,16 +63,18 @@ impl Writer {
         if self.batch.is_empty() {
             return;
         }
-        match self.store.insert_calls(&self.batch).await {
+        // The store takes the records; the next batch starts at this one's size.
+        let count = self.batch.len();
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(count));
+        match self.store.insert_calls(batch).await {
             Ok(()) => self.acks.drain(..).for_each(|ack| {
                 let _ = ack.send(());
             }),
             Err(err) => {
-                tracing::warn!(error = %err, count = self.batch.len(), "writing call records failed; they are dropped");
+                tracing::warn!(error = %err, count, "writing call records failed; they are dropped");
                 self.acks.clear();
             }
         }
-        self.batch.clear();
     }
 
     async fn prune_if_due(&mut self) {
