@@ -65,7 +65,7 @@ fn id_text(id: &Value) -> String {
         Some(text) => prefix_chars(text, MAX_ATTRIBUTE_CHARS).to_string(),
         None => {
             // Capped in place: a number's text is written once, not copied.
-            let mut text = id.to_string();
+            let mut text = jsonrpc::id_key(id);
             text.truncate(prefix_chars(&text, MAX_ATTRIBUTE_CHARS).len());
             text
         }

@@ -95,21 +95,25 @@ impl Screen<'_> {
             gateway.tools.refresh_if_stale(&gateway.upstream, server, version, self.version, gateway.settings.tool_refresh);
         }
         // The policies first (no I/O), so the manifest is fetched once, and
-        // only when a check needs it.
+        // only when a check needs it. Without policies or a manifest, a
+        // message's tool is read once, by `check`.
         let verdicts: Vec<Option<Verdict>> = body
             .messages()
             .iter()
-            .map(|message| match CalledTool::of(message) {
-                CalledTool::Named(tool) if !chains.is_empty() => Some(policy::evaluate(&chains, &self.facts(message, tool), &self.routed.caller)),
-                _ => None,
+            .map(|message| {
+                if chains.is_empty() {
+                    return None;
+                }
+                let CalledTool::Named(tool) = CalledTool::of(message) else { return None };
+                Some(policy::evaluate(&chains, &self.facts(message, tool), &self.routed.caller))
             })
             .collect();
-        let calls = body.messages().iter().any(|m| CalledTool::of(m).is_call());
+        let manifest_checks = approved.is_some() && body.messages().iter().any(|m| CalledTool::of(m).is_call());
         let validates_unknown = body.messages().iter().zip(&verdicts).any(|(message, verdict)| {
             verdict.as_ref().is_some_and(|v| v.validate.is_some())
                 && jsonrpc::tool_name(message).is_some_and(|tool| gateway.tools.tool(server, version, tool).is_none())
         });
-        if (approved.is_some() && calls) || validates_unknown {
+        if manifest_checks || validates_unknown {
             gateway.tools.ensure_fetched(&gateway.upstream, server, version, self.version).await;
         }
 

@@ -89,9 +89,24 @@ pub fn at<'a>(message: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(message, |value, key| value.get(key))
 }
 
-/// A map key for a JSON-RPC id (`1` and `"1"` stay distinct).
+/// A map key for a JSON-RPC id (`1` and `"1"` stay distinct): its JSON text.
 pub fn id_key(id: &Value) -> String {
-    id.to_string()
+    // Integers, the usual ids, by itoa: `Value`'s `Display` runs serde_json's
+    // serializer through a formatter (twice a call, ~250 instructions each).
+    let mut digits = itoa::Buffer::new();
+    match (id.as_i64(), id.as_u64()) {
+        (Some(n), _) => digits.format(n).to_string(),
+        (None, Some(n)) => digits.format(n).to_string(),
+        (None, None) => id.to_string(),
+    }
+}
+
+/// Whether `raw` JSON is an integer as serde_json writes it back (no sign
+/// on zero, no leading zero, no exponent or fraction, within `i64`).
+fn is_canonical_integer(raw: &str) -> bool {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    let canonical_zero = digits == "0" && digits.len() == raw.len();
+    (canonical_zero || !digits.starts_with('0')) && (1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A request expects a response: it has a method and an id.
@@ -238,9 +253,14 @@ impl<'a> Answer<'a> {
         judged && self.method.is_none() && self.id.is_some_and(|id| id.get() != "null")
     }
 
-    /// The id as `id_key` spells it.
+    /// The id as `id_key` spells it (an integer's text as it came, without
+    /// parsing it).
     pub fn id_key(&self) -> Option<String> {
-        let id: Value = serde_json::from_str(self.id?.get()).ok()?;
+        let raw = self.id?.get();
+        if is_canonical_integer(raw) {
+            return Some(raw.to_string());
+        }
+        let id: Value = serde_json::from_str(raw).ok()?;
         Some(id_key(&id))
     }
 
@@ -257,6 +277,20 @@ impl<'a> Answer<'a> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn id_keys_spell_ids_as_their_json_text() {
+        for id in [json!(1), json!(-7), json!(0), json!(u64::MAX), json!(i64::MIN), json!(1.5), json!("1"), json!("a\"b"), json!(null)] {
+            assert_eq!(id_key(&id), id.to_string(), "{id}");
+        }
+        // An answer's id is read as it came, and keyed as its request's.
+        for raw in ["1", "-7", "0", "-0", "1e2", "1.0", "123456789012345678901234", "\"x\"", " 5"] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{raw},"result":{{}}}}"#);
+            let answers = Answer::read_all(body.as_bytes()).expect("an answer");
+            let parsed: Value = serde_json::from_str(raw).expect("JSON");
+            assert_eq!(answers[0].id_key(), Some(id_key(&parsed)), "{raw}");
+        }
+    }
     use super::*;
 
     #[test]
