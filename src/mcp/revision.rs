@@ -38,10 +38,35 @@ pub fn named_field(method: &str) -> Option<&'static str> {
 /// Whether a request speaks 2026-07-28: its `MCP-Protocol-Version` header,
 /// else its `_meta` envelope, names it.
 pub fn is_stateless(headers: &HeaderMap, message: &Value) -> bool {
-    let header = headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok());
-    match header {
+    match protocol_header(headers) {
         Some(version) => version == STATELESS,
         None => envelope_version(message) == Some(STATELESS),
+    }
+}
+
+fn protocol_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok())
+}
+
+/// What a request says of its revision, each read once for the checks
+/// below: the `MCP-Protocol-Version` header, the `_meta` envelope and the
+/// revision it names.
+#[derive(Clone, Copy)]
+struct Declared<'a> {
+    header: Option<&'a str>,
+    meta: Option<&'a Value>,
+    envelope: Option<&'a str>,
+}
+
+impl<'a> Declared<'a> {
+    fn of(headers: &'a HeaderMap, message: &'a Value) -> Declared<'a> {
+        let meta = meta_of(message);
+        Declared { header: protocol_header(headers), meta, envelope: meta.and_then(|m| m.get(PROTOCOL_META_KEY)).and_then(Value::as_str) }
+    }
+
+    /// As `is_stateless`.
+    fn is_stateless(self) -> bool {
+        self.header.or(self.envelope) == Some(STATELESS)
     }
 }
 
@@ -67,11 +92,12 @@ pub struct Mismatch(pub String);
 /// (`Mcp-Name` for the methods that name something); any request that
 /// carries them must agree with its body.
 pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatch> {
-    let stateless = is_stateless(headers, message);
     let Some(method) = message.get("method").and_then(Value::as_str) else {
         // A response or a malformed message: nothing to route on.
         return Ok(());
     };
+    let declared = Declared::of(headers, message);
+    let stateless = declared.is_stateless();
     match single(headers, &METHOD_HEADER)? {
         Some(value) if value.to_str().ok() != Some(method) => {
             return Err(Mismatch(format!("the Mcp-Method header does not match the body's method {method:?}")));
@@ -81,7 +107,7 @@ pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatc
         }
         _ => {}
     }
-    if let (Some(header), Some(version)) = (headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok()), envelope_version(message)) {
+    if let (Some(header), Some(version)) = (declared.header, declared.envelope) {
         if header != version {
             return Err(Mismatch(format!("the MCP-Protocol-Version header {header:?} does not match params._meta's {version:?}")));
         }
@@ -132,23 +158,23 @@ pub enum Unservable {
 /// Checks what a request says of its revision: a known one, and for a
 /// 2026-07-28 request the per-request envelope and a method that revision has.
 pub fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unservable> {
-    let named = headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).or_else(|| envelope_version(message));
-    if let Some(version) = named.filter(|v| !is_known(v)) {
-        let supported = if envelope_version(message).is_some() { vec![STATELESS] } else { supported_versions() };
+    let declared = Declared::of(headers, message);
+    if let Some(version) = declared.header.or(declared.envelope).filter(|v| !is_known(v)) {
+        let supported = if declared.envelope.is_some() { vec![STATELESS] } else { supported_versions() };
         return Err(Unservable::Version { requested: version.chars().take(64).collect(), supported });
     }
-    if !is_stateless(headers, message) || message.get("id").is_none() {
+    if !declared.is_stateless() || message.get("id").is_none() {
         return Ok(());
     }
     let Some(method) = message.get("method").and_then(Value::as_str) else { return Ok(()) };
     if REMOVED_METHODS.contains(&method) {
         return Err(Unservable::Removed(method.to_string()));
     }
-    let meta = meta_of(message);
+    let meta = declared.meta;
     if !meta.is_some_and(Value::is_object) {
         return Err(Unservable::Envelope(format!("a {STATELESS} request carries params._meta with its protocol version and client capabilities")));
     }
-    if envelope_version(message) != Some(STATELESS) {
+    if declared.envelope != Some(STATELESS) {
         return Err(Unservable::Envelope(format!("params._meta lacks {PROTOCOL_META_KEY:?}")));
     }
     if !meta.and_then(|m| m.get(CAPABILITIES_META_KEY)).is_some_and(Value::is_object) {
