@@ -277,6 +277,7 @@ impl<'a> Answer<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn id_keys_spell_ids_as_their_json_text() {
@@ -291,7 +292,6 @@ mod tests {
             assert_eq!(answers[0].id_key(), Some(id_key(&parsed)), "{raw}");
         }
     }
-    use super::*;
 
     #[test]
     fn classifies_messages() {

@@ -38,10 +38,7 @@ pub fn named_field(method: &str) -> Option<&'static str> {
 /// Whether a request speaks 2026-07-28: its `MCP-Protocol-Version` header,
 /// else its `_meta` envelope, names it.
 pub fn is_stateless(headers: &HeaderMap, message: &Value) -> bool {
-    match protocol_header(headers) {
-        Some(version) => version == STATELESS,
-        None => envelope_version(message) == Some(STATELESS),
-    }
+    protocol_header(headers).or_else(|| envelope_version(message)) == Some(STATELESS)
 }
 
 fn protocol_header(headers: &HeaderMap) -> Option<&str> {
@@ -61,12 +58,17 @@ struct Declared<'a> {
 impl<'a> Declared<'a> {
     fn of(headers: &'a HeaderMap, message: &'a Value) -> Declared<'a> {
         let meta = meta_of(message);
-        Declared { header: protocol_header(headers), meta, envelope: meta.and_then(|m| m.get(PROTOCOL_META_KEY)).and_then(Value::as_str) }
+        Declared { header: protocol_header(headers), meta, envelope: meta.and_then(meta_version) }
+    }
+
+    /// The revision the request names: its header's, else its envelope's.
+    fn named(self) -> Option<&'a str> {
+        self.header.or(self.envelope)
     }
 
     /// As `is_stateless`.
     fn is_stateless(self) -> bool {
-        self.header.or(self.envelope) == Some(STATELESS)
+        self.named() == Some(STATELESS)
     }
 }
 
@@ -78,7 +80,12 @@ fn meta_of(message: &Value) -> Option<&Value> {
 
 /// The revision a request's `params._meta` envelope names.
 pub fn envelope_version(message: &Value) -> Option<&str> {
-    meta_of(message).and_then(|meta| meta.get(PROTOCOL_META_KEY)).and_then(Value::as_str)
+    meta_of(message).and_then(meta_version)
+}
+
+/// The revision a `_meta` envelope names.
+fn meta_version(meta: &Value) -> Option<&str> {
+    meta.get(PROTOCOL_META_KEY).and_then(Value::as_str)
 }
 
 /// A routing header that disagrees with the body, said in the words the
@@ -159,7 +166,7 @@ pub enum Unservable {
 /// 2026-07-28 request the per-request envelope and a method that revision has.
 pub fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unservable> {
     let declared = Declared::of(headers, message);
-    if let Some(version) = declared.header.or(declared.envelope).filter(|v| !is_known(v)) {
+    if let Some(version) = declared.named().filter(|v| !is_known(v)) {
         let supported = if declared.envelope.is_some() { vec![STATELESS] } else { supported_versions() };
         return Err(Unservable::Version { requested: version.chars().take(64).collect(), supported });
     }
