@@ -17,6 +17,7 @@
 use super::federation::{members_of, open_upstream_session, reopen};
 use super::sessions::Session;
 use super::{Federated, Gateway, Routed};
+use crate::mcp::jsonrpc::Message;
 use crate::mcp::{jsonrpc, revision};
 use crate::store::MemberSession;
 use crate::upstream::{ClientInfo, Conversation, UpstreamError};
@@ -73,7 +74,7 @@ pub(super) enum Bridged {
 }
 
 /// Sets up `routed` for a 2026-07-28 `message` that carries no session.
-pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mut Value) -> Result<Bridged, String> {
+pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mut Message) -> Result<Bridged, String> {
     let Some(config) = routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned() else {
         return Ok(Bridged::Through);
     };
@@ -193,7 +194,7 @@ async fn initializes(gateway: &Gateway, spec: &crate::model::version::VersionSpe
 /// Sets up a request of an earlier revision: `initialize` for a backend
 /// that speaks only 2026-07-28 is answered here with a session of the
 /// gateway's; requests in such a session go to the backend statelessly.
-pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut Parts, message: &mut Value) -> Result<Bridged, String> {
+pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut Parts, message: &mut Message) -> Result<Bridged, String> {
     if !in_gateway_session(routed) {
         if jsonrpc::method(message) != Some("initialize") || routed.session.is_some() {
             return Ok(Bridged::Through);
@@ -230,7 +231,7 @@ pub(super) fn into_stateless(
     server: &str,
     version: &str,
     headers: &mut axum::http::HeaderMap,
-    message: &mut Value,
+    message: &mut Message,
     session: &Session,
 ) {
     let method = jsonrpc::method(message).unwrap_or_default().to_string();
@@ -275,11 +276,9 @@ pub(super) fn without_upstream_session(routed: &Routed, method: &axum::http::Met
 }
 
 /// Adds the 2026-07-28 envelope to a request of a client of an earlier revision.
-fn stamp(message: &mut Value, session: &Session) {
+fn stamp(message: &mut Message, session: &Session) {
     let envelope = revision::envelope(session.client_name.as_deref().unwrap_or("mcp-client"), session.client_version.as_deref().unwrap_or_default());
-    let Some(object) = message.as_object_mut() else { return };
-    let params = object.entry("params").or_insert_with(|| json!({}));
-    let Some(params) = params.as_object_mut() else { return };
+    let Some(params) = message.params_object_mut() else { return };
     if let Some(meta) = params.entry("_meta").or_insert_with(|| json!({})).as_object_mut() {
         meta.extend(envelope);
     }
@@ -292,7 +291,7 @@ async fn initialize(
     gateway: &Gateway,
     routed: &Routed,
     spec: &crate::model::version::VersionSpec,
-    message: &Value,
+    message: &Message,
 ) -> Result<axum::response::Response, String> {
     let asked = jsonrpc::at(message, &["params", "protocolVersion"]).and_then(Value::as_str);
     let text = |field: &str| jsonrpc::at(message, &["params", "clientInfo", field]).and_then(Value::as_str).map(str::to_string);
@@ -349,7 +348,7 @@ pub(super) fn held_session_key(prefix: &str, held_for: &[&str]) -> String {
 
 /// The client the bridge session speaks for (from the request's envelope),
 /// on the newest earlier revision.
-fn client_of(routed: &Routed, message: &Value) -> Session {
+fn client_of(routed: &Routed, message: &Message) -> Session {
     let (client_name, client_version) = revision::envelope_client(message);
     Session {
         server: routed.server.clone(),
@@ -365,7 +364,7 @@ fn client_of(routed: &Routed, message: &Value) -> Session {
 
 /// `server/discover` for a backend that does not answer it: what its
 /// `initialize` said, private to the caller's product.
-fn discover(gateway: &Gateway, routed: &Routed, message: &Value) -> Value {
+fn discover(gateway: &Gateway, routed: &Routed, message: &Message) -> Value {
     let info = gateway.server_infos.get(&routed.server, &routed.version).map(|i| super::sessions::ServerInfo::clone(&i)).unwrap_or_default();
     let server_info = info.name.map(|name| json!({ "name": name, "version": info.version.unwrap_or_default() }));
     let result = revision::discover_result(info.capabilities.unwrap_or_else(|| json!({})), info.instructions, server_info);

@@ -21,6 +21,7 @@ use super::observe::Exchanges;
 use super::refusal::{Refusal, RequestIds};
 use super::sessions::{ServerInfo, Session};
 use super::{Federated, Gateway, Routed, SESSION_HEADER};
+use crate::mcp::jsonrpc::Message;
 use crate::mcp::{jsonrpc, revision};
 use crate::model::federation::{self, Exposed, Naming};
 use crate::model::routing::{choose_version, Requested};
@@ -562,7 +563,7 @@ async fn charge(gateway: &Gateway, endpoint: &Endpoint) -> Result<Vec<super::lim
 /// `initialize`: the product's server info, the union of its members'
 /// capabilities, their instructions joined. Members whose offer is not
 /// known yet have their sessions opened now, in parallel.
-async fn initialize(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Value) -> (Value, Session) {
+async fn initialize(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Message) -> (Value, Session) {
     let protocol = crate::mcp::negotiate(jsonrpc::at(message, &["params", "protocolVersion"]).and_then(Value::as_str));
     let text = |field: &str| jsonrpc::at(message, &["params", "clientInfo", field]).and_then(Value::as_str).map(str::to_string);
     let context = CallContext {
@@ -595,7 +596,7 @@ fn server_info(endpoint: &Endpoint) -> Value {
 /// the members' capabilities and their instructions, as `initialize` says
 /// them (the server info in `_meta`); private to the caller's product,
 /// never cached.
-async fn discover(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Value) -> Value {
+async fn discover(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Message) -> Value {
     let session = match &endpoint.session {
         Some(session) => session.clone(),
         None => Arc::new(stateless_session(endpoint, message)),
@@ -632,7 +633,7 @@ async fn describe(gateway: &Gateway, endpoint: &Endpoint, session: &Session, met
 /// others' sessions speak 2025-11-25 (the gateway bridges) and live in the
 /// store like any member session, so every replica serves the caller with
 /// the same ones.
-fn stateless_session(endpoint: &Endpoint, message: &Value) -> Session {
+fn stateless_session(endpoint: &Endpoint, message: &Message) -> Session {
     let (client_name, client_version) = revision::envelope_client(message);
     Session {
         server: endpoint.path.to_string(),
@@ -773,7 +774,7 @@ struct Page {
 }
 
 /// A list across the members: a page of each, in parallel, merged.
-async fn list_all(gateway: &Gateway, endpoint: &Endpoint, list: List, id: &Value, message: &Value, traceparent: Option<&str>) -> Value {
+async fn list_all(gateway: &Gateway, endpoint: &Endpoint, list: List, id: &Value, message: &Message, traceparent: Option<&str>) -> Value {
     let Some(session) = &endpoint.session else { return json!({}) };
     let wanted: Vec<(String, Option<String>)> = match jsonrpc::at(message, &["params", "cursor"]).and_then(Value::as_str) {
         None => endpoint.product.members.iter().map(|(server, _)| (server.clone(), None)).collect(),
@@ -893,7 +894,7 @@ async fn page_of(
         let (member, stored) = member_session(gateway, endpoint, session, server).await?;
         let mut exchanges =
             Exchanges::new(gateway, Arc::new(endpoint.context(gateway, &member, None)), member.config.clone(), Some(member.association.clone()));
-        let mut request = [json!({ "jsonrpc": "2.0", "id": id, "method": list.method() })];
+        let mut request = [Message::from(json!({ "jsonrpc": "2.0", "id": id, "method": list.method() }))];
         exchanges.begin(&mut request, traceparent);
         let mut fetched = fetch_page(gateway, &member, &stored, list, cursor, wait).await;
         if !stored.upstream.is_empty() && matches!(fetched, Err(MemberError::Upstream(UpstreamError::UnknownSession))) {
@@ -950,7 +951,7 @@ async fn fetch_page(
 /// member's byte path (what `/mcp/{server}` does), the name unprefixed. A
 /// name no member holds, or a member that is down, is a JSON-RPC error
 /// naming the tool.
-async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut message: Value, requests: &RequestIds) -> Response {
+async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut message: Message, requests: &RequestIds) -> Response {
     let id = jsonrpc::id(&message).cloned();
     let Some(name) = jsonrpc::tool_name(&message).map(str::to_string) else {
         return (StatusCode::OK, axum::Json(jsonrpc::invalid_tool_name(id.as_ref()))).into_response();
@@ -1033,7 +1034,7 @@ const ROUTED_BY_REFERENCE: &[&str] = &["prompts/get", "resources/read", "resourc
 /// `prompts/get`, `resources/read`, `resources/subscribe`,
 /// `resources/unsubscribe`, `completion/complete`: sent to the member the
 /// prompt's name or the resource's URI belongs to.
-async fn by_reference(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Value, traceparent: Option<&str>) -> Value {
+async fn by_reference(gateway: &Gateway, endpoint: &Endpoint, id: &Value, message: &Message, traceparent: Option<&str>) -> Value {
     let Some(session) = &endpoint.session else { return json!({}) };
     let method = jsonrpc::method(message).unwrap_or_default();
     let mut params = message.get("params").cloned().unwrap_or_else(|| json!({}));
@@ -1132,7 +1133,7 @@ async fn ask(
     }
     let mut exchanges =
         Exchanges::new(gateway, Arc::new(endpoint.context(gateway, &member, None)), member.config.clone(), Some(member.association.clone()));
-    let mut request = [json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })];
+    let mut request = [Message::from(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))];
     exchanges.begin(&mut request, traceparent);
     let wait = super::proxy::timeout_of(&member.config);
     let answered = async {

@@ -492,7 +492,7 @@ fn unservable_refusal(unservable: revision::Unservable) -> Refusal {
 /// Refuses a 2026-07-28 `tools/call` whose `Mcp-Param-*` headers disagree
 /// with the arguments the called tool's schema mirrors into them (as the gateway last
 /// saw `server`'s `version` list it): HTTP 400 and -32020.
-fn check_param_headers(gateway: &Gateway, server: &str, version: &str, headers: &HeaderMap, message: &serde_json::Value) -> Result<(), Box<Refusal>> {
+fn check_param_headers(gateway: &Gateway, server: &str, version: &str, headers: &HeaderMap, message: &jsonrpc::Message) -> Result<(), Box<Refusal>> {
     // The cheaper test first: most requests are not 2026-07-28 ones.
     if !revision::is_stateless(headers, message) {
         return Ok(());

@@ -8,6 +8,7 @@ use super::policy::Verdict;
 use super::sessions::{ServerInfo, ServerInfos};
 use super::tools::ToolCatalog;
 use crate::mcp::jsonrpc;
+use crate::mcp::jsonrpc::Message;
 use crate::telemetry::observation::{prefix_chars, CallContext, InputRound, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
@@ -124,7 +125,7 @@ impl Exchanges {
     /// Starts following the requests among `messages`. With trace export on,
     /// each request's `params._meta.traceparent` names its gateway span, and
     /// the returned value is the `traceparent` header for the upstream.
-    pub fn begin(&mut self, messages: &mut [Value], header_traceparent: Option<&str>) -> Option<String> {
+    pub fn begin(&mut self, messages: &mut [Message], header_traceparent: Option<&str>) -> Option<String> {
         let tracing = self.telemetry.tracing();
         let mut upstream_header = None;
         for message in messages.iter_mut() {
@@ -144,9 +145,9 @@ impl Exchanges {
     /// What is followed of a request, by its id key (none for other
     /// messages): its fields read through one lookup of `params`, where each
     /// read from the top walked the message again.
-    fn pending_of(&mut self, message: &Value, header_traceparent: Option<&str>) -> Option<(String, Pending)> {
+    fn pending_of(&mut self, message: &Message, header_traceparent: Option<&str>) -> Option<(String, Pending)> {
         let (Some(method), Some(id)) = (jsonrpc::method(message), jsonrpc::id(message)) else { return None };
-        let params = message.get("params");
+        let params = message.params.as_ref();
         let param = |path: &[&str]| capped(params.and_then(|p| jsonrpc::at(p, path)).and_then(Value::as_str));
         let incoming = param(&["_meta", "traceparent"]);
         let trace = TraceIds::continuing(incoming.as_deref().or(header_traceparent));
@@ -200,7 +201,7 @@ impl Exchanges {
 
     /// What the policies decided for the call `message`: whether and how
     /// its payloads are recorded, and its price.
-    pub fn apply_verdict(&mut self, message: &Value, verdict: &Verdict) {
+    pub fn apply_verdict(&mut self, message: &Message, verdict: &Verdict) {
         let Some(key) = jsonrpc::id(message).map(jsonrpc::id_key) else { return };
         let Some(at) = self.pending.iter().position(|(k, _)| *k == key) else { return };
         let log_payload = verdict.log_payload.unwrap_or(self.pending[at].1.log_payload);
@@ -419,10 +420,8 @@ impl Drop for Exchanges {
 }
 
 /// Puts `traceparent` into `params._meta` (SEP-414: unprefixed).
-fn inject(message: &mut Value, traceparent: &str) {
-    let Some(object) = message.as_object_mut() else { return };
-    let params = object.entry("params").or_insert_with(|| Value::Object(Default::default()));
-    let Some(params) = params.as_object_mut() else { return };
+fn inject(message: &mut Message, traceparent: &str) {
+    let Some(params) = message.params_object_mut() else { return };
     let meta = params.entry("_meta").or_insert_with(|| Value::Object(Default::default()));
     if let Some(meta) = meta.as_object_mut() {
         meta.insert("traceparent".into(), Value::String(traceparent.to_string()));

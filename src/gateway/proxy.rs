@@ -481,7 +481,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     // client's bytes go upstream as they came.
     let untouched = upstream_traceparent.is_none() && !screened.rewritten && !screened.refused.contains(&true);
     let forwarded = body.retain(|i| !screened.refused[i]);
-    let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(|m| jsonrpc::is_request(m)).count() as u64);
+    let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(jsonrpc::is_request).count() as u64);
     let charged = match admit(gateway, &routed, calls, screened.charges()).await {
         Ok(charged) => charged,
         Err(refused) => {

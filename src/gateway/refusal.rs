@@ -72,7 +72,7 @@ pub struct RequestIds {
 
 impl RequestIds {
     pub fn of(body: &jsonrpc::Body) -> RequestIds {
-        let ids = body.messages().iter().filter(|m| jsonrpc::is_request(m)).filter_map(|m| jsonrpc::id(m).cloned()).collect();
+        let ids = body.messages().iter().filter(jsonrpc::is_request).filter_map(|m| jsonrpc::id(m).cloned()).collect();
         RequestIds { ids, batch: body.is_batch() }
     }
 }

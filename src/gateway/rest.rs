@@ -14,6 +14,7 @@ use super::refusal::{Refusal, RequestIds};
 use super::screen::{Screen, INVALID_ARGUMENTS};
 use super::sessions::Session;
 use super::{Gateway, Routed, SESSION_HEADER};
+use crate::mcp::jsonrpc::Message;
 use crate::mcp::{jsonrpc, revision};
 use crate::model::openapi::{In, Operation, Parameter, Style};
 use crate::telemetry::observation::BackendCall;
@@ -48,7 +49,7 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
     let screened = screen.run(&mut body, &mut exchanges).await;
     let batch = body.is_batch();
     let forwarded = body.retain(|i| !screened.refused[i]);
-    let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(|m| jsonrpc::is_request(m)).count() as u64);
+    let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(jsonrpc::is_request).count() as u64);
     let charged = match super::admit(gateway, &routed, calls, screened.charges()).await {
         Ok(charged) => charged,
         Err(refused) => {
@@ -153,7 +154,7 @@ impl Server<'_> {
         json!({ "jsonrpc": "2.0", "id": id, "result": result })
     }
 
-    fn initialize(&self, id: &Value, message: &Value) -> Value {
+    fn initialize(&self, id: &Value, message: &Message) -> Value {
         let asked = jsonrpc::at(message, &["params", "protocolVersion"]).and_then(Value::as_str);
         let protocol = crate::mcp::negotiate(asked);
         json!({ "jsonrpc": "2.0", "id": id, "result": {
@@ -171,7 +172,7 @@ impl Server<'_> {
         json!({ "jsonrpc": "2.0", "id": id, "result": { "tools": tools } })
     }
 
-    async fn call(&mut self, id: &Value, message: &Value) -> Value {
+    async fn call(&mut self, id: &Value, message: &Message) -> Value {
         let tool = jsonrpc::tool_name(message).unwrap_or_default();
         let Some((operation, validator)) = self.rest.operation(tool) else { return jsonrpc::unknown_tool(Some(id), tool) };
         let arguments = jsonrpc::at(message, &["params", "arguments"]).cloned().unwrap_or_else(|| json!({}));

@@ -10,6 +10,7 @@ use super::config::{Association, VersionConfig};
 use super::observe::Exchanges;
 use super::policy::{self, CallFacts, PolicyChain, PolicyRefusal, Verdict};
 use super::{Gateway, Routed};
+use crate::mcp::jsonrpc::Message;
 use crate::mcp::jsonrpc::{self, CalledTool};
 use crate::model::policy::RedactIn;
 use axum::http::HeaderMap;
@@ -69,7 +70,7 @@ impl Screen<'_> {
         [Some(product), association].into_iter().flatten().filter(|chain| !chain.is_empty()).collect()
     }
 
-    fn facts<'m>(&'m self, message: &'m Value, tool: &'m str) -> CallFacts<'m> {
+    fn facts<'m>(&'m self, message: &'m Message, tool: &'m str) -> CallFacts<'m> {
         let context = &self.routed.context;
         CallFacts {
             method: "tools/call",
@@ -149,7 +150,7 @@ impl Screen<'_> {
     }
 
     /// Why one message stays at the gateway, if it does.
-    fn check(&self, message: &Value, verdict: Option<&Verdict>) -> Option<Refused> {
+    fn check(&self, message: &Message, verdict: Option<&Verdict>) -> Option<Refused> {
         let id = jsonrpc::id(message);
         let tool = match CalledTool::of(message) {
             CalledTool::NotACall => return None,
@@ -196,7 +197,7 @@ impl Screen<'_> {
 }
 
 /// Applies a verdict's `redact … in: arguments` to what is forwarded.
-fn redact_arguments(message: &mut Value, verdict: &Verdict) -> bool {
+fn redact_arguments(message: &mut Message, verdict: &Verdict) -> bool {
     if !verdict.redacts(RedactIn::Arguments) {
         return false;
     }

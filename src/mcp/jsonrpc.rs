@@ -3,9 +3,9 @@
 //! error replies clients understand.
 
 use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 
 pub const PARSE_ERROR: i64 = -32700;
@@ -18,34 +18,342 @@ pub const INVALID_PARAMS: i64 = -32602;
 /// gateway's refusals use the standard codes, `data.reason` saying which.)
 pub const INTERNAL_ERROR: i64 = -32603;
 
+/// One message of a request body, its envelope read into fields. The hot
+/// path asks a message for its method, id and params a dozen times per
+/// call; as a `Value` object each answer was a search of its map, and each
+/// member name an allocation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Message {
+    /// `id` as it came (`null` included).
+    pub id: Option<Value>,
+    /// `method`, when it is a string (any other `method` stays in `rest`).
+    pub method: Option<String>,
+    pub params: Option<Value>,
+    pub jsonrpc: Option<Value>,
+    /// Every other member (a client's `result` or `error`, unknown ones), as it came.
+    pub rest: Map<String, Value>,
+    /// A batch item that is not an object: it goes upstream as it came.
+    pub verbatim: Option<Value>,
+}
+
+impl Message {
+    /// A member by name, as `Value::get` finds it (a string `method` is
+    /// read by [`Envelope::method`]).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match key {
+            "id" => self.id.as_ref(),
+            "params" => self.params.as_ref(),
+            "jsonrpc" => self.jsonrpc.as_ref(),
+            _ => self.rest.get(key),
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        match key {
+            "id" => self.id.as_mut(),
+            "params" => self.params.as_mut(),
+            "jsonrpc" => self.jsonrpc.as_mut(),
+            _ => self.rest.get_mut(key),
+        }
+    }
+
+    /// `params` as an object, made one when absent (`None` when it is something else).
+    pub fn params_object_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        self.params.get_or_insert_with(|| Value::Object(Map::new())).as_object_mut()
+    }
+
+    /// The message as a `Value`, for the rarer paths that rewrite it whole.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for Message {
+    fn from(value: Value) -> Message {
+        let Value::Object(mut members) = value else { return Message { verbatim: Some(value), ..Message::default() } };
+        let method = match members.remove("method") {
+            Some(Value::String(method)) => Some(method),
+            Some(other) => {
+                members.insert("method".into(), other);
+                None
+            }
+            None => None,
+        };
+        Message {
+            id: members.remove("id"),
+            method,
+            params: members.remove("params"),
+            jsonrpc: members.remove("jsonrpc"),
+            rest: members,
+            verbatim: None,
+        }
+    }
+}
+
+impl From<Message> for Value {
+    fn from(message: Message) -> Value {
+        if let Some(verbatim) = message.verbatim {
+            return verbatim;
+        }
+        let mut members = message.rest;
+        let fixed = [("id", message.id), ("params", message.params), ("jsonrpc", message.jsonrpc), ("method", message.method.map(Value::String))];
+        for (name, value) in fixed {
+            if let Some(value) = value {
+                members.insert(name.into(), value);
+            }
+        }
+        Value::Object(members)
+    }
+}
+
+/// A message's members in `Value`'s order (sorted by name), so a message
+/// written back reads as its `Value` did.
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if let Some(verbatim) = &self.verbatim {
+            return verbatim.serialize(serializer);
+        }
+        enum Member<'a> {
+            Value(&'a Value),
+            Text(&'a str),
+        }
+        let mut members: Vec<(&str, Member)> = Vec::with_capacity(4 + self.rest.len());
+        let fixed = [("id", &self.id), ("params", &self.params), ("jsonrpc", &self.jsonrpc)];
+        members.extend(fixed.into_iter().filter_map(|(name, value)| Some((name, Member::Value(value.as_ref()?)))));
+        members.extend(self.method.as_deref().map(|method| ("method", Member::Text(method))));
+        members.extend(self.rest.iter().map(|(name, value)| (name.as_str(), Member::Value(value))));
+        members.sort_unstable_by_key(|(name, _)| *name);
+        let mut map = serializer.serialize_map(Some(members.len()))?;
+        for (name, member) in members {
+            match member {
+                Member::Value(value) => map.serialize_entry(name, value)?,
+                Member::Text(text) => map.serialize_entry(name, text)?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Message, D::Error> {
+        deserializer.deserialize_any(MessageVisitor)
+    }
+}
+
+/// Reads an object's members into a `Message`; anything else is kept verbatim.
+struct MessageVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MessageVisitor {
+    type Value = Message;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON-RPC message")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
+        let mut message = Message::default();
+        // Names borrowed from the body: only unknown members allocate theirs.
+        while let Some(name) = map.next_key::<Name<'de>>()? {
+            match name.as_str() {
+                "id" => message.id = Some(map.next_value()?),
+                "params" => message.params = Some(map.next_value()?),
+                "jsonrpc" => message.jsonrpc = Some(map.next_value()?),
+                "method" => match map.next_value()? {
+                    Value::String(method) => {
+                        message.rest.remove("method");
+                        message.method = Some(method);
+                    }
+                    other => {
+                        message.method = None;
+                        message.rest.insert("method".into(), other);
+                    }
+                },
+                other => {
+                    let value = map.next_value()?;
+                    message.rest.insert(other.to_string(), value);
+                }
+            }
+        }
+        Ok(message)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Message, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(Message::from(Value::Array(items)))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Message, E> {
+        Ok(Message::from(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Message, E> {
+        Ok(Message::from(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Message, E> {
+        Ok(Message::from(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Message, E> {
+        Ok(Message::from(Value::from(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Message, E> {
+        Ok(Message::from(Value::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Message, E> {
+        Ok(Message::from(Value::Null))
+    }
+}
+
+/// A member name, borrowed from the body unless it has escapes.
+struct Name<'de>(Cow<'de, str>);
+
+impl Name<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Name<'de>, D::Error> {
+        struct NameVisitor;
+        impl<'de> serde::de::Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+/// What the envelope readers below ask of a message: a request body's
+/// [`Message`], or an answer or reply held as a `Value`.
+pub trait Envelope {
+    /// `method`, when it is a string.
+    fn method(&self) -> Option<&str>;
+    /// Any other member, by name.
+    fn member(&self, name: &str) -> Option<&Value>;
+}
+
+impl Envelope for Message {
+    fn method(&self) -> Option<&str> {
+        self.method.as_deref()
+    }
+
+    fn member(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+impl Envelope for Value {
+    fn method(&self) -> Option<&str> {
+        self.get("method").and_then(Value::as_str)
+    }
+
+    fn member(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+impl<E: Envelope + ?Sized> Envelope for &E {
+    fn method(&self) -> Option<&str> {
+        (**self).method()
+    }
+
+    fn member(&self, name: &str) -> Option<&Value> {
+        (**self).member(name)
+    }
+}
+
 /// A request body: one message or a batch (protocol 2025-03-26).
 #[derive(Debug, Clone)]
 pub enum Body {
-    Single(Value),
-    Batch(Vec<Value>),
+    Single(Message),
+    Batch(Vec<Message>),
+}
+
+/// A body as it parses: a message, a batch, or neither.
+enum Parsed {
+    Single(Message),
+    Batch(Vec<Message>),
+    Neither,
+}
+
+impl<'de> Deserialize<'de> for Parsed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Parsed, D::Error> {
+        struct ParsedVisitor;
+        impl<'de> serde::de::Visitor<'de> for ParsedVisitor {
+            type Value = Parsed;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON-RPC message or batch")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Parsed, A::Error> {
+                MessageVisitor.visit_map(map).map(Parsed::Single)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element::<Message>()? {
+                    items.push(item);
+                }
+                Ok(Parsed::Batch(items))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Parsed, E> {
+                Ok(Parsed::Neither)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Parsed, E> {
+                Ok(Parsed::Neither)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Parsed, E> {
+                Ok(Parsed::Neither)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Parsed, E> {
+                Ok(Parsed::Neither)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Parsed, E> {
+                Ok(Parsed::Neither)
+            }
+            fn visit_unit<E>(self) -> Result<Parsed, E> {
+                Ok(Parsed::Neither)
+            }
+        }
+        deserializer.deserialize_any(ParsedVisitor)
+    }
 }
 
 impl Body {
     pub fn parse(bytes: &[u8]) -> Result<Body, String> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Array(items)) if items.is_empty() => Err("an empty batch is not a JSON-RPC request".into()),
-            Ok(Value::Array(items)) => Ok(Body::Batch(items)),
-            Ok(value @ Value::Object(_)) => Ok(Body::Single(value)),
-            Ok(_) => Err("a JSON-RPC message must be an object or an array of objects".into()),
+        match serde_json::from_slice::<Parsed>(bytes) {
+            Ok(Parsed::Batch(items)) if items.is_empty() => Err("an empty batch is not a JSON-RPC request".into()),
+            Ok(Parsed::Batch(items)) => Ok(Body::Batch(items)),
+            Ok(Parsed::Single(message)) => Ok(Body::Single(message)),
+            Ok(Parsed::Neither) => Err("a JSON-RPC message must be an object or an array of objects".into()),
             Err(err) => Err(format!("not JSON: {err}")),
         }
     }
 
-    pub fn messages(&self) -> &[Value] {
+    pub fn messages(&self) -> &[Message] {
         match self {
-            Body::Single(value) => std::slice::from_ref(value),
+            Body::Single(message) => std::slice::from_ref(message),
             Body::Batch(items) => items,
         }
     }
 
-    pub fn messages_mut(&mut self) -> &mut [Value] {
+    pub fn messages_mut(&mut self) -> &mut [Message] {
         match self {
-            Body::Single(value) => std::slice::from_mut(value),
+            Body::Single(message) => std::slice::from_mut(message),
             Body::Batch(items) => items,
         }
     }
@@ -57,9 +365,9 @@ impl Body {
     /// The body with only the messages `keep` selects, or `None` when none stay.
     pub fn retain(self, keep: impl Fn(usize) -> bool) -> Option<Body> {
         match self {
-            Body::Single(value) => keep(0).then_some(Body::Single(value)),
+            Body::Single(message) => keep(0).then_some(Body::Single(message)),
             Body::Batch(items) => {
-                let kept: Vec<Value> = items.into_iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, v)| v).collect();
+                let kept: Vec<Message> = items.into_iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, m)| m).collect();
                 (!kept.is_empty()).then_some(Body::Batch(kept))
             }
         }
@@ -67,26 +375,27 @@ impl Body {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
-            Body::Single(value) => serde_json::to_vec(value),
+            Body::Single(message) => serde_json::to_vec(message),
             Body::Batch(items) => serde_json::to_vec(items),
         }
         .unwrap_or_default()
     }
 }
 
-pub fn method(message: &Value) -> Option<&str> {
-    message.get("method").and_then(Value::as_str)
+pub fn method<E: Envelope + ?Sized>(message: &E) -> Option<&str> {
+    message.method()
 }
 
-pub fn id(message: &Value) -> Option<&Value> {
-    message.get("id").filter(|id| !id.is_null())
+pub fn id<E: Envelope + ?Sized>(message: &E) -> Option<&Value> {
+    message.member("id").filter(|id| !id.is_null())
 }
 
-/// The value at `path` (object keys) in a message: what `Value::pointer`
+/// The value at `path` (member names) in a message: what `Value::pointer`
 /// finds, without the two strings it allocates per segment (this runs
 /// several times per call).
-pub fn at<'a>(message: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(message, |value, key| value.get(key))
+pub fn at<'a, E: Envelope + ?Sized>(message: &'a E, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter().try_fold(message.member(first)?, |value, key| value.get(key))
 }
 
 /// A map key for a JSON-RPC id (`1` and `"1"` stay distinct): its JSON text.
@@ -110,7 +419,7 @@ fn is_canonical_integer(raw: &str) -> bool {
 }
 
 /// A request expects a response: it has a method and an id.
-pub fn is_request(message: &Value) -> bool {
+pub fn is_request<E: Envelope + ?Sized>(message: &E) -> bool {
     method(message).is_some() && id(message).is_some()
 }
 
@@ -126,8 +435,8 @@ pub enum CalledTool<'a> {
 }
 
 impl<'a> CalledTool<'a> {
-    pub fn of(message: &'a Value) -> CalledTool<'a> {
-        CalledTool::read(method(message), message.get("params"))
+    pub fn of<E: Envelope + ?Sized>(message: &'a E) -> CalledTool<'a> {
+        CalledTool::read(method(message), message.member("params"))
     }
 
     /// The same reading from a message's method and `params`, for a caller
@@ -155,7 +464,7 @@ impl<'a> CalledTool<'a> {
 }
 
 /// The tool a `tools/call` request names, when it names one by a string.
-pub fn tool_name(message: &Value) -> Option<&str> {
+pub fn tool_name<E: Envelope + ?Sized>(message: &E) -> Option<&str> {
     CalledTool::of(message).name()
 }
 
@@ -184,8 +493,8 @@ pub fn invalid_tool_name(id: Option<&Value>) -> Value {
 }
 
 /// Whether a message is a response (has a result or an error, no method).
-pub fn is_response(message: &Value) -> bool {
-    method(message).is_none() && (message.get("result").is_some() || message.get("error").is_some())
+pub fn is_response<E: Envelope + ?Sized>(message: &E) -> bool {
+    method(message).is_none() && (message.member("result").is_some() || message.member("error").is_some())
 }
 
 /// What the gateway reads of an upstream answer it neither rewrites nor
@@ -332,6 +641,43 @@ mod tests {
         ] {
             assert!(Answer::read_all(body).is_none(), "{}", String::from_utf8_lossy(body));
         }
+    }
+
+    /// A body's messages read as `Value` read them, and write back the
+    /// same text: members in name order, unknown and odd ones kept.
+    #[test]
+    fn messages_read_and_write_as_values_do() {
+        let bodies = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}"#,
+            r#"{"params":{},"method":"tools/list","id":"a","jsonrpc":"2.0","zeta":[1],"alpha":null}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":7}"#,
+            r#"{"jsonrpc":"2.0","id":2,"result":{"content":[]}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no"}}"#,
+            r#"{"method":"ping","id":4,"method":"tools/list"}"#,
+            r#"[{"id":1,"method":"a"},3,"x",null,true,[1,{"b":2}],{"method":"notifications/x"}]"#,
+        ];
+        for text in bodies {
+            let body = Body::parse(text.as_bytes()).unwrap();
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(String::from_utf8(body.to_bytes()).unwrap(), value.to_string(), "{text}");
+            let items = match &value {
+                Value::Array(items) => items.clone(),
+                single => vec![single.clone()],
+            };
+            assert_eq!(body.messages().len(), items.len());
+            for (message, item) in body.messages().iter().zip(items) {
+                assert_eq!(method(message), method(&item), "{text}");
+                assert_eq!(id(message), id(&item), "{text}");
+                assert_eq!(message.get("params"), item.get("params"), "{text}");
+                assert_eq!(is_request(message), is_request(&item), "{text}");
+                assert_eq!(is_response(message), is_response(&item), "{text}");
+                assert_eq!(CalledTool::of(message), CalledTool::of(&item), "{text}");
+                assert_eq!(*message, Message::from(item.clone()), "{text}");
+                assert_eq!(Value::from(message.clone()), item, "{text}");
+            }
+        }
+        assert_eq!(Body::parse(b"3").unwrap_err(), "a JSON-RPC message must be an object or an array of objects");
+        assert!(Body::parse(br#"{"id":1,}"#).unwrap_err().starts_with("not JSON: "));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! header that disagrees with it is refused before anything is charged or
 //! forwarded, so a proxy routing on headers and the gateway see one request.
 
+use super::jsonrpc::Envelope;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -37,7 +38,7 @@ pub fn named_field(method: &str) -> Option<&'static str> {
 
 /// Whether a request speaks 2026-07-28: its `MCP-Protocol-Version` header,
 /// else its `_meta` envelope, names it.
-pub fn is_stateless(headers: &HeaderMap, message: &Value) -> bool {
+pub fn is_stateless<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> bool {
     protocol_header(headers).or_else(|| envelope_version(message)) == Some(STATELESS)
 }
 
@@ -56,7 +57,7 @@ struct Declared<'a> {
 }
 
 impl<'a> Declared<'a> {
-    fn of(headers: &'a HeaderMap, message: &'a Value) -> Declared<'a> {
+    fn of<E: Envelope + ?Sized>(headers: &'a HeaderMap, message: &'a E) -> Declared<'a> {
         let meta = meta_of(message);
         Declared { header: protocol_header(headers), meta, envelope: meta.and_then(meta_version) }
     }
@@ -74,12 +75,12 @@ impl<'a> Declared<'a> {
 
 /// A request's `params._meta` (walked key by key: `Value::pointer` allocates
 /// a string per segment).
-fn meta_of(message: &Value) -> Option<&Value> {
+fn meta_of<E: Envelope + ?Sized>(message: &E) -> Option<&Value> {
     super::jsonrpc::at(message, &["params", "_meta"])
 }
 
 /// The revision a request's `params._meta` envelope names.
-pub fn envelope_version(message: &Value) -> Option<&str> {
+pub fn envelope_version<E: Envelope + ?Sized>(message: &E) -> Option<&str> {
     meta_of(message).and_then(meta_version)
 }
 
@@ -98,8 +99,8 @@ pub struct Mismatch(pub String);
 /// headers against its body. A 2026-07-28 request must carry the first two
 /// (`Mcp-Name` for the methods that name something); any request that
 /// carries them must agree with its body.
-pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatch> {
-    let Some(method) = message.get("method").and_then(Value::as_str) else {
+pub fn check_headers<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<(), Mismatch> {
+    let Some(method) = message.method() else {
         // A response or a malformed message: nothing to route on.
         return Ok(());
     };
@@ -109,7 +110,7 @@ pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatc
         Some(value) if value.to_str().ok() != Some(method) => {
             return Err(Mismatch(format!("the Mcp-Method header does not match the body's method {method:?}")));
         }
-        None if stateless && message.get("id").is_some() => {
+        None if stateless && message.member("id").is_some() => {
             return Err(Mismatch(format!("a {STATELESS} request must carry the Mcp-Method header ({method:?})")));
         }
         _ => {}
@@ -120,7 +121,7 @@ pub fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatc
         }
     }
     let Some(field) = named_field(method) else { return Ok(()) };
-    let Some(body) = message.get("params").and_then(|p| p.get(field)).and_then(Value::as_str) else { return Ok(()) };
+    let Some(body) = message.member("params").and_then(|p| p.get(field)).and_then(Value::as_str) else { return Ok(()) };
     match single(headers, &NAME_HEADER)? {
         Some(value) => match value.to_str().ok().and_then(decode) {
             Some(named) if named == body => Ok(()),
@@ -164,16 +165,16 @@ pub enum Unservable {
 
 /// Checks what a request says of its revision: a known one, and for a
 /// 2026-07-28 request the per-request envelope and a method that revision has.
-pub fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unservable> {
+pub fn check_request<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<(), Unservable> {
     let declared = Declared::of(headers, message);
     if let Some(version) = declared.named().filter(|v| !is_known(v)) {
         let supported = if declared.envelope.is_some() { vec![STATELESS] } else { supported_versions() };
         return Err(Unservable::Version { requested: version.chars().take(64).collect(), supported });
     }
-    if !declared.is_stateless() || message.get("id").is_none() {
+    if !declared.is_stateless() || message.member("id").is_none() {
         return Ok(());
     }
-    let Some(method) = message.get("method").and_then(Value::as_str) else { return Ok(()) };
+    let Some(method) = message.method() else { return Ok(()) };
     if REMOVED_METHODS.contains(&method) {
         return Err(Unservable::Removed(method.to_string()));
     }
@@ -352,8 +353,8 @@ const ENVELOPE_KEYS: &[&str] = &[PROTOCOL_META_KEY, CAPABILITIES_META_KEY, "io.m
 
 /// Removes the 2026-07-28 envelope from a request bridged into a session of
 /// an earlier revision (an empty `_meta` goes too).
-pub fn strip_envelope(message: &mut Value) {
-    let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else { return };
+pub fn strip_envelope(message: &mut super::jsonrpc::Message) {
+    let Some(params) = message.params.as_mut().and_then(Value::as_object_mut) else { return };
     let Some(meta) = params.get_mut("_meta").and_then(Value::as_object_mut) else { return };
     for key in ENVELOPE_KEYS {
         meta.remove(*key);
@@ -364,7 +365,7 @@ pub fn strip_envelope(message: &mut Value) {
 }
 
 /// The client's name and version from a 2026-07-28 envelope.
-pub fn envelope_client(message: &Value) -> (Option<String>, Option<String>) {
+pub fn envelope_client<E: Envelope + ?Sized>(message: &E) -> (Option<String>, Option<String>) {
     let info = meta_of(message).and_then(|meta| meta.get("io.modelcontextprotocol/clientInfo"));
     let text = |field: &str| info.and_then(|i| i.get(field)).and_then(Value::as_str).map(|s| s.chars().take(256).collect());
     (text("name"), text("version"))
@@ -449,6 +450,7 @@ pub fn mark_private(result: &mut serde_json::Map<String, Value>, upstream_ttl_ms
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::jsonrpc::Message;
     use serde_json::json;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -508,14 +510,14 @@ mod tests {
 
     #[test]
     fn bridging_into_an_earlier_session_drops_the_envelope_and_keeps_the_rest() {
-        let mut message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo",
-            "_meta": {PROTOCOL_META_KEY: STATELESS, "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"}, "progressToken": 7}}});
+        let mut message = Message::from(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo",
+            "_meta": {PROTOCOL_META_KEY: STATELESS, "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"}, "progressToken": 7}}}));
         assert_eq!(envelope_client(&message), (Some("c".to_string()), Some("1".to_string())));
         strip_envelope(&mut message);
-        assert_eq!(message["params"], json!({"name": "echo", "_meta": {"progressToken": 7}}));
-        let mut bare = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {PROTOCOL_META_KEY: STATELESS}}});
+        assert_eq!(message.params, Some(json!({"name": "echo", "_meta": {"progressToken": 7}})));
+        let mut bare = Message::from(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {PROTOCOL_META_KEY: STATELESS}}}));
         strip_envelope(&mut bare);
-        assert_eq!(bare["params"], json!({}));
+        assert_eq!(bare.params, Some(json!({})));
     }
 
     #[test]

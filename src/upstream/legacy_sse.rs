@@ -153,15 +153,15 @@ impl Bridge {
     }
 
     /// Sends messages and waits for the responses to the requests among them.
-    pub async fn exchange(
+    pub async fn exchange<M: jsonrpc::Envelope + serde::Serialize>(
         &self,
         client: &reqwest::Client,
         headers: reqwest::header::HeaderMap,
-        messages: &[Value],
+        messages: &[M],
         wait: Duration,
     ) -> Result<Vec<Value>, BridgeError> {
         let mut receivers = Vec::new();
-        for message in messages.iter().filter(|m| jsonrpc::is_request(m)) {
+        for message in messages.iter().filter(jsonrpc::is_request) {
             let (tx, rx) = oneshot::channel();
             if let Some(id) = jsonrpc::id(message) {
                 lock(&self.pending).insert(jsonrpc::id_key(id), tx);
