@@ -370,19 +370,29 @@ fi
 
 # Saturation in ROUNDS rounds, the paths alternating within each, so drift in
 # a shared machine's speed falls on every path alike; each path's row is the
-# round with its median CPU per call.
+# round with its median CPU per call. The order rotates by three paths a
+# round: in a fixed order a path always ran right after the same neighbour
+# (whose call log was still being written, say), and the same build read
+# 8-20% apart as "span export off" and "ten rules" in three runs.
 ROUNDS="${ROUNDS:-3}"
+saturation_paths=(
+    "direct|http://127.0.0.1:$upstream_port/mcp||$upstream_pid"
+    "nginx|$NGINX_URL||$NGINX_PIDS"
+    "bare|$bare_url||$bare_pid"
+    "logged|$logged_url||$logged_pid"
+    "plain|$plain_url|$plain_key|$plain_pid"
+    "traced|$traced_url|$traced_key|$traced_pid"
+    "one|$one_url|$one_key|$one_pid"
+    "ruled|$ruled_url|$ruled_key|$ruled_pid"
+)
 for round in $(seq "$ROUNDS"); do
     step "saturation, round $round of $ROUNDS"
-    measure "http://127.0.0.1:$upstream_port/mcp" "" "$upstream_pid" >>"$work/direct.rows"
-    # shellcheck disable=SC2086
-    measure "$NGINX_URL" "" $NGINX_PIDS >>"$work/nginx.rows"
-    measure "$bare_url" "" "$bare_pid" >>"$work/bare.rows"
-    measure "$logged_url" "" "$logged_pid" >>"$work/logged.rows"
-    measure "$plain_url" "$plain_key" "$plain_pid" >>"$work/plain.rows"
-    measure "$traced_url" "$traced_key" "$traced_pid" >>"$work/traced.rows"
-    measure "$one_url" "$one_key" "$one_pid" >>"$work/one.rows"
-    measure "$ruled_url" "$ruled_key" "$ruled_pid" >>"$work/ruled.rows"
+    count="${#saturation_paths[@]}"
+    for i in $(seq 0 $((count - 1))); do
+        IFS='|' read -r label url key pids_of <<<"${saturation_paths[$(((i + 3 * (round - 1)) % count))]}"
+        # shellcheck disable=SC2086
+        measure "$url" "$key" $pids_of >>"$work/$label.rows"
+    done
 done
 median_row() { sort -g -k5 "$work/$1.rows" | sed -n "$(( ($(wc -l <"$work/$1.rows") + 1) / 2 ))p"; }
 spread() { python3 -c "import sys; v=sorted(float(l.split()[4]) for l in open(sys.argv[1])); print(f'{v[0]:.0f}–{v[-1]:.0f}')" "$work/$1.rows"; }
@@ -484,7 +494,7 @@ the measured run divided by the calls it served.
 
 $figures
 
-Saturation, $ROUNDS rounds with the paths alternating; each row is the path's round with the median CPU per call (the range over rounds beside it):
+Saturation, $ROUNDS rounds with the paths alternating (their order rotating by three a round); each row is the path's round with the median CPU per call (the range over rounds beside it):
 
 | path | requests/s | p50 ms | p99 ms | errors | proxy CPU µs/call | range | CPU vs nginx |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
