@@ -26,14 +26,77 @@ pub const INTERNAL_ERROR: i64 = -32603;
 pub struct Message {
     /// `id` as it came (`null` included).
     pub id: Option<Value>,
-    /// `method`, when it is a string (any other `method` stays in `rest`).
-    pub method: Option<String>,
+    /// `method`, when it is a string (any other `method` stays in `rest`);
+    /// MCP's own methods are not copied.
+    pub method: Option<Cow<'static, str>>,
     pub params: Option<Value>,
-    pub jsonrpc: Option<Value>,
+    pub jsonrpc: Option<Version>,
     /// Every other member (a client's `result` or `error`, unknown ones), as it came.
     pub rest: Map<String, Value>,
     /// A batch item that is not an object: it goes upstream as it came.
     pub verbatim: Option<Value>,
+}
+
+/// `jsonrpc`: the "2.0" every message carries is not copied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Version {
+    V2,
+    Other(Value),
+}
+
+static VERSION_2: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| Value::from("2.0"));
+
+impl Version {
+    fn of(value: Value) -> Version {
+        if value.as_str() == Some("2.0") {
+            return Version::V2;
+        }
+        Version::Other(value)
+    }
+
+    fn value(&self) -> &Value {
+        match self {
+            Version::V2 => &VERSION_2,
+            Version::Other(value) => value,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Version::V2 => Value::from("2.0"),
+            Version::Other(value) => value,
+        }
+    }
+}
+
+/// The methods of MCP (2025-03-26 to 2026-07-28) a request body names
+/// without a copy.
+const KNOWN_METHODS: &[&str] = &[
+    "tools/call",
+    "tools/list",
+    "initialize",
+    "notifications/initialized",
+    "ping",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "server/discover",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+];
+
+fn method_name(text: &str) -> Cow<'static, str> {
+    match KNOWN_METHODS.iter().find(|known| **known == text) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(text.to_string()),
+    }
 }
 
 impl Message {
@@ -43,7 +106,7 @@ impl Message {
         match key {
             "id" => self.id.as_ref(),
             "params" => self.params.as_ref(),
-            "jsonrpc" => self.jsonrpc.as_ref(),
+            "jsonrpc" => self.jsonrpc.as_ref().map(Version::value),
             _ => self.rest.get(key),
         }
     }
@@ -52,7 +115,12 @@ impl Message {
         match key {
             "id" => self.id.as_mut(),
             "params" => self.params.as_mut(),
-            "jsonrpc" => self.jsonrpc.as_mut(),
+            "jsonrpc" => {
+                // Written to: held as the value it is from now on.
+                let version = self.jsonrpc.take()?.into_value();
+                let Version::Other(value) = self.jsonrpc.insert(Version::Other(version)) else { return None };
+                Some(value)
+            }
             _ => self.rest.get_mut(key),
         }
     }
@@ -72,7 +140,7 @@ impl From<Value> for Message {
     fn from(value: Value) -> Message {
         let Value::Object(mut members) = value else { return Message { verbatim: Some(value), ..Message::default() } };
         let method = match members.remove("method") {
-            Some(Value::String(method)) => Some(method),
+            Some(Value::String(method)) => Some(method_name(&method)),
             Some(other) => {
                 members.insert("method".into(), other);
                 None
@@ -83,7 +151,7 @@ impl From<Value> for Message {
             id: members.remove("id"),
             method,
             params: members.remove("params"),
-            jsonrpc: members.remove("jsonrpc"),
+            jsonrpc: members.remove("jsonrpc").map(Version::of),
             rest: members,
             verbatim: None,
         }
@@ -96,7 +164,8 @@ impl From<Message> for Value {
             return verbatim;
         }
         let mut members = message.rest;
-        let fixed = [("id", message.id), ("params", message.params), ("jsonrpc", message.jsonrpc), ("method", message.method.map(Value::String))];
+        let method = message.method.map(|method| Value::String(method.into_owned()));
+        let fixed = [("id", message.id), ("params", message.params), ("jsonrpc", message.jsonrpc.map(Version::into_value)), ("method", method)];
         for (name, value) in fixed {
             if let Some(value) = value {
                 members.insert(name.into(), value);
@@ -119,8 +188,8 @@ impl Serialize for Message {
             Text(&'a str),
         }
         let mut members: Vec<(&str, Member)> = Vec::with_capacity(4 + self.rest.len());
-        let fixed = [("id", &self.id), ("params", &self.params), ("jsonrpc", &self.jsonrpc)];
-        members.extend(fixed.into_iter().filter_map(|(name, value)| Some((name, Member::Value(value.as_ref()?)))));
+        let fixed = [("id", self.id.as_ref()), ("params", self.params.as_ref()), ("jsonrpc", self.jsonrpc.as_ref().map(Version::value))];
+        members.extend(fixed.into_iter().filter_map(|(name, value)| Some((name, Member::Value(value?)))));
         members.extend(self.method.as_deref().map(|method| ("method", Member::Text(method))));
         members.extend(self.rest.iter().map(|(name, value)| (name.as_str(), Member::Value(value))));
         members.sort_unstable_by_key(|(name, _)| *name);
@@ -159,12 +228,12 @@ impl<'de> serde::de::Visitor<'de> for MessageVisitor {
                 "id" => message.id = Some(map.next_value()?),
                 "params" => message.params = Some(map.next_value()?),
                 "jsonrpc" => message.jsonrpc = Some(map.next_value()?),
-                "method" => match map.next_value()? {
-                    Value::String(method) => {
+                "method" => match map.next_value::<Method>()? {
+                    Method::Text(method) => {
                         message.rest.remove("method");
                         message.method = Some(method);
                     }
-                    other => {
+                    Method::Other(other) => {
                         message.method = None;
                         message.rest.insert("method".into(), other);
                     }
@@ -208,6 +277,44 @@ impl<'de> serde::de::Visitor<'de> for MessageVisitor {
 
     fn visit_unit<E>(self) -> Result<Message, E> {
         Ok(Message::from(Value::Null))
+    }
+}
+
+/// A `method` member as it parses: a name (MCP's own not copied), or
+/// anything else, kept as it came.
+enum Method {
+    Text(Cow<'static, str>),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Method, D::Error> {
+        // Read as it came, then as a name when it is one: the usual string
+        // is borrowed from the body, not first copied into a `Value`.
+        let raw = <&RawValue>::deserialize(deserializer)?.get();
+        if let Some(text) = plain_string(raw) {
+            return Ok(Method::Text(method_name(text)));
+        }
+        let value: Value = serde_json::from_str(raw).map_err(serde::de::Error::custom)?;
+        Ok(match value {
+            Value::String(text) => Method::Text(method_name(&text)),
+            other => Method::Other(other),
+        })
+    }
+}
+
+/// The text of a JSON string without escapes, read off its raw form.
+fn plain_string(raw: &str) -> Option<&str> {
+    raw.strip_prefix('"')?.strip_suffix('"').filter(|text| !text.contains(['\\', '"']))
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Version, D::Error> {
+        let raw = <&RawValue>::deserialize(deserializer)?.get();
+        if plain_string(raw) == Some("2.0") {
+            return Ok(Version::V2);
+        }
+        serde_json::from_str(raw).map(Version::Other).map_err(serde::de::Error::custom)
     }
 }
 
@@ -653,7 +760,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":null,"method":7}"#,
             r#"{"jsonrpc":"2.0","id":2,"result":{"content":[]}}"#,
             r#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no"}}"#,
+            r#"{"me\u0074hod":"ping","id":4,"method":"tools/list"}"#,
             r#"{"method":"ping","id":4,"method":"tools/list"}"#,
+            r#"{"jsonrpc":"1.0","method":"tools\/call","id":5,"params":{"name":"x"}}"#,
+            r#"{"jsonrpc":2,"method":"custom/thing","id":6}"#,
             r#"[{"id":1,"method":"a"},3,"x",null,true,[1,{"b":2}],{"method":"notifications/x"}]"#,
         ];
         for text in bodies {
