@@ -69,34 +69,9 @@ impl Version {
     }
 }
 
-/// The methods of MCP (2025-03-26 to 2026-07-28) a request body names
-/// without a copy.
-const KNOWN_METHODS: &[&str] = &[
-    "tools/call",
-    "tools/list",
-    "initialize",
-    "notifications/initialized",
-    "ping",
-    "resources/list",
-    "resources/read",
-    "resources/templates/list",
-    "resources/subscribe",
-    "resources/unsubscribe",
-    "prompts/list",
-    "prompts/get",
-    "completion/complete",
-    "logging/setLevel",
-    "server/discover",
-    "notifications/cancelled",
-    "notifications/progress",
-    "notifications/roots/list_changed",
-];
-
+/// A method's name: the specification's own are not copied.
 fn method_name(text: &str) -> Cow<'static, str> {
-    match KNOWN_METHODS.iter().find(|known| **known == text) {
-        Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(text.to_string()),
-    }
+    super::method(text).map_or_else(|| Cow::Owned(text.to_string()), Cow::Borrowed)
 }
 
 impl Message {

@@ -16,3 +16,43 @@ pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26
 pub fn negotiate(asked: Option<&str>) -> &'static str {
     PROTOCOL_VERSIONS.iter().find(|v| asked == Some(**v)).copied().unwrap_or(PROTOCOL_VERSIONS[0])
 }
+
+/// The methods of the MCP specification (2025-03-26 to 2026-07-28), the
+/// most frequent first; a client can send anything else.
+pub const METHODS: &[&str] = &[
+    "tools/call",
+    "tools/list",
+    "initialize",
+    "ping",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "sampling/createMessage",
+    "elicitation/create",
+    "roots/list",
+    "tasks/get",
+    "tasks/list",
+    "tasks/result",
+    "tasks/cancel",
+    "server/discover",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/message",
+    "notifications/roots/list_changed",
+    "notifications/tools/list_changed",
+    "notifications/resources/list_changed",
+    "notifications/resources/updated",
+    "notifications/prompts/list_changed",
+];
+
+/// `name` as the specification's own `'static` name, when it is one.
+pub fn method(name: &str) -> Option<&'static str> {
+    METHODS.iter().find(|known| **known == name).copied()
+}

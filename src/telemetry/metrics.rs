@@ -11,42 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The label value of anything outside a known set.
 pub const OTHER: &str = "_other";
 
-/// The methods of the MCP specification; a client can send anything else.
-const MCP_METHODS: &[&str] = &[
-    "initialize",
-    "ping",
-    "tools/list",
-    "tools/call",
-    "resources/list",
-    "resources/templates/list",
-    "resources/read",
-    "resources/subscribe",
-    "resources/unsubscribe",
-    "prompts/list",
-    "prompts/get",
-    "completion/complete",
-    "logging/setLevel",
-    "sampling/createMessage",
-    "elicitation/create",
-    "roots/list",
-    "tasks/get",
-    "tasks/list",
-    "tasks/result",
-    "tasks/cancel",
-    "server/discover",
-    "notifications/initialized",
-    "notifications/cancelled",
-    "notifications/progress",
-    "notifications/message",
-    "notifications/roots/list_changed",
-    "notifications/tools/list_changed",
-    "notifications/resources/list_changed",
-    "notifications/resources/updated",
-    "notifications/prompts/list_changed",
-];
-
+/// A method's label: its name when the specification has it, else `_other`
+/// (a client can send anything, and labels are bounded).
 fn method_label(method: &str) -> &'static str {
-    MCP_METHODS.iter().find(|m| **m == method).copied().unwrap_or(OTHER)
+    crate::mcp::method(method).unwrap_or(OTHER)
 }
 
 /// JSON-RPC codes (the standard ones and the implementation-defined
