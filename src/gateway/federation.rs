@@ -972,7 +972,7 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut mess
             return named_error(id.as_ref(), jsonrpc::INTERNAL_ERROR, &text, err.reason());
         }
     };
-    if let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) {
+    if let Some(params) = message.params.as_mut().and_then(Value::as_object_mut) {
         params.insert("name".into(), json!(upstream_name));
     }
     if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &parts.headers, &message) {

@@ -201,7 +201,7 @@ fn redact_arguments(message: &mut Message, verdict: &Verdict) -> bool {
     if !verdict.redacts(RedactIn::Arguments) {
         return false;
     }
-    let Some(arguments) = message.get_mut("params").and_then(|p| p.get_mut("arguments")) else { return false };
+    let Some(arguments) = message.params.as_mut().and_then(|p| p.get_mut("arguments")) else { return false };
     verdict
         .redact
         .iter()

@@ -60,13 +60,6 @@ impl Version {
             Version::Other(value) => value,
         }
     }
-
-    fn into_value(self) -> Value {
-        match self {
-            Version::V2 => Value::from("2.0"),
-            Version::Other(value) => value,
-        }
-    }
 }
 
 /// A method's name: the specification's own are not copied.
@@ -86,28 +79,9 @@ impl Message {
         }
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        match key {
-            "id" => self.id.as_mut(),
-            "params" => self.params.as_mut(),
-            "jsonrpc" => {
-                // Written to: held as the value it is from now on.
-                let version = self.jsonrpc.take()?.into_value();
-                let Version::Other(value) = self.jsonrpc.insert(Version::Other(version)) else { return None };
-                Some(value)
-            }
-            _ => self.rest.get_mut(key),
-        }
-    }
-
     /// `params` as an object, made one when absent (`None` when it is something else).
     pub fn params_object_mut(&mut self) -> Option<&mut Map<String, Value>> {
         self.params.get_or_insert_with(|| Value::Object(Map::new())).as_object_mut()
-    }
-
-    /// The message as a `Value`, for the rarer paths that rewrite it whole.
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
@@ -130,23 +104,6 @@ impl From<Value> for Message {
             rest: members,
             verbatim: None,
         }
-    }
-}
-
-impl From<Message> for Value {
-    fn from(message: Message) -> Value {
-        if let Some(verbatim) = message.verbatim {
-            return verbatim;
-        }
-        let mut members = message.rest;
-        let method = message.method.map(|method| Value::String(method.into_owned()));
-        let fixed = [("id", message.id), ("params", message.params), ("jsonrpc", message.jsonrpc.map(Version::into_value)), ("method", method)];
-        for (name, value) in fixed {
-            if let Some(value) = value {
-                members.insert(name.into(), value);
-            }
-        }
-        Value::Object(members)
     }
 }
 
@@ -179,13 +136,7 @@ impl Serialize for Message {
     }
 }
 
-impl<'de> Deserialize<'de> for Message {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Message, D::Error> {
-        deserializer.deserialize_any(MessageVisitor)
-    }
-}
-
-/// Reads an object's members into a `Message`; anything else is kept verbatim.
+/// Reads an object's members into a `Message`.
 struct MessageVisitor;
 
 impl<'de> serde::de::Visitor<'de> for MessageVisitor {
@@ -220,38 +171,6 @@ impl<'de> serde::de::Visitor<'de> for MessageVisitor {
             }
         }
         Ok(message)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Message, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
-        }
-        Ok(Message::from(Value::Array(items)))
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Message, E> {
-        Ok(Message::from(Value::Bool(v)))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Message, E> {
-        Ok(Message::from(Value::from(v)))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Message, E> {
-        Ok(Message::from(Value::from(v)))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Message, E> {
-        Ok(Message::from(Value::from(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Message, E> {
-        Ok(Message::from(Value::from(v)))
-    }
-
-    fn visit_unit<E>(self) -> Result<Message, E> {
-        Ok(Message::from(Value::Null))
     }
 }
 
@@ -386,9 +305,11 @@ impl<'de> Deserialize<'de> for Parsed {
                 MessageVisitor.visit_map(map).map(Parsed::Single)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
+                // Batches are rare (2025-03-26 only): items parse as values,
+                // a non-object kept verbatim.
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(item) = seq.next_element::<Message>()? {
-                    items.push(item);
+                while let Some(item) = seq.next_element::<Value>()? {
+                    items.push(Message::from(item));
                 }
                 Ok(Parsed::Batch(items))
             }
@@ -758,7 +679,7 @@ mod tests {
                 assert_eq!(is_response(message), is_response(&item), "{text}");
                 assert_eq!(CalledTool::of(message), CalledTool::of(&item), "{text}");
                 assert_eq!(*message, Message::from(item.clone()), "{text}");
-                assert_eq!(Value::from(message.clone()), item, "{text}");
+                assert_eq!(serde_json::to_value(message).unwrap(), item, "{text}");
             }
         }
         assert_eq!(Body::parse(b"3").unwrap_err(), "a JSON-RPC message must be an object or an array of objects");

@@ -52,7 +52,7 @@ thread_local! {
     static ID_SOURCE: std::cell::RefCell<rand::rngs::SmallRng> = std::cell::RefCell::new(rand::SeedableRng::from_os_rng());
 }
 
-fn random_id<const N: usize>() -> [u8; N] {
+pub(crate) fn random_id<const N: usize>() -> [u8; N] {
     let mut id = [0u8; N];
     ID_SOURCE.with(|source| rand::RngCore::fill_bytes(&mut *source.borrow_mut(), &mut id));
     id

@@ -21,11 +21,11 @@ pub struct PresetIdGenerator;
 
 impl IdGenerator for PresetIdGenerator {
     fn new_trace_id(&self) -> TraceId {
-        PRESET_IDS.with(|ids| ids.get()).map_or_else(|| TraceId::from_bytes(rand::random()), |(trace, _)| TraceId::from_bytes(trace))
+        PRESET_IDS.with(|ids| ids.get()).map_or_else(|| TraceId::from_bytes(super::observation::random_id()), |(trace, _)| TraceId::from_bytes(trace))
     }
 
     fn new_span_id(&self) -> SpanId {
-        PRESET_IDS.with(|ids| ids.get()).map_or_else(|| SpanId::from_bytes(rand::random()), |(_, span)| SpanId::from_bytes(span))
+        PRESET_IDS.with(|ids| ids.get()).map_or_else(|| SpanId::from_bytes(super::observation::random_id()), |(_, span)| SpanId::from_bytes(span))
     }
 }
 
