@@ -16,9 +16,9 @@
 # TRACED=1 counts mcpgate with span export on (OTLP/HTTP to a local sink that
 # discards), as bench-gateway.sh's "span export on" row.
 # FLOOR=1 counts the logging floor of bench-gateway.sh instead: the bare proxy
-# (benches/bare_proxy.rs) recording each call with mcpgate's metrics and call
-# log, so mcpgate's governance is the difference, free of the 10% noise of
-# CPU time on this machine.
+# (benches/bare_proxy.rs, or BINARY) recording each call with mcpgate's metrics
+# and call log, so mcpgate's governance is the difference, free of the 10%
+# noise of CPU time on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
@@ -34,7 +34,7 @@ binary="${1:-}"
 if [ -n "${FLOOR:-}" ]; then
     step "building release binaries"
     cargo build --release --locked --example bench-upstream --example bench-bare-proxy
-    binary=./target/release/examples/bench-bare-proxy
+    binary="${binary:-./target/release/examples/bench-bare-proxy}"
 elif [ -z "$binary" ]; then
     step "building release binaries"
     cargo build --release --locked --bin mcpgate --example bench-upstream

