@@ -15,6 +15,10 @@
 # keeps the callgrind profile there (for callgrind_annotate --tree=caller).
 # TRACED=1 counts mcpgate with span export on (OTLP/HTTP to a local sink that
 # discards), as bench-gateway.sh's "span export on" row.
+# SYSCALLS=1 counts system calls instead (strace -c on every thread of the
+# process, run without valgrind), per call: the kernel's share, which
+# instruction counts leave out. SESSIONS=N (default 8) sets how many sessions
+# (one hey connection each) carry the calls: 64 is bench-gateway.sh's load.
 # FLOOR=1 counts the logging floor of bench-gateway.sh instead: the bare proxy
 # (benches/bare_proxy.rs, or BINARY) recording each call with mcpgate's metrics
 # and call log, so mcpgate's governance is the difference, free of the 10%
@@ -26,7 +30,7 @@ source scripts/lib/tools.sh
 CALLS="${CALLS:-2000}"
 WARMUP="${WARMUP:-400}"
 need cargo "the Rust toolchain (rustup)"
-for pair in valgrind:valgrind hey:hey; do
+for pair in valgrind:valgrind hey:hey strace:strace; do
     tool="${pair%%:*}"; package="${pair#*:}"
     command -v "$tool" >/dev/null 2>&1 || apt-get install -y -qq "$package" >/dev/null 2>&1 || die "$tool is missing and 'apt-get install $package' failed"
 done
@@ -47,6 +51,9 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
+# What runs the process: callgrind, or nothing when strace attaches later.
+launch=(valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out")
+if [ -n "${SYSCALLS:-}" ]; then launch=(); fi
 
 upstream_port="$(free_port)"
 ./target/release/examples/bench-upstream "$upstream_port" 0 stateful 2>"$work/upstream.log" &
@@ -54,7 +61,7 @@ pids+=($!)
 gateway_port="$(free_port)"
 if [ -n "${FLOOR:-}" ]; then
     step "starting the bare proxy with mcpgate's call log under callgrind"
-    RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" "$gateway_port" \
+    RUST_LOG=warn "${launch[@]}" "$binary" "$gateway_port" \
         "http://127.0.0.1:$upstream_port/mcp" "sqlite://$work/floor.db" 2>"$work/valgrind.log" &
     gateway_pid=$!
     pids+=("$gateway_pid")
@@ -73,7 +80,7 @@ else
         export_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)
     fi
     step "starting mcpgate under callgrind${TRACED:+, span export on}"
-    env "${export_env[@]}" RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve \
+    env "${export_env[@]}" RUST_LOG=warn "${launch[@]}" "$binary" serve \
         --database "sqlite://$work/gateway.db" --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
         --admin-token "$token" 2>"$work/valgrind.log" &
     gateway_pid=$!
@@ -86,7 +93,7 @@ else
 fi
 
 sessions=()
-for _ in $(seq 8); do sessions+=("$(mcp_session "$url" "$key")"); done
+for _ in $(seq "${SESSIONS:-8}"); do sessions+=("$(mcp_session "$url" "$key")"); done
 printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}' >"$work/call.json"
 
 # calls N: N tools/call, spread over the sessions, one hey each.
@@ -120,6 +127,20 @@ control() {
 step "warming up ($WARMUP calls), then counting $CALLS calls"
 calls "$WARMUP"
 sleep 1
+if [ -n "${SYSCALLS:-}" ]; then
+    # Attached to every thread after the warm-up; detached once the call log's batch is written.
+    mapfile -t threads < <(ls "/proc/$gateway_pid/task")
+    strace -c -f -o "$work/strace.out" "${threads[@]/#/-p}" 2>/dev/null &
+    strace_pid=$!
+    sleep 1
+    calls "$CALLS"
+    sleep 1.5
+    kill -INT "$strace_pid"
+    wait "$strace_pid" || true
+    # strace -c's rows: % time, seconds, usecs/call, calls, [errors], syscall.
+    awk -v calls="$CALLS" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "%-14s %7d  %5.2f a call\n", $NF, $4, $4 / calls }' "$work/strace.out"
+    exit 0
+fi
 control -z
 calls "$CALLS"
 sleep 1.5 # the call log's batch is written

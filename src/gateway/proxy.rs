@@ -862,7 +862,13 @@ impl SseRewrite {
         let until = (Instant::now() + Self::FIRST_MESSAGE_WAIT).min(self.deadline);
         while !self.got_message {
             let Some(upstream) = self.upstream.as_mut() else { return };
-            let Ok(next) = tokio::time::timeout_at(until, upstream.next()).await else { return };
+            let next = match next_if_read(upstream).await {
+                Some(next) => next,
+                None => match tokio::time::timeout_at(until, upstream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => return,
+                },
+            };
             self.take(next);
             self.settle().await;
         }
@@ -937,7 +943,7 @@ impl SseRewrite {
             // The upstream's end usually came in the answer's read: one turn
             // lets its connection's task hand it over (nothing new waits to
             // be written, so hyper writes nothing meanwhile).
-            tokio::task::yield_now().await;
+            yield_to_ready_tasks().await;
             self.take_arrived();
         }
         if let Some(mut rest) = self.upstream.take() {
@@ -980,6 +986,40 @@ impl SseRewrite {
             }
         }
     }
+}
+
+/// The stream's next item when its connection has read it already: it is
+/// handed over once the connection's task has had a turn. None when it has
+/// to be waited for.
+///
+/// Taken this way, the usual quick answer arms no timer: on a
+/// current-thread runtime, a timer earlier than the driver's next wake-up
+/// writes the driver's eventfd even from the runtime's own thread (tokio
+/// #5207), a system call and an extra `epoll_wait` on the answer's way out.
+async fn next_if_read(upstream: &mut axum::body::BodyDataStream) -> Option<Option<Result<Bytes, axum::Error>>> {
+    if let Some(next) = upstream.next().now_or_never() {
+        return Some(next);
+    }
+    // The poll above told the connection's task the body is wanted.
+    yield_to_ready_tasks().await;
+    upstream.next().now_or_never()
+}
+
+/// Lets the tasks this thread has ready run once, then resumes: the wake
+/// goes to the back of the thread's own run queue. `tokio::task::yield_now`
+/// defers it until the runtime has polled its I/O driver, an `epoll_wait`
+/// on the answer's way out of every call that waited this way.
+async fn yield_to_ready_tasks() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }
 
 pub(super) fn timeout_of(version: &VersionConfig) -> Duration {
