@@ -53,14 +53,15 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT INT TERM
 # What runs the process: callgrind, or nothing when strace attaches later.
 launch=(valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out")
-if [ -n "${SYSCALLS:-}" ]; then launch=(); fi
+under="under callgrind"
+if [ -n "${SYSCALLS:-}" ]; then launch=(); under="(strace attaches after the warm-up)"; fi
 
 upstream_port="$(free_port)"
 ./target/release/examples/bench-upstream "$upstream_port" 0 stateful 2>"$work/upstream.log" &
 pids+=($!)
 gateway_port="$(free_port)"
 if [ -n "${FLOOR:-}" ]; then
-    step "starting the bare proxy with mcpgate's call log under callgrind"
+    step "starting the bare proxy with mcpgate's call log $under"
     RUST_LOG=warn "${launch[@]}" "$binary" "$gateway_port" \
         "http://127.0.0.1:$upstream_port/mcp" "sqlite://$work/floor.db" 2>"$work/valgrind.log" &
     gateway_pid=$!
@@ -79,7 +80,7 @@ else
         pids+=($!)
         export_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)
     fi
-    step "starting mcpgate under callgrind${TRACED:+, span export on}"
+    step "starting mcpgate $under${TRACED:+, span export on}"
     env "${export_env[@]}" RUST_LOG=warn "${launch[@]}" "$binary" serve \
         --database "sqlite://$work/gateway.db" --admin-listen "127.0.0.1:$admin_port" --gateway-listen "127.0.0.1:$gateway_port" \
         --admin-token "$token" 2>"$work/valgrind.log" &
