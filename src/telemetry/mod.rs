@@ -6,6 +6,7 @@
 pub mod call_log;
 pub mod metrics;
 pub mod observation;
+mod otlp_http;
 pub mod payload;
 pub mod traces;
 
@@ -119,15 +120,26 @@ fn otlp_error(otlp: &Otlp, err: impl std::fmt::Display) -> TelemetryError {
     TelemetryError::Otlp { endpoint: otlp.endpoint.clone(), message: err.to_string() }
 }
 
-fn span_exporter(otlp: &Otlp) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    let built = match otlp.protocol {
-        OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(otlp.endpoint.clone()).build(),
-        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(format!("{}/v1/traces", otlp.endpoint.trim_end_matches('/')))
-            .build(),
-    };
-    built.map_err(|e| otlp_error(otlp, e))
+/// Span export's batch processor. OTLP/HTTP goes through mcpgate's own
+/// exporter, which writes the wire format from the SDK's spans directly
+/// (`otlp_http`); gRPC through the SDK's.
+fn span_processor(otlp: &Otlp, batch: opentelemetry_sdk::trace::BatchConfig) -> Result<BatchSpanProcessor, TelemetryError> {
+    match otlp.protocol {
+        OtlpProtocol::Grpc => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(otlp.endpoint.clone())
+                .build()
+                .map_err(|e| otlp_error(otlp, e))?;
+            Ok(BatchSpanProcessor::builder(exporter).with_batch_config(batch).build())
+        }
+        OtlpProtocol::HttpProtobuf => {
+            let url = format!("{}/v1/traces", otlp.endpoint.trim_end_matches('/'));
+            let config = otlp_http::HttpExportConfig::from_env(url).map_err(|e| otlp_error(otlp, e))?;
+            let exporter = otlp_http::HttpSpanExporter::new(config).map_err(|e| otlp_error(otlp, e))?;
+            Ok(BatchSpanProcessor::builder(exporter).with_batch_config(batch).build())
+        }
+    }
 }
 
 fn metric_exporter(otlp: &Otlp) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
@@ -163,7 +175,7 @@ impl Telemetry {
                     .with_max_queue_size(settings.queue_capacity * 2)
                     .with_scheduled_delay(Duration::from_millis(500))
                     .build();
-                let processor = BatchSpanProcessor::builder(span_exporter(otlp)?).with_batch_config(batch).build();
+                let processor = span_processor(otlp, batch)?;
                 let provider = SdkTracerProvider::builder()
                     .with_resource(resource())
                     .with_id_generator(traces::PresetIdGenerator)
