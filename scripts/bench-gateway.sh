@@ -318,7 +318,9 @@ One connection at 20 calls/s for 10 s through each path in turn (\`hey -q\`), th
 \`tools/call echo\` and upstream as above; the legs are read off a loopback capture
 (\`tcpdump -i lo\`: each packet timed as it is sent), medians over the calls. "In" is the
 proxy's time from the request's arrival to forwarding it, "out" from the upstream's
-answer to the proxy's; both include waking the proxy's thread. $cpu, $PLACEMENT;
+last packet of the answer to the proxy's last (nginx passes an SSE head on as it comes,
+mcpgate once the message is there, so both legs end where the answer does); both include
+waking the proxy's thread. $cpu, $PLACEMENT;
 measured $(date +%F).
 
 | path | calls | in µs | upstream µs | out µs | in + upstream + out µs | client p50 ms (hey) |

@@ -5,8 +5,8 @@ DUMP is `tcpdump -i lo -n -tt` output (data-carrying packets) taken while
 each proxy, in turn, served calls on one idle connection. For each call
 through a proxy: request in (a packet to the proxy's port) -> forwarded
 (the next packet to the upstream's port) -> answered by the upstream (its
-last packet before the proxy answers) -> answer out (the proxy's first
-packet after the upstream's first). Prints a markdown
+last packet of the call) -> answer out (the proxy's last packet of the
+call), a call ending where the proxy's next request arrives. Prints a markdown
 table row per proxy: the medians of the three legs and of their sum.
 """
 import re
@@ -29,15 +29,23 @@ def legs(trace, port, upstream):
     for i, (arrived, _, destination) in enumerate(trace):
         if destination != port:
             continue
-        forwarded = next((t for t, _, d in trace[i:] if d == upstream and t >= arrived), None)
-        first_answer = forwarded and next((t for t, s, _ in trace[i:] if s == upstream and t >= forwarded), None)
-        out = first_answer and next((t for t, s, _ in trace[i:] if s == port and t >= first_answer), None)
-        # The upstream writes its answer in more than one packet (SSE: the
-        # head and priming event, then the message): the upstream's leg ends
-        # at its last packet before the proxy answers.
-        answered = out and max(t for t, s, _ in trace[i:] if s == upstream and first_answer <= t <= out)
+        # The call ends where the proxy's next request begins: its answer is
+        # the proxy's packets (to the client) and the upstream's before that.
+        following = next((j for j in range(i + 1, len(trace)) if trace[j][2] == port), len(trace))
+        call = trace[i:following]
+        forwarded = next((t for t, _, d in call if d == upstream), None)
+        answers = [t for t, s, _ in call if s == upstream and forwarded and t >= forwarded]
+        outs = [t for t, s, _ in call if s == port and answers and t >= answers[0]]
+        if not outs:
+            continue
+        # Both sides may write an answer in more than one packet (SSE: the
+        # head and priming event, then the message; nginx passes the head on
+        # as it comes, mcpgate once the message is there): the upstream's leg
+        # ends at its last packet, the proxy's at its last.
+        out = outs[-1]
+        answered = max(t for t in answers if t <= out)
         # A call whose legs run past 20 ms met another path's packets: not an idle call.
-        if out and out - arrived < 0.02:
+        if out - arrived < 0.02:
             calls.append(((forwarded - arrived) * 1e6, (answered - forwarded) * 1e6, (out - answered) * 1e6))
     return calls
 
