@@ -15,6 +15,9 @@
 # keeps the callgrind profile there (for callgrind_annotate --tree=caller).
 # TRACED=1 counts mcpgate with span export on (OTLP/HTTP to a local sink that
 # discards), as bench-gateway.sh's "span export on" row.
+# THREADS=1 reads each thread's CPU time instead (run without valgrind; use
+# more CALLS, e.g. 20000): where a call's CPU goes by thread, including what
+# instruction counts leave out (the kernel, cache misses, hand-offs).
 # SYSCALLS=1 counts system calls instead (strace -c on every thread of the
 # process, run without valgrind), per call: the kernel's share, which
 # instruction counts leave out. SESSIONS=N (default 8) sets how many sessions
@@ -55,6 +58,7 @@ trap cleanup EXIT INT TERM
 launch=(valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out")
 under="under callgrind"
 if [ -n "${SYSCALLS:-}" ]; then launch=(); under="(strace attaches after the warm-up)"; fi
+if [ -n "${THREADS:-}" ]; then launch=(); under="(its threads' CPU time read after the warm-up)"; fi
 
 upstream_port="$(free_port)"
 ./target/release/examples/bench-upstream "$upstream_port" 0 stateful 2>"$work/upstream.log" &
@@ -140,6 +144,31 @@ if [ -n "${SYSCALLS:-}" ]; then
     wait "$strace_pid" || true
     # strace -c's rows: % time, seconds, usecs/call, calls, [errors], syscall.
     awk -v calls="$CALLS" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "%-14s %7d  %5.2f a call\n", $NF, $4, $4 / calls }' "$work/strace.out"
+    exit 0
+fi
+if [ -n "${THREADS:-}" ]; then
+    # Each thread's time on a CPU (schedstat's first field, in ns) before and
+    # after the calls, by thread name, digits dropped (one row for a pool).
+    times() { for task in "/proc/$gateway_pid/task/"*; do echo "$(tr -d '0-9 ' <"$task/comm") $(cut -d' ' -f1 "$task/schedstat")"; done; }
+    times >"$work/before"
+    calls "$CALLS"
+    sleep 1.5
+    times >"$work/after"
+    python3 - "$work/before" "$work/after" "$CALLS" <<'PY'
+import collections, sys
+def read(path):
+    totals = collections.Counter()
+    for line in open(path):
+        name, ns = line.rsplit(" ", 1)
+        totals[name] += int(ns)
+    return totals
+before, after, calls = read(sys.argv[1]), read(sys.argv[2]), int(sys.argv[3])
+spent = {name: after[name] - before.get(name, 0) for name in after}
+for name, ns in sorted(spent.items(), key=lambda item: -item[1]):
+    if ns > 0:
+        print(f"{name:<24} {ns / calls / 1000:6.2f} µs a call")
+print(f"{'all threads':<24} {sum(spent.values()) / calls / 1000:6.2f} µs a call")
+PY
     exit 0
 fi
 control -z
