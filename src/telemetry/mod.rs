@@ -81,11 +81,18 @@ impl TelemetrySettings {
             return None;
         }
         let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty())?;
-        let protocol =
-            std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")).unwrap_or_default();
+        let protocol = trace_setting("PROTOCOL").map(|(_, value)| value).unwrap_or_default();
         let protocol = if protocol.trim() == "grpc" { OtlpProtocol::Grpc } else { OtlpProtocol::HttpProtobuf };
         Some(Otlp { endpoint, protocol })
     }
+}
+
+/// An OTLP exporter setting for spans, with the variable it was read from:
+/// `OTEL_EXPORTER_OTLP_TRACES_{setting}` wins over `OTEL_EXPORTER_OTLP_{setting}`.
+fn trace_setting(setting: &str) -> Option<(String, String)> {
+    [format!("OTEL_EXPORTER_OTLP_TRACES_{setting}"), format!("OTEL_EXPORTER_OTLP_{setting}")]
+        .into_iter()
+        .find_map(|name| std::env::var(&name).ok().map(|value| (name, value)))
 }
 
 #[derive(Debug, thiserror::Error)]

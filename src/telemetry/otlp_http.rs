@@ -46,12 +46,11 @@ impl HttpExportConfig {
     /// The signal's own variable wins over the general one; a value that
     /// cannot be used is an error naming the variable.
     pub(crate) fn from_env(url: String) -> Result<HttpExportConfig, String> {
-        let read = |name: &'static str| std::env::var(name).ok().map(|value| (name, value));
-        let headers = match read("OTEL_EXPORTER_OTLP_TRACES_HEADERS").or_else(|| read("OTEL_EXPORTER_OTLP_HEADERS")) {
+        let headers = match super::trace_setting("HEADERS") {
             Some((name, value)) => parse_headers(&value).map_err(|reason| format!("{name}: {reason}"))?,
             None => HeaderMap::new(),
         };
-        let timeout = match read("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| read("OTEL_EXPORTER_OTLP_TIMEOUT")) {
+        let timeout = match super::trace_setting("TIMEOUT") {
             Some((name, value)) => parse_timeout(&value).map_err(|reason| format!("{name}: {reason}"))?,
             None => DEFAULT_TIMEOUT,
         };
@@ -109,9 +108,12 @@ impl HttpSpanExporter {
         Ok(HttpSpanExporter { config, client: Mutex::new(Some(client)), resource: Vec::new(), resource_schema_url: String::new() })
     }
 
+    fn client_slot(&self) -> Result<std::sync::MutexGuard<'_, Option<reqwest::blocking::Client>>, OTelSdkError> {
+        self.client.lock().map_err(|_| OTelSdkError::InternalFailure("the exporter's client lock is poisoned".into()))
+    }
+
     fn client(&self) -> Result<reqwest::blocking::Client, OTelSdkError> {
-        let client = self.client.lock().map_err(|_| OTelSdkError::InternalFailure("the exporter's client lock is poisoned".into()))?;
-        client.clone().ok_or(OTelSdkError::AlreadyShutdown)
+        self.client_slot()?.clone().ok_or(OTelSdkError::AlreadyShutdown)
     }
 
     /// Posts one encoded batch, retrying what OTLP calls retryable until the deadline.
@@ -176,8 +178,7 @@ impl opentelemetry_sdk::trace::SpanExporter for HttpSpanExporter {
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        let mut client = self.client.lock().map_err(|_| OTelSdkError::InternalFailure("the exporter's client lock is poisoned".into()))?;
-        client.take().map(drop).ok_or(OTelSdkError::AlreadyShutdown)
+        self.client_slot()?.take().map(drop).ok_or(OTelSdkError::AlreadyShutdown)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -347,9 +348,7 @@ fn any_f64(out: &mut Vec<u8>, value: f64) {
 
 #[inline]
 fn any_string(out: &mut Vec<u8>, value: &str) {
-    key(1, WireType::LengthDelimited, out);
-    varint(out, value.len() as u64);
-    out.extend_from_slice(value.as_bytes());
+    length_delimited(out, 1, value.as_bytes());
 }
 
 /// A length-delimited message field. Its body is written in place and its
@@ -393,11 +392,17 @@ fn string(out: &mut Vec<u8>, field: u32, value: &str) {
     bytes(out, field, value.as_bytes());
 }
 
+/// A string or bytes field, left out when empty.
 #[inline]
 fn bytes(out: &mut Vec<u8>, field: u32, value: &[u8]) {
-    if value.is_empty() {
-        return;
+    if !value.is_empty() {
+        length_delimited(out, field, value);
     }
+}
+
+/// A length-delimited field whose bytes are at hand, written even when empty.
+#[inline]
+fn length_delimited(out: &mut Vec<u8>, field: u32, value: &[u8]) {
     key(field, WireType::LengthDelimited, out);
     varint(out, value.len() as u64);
     out.extend_from_slice(value);
