@@ -75,6 +75,8 @@ async fn spans_metrics_payloads_and_analytics_follow_real_tool_calls() {
 
     // Spans.
     let echo = received.wait_for("tools/call echo").await;
+    let services = received.services();
+    assert!(!services.is_empty() && services.iter().all(|s| s == "mcpgate"), "every export names the service: {services:?}");
     let attrs = attributes(&echo);
     let session = attrs["mcp.session.id"].clone();
     let expected = [
@@ -252,6 +254,7 @@ async fn trace_context_reaches_the_upstream_and_spans_go_out_over_grpc() {
             }
         };
         assert_eq!(span.name, "tools/call lookup");
+        assert!(received.services().iter().all(|s| s == "mcpgate"), "{:?}", received.services());
         assert_eq!(hex::encode(&span.trace_id), trace);
         assert_eq!(hex::encode(&span.parent_span_id), parent);
         assert!(headers.get("x-subscription-key").is_none());

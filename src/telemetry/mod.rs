@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod observation;
 mod otlp_http;
 pub mod payload;
+mod span_batch;
 pub mod traces;
 
 use crate::model::calls::{CallRecord, CallStatus};
@@ -17,11 +18,11 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::trace::{SdkTracerProvider, TracerProviderBuilder};
 use payload::PayloadPolicy;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing_subscriber::EnvFilter;
 
@@ -113,7 +114,6 @@ pub struct Telemetry {
     pub payload: PayloadPolicy,
     registry: prometheus::Registry,
     meter_provider: SdkMeterProvider,
-    tracer_provider: Option<SdkTracerProvider>,
     spans: Option<std_mpsc::SyncSender<SpanJob>>,
     calls: mpsc::Sender<call_log::Job>,
     call_log_write: call_log::Write,
@@ -127,10 +127,10 @@ fn otlp_error(otlp: &Otlp, err: impl std::fmt::Display) -> TelemetryError {
     TelemetryError::Otlp { endpoint: otlp.endpoint.clone(), message: err.to_string() }
 }
 
-/// Span export's batch processor. OTLP/HTTP goes through mcpgate's own
-/// exporter, which writes the wire format from the SDK's spans directly
-/// (`otlp_http`); gRPC through the SDK's.
-fn span_processor(otlp: &Otlp, batch: opentelemetry_sdk::trace::BatchConfig) -> Result<BatchSpanProcessor, TelemetryError> {
+/// Span export, batched on the span thread (`span_batch`). OTLP/HTTP goes
+/// through mcpgate's own exporter, which writes the wire format from the
+/// SDK's spans directly (`otlp_http`); gRPC through the SDK's.
+fn with_span_export(provider: TracerProviderBuilder, otlp: &Otlp, max_batch: usize) -> Result<TracerProviderBuilder, TelemetryError> {
     match otlp.protocol {
         OtlpProtocol::Grpc => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -138,13 +138,13 @@ fn span_processor(otlp: &Otlp, batch: opentelemetry_sdk::trace::BatchConfig) -> 
                 .with_endpoint(otlp.endpoint.clone())
                 .build()
                 .map_err(|e| otlp_error(otlp, e))?;
-            Ok(BatchSpanProcessor::builder(exporter).with_batch_config(batch).build())
+            Ok(provider.with_span_processor(span_batch::SpanBatch::new(exporter, max_batch)))
         }
         OtlpProtocol::HttpProtobuf => {
             let url = format!("{}/v1/traces", otlp.endpoint.trim_end_matches('/'));
             let config = otlp_http::HttpExportConfig::from_env(url).map_err(|e| otlp_error(otlp, e))?;
             let exporter = otlp_http::HttpSpanExporter::new(config).map_err(|e| otlp_error(otlp, e))?;
-            Ok(BatchSpanProcessor::builder(exporter).with_batch_config(batch).build())
+            Ok(provider.with_span_processor(span_batch::SpanBatch::new(exporter, max_batch)))
         }
     }
 }
@@ -176,24 +176,18 @@ impl Telemetry {
         let meter_provider = meters.build();
         let metrics = metrics::Metrics::new(&meter_provider.meter("mcpgate"));
 
-        let (tracer_provider, spans) = match &settings.otlp {
+        let spans = match &settings.otlp {
             Some(otlp) => {
-                let batch = BatchConfigBuilder::default()
-                    .with_max_queue_size(settings.queue_capacity * 2)
-                    .with_scheduled_delay(Duration::from_millis(500))
-                    .build();
-                let processor = span_processor(otlp, batch)?;
-                let provider = SdkTracerProvider::builder()
-                    .with_resource(resource())
-                    .with_id_generator(traces::PresetIdGenerator)
-                    .with_span_processor(processor)
-                    .build();
+                let provider = SdkTracerProvider::builder().with_resource(resource()).with_id_generator(traces::PresetIdGenerator);
+                let provider = with_span_export(provider, otlp, MAX_EXPORT_BATCH)?.build();
                 let (tx, rx) = std_mpsc::sync_channel(settings.queue_capacity);
-                let tracer = provider.tracer("mcpgate");
-                std::thread::Builder::new().name("mcpgate-spans".into()).spawn(move || emit_spans(&tracer, &rx)).map_err(|e| otlp_error(otlp, e))?;
-                (Some(provider), Some(tx))
+                std::thread::Builder::new()
+                    .name("mcpgate-spans".into())
+                    .spawn(move || emit_spans(&provider, &rx))
+                    .map_err(|e| otlp_error(otlp, e))?;
+                Some(tx)
             }
-            None => (None, None),
+            None => None,
         };
 
         let (calls, jobs) = mpsc::channel(settings.queue_capacity);
@@ -203,7 +197,6 @@ impl Telemetry {
             payload: settings.payload.clone(),
             registry,
             meter_provider,
-            tracer_provider,
             spans,
             calls,
             call_log_write: settings.call_log_write,
@@ -250,19 +243,16 @@ impl Telemetry {
         if self.calls.send(call_log::Job::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
-        // The SDK's flushes block until exporters answer: keep them off the
-        // async workers.
+        // The flushes block until exporters answer: keep them off the async
+        // workers. The span thread flushes its batch itself, so exports
+        // never run two at a time.
         let spans = self.spans.clone();
-        let tracer_provider = self.tracer_provider.clone();
         let meter_provider = self.meter_provider.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if let (Some(spans), Some(provider)) = (spans, tracer_provider) {
-                let (done, emitted) = std_mpsc::channel();
+            if let Some(spans) = spans {
+                let (done, flushed) = std_mpsc::channel();
                 if spans.send(SpanJob::Flush(done)).is_ok() {
-                    let _ = emitted.recv();
-                }
-                if let Err(err) = provider.force_flush() {
-                    tracing::warn!(error = %err, "flushing spans failed");
+                    let _ = flushed.recv();
                 }
             }
             if let Err(err) = meter_provider.force_flush() {
@@ -316,19 +306,35 @@ impl Telemetry {
 /// so it drains faster than any one gateway fills it.
 const SPAN_PICKUP: Duration = Duration::from_millis(10);
 
+/// Spans exported at once: a batch this full goes as it fills (the SDK's
+/// batch size).
+const MAX_EXPORT_BATCH: usize = 512;
+
+/// The longest a span waits for its batch while spans keep coming (the
+/// SDK's batch delay was 500 ms too).
+const EXPORT_DELAY: Duration = Duration::from_millis(500);
+
 /// The span thread: builds and ends a span per observation, until the
 /// gateway's side of the queue is gone. While jobs come it wakes every
-/// `SPAN_PICKUP`; once a pickup finds the queue empty it blocks until the
-/// next job, so an idle gateway does not wake.
-fn emit_spans(tracer: &opentelemetry_sdk::trace::SdkTracer, jobs: &std_mpsc::Receiver<SpanJob>) {
+/// `SPAN_PICKUP`, and exports the pending batch every `EXPORT_DELAY`; once
+/// a pickup finds the queue empty it exports what is pending and blocks
+/// until the next job, so an idle gateway does not wake.
+fn emit_spans(provider: &SdkTracerProvider, jobs: &std_mpsc::Receiver<SpanJob>) {
+    let tracer = provider.tracer("mcpgate");
+    let export = || {
+        // A failed export was logged where it failed.
+        let _ = provider.force_flush();
+    };
     let emit = |job: SpanJob| match job {
-        SpanJob::Emit(observation) => traces::emit(tracer, *observation),
+        SpanJob::Emit(observation) => traces::emit(&tracer, *observation),
         SpanJob::Flush(done) => {
+            export();
             let _ = done.send(());
         }
     };
     while let Ok(job) = jobs.recv() {
         emit(job);
+        let mut exported = Instant::now();
         loop {
             std::thread::sleep(SPAN_PICKUP);
             let mut picked = 0;
@@ -339,14 +345,19 @@ fn emit_spans(tracer: &opentelemetry_sdk::trace::SdkTracer, jobs: &std_mpsc::Rec
                         picked += 1;
                     }
                     Err(std_mpsc::TryRecvError::Empty) => break,
-                    Err(std_mpsc::TryRecvError::Disconnected) => return,
+                    Err(std_mpsc::TryRecvError::Disconnected) => return export(),
                 }
+            }
+            if picked == 0 || exported.elapsed() >= EXPORT_DELAY {
+                export();
+                exported = Instant::now();
             }
             if picked == 0 {
                 break;
             }
         }
     }
+    export();
 }
 
 fn call_record(observation: &Observation) -> CallRecord {

@@ -1,5 +1,5 @@
-//! Span export over OTLP/HTTP (protobuf): the SDK's batch processor hands
-//! this exporter its batches, which are written straight from the SDK's
+//! Span export over OTLP/HTTP (protobuf): the span thread's batches
+//! (`span_batch`) are handed to this exporter, which are written straight from the SDK's
 //! `SpanData` into OTLP's wire format and posted to `/v1/traces`.
 //!
 //! Why not opentelemetry-otlp's HTTP exporter: it first converts every span
@@ -168,8 +168,8 @@ fn warn_partial_success(body: &[u8]) {
 }
 
 impl opentelemetry_sdk::trace::SpanExporter for HttpSpanExporter {
-    /// Runs on the batch processor's own thread, so blocking here is its
-    /// thread's business.
+    /// Runs on the span thread (`span_batch`), never on an async worker,
+    /// so blocking here holds up only spans, which queue meanwhile.
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         if batch.is_empty() {
             return Ok(());

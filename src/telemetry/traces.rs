@@ -1,6 +1,6 @@
 //! Spans in the MCP semantic conventions, built off the hot path by one
-//! worker thread from finished observations, and exported by the SDK's
-//! batch processor over OTLP.
+//! worker thread from finished observations, and exported in batches by
+//! that thread over OTLP (`span_batch`).
 
 use super::observation::{CallContext, Observation};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _};

@@ -11,16 +11,32 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Default)]
-pub struct Received(Arc<Mutex<Vec<Span>>>);
+pub struct Received {
+    spans: Arc<Mutex<Vec<Span>>>,
+    /// Each export's `service.name`, from its resource.
+    services: Arc<Mutex<Vec<String>>>,
+}
 
 impl Received {
     fn keep(&self, request: ExportTraceServiceRequest) {
-        let spans = request.resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
-        self.0.lock().unwrap().extend(spans);
+        for resource_spans in request.resource_spans {
+            let service = resource_spans.resource.iter().flat_map(|r| &r.attributes).find(|kv| kv.key == "service.name");
+            let service = match service.and_then(|kv| kv.value.as_ref()?.value.as_ref()) {
+                Some(AnyValue::StringValue(name)) => name.clone(),
+                other => format!("{other:?}"),
+            };
+            self.services.lock().unwrap().push(service);
+            self.spans.lock().unwrap().extend(resource_spans.scope_spans.into_iter().flat_map(|s| s.spans));
+        }
+    }
+
+    /// The `service.name` of every export so far.
+    pub fn services(&self) -> Vec<String> {
+        self.services.lock().unwrap().clone()
     }
 
     pub fn spans(&self) -> Vec<Span> {
-        self.0.lock().unwrap().clone()
+        self.spans.lock().unwrap().clone()
     }
 
     /// Waits until a span with this name arrived.
