@@ -17,7 +17,8 @@
 # discards), as bench-gateway.sh's "span export on" row.
 # THREADS=1 reads each thread's CPU time instead (run without valgrind; use
 # more CALLS, e.g. 20000): where a call's CPU goes by thread, including what
-# instruction counts leave out (the kernel, cache misses, hand-offs).
+# instruction counts leave out (the kernel, cache misses, hand-offs); and the
+# process's peak and current memory after the calls.
 # SYSCALLS=1 counts system calls instead (strace -c on every thread of the
 # process, run without valgrind), per call: the kernel's share, which
 # instruction counts leave out. SESSIONS=N (default 8) sets how many sessions
@@ -169,6 +170,8 @@ for name, ns in sorted(spent.items(), key=lambda item: -item[1]):
         print(f"{name:<24} {ns / calls / 1000:6.2f} µs a call")
 print(f"{'all threads':<24} {sum(spent.values()) / calls / 1000:6.2f} µs a call")
 PY
+    # What the process holds: its peak, and now by kind (RssAnon is the heap).
+    grep -E "VmHWM|RssAnon|RssFile" "/proc/$gateway_pid/status" | tr -s ' \t' ' ' | tr '\n' ' '; echo
     exit 0
 fi
 control -z
