@@ -61,7 +61,12 @@ async fn main() -> std::io::Result<()> {
     let delay = std::time::Duration::from_millis(args.next().and_then(|d| d.parse().ok()).unwrap_or(0));
     let stateful = args.next().as_deref() == Some("stateful");
     let config = StreamableHttpServerConfig::default().with_legacy_session_mode(stateful).with_json_response(!stateful);
-    let service = StreamableHttpService::new(move || Ok(Slow { inner: Echo, delay }), Arc::new(LocalSessionManager::default()), config);
+    // Sessions live as long as the benchmark: rmcp closes one after 300 s
+    // unused, and a path's sessions can wait longer than that between its
+    // saturation rounds (each round runs every path for 17 s).
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = None;
+    let service = StreamableHttpService::new(move || Ok(Slow { inner: Echo, delay }), Arc::new(sessions), config);
     let app = axum::Router::new().nest_service("/mcp", service);
     // No Nagle: an SSE answer is written in pieces (a priming event, then the
     // message), and the second would wait for the client's delayed ACK.

@@ -241,7 +241,7 @@ SECTION
     exit 0
 fi
 
-step "starting nginx, the bare Rust proxy (without, and twice with, the call log) and mcpgates (span export off twice, off on one core, on, with ten rules)"
+step "starting nginx, the bare Rust proxy (without, and twice with, the call log) and mcpgates (span export off twice, off on one core, on twice, with ten rules)"
 upstream_pid="${pids[0]}"
 start_nginx
 bare_port="$(free_port)"
@@ -280,6 +280,11 @@ run_gateway one "${PROXY_ONE[@]}" --
 one_url="$GATEWAY"; one_key="$KEY"; one_pid="$GATEWAY_PID"
 run_gateway traced "${PROXY[@]}" -- OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 traced_url="$GATEWAY"; traced_key="$KEY"; traced_pid="$GATEWAY_PID"
+# Span export on is a ratio against span export off too, so it also runs as
+# two processes: on one, its row read +4%, -8% and +19% over runs 16 to 18
+# of one build (docs/benchmarks.md, sixteenth pass).
+run_gateway traced2 "${PROXY[@]}" -- OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+traced2_url="$GATEWAY"; traced2_key="$KEY"; traced2_pid="$GATEWAY_PID"
 run_gateway ruled "${PROXY[@]}" --
 ruled_url="$GATEWAY"; ruled_key="$KEY"; ruled_pid="$GATEWAY_PID"
 
@@ -400,6 +405,7 @@ saturation_paths=(
     "traced|$traced_url|$traced_key|$traced_pid"
     "one|$one_url|$one_key|$one_pid"
     "ruled|$ruled_url|$ruled_key|$ruled_pid"
+    "traced|$traced2_url|$traced2_key|$traced2_pid"
 )
 for round in $(seq "$ROUNDS"); do
     step "saturation, round $round of $ROUNDS"
@@ -510,7 +516,7 @@ the measured run divided by the calls it served.
 
 $figures
 
-Saturation, $ROUNDS rounds with the paths alternating (their order rotating by three a round); each row is the path's round with the median CPU per call (the range over rounds beside it). The logging floor and "mcpgate, span export off" each run as two processes, measured in every round: their rows are the median of both processes' rounds (the lower of the middle two):
+Saturation, $ROUNDS rounds with the paths alternating (their order rotating by three a round); each row is the path's round with the median CPU per call (the range over rounds beside it). The logging floor, "mcpgate, span export off" and "span export on" each run as two processes, measured in every round: their rows are the median of both processes' rounds (the lower of the middle two):
 
 | path | requests/s | p50 ms | p99 ms | errors | proxy CPU µs/call | range | CPU vs nginx |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -3,12 +3,12 @@
 //! Why not the SDK's `BatchSpanProcessor`: it hands every ended span over a
 //! channel to a thread of its own, which collects and exports them. The
 //! span thread already collects (it wakes on a timer, not per span), so
-//! that second hand-off bought nothing and cost 2.3–3.4 µs of CPU a call
-//! under load: the span's strings built on one core and encoded and freed
-//! on another (docs/benchmarks.md, sixteenth pass). Here a full batch is
-//! exported by the thread that ended its last span, while its spans are
-//! still in that core's cache; the span thread also exports what is
-//! pending whenever it goes idle or `EXPORT_DELAY` has passed.
+//! that second hand-off only moved each span's strings from the core that
+//! built them to one that encoded and freed them. Here a full batch is
+//! exported by the thread that ended its last span, and the span thread
+//! exports what is pending whenever it goes idle or `EXPORT_DELAY` has
+//! passed. The span threads together went from 5.5–6.4 to 5.3 µs of CPU a
+//! call, one thread fewer (docs/benchmarks.md, sixteenth pass).
 
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
