@@ -318,7 +318,9 @@ const EXPORT_DELAY: Duration = Duration::from_millis(500);
 /// gateway's side of the queue is gone. While jobs come it wakes every
 /// `SPAN_PICKUP`, and exports the pending batch every `EXPORT_DELAY`; once
 /// a pickup finds the queue empty it exports what is pending and blocks
-/// until the next job, so an idle gateway does not wake.
+/// until the next job, so an idle gateway does not wake. When the thread
+/// ends, the provider's last reference goes with it, and the SDK shuts the
+/// provider down, which exports what is still pending (`SpanBatch`).
 fn emit_spans(provider: &SdkTracerProvider, jobs: &std_mpsc::Receiver<SpanJob>) {
     let tracer = provider.tracer("mcpgate");
     let export = || {
@@ -345,19 +347,19 @@ fn emit_spans(provider: &SdkTracerProvider, jobs: &std_mpsc::Receiver<SpanJob>) 
                         picked += 1;
                     }
                     Err(std_mpsc::TryRecvError::Empty) => break,
-                    Err(std_mpsc::TryRecvError::Disconnected) => return export(),
+                    Err(std_mpsc::TryRecvError::Disconnected) => return,
                 }
             }
-            if picked == 0 || exported.elapsed() >= EXPORT_DELAY {
+            if picked == 0 {
+                export();
+                break;
+            }
+            if exported.elapsed() >= EXPORT_DELAY {
                 export();
                 exported = Instant::now();
             }
-            if picked == 0 {
-                break;
-            }
         }
     }
-    export();
 }
 
 fn call_record(observation: &Observation) -> CallRecord {

@@ -1,6 +1,6 @@
 //! Span export over OTLP/HTTP (protobuf): the span thread's batches
-//! (`span_batch`) are handed to this exporter, which are written straight from the SDK's
-//! `SpanData` into OTLP's wire format and posted to `/v1/traces`.
+//! (`span_batch`) are written straight from the SDK's `SpanData` into
+//! OTLP's wire format and posted to `/v1/traces`.
 //!
 //! Why not opentelemetry-otlp's HTTP exporter: it first converts every span
 //! into opentelemetry-proto's owned messages (two `String`s for each of a

@@ -42,10 +42,7 @@ impl<E: SpanExporter> SpanBatch<E> {
     }
 }
 
-impl<E> Pending<E>
-where
-    E: SpanExporter,
-{
+impl<E: SpanExporter> Pending<E> {
     /// Exports what is pending; a failure is the exporter's to report (it
     /// retried what could be), and the spans are dropped either way.
     fn export(&mut self) -> OTelSdkResult {
@@ -143,10 +140,16 @@ mod tests {
 
     #[test]
     fn shutdown_exports_what_is_pending_once() {
-        let (provider, batches) = provider(100);
-        end_spans(&provider, 0..2);
-        provider.shutdown().expect("shutdown");
+        let (shut, batches) = provider(100);
+        end_spans(&shut, 0..2);
+        shut.shutdown().expect("shutdown");
         assert_eq!(*batches.0.lock().unwrap(), [names(0..2)]);
+        // The span thread relies on this: dropping the last reference to
+        // the provider shuts it down, pending spans exported.
+        let (dropped, batches) = provider(100);
+        end_spans(&dropped, 0..3);
+        drop(dropped);
+        assert_eq!(*batches.0.lock().unwrap(), [names(0..3)]);
         let batch = SpanBatch::new(Batches::default(), 100);
         batch.shutdown().expect("shutdown");
         assert!(matches!(batch.force_flush(), Err(OTelSdkError::AlreadyShutdown)), "flushing after shutdown says so");
