@@ -15,10 +15,8 @@ use crate::model::calls::{CallRecord, CallStatus};
 use crate::store::DynStore;
 use observation::Observation;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{SdkTracerProvider, TracerProviderBuilder};
 use payload::PayloadPolicy;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -127,26 +125,32 @@ fn otlp_error(otlp: &Otlp, err: impl std::fmt::Display) -> TelemetryError {
     TelemetryError::Otlp { endpoint: otlp.endpoint.clone(), message: err.to_string() }
 }
 
-/// Span export, batched on the span thread (`span_batch`). OTLP/HTTP goes
-/// through mcpgate's own exporter, which writes the wire format from the
-/// SDK's spans directly (`otlp_http`); gRPC through the SDK's.
-fn with_span_export(provider: TracerProviderBuilder, otlp: &Otlp, max_batch: usize) -> Result<TracerProviderBuilder, TelemetryError> {
-    match otlp.protocol {
+/// Starts the span thread over the configured exporter. OTLP/HTTP goes
+/// through mcpgate's own writer, which encodes each observation's spans
+/// straight into the wire format (`otlp_http`); gRPC through the SDK's spans
+/// and exporter (`traces::SdkSpans`).
+fn start_span_thread(otlp: &Otlp, queue_capacity: usize) -> Result<std_mpsc::SyncSender<SpanJob>, TelemetryError> {
+    let (jobs, queued) = std_mpsc::sync_channel(queue_capacity);
+    let thread = std::thread::Builder::new().name("mcpgate-spans".into());
+    let spawned = match otlp.protocol {
         OtlpProtocol::Grpc => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(otlp.endpoint.clone())
                 .build()
                 .map_err(|e| otlp_error(otlp, e))?;
-            Ok(provider.with_span_processor(span_batch::SpanBatch::new(exporter, max_batch)))
+            let spans = traces::SdkSpans::new(exporter, resource(), MAX_EXPORT_BATCH);
+            thread.spawn(move || emit_spans(spans, &queued))
         }
         OtlpProtocol::HttpProtobuf => {
             let url = format!("{}/v1/traces", otlp.endpoint.trim_end_matches('/'));
             let config = otlp_http::HttpExportConfig::from_env(url).map_err(|e| otlp_error(otlp, e))?;
-            let exporter = otlp_http::HttpSpanExporter::new(config).map_err(|e| otlp_error(otlp, e))?;
-            Ok(provider.with_span_processor(span_batch::SpanBatch::new(exporter, max_batch)))
+            let spans = otlp_http::HttpSpans::new(config, &resource(), MAX_EXPORT_BATCH).map_err(|e| otlp_error(otlp, e))?;
+            thread.spawn(move || emit_spans(spans, &queued))
         }
-    }
+    };
+    spawned.map_err(|e| otlp_error(otlp, e))?;
+    Ok(jobs)
 }
 
 fn metric_exporter(otlp: &Otlp) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
@@ -176,19 +180,7 @@ impl Telemetry {
         let meter_provider = meters.build();
         let metrics = metrics::Metrics::new(&meter_provider.meter("mcpgate"));
 
-        let spans = match &settings.otlp {
-            Some(otlp) => {
-                let provider = SdkTracerProvider::builder().with_resource(resource()).with_id_generator(traces::PresetIdGenerator);
-                let provider = with_span_export(provider, otlp, MAX_EXPORT_BATCH)?.build();
-                let (tx, rx) = std_mpsc::sync_channel(settings.queue_capacity);
-                std::thread::Builder::new()
-                    .name("mcpgate-spans".into())
-                    .spawn(move || emit_spans(&provider, &rx))
-                    .map_err(|e| otlp_error(otlp, e))?;
-                Some(tx)
-            }
-            None => None,
-        };
+        let spans = settings.otlp.as_ref().map(|otlp| start_span_thread(otlp, settings.queue_capacity)).transpose()?;
 
         let (calls, jobs) = mpsc::channel(settings.queue_capacity);
         tokio::spawn(call_log::run(store, jobs, settings.call_log_flush, settings.retention.clone(), settings.call_log_write));
@@ -314,28 +306,22 @@ const MAX_EXPORT_BATCH: usize = 512;
 /// SDK's batch delay was 500 ms too).
 const EXPORT_DELAY: Duration = Duration::from_millis(500);
 
-/// The span thread: builds and ends a span per observation, until the
-/// gateway's side of the queue is gone. While jobs come it wakes every
-/// `SPAN_PICKUP`, and exports the pending batch every `EXPORT_DELAY`; once
-/// a pickup finds the queue empty it exports what is pending and blocks
-/// until the next job, so an idle gateway does not wake. When the thread
-/// ends, the provider's last reference goes with it, and the SDK shuts the
-/// provider down, which exports what is still pending (`SpanBatch`).
-fn emit_spans(provider: &SdkTracerProvider, jobs: &std_mpsc::Receiver<SpanJob>) {
-    let tracer = provider.tracer("mcpgate");
-    let export = || {
-        // A failed export was logged where it failed.
-        let _ = provider.force_flush();
-    };
-    let emit = |job: SpanJob| match job {
-        SpanJob::Emit(observation) => traces::emit(&tracer, *observation),
-        SpanJob::Flush(done) => {
-            export();
-            let _ = done.send(());
-        }
-    };
-    while let Ok(job) = jobs.recv() {
-        emit(job);
+/// Where the span thread puts the spans it builds: each batches them and
+/// exports a batch when it fills or when told to.
+trait SpanSink {
+    fn emit(&mut self, observation: Observation);
+    /// Exports what is pending; a failure is logged where it happens.
+    fn export(&mut self);
+}
+
+/// The span thread: builds a span per observation, until the gateway's
+/// side of the queue is gone, then exports what is pending. While jobs
+/// come it wakes every `SPAN_PICKUP`, and exports the pending batch every
+/// `EXPORT_DELAY`; once a pickup finds the queue empty it exports what is
+/// pending and blocks until the next job, so an idle gateway does not wake.
+fn emit_spans(mut sink: impl SpanSink, jobs: &std_mpsc::Receiver<SpanJob>) {
+    'idle: while let Ok(job) = jobs.recv() {
+        handle(&mut sink, job);
         let mut exported = Instant::now();
         loop {
             std::thread::sleep(SPAN_PICKUP);
@@ -343,21 +329,32 @@ fn emit_spans(provider: &SdkTracerProvider, jobs: &std_mpsc::Receiver<SpanJob>) 
             loop {
                 match jobs.try_recv() {
                     Ok(job) => {
-                        emit(job);
+                        handle(&mut sink, job);
                         picked += 1;
                     }
                     Err(std_mpsc::TryRecvError::Empty) => break,
-                    Err(std_mpsc::TryRecvError::Disconnected) => return,
+                    Err(std_mpsc::TryRecvError::Disconnected) => break 'idle,
                 }
             }
             if picked == 0 {
-                export();
+                sink.export();
                 break;
             }
             if exported.elapsed() >= EXPORT_DELAY {
-                export();
+                sink.export();
                 exported = Instant::now();
             }
+        }
+    }
+    sink.export();
+}
+
+fn handle(sink: &mut impl SpanSink, job: SpanJob) {
+    match job {
+        SpanJob::Emit(observation) => sink.emit(*observation),
+        SpanJob::Flush(done) => {
+            sink.export();
+            let _ = done.send(());
         }
     }
 }

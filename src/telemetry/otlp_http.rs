@@ -1,15 +1,17 @@
-//! Span export over OTLP/HTTP (protobuf): the span thread's batches
-//! (`span_batch`) are written straight from the SDK's `SpanData` into
-//! OTLP's wire format and posted to `/v1/traces`.
+//! Span export over OTLP/HTTP (protobuf): the span thread writes each
+//! observation's spans straight into OTLP's wire format as it takes them,
+//! and posts them to `/v1/traces` in batches.
 //!
-//! Why not opentelemetry-otlp's HTTP exporter: it first converts every span
-//! into opentelemetry-proto's owned messages (two `String`s for each of a
-//! span's two dozen attributes), and prost then walks the nested messages'
-//! lengths again at each level; with span export on, that was 28,000
-//! instructions a span, two thirds of what a span cost the gateway
-//! (docs/benchmarks.md, fifteenth pass). The bytes written here are the ones
-//! that conversion and prost produce (`tests::writes_what_the_sdk_conversion_encodes`).
-//! gRPC export still goes through the SDK's exporter.
+//! Why not the SDK: a span through it was built as the SDK's `SpanData`
+//! (its attributes copied into `KeyValue`s), batched, and only then encoded;
+//! and opentelemetry-otlp's HTTP exporter first converted every span into
+//! opentelemetry-proto's owned messages (two `String`s for each of a span's
+//! two dozen attributes), which prost then walked level by level. Written
+//! here from the observation's own strings, a span costs the span thread a
+//! fraction of that (docs/benchmarks.md, fifteenth and seventeenth passes).
+//! The bytes are the ones the SDK's spans, its conversion and prost produce
+//! for the same observations (`tests::writes_what_the_sdk_path_encodes`).
+//! gRPC export still goes through the SDK (`traces::SdkSpans`).
 //!
 //! As the SDK's exporter: headers from `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or
 //! `OTEL_EXPORTER_OTLP_HEADERS`, a deadline from `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`
@@ -17,16 +19,14 @@
 //! retries with backoff on the responses OTLP calls retryable (429, 502,
 //! 503, 504, honouring `Retry-After`) and on connection errors, within it.
 
-use opentelemetry::trace::{SpanContext, SpanKind, Status};
-use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+use super::observation::{BackendCall, Observation, TraceIds};
+use super::traces::{self, AttributeValue};
+use opentelemetry::Value;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use prost::encoding::{encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,21 +81,25 @@ fn parse_headers(text: &str) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
-#[derive(Debug)]
-pub(crate) struct HttpSpanExporter {
+/// The span thread's OTLP/HTTP side: spans are encoded as they are
+/// handed over and posted once `max` are pending or the thread exports.
+pub(crate) struct HttpSpans {
     config: HttpExportConfig,
-    /// Taken at shutdown, so later exports fail and the client's own
-    /// runtime thread ends with the exporter's.
-    client: Mutex<Option<reqwest::blocking::Client>>,
+    client: reqwest::blocking::Client,
     /// The resource's message, written once.
     resource: Vec<u8>,
     resource_schema_url: String,
+    /// The pending spans, each a `spans` field of one `ScopeSpans`.
+    spans: Vec<u8>,
+    pending: usize,
+    max: usize,
 }
 
-impl HttpSpanExporter {
+impl HttpSpans {
     /// The blocking client owns a runtime, which must not be created (or
-    /// dropped) on a Tokio worker: it is built on a thread of its own.
-    pub(crate) fn new(config: HttpExportConfig) -> Result<HttpSpanExporter, String> {
+    /// dropped) on a Tokio worker: it is built on a thread of its own, and
+    /// dropped with the span thread.
+    pub(crate) fn new(config: HttpExportConfig, resource: &Resource, max: usize) -> Result<HttpSpans, String> {
         let timeout = config.timeout;
         crate::http_client::install_crypto_provider();
         let client = std::thread::Builder::new()
@@ -105,20 +109,20 @@ impl HttpSpanExporter {
             .join()
             .map_err(|_| "building the exporter's HTTP client panicked".to_string())?
             .map_err(|e| format!("cannot build the exporter's HTTP client: {e}"))?;
-        Ok(HttpSpanExporter { config, client: Mutex::new(Some(client)), resource: Vec::new(), resource_schema_url: String::new() })
-    }
-
-    fn client_slot(&self) -> Result<std::sync::MutexGuard<'_, Option<reqwest::blocking::Client>>, OTelSdkError> {
-        self.client.lock().map_err(|_| OTelSdkError::InternalFailure("the exporter's client lock is poisoned".into()))
-    }
-
-    fn client(&self) -> Result<reqwest::blocking::Client, OTelSdkError> {
-        self.client_slot()?.clone().ok_or(OTelSdkError::AlreadyShutdown)
+        Ok(HttpSpans {
+            config,
+            client,
+            resource: encode_resource(resource),
+            resource_schema_url: resource.schema_url().unwrap_or_default().to_string(),
+            spans: Vec::new(),
+            pending: 0,
+            max,
+        })
     }
 
     /// Posts one encoded batch, retrying what OTLP calls retryable until the deadline.
-    fn post(&self, body: Vec<u8>) -> OTelSdkResult {
-        let client = self.client()?;
+    fn post(&self, body: Vec<u8>) -> Result<(), String> {
+        let client = &self.client;
         let body = bytes::Bytes::from(body);
         let deadline = Instant::now() + self.config.timeout;
         let mut backoff = FIRST_BACKOFF;
@@ -139,17 +143,17 @@ impl HttpSpanExporter {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     if !matches!(status, 429 | 502 | 503 | 504) {
-                        return Err(OTelSdkError::InternalFailure(format!("OTLP export to {} failed with HTTP {status}", self.config.url)));
+                        return Err(format!("OTLP export to {} failed with HTTP {status}", self.config.url));
                     }
                     let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
                     (format!("HTTP {status}"), retry_after.map_or(backoff, Duration::from_secs))
                 }
                 Err(err) if err.is_connect() || err.is_timeout() => (err.to_string(), backoff),
-                Err(err) => return Err(OTelSdkError::InternalFailure(format!("OTLP export to {} failed: {err}", self.config.url))),
+                Err(err) => return Err(format!("OTLP export to {} failed: {err}", self.config.url)),
             };
             attempt += 1;
             if attempt > MAX_RETRIES || Instant::now() + wait >= deadline {
-                return Err(OTelSdkError::InternalFailure(format!("OTLP export to {} failed after {attempt} attempts: {failure}", self.config.url)));
+                return Err(format!("OTLP export to {} failed after {attempt} attempts: {failure}", self.config.url));
             }
             std::thread::sleep(wait);
             backoff *= 2;
@@ -167,23 +171,30 @@ fn warn_partial_success(body: &[u8]) {
     }
 }
 
-impl opentelemetry_sdk::trace::SpanExporter for HttpSpanExporter {
-    /// Runs on the span thread (`span_batch`), never on an async worker,
-    /// so blocking here holds up only spans, which queue meanwhile.
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if batch.is_empty() {
-            return Ok(());
+impl super::SpanSink for HttpSpans {
+    fn emit(&mut self, observation: Observation) {
+        if !observation.trace.sampled {
+            return;
         }
-        self.post(encode_request(&self.resource, &self.resource_schema_url, &batch))
+        write_spans(&mut self.spans, &observation);
+        self.pending += 1;
+        if self.pending >= self.max {
+            self.export();
+        }
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.client_slot()?.take().map(drop).ok_or(OTelSdkError::AlreadyShutdown)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.resource = encode_resource(resource);
-        self.resource_schema_url = resource.schema_url().unwrap_or_default().to_string();
+    /// Posts what is pending; the spans are dropped whether or not the
+    /// collector took them (the post retried what could be).
+    fn export(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        let body = encode_request(&self.resource, &self.resource_schema_url, &self.spans);
+        self.spans.clear();
+        self.pending = 0;
+        if let Err(err) = self.post(body) {
+            tracing::warn!(error = %err, "exporting spans failed");
+        }
     }
 }
 
@@ -195,155 +206,125 @@ impl opentelemetry_sdk::trace::SpanExporter for HttpSpanExporter {
 /// The `Resource` message's body: its attributes.
 fn encode_resource(resource: &Resource) -> Vec<u8> {
     let mut message = Vec::new();
-    for (key, value) in resource.iter() {
-        nested(&mut message, 1, |out| key_value(out, key.as_str(), value));
+    for (name, value) in resource.iter() {
+        nested(&mut message, 1, |out| {
+            string(out, 1, name.as_str());
+            nested(out, 2, |out| match value {
+                Value::Bool(flag) => {
+                    key(2, WireType::Varint, out);
+                    varint(out, u64::from(*flag));
+                }
+                Value::I64(number) => any_i64(out, *number),
+                Value::F64(number) => {
+                    key(4, WireType::SixtyFourBit, out);
+                    out.extend_from_slice(&number.to_le_bytes());
+                }
+                // Strings (`service.name`, `OTEL_RESOURCE_ATTRIBUTES`); arrays,
+                // which no resource detector mcpgate uses makes, as their text.
+                other => any_string(out, &other.as_str()),
+            });
+        });
     }
     message
 }
 
-/// `ExportTraceServiceRequest` with one `ResourceSpans`, its spans grouped
-/// by instrumentation scope in the order the scopes first appear.
-pub(crate) fn encode_request(resource: &[u8], resource_schema_url: &str, batch: &[SpanData]) -> Vec<u8> {
-    let mut scopes: Vec<(&InstrumentationScope, Vec<&SpanData>)> = Vec::new();
-    for span in batch {
-        match scopes.iter_mut().find(|(scope, _)| **scope == span.instrumentation_scope) {
-            Some((_, spans)) => spans.push(span),
-            None => scopes.push((&span.instrumentation_scope, vec![span])),
-        }
-    }
-    let mut out = Vec::with_capacity(batch.len() * 1024);
+/// `ExportTraceServiceRequest` with one `ResourceSpans` and one `ScopeSpans`
+/// (the scope `mcpgate`) around the encoded spans.
+fn encode_request(resource: &[u8], resource_schema_url: &str, spans: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(spans.len() + resource.len() + 64);
     nested(&mut out, 1, |out| {
         nested(out, 1, |out| out.extend_from_slice(resource));
-        for (scope, spans) in &scopes {
-            nested(out, 2, |out| scope_spans(out, scope, spans));
-        }
+        nested(out, 2, |out| {
+            nested(out, 1, |out| string(out, 1, "mcpgate"));
+            out.extend_from_slice(spans);
+        });
         string(out, 3, resource_schema_url);
     });
     out
 }
 
-fn scope_spans(out: &mut Vec<u8>, scope: &InstrumentationScope, spans: &[&SpanData]) {
-    nested(out, 1, |out| {
-        string(out, 1, scope.name());
-        string(out, 2, scope.version().unwrap_or_default());
-        for attribute in scope.attributes() {
-            nested(out, 3, |out| key_value(out, attribute.key.as_str(), &attribute.value));
+/// The `spans` fields of one observation: its server span and, for a REST
+/// API call, the HTTP client span of the request it made.
+fn write_spans(out: &mut Vec<u8>, observation: &Observation) {
+    let ids = observation.trace;
+    nested(out, 2, |out| {
+        bytes(out, 1, &ids.trace_id);
+        bytes(out, 2, &ids.span_id);
+        if let Some(parent) = &ids.parent_span_id {
+            bytes(out, 4, parent);
         }
-    });
-    for span in spans {
-        nested(out, 2, |out| span_message(out, span));
-    }
-    string(out, 3, scope.schema_url().unwrap_or_default());
-}
-
-fn span_message(out: &mut Vec<u8>, span: &SpanData) {
-    let context = &span.span_context;
-    bytes(out, 1, &context.trace_id().to_bytes());
-    bytes(out, 2, &context.span_id().to_bytes());
-    string(out, 3, &context.trace_state().header());
-    if span.parent_span_id != opentelemetry::trace::SpanId::INVALID {
-        bytes(out, 4, &span.parent_span_id.to_bytes());
-    }
-    string(out, 5, &span.name);
-    uint(out, 6, span_kind(&span.span_kind));
-    fixed64(out, 7, unix_nanos(span.start_time));
-    fixed64(out, 8, unix_nanos(span.end_time));
-    attributes(out, 9, &span.attributes);
-    uint(out, 10, u64::from(span.dropped_attributes_count));
-    for event in span.events.iter() {
-        nested(out, 11, |out| {
-            fixed64(out, 1, unix_nanos(event.timestamp));
-            string(out, 2, &event.name);
-            attributes(out, 3, &event.attributes);
-            uint(out, 4, u64::from(event.dropped_attributes_count));
-        });
-    }
-    uint(out, 12, u64::from(span.events.dropped_count));
-    for link in span.links.iter() {
-        nested(out, 13, |out| {
-            bytes(out, 1, &link.span_context.trace_id().to_bytes());
-            bytes(out, 2, &link.span_context.span_id().to_bytes());
-            string(out, 3, &link.span_context.trace_state().header());
-            attributes(out, 4, &link.attributes);
-            uint(out, 5, u64::from(link.dropped_attributes_count));
-            fixed32(out, 6, flags(&link.span_context, link.span_context.is_remote()));
-        });
-    }
-    uint(out, 14, u64::from(span.links.dropped_count));
-    nested(out, 15, |out| match &span.status {
-        Status::Unset => {}
-        Status::Ok => uint(out, 3, 1),
-        Status::Error { description } => {
-            string(out, 2, description);
-            uint(out, 3, 2);
+        match traces::span_name_parts(observation) {
+            (method, Some(target)) => {
+                key(5, WireType::LengthDelimited, out);
+                varint(out, (method.len() + 1 + target.len()) as u64);
+                out.extend_from_slice(method.as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(target.as_bytes());
+            }
+            (method, None) => string(out, 5, method),
         }
+        uint(out, 6, SPAN_KIND_SERVER);
+        fixed64(out, 7, unix_nanos(observation.start));
+        fixed64(out, 8, unix_nanos(observation.start + observation.duration));
+        traces::attributes(observation, |key, value| attribute(out, 9, key, value));
+        nested(out, 15, |out| status(out, traces::error_status(observation)));
+        fixed32(out, 16, flags(ids, ids.parent_span_id.is_some()));
     });
-    fixed32(out, 16, flags(context, span.parent_span_is_remote));
-}
-
-/// W3C trace flags plus OTLP's "has is-remote" and "is remote" bits.
-fn flags(context: &SpanContext, remote: bool) -> u32 {
-    u32::from(context.trace_flags().to_u8()) | 0x100 | if remote { 0x200 } else { 0 }
-}
-
-fn span_kind(kind: &SpanKind) -> u64 {
-    match kind {
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
+    if let Some(call) = &observation.backend_call {
+        write_backend_span(out, ids, call);
     }
+}
+
+fn write_backend_span(out: &mut Vec<u8>, parent: TraceIds, call: &BackendCall) {
+    nested(out, 2, |out| {
+        bytes(out, 1, &parent.trace_id);
+        bytes(out, 2, &super::observation::random_id::<8>());
+        bytes(out, 4, &parent.span_id);
+        string(out, 5, &call.method);
+        uint(out, 6, SPAN_KIND_CLIENT);
+        fixed64(out, 7, unix_nanos(call.start));
+        fixed64(out, 8, unix_nanos(call.start + call.duration));
+        traces::backend_attributes(call, |key, value| attribute(out, 9, key, value));
+        nested(out, 15, |out| status(out, traces::backend_error_status(call).as_deref()));
+        fixed32(out, 16, flags(parent, false));
+    });
+}
+
+const SPAN_KIND_SERVER: u64 = 2;
+const SPAN_KIND_CLIENT: u64 = 3;
+
+/// `Status`: unset, or an error with its description.
+fn status(out: &mut Vec<u8>, error: Option<&str>) {
+    if let Some(description) = error {
+        string(out, 2, description);
+        uint(out, 3, 2);
+    }
+}
+
+/// W3C trace flags (sampled) plus OTLP's "has is-remote" bit and whether
+/// the parent is remote.
+fn flags(ids: TraceIds, remote_parent: bool) -> u32 {
+    u32::from(ids.sampled) | 0x100 | if remote_parent { 0x200 } else { 0 }
 }
 
 fn unix_nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos() as u64)
 }
 
-fn attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
-    for attribute in attributes {
-        nested(out, field, |out| key_value(out, attribute.key.as_str(), &attribute.value));
-    }
-}
-
-#[inline]
-fn key_value(out: &mut Vec<u8>, key: &str, value: &Value) {
-    string(out, 1, key);
-    nested(out, 2, |out| any_value(out, value));
-}
-
-/// `AnyValue`: a oneof, so its field is written even at its default.
-fn any_value(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::Bool(value) => any_bool(out, *value),
-        Value::I64(value) => any_i64(out, *value),
-        Value::F64(value) => any_f64(out, *value),
-        Value::String(value) => any_string(out, value.as_str()),
-        Value::Array(array) => nested(out, 5, |out| match array {
-            Array::Bool(values) => values.iter().for_each(|v| nested(out, 1, |out| any_bool(out, *v))),
-            Array::I64(values) => values.iter().for_each(|v| nested(out, 1, |out| any_i64(out, *v))),
-            Array::F64(values) => values.iter().for_each(|v| nested(out, 1, |out| any_f64(out, *v))),
-            Array::String(values) => values.iter().for_each(|v| nested(out, 1, |out| any_string(out, v.as_str()))),
-            // Array kinds added to the API later are sent as their text.
-            other => nested(out, 1, |out| any_string(out, &other.to_string())),
-        }),
-        other => any_string(out, &other.to_string()),
-    }
-}
-
-fn any_bool(out: &mut Vec<u8>, value: bool) {
-    key(2, WireType::Varint, out);
-    varint(out, u64::from(value));
+/// A `KeyValue` field; `AnyValue` is a oneof, so its value is written even at its default.
+fn attribute(out: &mut Vec<u8>, field: u32, name: &str, value: AttributeValue<'_>) {
+    nested(out, field, |out| {
+        string(out, 1, name);
+        nested(out, 2, |out| match value {
+            AttributeValue::Text(text) => any_string(out, text),
+            AttributeValue::Int(number) => any_i64(out, number),
+        });
+    });
 }
 
 fn any_i64(out: &mut Vec<u8>, value: i64) {
     key(3, WireType::Varint, out);
     varint(out, value as u64);
-}
-
-fn any_f64(out: &mut Vec<u8>, value: f64) {
-    key(4, WireType::SixtyFourBit, out);
-    out.extend_from_slice(&value.to_le_bytes());
 }
 
 #[inline]
@@ -433,106 +414,156 @@ fn fixed64(out: &mut Vec<u8>, field: u32, value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{Event, Link, SpanId, TraceFlags, TraceId, TraceState};
+    use crate::telemetry::observation::{CallContext, InputRound, ObservedError};
+    use crate::telemetry::SpanSink as _;
+    use opentelemetry::KeyValue;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
-    use std::borrow::Cow;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+    use std::sync::{Arc, Mutex};
 
-    fn context(trace: u128, span: u64, sampled: bool, remote: bool, state: &str) -> SpanContext {
-        let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-        let state = TraceState::from_key_value(state.split(',').filter_map(|pair| pair.split_once('='))).expect("trace state");
-        SpanContext::new(TraceId::from(trace), SpanId::from(span), flags, remote, state)
-    }
+    /// Keeps the SDK's spans as they are exported.
+    #[derive(Debug, Clone, Default)]
+    struct Kept(Arc<Mutex<Vec<SpanData>>>);
 
-    /// Every kind of value, at and away from its default, and strings long
-    /// enough for one-, two- and three-byte length prefixes.
-    fn every_value() -> Vec<KeyValue> {
-        vec![
-            KeyValue::new("mcp.method.name", "tools/call"),
-            KeyValue::new("empty", ""),
-            KeyValue::new("zero", 0_i64),
-            KeyValue::new("negative", -42_i64),
-            KeyValue::new("false", false),
-            KeyValue::new("true", true),
-            KeyValue::new("ratio", 0.25_f64),
-            KeyValue::new("zero.f64", 0.0_f64),
-            KeyValue::new("short.text", "x".repeat(127)),
-            KeyValue::new("two.bytes", "é".repeat(100)),
-            KeyValue::new("three.bytes", "y".repeat(20_000)),
-            KeyValue::new("bools", Value::Array(Array::Bool(vec![true, false]))),
-            KeyValue::new("ints", Value::Array(Array::I64(vec![0, 7, -1]))),
-            KeyValue::new("floats", Value::Array(Array::F64(vec![1.5, 0.0]))),
-            KeyValue::new("strings", Value::Array(Array::String(vec!["a".into(), "".into()]))),
-            KeyValue::new("no.strings", Value::Array(Array::String(vec![]))),
-        ]
-    }
-
-    fn span(scope: &InstrumentationScope, name: &'static str, status: Status) -> SpanData {
-        let start = UNIX_EPOCH + Duration::from_nanos(1_780_000_000_123_456_789);
-        SpanData {
-            span_context: context(0xa1b2_c3d4_e5f6_0718_293a_4b5c_6d7e_8f90, 0x1122_3344_5566_7788, true, false, ""),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
-            name: Cow::Borrowed(name),
-            start_time: start,
-            end_time: start + Duration::from_micros(1500),
-            attributes: vec![KeyValue::new("gen_ai.tool.name", "echo")],
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status,
-            instrumentation_scope: scope.clone(),
+    impl SpanExporter for Kept {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.0.lock().expect("kept spans").extend(batch);
+            Ok(())
         }
     }
 
-    fn batch() -> Vec<SpanData> {
-        let gateway = InstrumentationScope::builder("mcpgate").build();
-        let other = InstrumentationScope::builder("other")
-            .with_version("1.2.3")
-            .with_schema_url("https://opentelemetry.io/schemas/1.30.0")
-            .with_attributes([KeyValue::new("scope.attribute", 3_i64)])
-            .build();
-        let mut server = span(&gateway, "tools/call echo", Status::error("upstream refused"));
-        server.span_context = context(7, 8, true, false, "vendor=value,other=x");
-        server.parent_span_id = SpanId::from(9);
-        server.parent_span_is_remote = true;
-        server.span_kind = SpanKind::Server;
-        server.attributes = every_value();
-        server.dropped_attributes_count = 2;
-        server.events.events = vec![
-            Event::new("exception", UNIX_EPOCH + Duration::from_secs(1_780_000_001), vec![KeyValue::new("exception.message", "boom")], 1),
-            Event::new("bare", UNIX_EPOCH, vec![], 0),
-        ];
-        server.events.dropped_count = 3;
-        server.links.links = vec![
-            Link::new(context(1, 2, false, true, "k=v"), vec![KeyValue::new("link.kind", "follows")], 4),
-            Link::new(context(3, 4, true, false, ""), vec![], 0),
-        ];
-        server.links.dropped_count = 5;
-        let mut client = span(&other, "POST", Status::Ok);
-        client.span_kind = SpanKind::Client;
-        let mut unsampled = span(&gateway, "tools/list", Status::Unset);
-        unsampled.span_context = context(5, 6, false, false, "");
-        vec![server, client, unsampled, span(&other, "producer", Status::Unset), span(&gateway, "", Status::error(""))]
+    fn context() -> CallContext {
+        CallContext {
+            server: "weather".into(),
+            version: "v2".into(),
+            product: "forecasts".into(),
+            subscription: Some("sub-1".into()),
+            auth_type: "api_key",
+            user: Some("alice".into()),
+            session_id: Some("session-9".into()),
+            protocol_version: Some("2026-07-28".into()),
+            client_name: Some("inspector".into()),
+            client_version: Some("0.1".into()),
+            server_name: Some("weather-server".into()),
+            server_version: Some("2.0.0".into()),
+            client_address: Some("10.1.2.3".parse().expect("an address")),
+            client_port: Some(51_000),
+            server_address: Some("gateway.example".into()),
+            server_port: Some(8443),
+            http_version: "1.1",
+            endpoint: Some(Arc::from("/products/forecasts/mcp")),
+        }
+    }
+
+    fn observation(method: &str, trace: TraceIds) -> Observation {
+        let start = UNIX_EPOCH + Duration::from_nanos(1_780_000_000_123_456_789);
+        Observation {
+            method: method.into(),
+            request_id: Some("7".into()),
+            tool: None,
+            tool_known: false,
+            tool_refused: false,
+            prompt: None,
+            resource_uri: None,
+            start,
+            duration: Duration::from_micros(1500),
+            trace,
+            context: Arc::new(CallContext::default()),
+            error: None,
+            arguments: None,
+            result: None,
+            cost: 0.0,
+            policy_rule: None,
+            backend_call: None,
+            unapproved_tools: None,
+            input_round: InputRound::default(),
+        }
+    }
+
+    fn ids(parent: Option<[u8; 8]>, sampled: bool) -> TraceIds {
+        TraceIds { trace_id: *b"0123456789abcdef", span_id: *b"span-id!", parent_span_id: parent, sampled }
+    }
+
+    fn backend_call(status: Option<u16>, error: Option<&str>) -> BackendCall {
+        BackendCall {
+            method: "POST".into(),
+            url: "https://api.example:8443/v1/orders?secret=1".parse().expect("a URL"),
+            status,
+            start: UNIX_EPOCH + Duration::from_secs(1_780_000_001),
+            duration: Duration::from_millis(12),
+            error: error.map(str::to_string),
+        }
+    }
+
+    /// Every attribute and span shape the gateway produces: each optional
+    /// attribute present and absent, an error with and without a JSON-RPC
+    /// code, a remote parent, REST API calls that answered, failed with a
+    /// 5xx and never answered, an unsampled caller's request (no span),
+    /// and values long enough for two- and three-byte length prefixes.
+    fn observations() -> Vec<Observation> {
+        let mut tool_call = observation("tools/call", ids(Some(*b"parent!!"), true));
+        tool_call.tool = Some("forecast".into());
+        tool_call.context = Arc::new(context());
+        tool_call.arguments = Some("é".repeat(100));
+        tool_call.result = Some("y".repeat(20_000));
+        tool_call.error = Some(ObservedError { error_type: "-32602".into(), message: "invalid params".into() });
+        let mut prompt = observation("prompts/get", ids(None, true));
+        prompt.prompt = Some("summary".into());
+        prompt.error = Some(ObservedError { error_type: "tool_error".into(), message: String::new() });
+        let mut listed = observation("tools/list", ids(None, true));
+        listed.unapproved_tools = Some("a,b".into());
+        listed.resource_uri = Some(String::new());
+        let mut unsampled = observation("tools/list", ids(Some(*b"parent!!"), false));
+        unsampled.request_id = None;
+        let mut rest = Vec::new();
+        for (status, error) in [(Some(201), None), (Some(503), None), (None, Some("connection refused"))] {
+            let mut call = observation("tools/call", ids(None, true));
+            call.tool = Some("create_order".into());
+            call.backend_call = Some(backend_call(status, error));
+            rest.push(call);
+        }
+        [vec![tool_call, prompt, listed, unsampled], rest].concat()
     }
 
     #[test]
-    fn writes_what_the_sdk_conversion_encodes() {
+    fn writes_what_the_sdk_path_encodes() {
         let resource = Resource::builder()
             .with_service_name("mcpgate")
-            .with_schema_url([KeyValue::new("deployment.environment", "test")], "https://opentelemetry.io/schemas/1.30.0")
+            .with_schema_url(
+                [KeyValue::new("deployment.environment", "test"), KeyValue::new("replicas", 3_i64)],
+                "https://opentelemetry.io/schemas/1.30.0",
+            )
             .build();
-        let batch = batch();
-        let written = encode_request(&encode_resource(&resource), resource.schema_url().unwrap_or_default(), &batch);
-        let decoded = ExportTraceServiceRequest::decode(written.as_slice()).expect("the request decodes");
+        let kept = Kept::default();
+        let mut sdk = traces::SdkSpans::new(kept.clone(), resource.clone(), 100);
+        let mut written = Vec::new();
+        for observation in observations() {
+            if observation.trace.sampled {
+                write_spans(&mut written, &observation);
+            }
+            sdk.emit(observation);
+        }
+        sdk.export();
+        let spans = std::mem::take(&mut *kept.0.lock().expect("kept spans"));
+        assert_eq!(spans.len(), 9, "an unsampled request has no span; a REST API call has two");
         let expected =
-            ExportTraceServiceRequest { resource_spans: group_spans_by_resource_and_scope(batch, &ResourceAttributesWithSchema::from(&resource)) };
+            ExportTraceServiceRequest { resource_spans: group_spans_by_resource_and_scope(spans, &ResourceAttributesWithSchema::from(&resource)) };
+        let body = encode_request(&encode_resource(&resource), resource.schema_url().unwrap_or_default(), &written);
+        let mut decoded = ExportTraceServiceRequest::decode(body.as_slice()).expect("the request decodes");
+        // A client span's id is drawn when it is written, on either path.
+        let expected_spans = &expected.resource_spans[0].scope_spans[0].spans;
+        for (span, sdk_span) in decoded.resource_spans[0].scope_spans[0].spans.iter_mut().zip(expected_spans) {
+            if span.kind == SPAN_KIND_CLIENT as i32 {
+                assert_eq!(span.span_id.len(), 8);
+                assert_ne!(span.span_id, span.parent_span_id);
+                span.span_id.clone_from(&sdk_span.span_id);
+            }
+        }
         assert_eq!(decoded, expected);
-        assert_eq!(decoded.resource_spans[0].scope_spans.len(), 2, "spans are grouped by scope");
-        assert_eq!(written.len(), expected.encoded_len(), "the same fields, none written twice");
+        assert_eq!(body.len(), expected.encoded_len(), "the same fields, none written twice");
     }
 
     #[test]
@@ -548,19 +579,18 @@ mod tests {
         assert_eq!(parse_timeout("10s").unwrap_err(), "\"10s\" is not a positive number of milliseconds");
     }
 
-    async fn export(exporter: HttpSpanExporter) -> OTelSdkResult {
+    /// Posts one batch of spans from a thread of its own, as the span thread does.
+    async fn post(server: &wiremock::MockServer) -> Result<(), String> {
+        let headers = parse_headers("api-key=secret%20value").expect("valid headers");
+        let config = HttpExportConfig { url: format!("{}/v1/traces", server.uri()), headers, timeout: Duration::from_secs(5) };
         tokio::task::spawn_blocking(move || {
-            use opentelemetry_sdk::trace::SpanExporter as _;
-            futures::executor::block_on(exporter.export(batch()))
+            let spans = HttpSpans::new(config, &Resource::builder().build(), 100)?;
+            let mut written = Vec::new();
+            write_spans(&mut written, &observation("tools/list", ids(None, true)));
+            spans.post(encode_request(&spans.resource, "", &written))
         })
         .await
         .expect("the export thread")
-    }
-
-    fn exporter(server: &wiremock::MockServer) -> HttpSpanExporter {
-        let headers = parse_headers("api-key=secret%20value").expect("valid headers");
-        HttpSpanExporter::new(HttpExportConfig { url: format!("{}/v1/traces", server.uri()), headers, timeout: Duration::from_secs(5) })
-            .expect("exporter")
     }
 
     #[tokio::test]
@@ -576,7 +606,7 @@ mod tests {
         };
         request().respond_with(ResponseTemplate::new(503)).up_to_n_times(1).expect(1).mount(&server).await;
         request().respond_with(ResponseTemplate::new(200)).expect(1).mount(&server).await;
-        export(exporter(&server)).await.expect("exported on the second attempt");
+        post(&server).await.expect("exported on the second attempt");
     }
 
     #[tokio::test]
@@ -584,17 +614,7 @@ mod tests {
         use wiremock::{matchers::any, Mock, MockServer, ResponseTemplate};
         let server = MockServer::start().await;
         Mock::given(any()).respond_with(ResponseTemplate::new(400)).expect(1).mount(&server).await;
-        let err = export(exporter(&server)).await.expect_err("a 400 fails the export");
-        assert!(err.to_string().contains("failed with HTTP 400"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn an_exporter_that_was_shut_down_exports_nothing() {
-        use opentelemetry_sdk::trace::SpanExporter as _;
-        let server = wiremock::MockServer::start().await;
-        let exporter = exporter(&server);
-        exporter.shutdown().expect("first shutdown");
-        assert!(matches!(exporter.shutdown(), Err(OTelSdkError::AlreadyShutdown)));
-        assert!(matches!(export(exporter).await, Err(OTelSdkError::AlreadyShutdown)));
+        let err = post(&server).await.expect_err("a 400 fails the export");
+        assert!(err.contains("failed with HTTP 400"), "{err}");
     }
 }

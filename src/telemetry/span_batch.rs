@@ -1,4 +1,5 @@
-//! Span export's batching, done on the span thread that builds the spans.
+//! The SDK's spans (gRPC export, `traces::SdkSpans`) batched on the span
+//! thread that builds them. OTLP/HTTP does without SDK spans (`otlp_http`).
 //!
 //! Why not the SDK's `BatchSpanProcessor`: it hands every ended span over a
 //! channel to a thread of its own, which collects and exports them. The

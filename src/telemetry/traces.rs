@@ -1,13 +1,138 @@
 //! Spans in the MCP semantic conventions, built off the hot path by one
-//! worker thread from finished observations, and exported in batches by
-//! that thread over OTLP (`span_batch`).
+//! worker thread from finished observations. What a span says is written
+//! once, here (`span_name`, `attributes`, `backend_attributes`), for the two
+//! ways spans leave: OTLP/HTTP, written straight from the observation into
+//! the wire format (`otlp_http`), and gRPC, through the SDK's spans and its
+//! exporter (`SdkSpans`, batched by `span_batch`).
+//!
+//! Sampling is the caller's: a request whose `traceparent` is not sampled
+//! gets no span, every other request does. It is the decision the gateway
+//! propagates upstream, so both protocols make it the same way.
 
-use super::observation::{CallContext, Observation};
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _};
+use super::observation::{BackendCall, Observation, TraceIds};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{IdGenerator, SdkTracer};
+use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
+use opentelemetry_sdk::Resource;
 use std::cell::Cell;
-use std::sync::Arc;
+
+/// A span's attribute value as the walks hand it out, borrowed from the observation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum AttributeValue<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+impl From<AttributeValue<'_>> for opentelemetry::Value {
+    fn from(value: AttributeValue<'_>) -> opentelemetry::Value {
+        match value {
+            AttributeValue::Text(text) => opentelemetry::Value::from(text.to_string()),
+            AttributeValue::Int(number) => opentelemetry::Value::I64(number),
+        }
+    }
+}
+
+/// `{mcp.method.name} {target}` with the tool or prompt as the target, in
+/// its parts (`method`, then the target with the space before it).
+pub(crate) fn span_name_parts(observation: &Observation) -> (&str, Option<&str>) {
+    (&observation.method, observation.tool.as_deref().or(observation.prompt.as_deref()))
+}
+
+pub(crate) fn span_name(observation: &Observation) -> String {
+    match span_name_parts(observation) {
+        (method, Some(target)) => format!("{method} {target}"),
+        (method, None) => method.to_string(),
+    }
+}
+
+/// The span's attributes, in the order they are written.
+pub(crate) fn attributes(observation: &Observation, mut add: impl FnMut(&'static str, AttributeValue<'_>)) {
+    use AttributeValue::{Int, Text};
+    let ctx = &*observation.context;
+    add("mcp.method.name", Text(&observation.method));
+    add("network.transport", Text("tcp"));
+    add("network.protocol.name", Text("http"));
+    add("network.protocol.version", Text(ctx.http_version));
+    add("mcpgate.server", Text(&ctx.server));
+    add("mcpgate.version", Text(&ctx.version));
+    add("mcpgate.product", Text(&ctx.product));
+    add("mcpgate.auth.type", Text(ctx.auth_type));
+    let mut optional = |key: &'static str, value: Option<&str>| {
+        if let Some(value) = value {
+            add(key, Text(value));
+        }
+    };
+    optional("jsonrpc.request.id", observation.request_id.as_deref());
+    optional("gen_ai.tool.name", observation.tool.as_deref());
+    optional("gen_ai.prompt.name", observation.prompt.as_deref());
+    optional("mcp.resource.uri", observation.resource_uri.as_deref());
+    optional("mcp.session.id", ctx.session_id.as_deref());
+    optional("gen_ai.conversation.id", ctx.session_id.as_deref());
+    optional("mcp.protocol.version", ctx.protocol_version.as_deref());
+    optional("mcpgate.subscription", ctx.subscription.as_deref());
+    optional("user.id", ctx.user.as_deref());
+    optional("mcp.client.name", ctx.client_name.as_deref());
+    optional("mcp.client.version", ctx.client_version.as_deref());
+    optional("mcp.server.name", ctx.server_name.as_deref());
+    optional("mcp.server.version", ctx.server_version.as_deref());
+    optional("client.address", ctx.client_address.map(super::observation::address_text).as_deref());
+    optional("server.address", ctx.server_address.as_deref());
+    optional("gen_ai.tool.call.arguments", observation.arguments.as_deref());
+    optional("gen_ai.tool.call.result", observation.result.as_deref());
+    optional("mcpgate.tools.unapproved", observation.unapproved_tools.as_deref());
+    optional("mcpgate.endpoint", ctx.endpoint.as_deref());
+    if let Some(port) = ctx.client_port {
+        add("client.port", Int(i64::from(port)));
+    }
+    if let Some(port) = ctx.server_port {
+        add("server.port", Int(i64::from(port)));
+    }
+    if observation.tool.is_some() {
+        add("gen_ai.operation.name", Text("execute_tool"));
+    }
+    if let Some(error) = &observation.error {
+        if error.error_type.starts_with('-') {
+            add("rpc.response.status_code", Text(&error.error_type));
+        }
+        add("error.type", Text(&error.error_type));
+    }
+}
+
+/// The span's error description, when the request failed.
+pub(crate) fn error_status(observation: &Observation) -> Option<&str> {
+    observation.error.as_ref().map(|error| error.message.as_str())
+}
+
+/// The attributes of a REST API request's HTTP client span, a child of its
+/// call's span (the HTTP semantic conventions'; the URL without its query).
+pub(crate) fn backend_attributes(call: &BackendCall, mut add: impl FnMut(&'static str, AttributeValue<'_>)) {
+    use AttributeValue::{Int, Text};
+    add("http.request.method", Text(&call.method));
+    add("url.full", Text(&format!("{}{}", call.url.origin().ascii_serialization(), call.url.path())));
+    add("server.address", Text(call.url.host_str().unwrap_or_default()));
+    if let Some(port) = call.url.port_or_known_default() {
+        add("server.port", Int(i64::from(port)));
+    }
+    if let Some(status) = call.status {
+        add("http.response.status_code", Int(i64::from(status)));
+    }
+    match (&call.error, call.status) {
+        (Some(error), _) => add("error.type", Text(error)),
+        (None, Some(status)) if status >= 500 => add("error.type", Text(&status.to_string())),
+        _ => {}
+    }
+}
+
+/// The client span's error description: why no response came, or a 5xx.
+pub(crate) fn backend_error_status(call: &BackendCall) -> Option<String> {
+    match (&call.error, call.status) {
+        (Some(error), _) => Some(error.clone()),
+        (None, Some(status)) if status >= 500 => Some(format!("HTTP {status}")),
+        _ => None,
+    }
+}
 
 thread_local! {
     /// The ids the next span built on this thread must carry (the worker
@@ -30,143 +155,91 @@ impl IdGenerator for PresetIdGenerator {
     }
 }
 
-/// `{mcp.method.name} {target}` with the tool or prompt as the target.
-pub fn span_name(observation: &Observation) -> String {
-    let Some(target) = observation.tool.as_ref().or(observation.prompt.as_ref()) else { return observation.method.clone() };
-    let mut name = String::with_capacity(observation.method.len() + 1 + target.len());
-    name.push_str(&observation.method);
-    name.push(' ');
-    name.push_str(target);
-    name
+/// Spans through the SDK: built with its tracer and ended into the
+/// provider's processor (`span_batch::SpanBatch` over the gRPC exporter).
+pub(crate) struct SdkSpans {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
 }
 
-/// The span's attributes. The observation's strings move into them, and
-/// so do its context's when the observation holds the last reference to
-/// that context (as it does once the call record is written): copying a
-/// dozen strings a span was a fifth of building it.
-pub fn attributes(observation: Observation) -> Vec<KeyValue> {
-    let ctx = Arc::try_unwrap(observation.context).unwrap_or_else(|shared| CallContext::clone(&shared));
+impl SdkSpans {
+    /// The provider exports through `exporter` in batches of `max_batch`
+    /// (`SpanBatch`); its sampler makes the decision the gateway propagated.
+    pub(crate) fn new<E: SpanExporter + 'static>(exporter: E, resource: Resource, max_batch: usize) -> SdkSpans {
+        let provider = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_id_generator(PresetIdGenerator)
+            .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
+            .with_span_processor(super::span_batch::SpanBatch::new(exporter, max_batch))
+            .build();
+        let tracer = provider.tracer("mcpgate");
+        SdkSpans { provider, tracer }
+    }
+}
+
+impl super::SpanSink for SdkSpans {
+    fn emit(&mut self, observation: Observation) {
+        emit(&self.tracer, &observation);
+    }
+
+    fn export(&mut self) {
+        // A failed export was logged where it failed.
+        let _ = self.provider.force_flush();
+    }
+}
+
+fn flags(ids: TraceIds) -> TraceFlags {
+    if ids.sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    }
+}
+
+fn key_values(walk: impl FnOnce(&mut dyn FnMut(&'static str, AttributeValue<'_>))) -> Vec<KeyValue> {
     let mut attributes = Vec::with_capacity(32);
-    attributes.extend([
-        KeyValue::new("mcp.method.name", observation.method),
-        KeyValue::new("network.transport", "tcp"),
-        KeyValue::new("network.protocol.name", "http"),
-        KeyValue::new("network.protocol.version", ctx.http_version),
-        KeyValue::new("mcpgate.server", ctx.server),
-        KeyValue::new("mcpgate.version", ctx.version),
-        KeyValue::new("mcpgate.product", ctx.product),
-        KeyValue::new("mcpgate.auth.type", ctx.auth_type),
-    ]);
-    let mut optional = |key: &'static str, value: Option<String>| {
-        if let Some(value) = value {
-            attributes.push(KeyValue::new(key, value));
-        }
-    };
-    let is_tool_call = observation.tool.is_some();
-    optional("jsonrpc.request.id", observation.request_id);
-    optional("gen_ai.tool.name", observation.tool);
-    optional("gen_ai.prompt.name", observation.prompt);
-    optional("mcp.resource.uri", observation.resource_uri);
-    optional("mcp.session.id", ctx.session_id.clone());
-    optional("gen_ai.conversation.id", ctx.session_id);
-    optional("mcp.protocol.version", ctx.protocol_version);
-    optional("mcpgate.subscription", ctx.subscription);
-    optional("user.id", ctx.user);
-    optional("mcp.client.name", ctx.client_name);
-    optional("mcp.client.version", ctx.client_version);
-    optional("mcp.server.name", ctx.server_name);
-    optional("mcp.server.version", ctx.server_version);
-    optional("client.address", ctx.client_address.map(super::observation::address_text));
-    optional("server.address", ctx.server_address);
-    optional("gen_ai.tool.call.arguments", observation.arguments);
-    optional("gen_ai.tool.call.result", observation.result);
-    optional("mcpgate.tools.unapproved", observation.unapproved_tools);
-    if let Some(endpoint) = ctx.endpoint {
-        attributes.push(KeyValue::new("mcpgate.endpoint", opentelemetry::StringValue::from(endpoint)));
-    }
-    if let Some(port) = ctx.client_port {
-        attributes.push(KeyValue::new("client.port", i64::from(port)));
-    }
-    if let Some(port) = ctx.server_port {
-        attributes.push(KeyValue::new("server.port", i64::from(port)));
-    }
-    if is_tool_call {
-        attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
-    }
-    if let Some(error) = observation.error {
-        if error.error_type.starts_with('-') {
-            attributes.push(KeyValue::new("rpc.response.status_code", error.error_type.clone()));
-        }
-        attributes.push(KeyValue::new("error.type", error.error_type));
-    }
+    walk(&mut |key, value| attributes.push(KeyValue::new(key, value)));
     attributes
 }
 
 /// Builds and ends the span of one observation, with its preset ids and times.
-pub fn emit(tracer: &SdkTracer, mut observation: Observation) {
+pub(crate) fn emit(tracer: &SdkTracer, observation: &Observation) {
     let ids = observation.trace;
-    let name = span_name(&observation);
-    let (start, end) = (observation.start, observation.start + observation.duration);
-    let status = observation.error.as_ref().map(|error| Status::error(error.message.clone()));
-    let backend_call = observation.backend_call.take();
     let parent = match ids.parent_span_id {
         Some(parent) => {
-            let flags = if ids.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-            let remote = SpanContext::new(TraceId::from_bytes(ids.trace_id), SpanId::from_bytes(parent), flags, true, TraceState::default());
+            let remote = SpanContext::new(TraceId::from_bytes(ids.trace_id), SpanId::from_bytes(parent), flags(ids), true, TraceState::default());
             Context::new().with_remote_span_context(remote)
         }
         None => Context::new(),
     };
     PRESET_IDS.with(|preset| preset.set(Some((ids.trace_id, ids.span_id))));
     let mut span = tracer
-        .span_builder(name)
+        .span_builder(span_name(observation))
         .with_kind(SpanKind::Server)
-        .with_start_time(start)
-        .with_attributes(attributes(observation))
+        .with_start_time(observation.start)
+        .with_attributes(key_values(|add| attributes(observation, add)))
         .start_with_context(tracer, &parent);
     PRESET_IDS.with(|preset| preset.set(None));
-    if let Some(status) = status {
-        opentelemetry::trace::Span::set_status(&mut span, status);
+    if let Some(message) = error_status(observation) {
+        opentelemetry::trace::Span::set_status(&mut span, Status::error(message.to_string()));
     }
-    opentelemetry::trace::Span::end_with_timestamp(&mut span, end);
-    if let Some(call) = &backend_call {
+    opentelemetry::trace::Span::end_with_timestamp(&mut span, observation.start + observation.duration);
+    if let Some(call) = &observation.backend_call {
         emit_backend_call(tracer, ids, call);
     }
 }
 
-/// The HTTP client span of a REST API request, a child of its call's span
-/// (the HTTP semantic conventions' attributes; the URL without its query).
-fn emit_backend_call(tracer: &SdkTracer, ids: super::observation::TraceIds, call: &super::observation::BackendCall) {
-    let flags = if ids.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-    let own = SpanContext::new(TraceId::from_bytes(ids.trace_id), SpanId::from_bytes(ids.span_id), flags, false, TraceState::default());
+fn emit_backend_call(tracer: &SdkTracer, ids: TraceIds, call: &BackendCall) {
+    let own = SpanContext::new(TraceId::from_bytes(ids.trace_id), SpanId::from_bytes(ids.span_id), flags(ids), false, TraceState::default());
     let parent = Context::new().with_remote_span_context(own);
-    let mut attributes = vec![
-        KeyValue::new("http.request.method", call.method.clone()),
-        KeyValue::new("url.full", format!("{}{}", call.url.origin().ascii_serialization(), call.url.path())),
-        KeyValue::new("server.address", call.url.host_str().unwrap_or_default().to_string()),
-    ];
-    if let Some(port) = call.url.port_or_known_default() {
-        attributes.push(KeyValue::new("server.port", i64::from(port)));
-    }
-    if let Some(status) = call.status {
-        attributes.push(KeyValue::new("http.response.status_code", i64::from(status)));
-    }
     let mut span = tracer
         .span_builder(call.method.clone())
         .with_kind(SpanKind::Client)
         .with_start_time(call.start)
-        .with_attributes(attributes)
+        .with_attributes(key_values(|add| backend_attributes(call, add)))
         .start_with_context(tracer, &parent);
-    match (&call.error, call.status) {
-        (Some(error), _) => {
-            opentelemetry::trace::Span::set_attribute(&mut span, KeyValue::new("error.type", error.clone()));
-            opentelemetry::trace::Span::set_status(&mut span, Status::error(error.clone()));
-        }
-        (None, Some(status)) if status >= 500 => {
-            opentelemetry::trace::Span::set_attribute(&mut span, KeyValue::new("error.type", status.to_string()));
-            opentelemetry::trace::Span::set_status(&mut span, Status::error(format!("HTTP {status}")));
-        }
-        _ => {}
+    if let Some(message) = backend_error_status(call) {
+        opentelemetry::trace::Span::set_status(&mut span, Status::error(message));
     }
     opentelemetry::trace::Span::end_with_timestamp(&mut span, call.start + call.duration);
 }
