@@ -320,7 +320,7 @@ trait SpanSink {
 /// `EXPORT_DELAY`; once a pickup finds the queue empty it exports what is
 /// pending and blocks until the next job, so an idle gateway does not wake.
 fn emit_spans(mut sink: impl SpanSink, jobs: &std_mpsc::Receiver<SpanJob>) {
-    'idle: while let Ok(job) = jobs.recv() {
+    'jobs: while let Ok(job) = jobs.recv() {
         handle(&mut sink, job);
         let mut exported = Instant::now();
         loop {
@@ -333,7 +333,7 @@ fn emit_spans(mut sink: impl SpanSink, jobs: &std_mpsc::Receiver<SpanJob>) {
                         picked += 1;
                     }
                     Err(std_mpsc::TryRecvError::Empty) => break,
-                    Err(std_mpsc::TryRecvError::Disconnected) => break 'idle,
+                    Err(std_mpsc::TryRecvError::Disconnected) => break 'jobs,
                 }
             }
             if picked == 0 {

@@ -143,7 +143,7 @@ thread_local! {
 
 /// Hands out the preset ids, or random ones when none are set.
 #[derive(Debug, Default)]
-pub struct PresetIdGenerator;
+struct PresetIdGenerator;
 
 impl IdGenerator for PresetIdGenerator {
     fn new_trace_id(&self) -> TraceId {
