@@ -1,7 +1,8 @@
 //! Logs, traces, metrics and the call log. The gateway hands finished
-//! observations to [`Telemetry::record`], which only updates counters and
-//! queues work: spans are built and exported, and call records written, in
-//! the background, through bounded queues whose drops are counted.
+//! observations to [`Telemetry::record`], which updates counters, writes an
+//! OTLP/HTTP span's bytes, and queues the rest: spans are exported (for
+//! gRPC, built too), and call records written, in the background, through
+//! bounded queues whose drops are counted.
 
 pub mod call_log;
 pub mod metrics;
@@ -102,9 +103,48 @@ pub enum TelemetryError {
     Prometheus(String),
 }
 
-enum SpanJob {
-    Emit(Box<Observation>),
+enum SpanJob<Span> {
+    Span(Span),
     Flush(std_mpsc::Sender<()>),
+}
+
+/// The span thread's queue, by what crosses it.
+#[derive(Clone)]
+enum SpanQueue {
+    /// OTLP/HTTP: a request's spans, already in the wire format. They are
+    /// written where the call is recorded, so the observation's two dozen
+    /// strings are freed by the thread that allocated them, and one buffer
+    /// crosses instead (docs/benchmarks.md, seventeenth pass).
+    Encoded(std_mpsc::SyncSender<SpanJob<Vec<u8>>>),
+    /// gRPC: the observation, built into the SDK's spans on the span thread.
+    Sdk(std_mpsc::SyncSender<SpanJob<Box<Observation>>>),
+}
+
+impl SpanQueue {
+    /// Queues a request's spans; false when the queue is full.
+    fn queue(&self, observation: Observation) -> bool {
+        match self {
+            SpanQueue::Encoded(queue) => {
+                if !observation.trace.sampled {
+                    return true;
+                }
+                queue.try_send(SpanJob::Span(otlp_http::encode_spans(&observation))).is_ok()
+            }
+            SpanQueue::Sdk(queue) => queue.try_send(SpanJob::Span(Box::new(observation))).is_ok(),
+        }
+    }
+
+    /// Blocks until the span thread has exported what was queued before.
+    fn flush(&self) {
+        let (done, flushed) = std_mpsc::channel();
+        let sent = match self {
+            SpanQueue::Encoded(queue) => queue.send(SpanJob::Flush(done)).is_ok(),
+            SpanQueue::Sdk(queue) => queue.send(SpanJob::Flush(done)).is_ok(),
+        };
+        if sent {
+            let _ = flushed.recv();
+        }
+    }
 }
 
 pub struct Telemetry {
@@ -112,7 +152,7 @@ pub struct Telemetry {
     pub payload: PayloadPolicy,
     registry: prometheus::Registry,
     meter_provider: SdkMeterProvider,
-    spans: Option<std_mpsc::SyncSender<SpanJob>>,
+    spans: Option<SpanQueue>,
     calls: mpsc::Sender<call_log::Job>,
     call_log_write: call_log::Write,
 }
@@ -129,8 +169,7 @@ fn otlp_error(otlp: &Otlp, err: impl std::fmt::Display) -> TelemetryError {
 /// through mcpgate's own writer, which encodes each observation's spans
 /// straight into the wire format (`otlp_http`); gRPC through the SDK's spans
 /// and exporter (`traces::SdkSpans`).
-fn start_span_thread(otlp: &Otlp, queue_capacity: usize) -> Result<std_mpsc::SyncSender<SpanJob>, TelemetryError> {
-    let (jobs, queued) = std_mpsc::sync_channel(queue_capacity);
+fn start_span_thread(otlp: &Otlp, queue_capacity: usize) -> Result<SpanQueue, TelemetryError> {
     let thread = std::thread::Builder::new().name("mcpgate-spans".into());
     let spawned = match otlp.protocol {
         OtlpProtocol::Grpc => {
@@ -140,17 +179,18 @@ fn start_span_thread(otlp: &Otlp, queue_capacity: usize) -> Result<std_mpsc::Syn
                 .build()
                 .map_err(|e| otlp_error(otlp, e))?;
             let spans = traces::SdkSpans::new(exporter, resource(), MAX_EXPORT_BATCH);
-            thread.spawn(move || emit_spans(spans, &queued))
+            let (jobs, queued) = std_mpsc::sync_channel(queue_capacity);
+            thread.spawn(move || emit_spans(spans, &queued)).map(|_| SpanQueue::Sdk(jobs))
         }
         OtlpProtocol::HttpProtobuf => {
             let url = format!("{}/v1/traces", otlp.endpoint.trim_end_matches('/'));
             let config = otlp_http::HttpExportConfig::from_env(url).map_err(|e| otlp_error(otlp, e))?;
             let spans = otlp_http::HttpSpans::new(config, &resource(), MAX_EXPORT_BATCH).map_err(|e| otlp_error(otlp, e))?;
-            thread.spawn(move || emit_spans(spans, &queued))
+            let (jobs, queued) = std_mpsc::sync_channel(queue_capacity);
+            thread.spawn(move || emit_spans(spans, &queued)).map(|_| SpanQueue::Encoded(jobs))
         }
     };
-    spawned.map_err(|e| otlp_error(otlp, e))?;
-    Ok(jobs)
+    spawned.map_err(|e| otlp_error(otlp, e))
 }
 
 fn metric_exporter(otlp: &Otlp) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
@@ -222,7 +262,7 @@ impl Telemetry {
             }
         }
         if let Some(spans) = &self.spans {
-            if spans.try_send(SpanJob::Emit(Box::new(observation))).is_err() {
+            if !spans.queue(observation) {
                 self.metrics.record_dropped("span");
             }
         }
@@ -242,10 +282,7 @@ impl Telemetry {
         let meter_provider = self.meter_provider.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if let Some(spans) = spans {
-                let (done, flushed) = std_mpsc::channel();
-                if spans.send(SpanJob::Flush(done)).is_ok() {
-                    let _ = flushed.recv();
-                }
+                spans.flush();
             }
             if let Err(err) = meter_provider.force_flush() {
                 tracing::debug!(error = %err, "flushing metrics failed");
@@ -306,20 +343,22 @@ const MAX_EXPORT_BATCH: usize = 512;
 /// SDK's batch delay was 500 ms too).
 const EXPORT_DELAY: Duration = Duration::from_millis(500);
 
-/// Where the span thread puts the spans it builds: each batches them and
+/// Where the span thread puts the spans it takes: each batches them and
 /// exports a batch when it fills or when told to.
 trait SpanSink {
-    fn emit(&mut self, observation: Observation);
+    /// What crosses the queue for one request.
+    type Span;
+    fn take(&mut self, span: Self::Span);
     /// Exports what is pending; a failure is logged where it happens.
     fn export(&mut self);
 }
 
-/// The span thread: builds a span per observation, until the gateway's
+/// The span thread: takes each request's spans, until the gateway's
 /// side of the queue is gone, then exports what is pending. While jobs
 /// come it wakes every `SPAN_PICKUP`, and exports the pending batch every
 /// `EXPORT_DELAY`; once a pickup finds the queue empty it exports what is
 /// pending and blocks until the next job, so an idle gateway does not wake.
-fn emit_spans(mut sink: impl SpanSink, jobs: &std_mpsc::Receiver<SpanJob>) {
+fn emit_spans<S: SpanSink>(mut sink: S, jobs: &std_mpsc::Receiver<SpanJob<S::Span>>) {
     'jobs: while let Ok(job) = jobs.recv() {
         handle(&mut sink, job);
         let mut exported = Instant::now();
@@ -349,9 +388,9 @@ fn emit_spans(mut sink: impl SpanSink, jobs: &std_mpsc::Receiver<SpanJob>) {
     sink.export();
 }
 
-fn handle(sink: &mut impl SpanSink, job: SpanJob) {
+fn handle<S: SpanSink>(sink: &mut S, job: SpanJob<S::Span>) {
     match job {
-        SpanJob::Emit(observation) => sink.emit(*observation),
+        SpanJob::Span(span) => sink.take(span),
         SpanJob::Flush(done) => {
             sink.export();
             let _ = done.send(());

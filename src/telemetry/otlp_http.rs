@@ -1,6 +1,7 @@
-//! Span export over OTLP/HTTP (protobuf): the span thread writes each
-//! observation's spans straight into OTLP's wire format as it takes them,
-//! and posts them to `/v1/traces` in batches.
+//! Span export over OTLP/HTTP (protobuf): each request's spans are written
+//! straight from its observation into OTLP's wire format where the call is
+//! recorded (`encode_spans`), and the span thread posts them to
+//! `/v1/traces` in batches.
 //!
 //! Why not the SDK: a span through it was built as the SDK's `SpanData`
 //! (its attributes copied into `KeyValue`s), batched, and only then encoded;
@@ -81,8 +82,8 @@ fn parse_headers(text: &str) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
-/// The span thread's OTLP/HTTP side: spans are encoded as they are
-/// handed over and posted once `max` are pending or the thread exports.
+/// The span thread's OTLP/HTTP side: requests' spans arrive encoded and
+/// are posted once `max` requests' spans are pending, or the thread exports.
 pub(crate) struct HttpSpans {
     config: HttpExportConfig,
     client: reqwest::blocking::Client,
@@ -172,11 +173,10 @@ fn warn_partial_success(body: &[u8]) {
 }
 
 impl super::SpanSink for HttpSpans {
-    fn emit(&mut self, observation: Observation) {
-        if !observation.trace.sampled {
-            return;
-        }
-        write_spans(&mut self.spans, &observation);
+    type Span = Vec<u8>;
+
+    fn take(&mut self, spans: Vec<u8>) {
+        self.spans.extend_from_slice(&spans);
         self.pending += 1;
         if self.pending >= self.max {
             self.export();
@@ -241,6 +241,14 @@ fn encode_request(resource: &[u8], resource_schema_url: &str, spans: &[u8]) -> V
         string(out, 3, resource_schema_url);
     });
     out
+}
+
+/// A sampled request's spans, as `spans` fields of a `ScopeSpans`.
+pub(super) fn encode_spans(observation: &Observation) -> Vec<u8> {
+    // Most spans fit; a larger one (long arguments or results) grows it once or twice.
+    let mut spans = Vec::with_capacity(2048);
+    write_spans(&mut spans, observation);
+    spans
 }
 
 /// The `spans` fields of one observation: its server span and, for a REST
@@ -544,7 +552,7 @@ mod tests {
             if observation.trace.sampled {
                 write_spans(&mut written, &observation);
             }
-            sdk.emit(observation);
+            sdk.take(Box::new(observation));
         }
         sdk.export();
         let spans = std::mem::take(&mut *kept.0.lock().expect("kept spans"));

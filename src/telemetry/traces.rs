@@ -1,9 +1,10 @@
-//! Spans in the MCP semantic conventions, built off the hot path by one
-//! worker thread from finished observations. What a span says is written
-//! once, here (`span_name`, `attributes`, `backend_attributes`), for the two
-//! ways spans leave: OTLP/HTTP, written straight from the observation into
-//! the wire format (`otlp_http`), and gRPC, through the SDK's spans and its
-//! exporter (`SdkSpans`, batched by `span_batch`).
+//! Spans in the MCP semantic conventions, from finished observations. What
+//! a span says is written once, here (`span_name`, `attributes`,
+//! `backend_attributes`), for the two ways spans leave: OTLP/HTTP, written
+//! straight from the observation into the wire format where the call is
+//! recorded and exported by the span thread (`otlp_http`), and gRPC,
+//! through the SDK's spans, built on the span thread, and its exporter
+//! (`SdkSpans`, batched by `span_batch`).
 //!
 //! Sampling is the caller's: a request whose `traceparent` is not sampled
 //! gets no span, every other request does. It is the decision the gateway
@@ -178,7 +179,9 @@ impl SdkSpans {
 }
 
 impl super::SpanSink for SdkSpans {
-    fn emit(&mut self, observation: Observation) {
+    type Span = Box<Observation>;
+
+    fn take(&mut self, observation: Box<Observation>) {
         emit(&self.tracer, &observation);
     }
 
