@@ -240,8 +240,8 @@ impl Telemetry {
         self.spans.is_some()
     }
 
-    /// Records one finished request: metrics now, span and call record
-    /// queued. In before-response mode, a tool call's record comes with a
+    /// Records one finished request: metrics now (and, for OTLP/HTTP, its
+    /// spans' bytes), spans and call record queued. In before-response mode, a tool call's record comes with a
     /// receiver that fires once it is stored; the response waits for it.
     pub fn record(&self, observation: Observation) -> Option<oneshot::Receiver<()>> {
         self.metrics.record(&observation);
