@@ -170,7 +170,6 @@ fn otlp_error(otlp: &Otlp, err: impl std::fmt::Display) -> TelemetryError {
 /// straight into the wire format (`otlp_http`); gRPC through the SDK's spans
 /// and exporter (`traces::SdkSpans`).
 fn start_span_thread(otlp: &Otlp, queue_capacity: usize) -> Result<SpanQueue, TelemetryError> {
-    let thread = std::thread::Builder::new().name("mcpgate-spans".into());
     let spawned = match otlp.protocol {
         OtlpProtocol::Grpc => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -178,19 +177,26 @@ fn start_span_thread(otlp: &Otlp, queue_capacity: usize) -> Result<SpanQueue, Te
                 .with_endpoint(otlp.endpoint.clone())
                 .build()
                 .map_err(|e| otlp_error(otlp, e))?;
-            let spans = traces::SdkSpans::new(exporter, resource(), MAX_EXPORT_BATCH);
-            let (jobs, queued) = std_mpsc::sync_channel(queue_capacity);
-            thread.spawn(move || emit_spans(spans, &queued)).map(|_| SpanQueue::Sdk(jobs))
+            spawn_span_thread(traces::SdkSpans::new(exporter, resource(), MAX_EXPORT_BATCH), queue_capacity).map(SpanQueue::Sdk)
         }
         OtlpProtocol::HttpProtobuf => {
             let url = format!("{}/v1/traces", otlp.endpoint.trim_end_matches('/'));
             let config = otlp_http::HttpExportConfig::from_env(url).map_err(|e| otlp_error(otlp, e))?;
             let spans = otlp_http::HttpSpans::new(config, &resource(), MAX_EXPORT_BATCH).map_err(|e| otlp_error(otlp, e))?;
-            let (jobs, queued) = std_mpsc::sync_channel(queue_capacity);
-            thread.spawn(move || emit_spans(spans, &queued)).map(|_| SpanQueue::Encoded(jobs))
+            spawn_span_thread(spans, queue_capacity).map(SpanQueue::Encoded)
         }
     };
     spawned.map_err(|e| otlp_error(otlp, e))
+}
+
+/// Runs `emit_spans` over `sink` on a thread of its own, behind a queue of `capacity`.
+fn spawn_span_thread<S: SpanSink + Send + 'static>(sink: S, capacity: usize) -> std::io::Result<std_mpsc::SyncSender<SpanJob<S::Span>>>
+where
+    S::Span: Send,
+{
+    let (jobs, queued) = std_mpsc::sync_channel(capacity);
+    std::thread::Builder::new().name("mcpgate-spans".into()).spawn(move || emit_spans(sink, &queued))?;
+    Ok(jobs)
 }
 
 fn metric_exporter(otlp: &Otlp) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
@@ -241,8 +247,9 @@ impl Telemetry {
     }
 
     /// Records one finished request: metrics now (and, for OTLP/HTTP, its
-    /// spans' bytes), spans and call record queued. In before-response mode, a tool call's record comes with a
-    /// receiver that fires once it is stored; the response waits for it.
+    /// spans' bytes), spans and call record queued. In before-response
+    /// mode, a tool call's record comes with a receiver that fires once it
+    /// is stored; the response waits for it.
     pub fn record(&self, observation: Observation) -> Option<oneshot::Receiver<()>> {
         self.metrics.record(&observation);
         let mut stored = None;

@@ -119,19 +119,46 @@ pub(crate) fn backend_attributes(call: &BackendCall, mut add: impl FnMut(&'stati
     if let Some(status) = call.status {
         add("http.response.status_code", Int(i64::from(status)));
     }
-    match (&call.error, call.status) {
-        (Some(error), _) => add("error.type", Text(error)),
-        (None, Some(status)) if status >= 500 => add("error.type", Text(&status.to_string())),
-        _ => {}
+    if let Some(failure) = BackendFailure::of(call) {
+        add("error.type", Text(&failure.error_type()));
     }
 }
 
-/// The client span's error description: why no response came, or a 5xx.
+/// The client span's error description, when the request failed.
 pub(crate) fn backend_error_status(call: &BackendCall) -> Option<String> {
-    match (&call.error, call.status) {
-        (Some(error), _) => Some(error.clone()),
-        (None, Some(status)) if status >= 500 => Some(format!("HTTP {status}")),
-        _ => None,
+    BackendFailure::of(call).map(|failure| failure.description())
+}
+
+/// Why a REST API request failed, when it did: the one rule behind the
+/// client span's `error.type` and its status.
+enum BackendFailure<'a> {
+    /// No response came (a timeout, a refused connection).
+    NoResponse(&'a str),
+    /// The API answered with a 5xx.
+    Status(u16),
+}
+
+impl BackendFailure<'_> {
+    fn of(call: &BackendCall) -> Option<BackendFailure<'_>> {
+        match (&call.error, call.status) {
+            (Some(error), _) => Some(BackendFailure::NoResponse(error)),
+            (None, Some(status)) if status >= 500 => Some(BackendFailure::Status(status)),
+            _ => None,
+        }
+    }
+
+    fn error_type(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            BackendFailure::NoResponse(error) => (*error).into(),
+            BackendFailure::Status(status) => status.to_string().into(),
+        }
+    }
+
+    fn description(&self) -> String {
+        match self {
+            BackendFailure::NoResponse(error) => error.to_string(),
+            BackendFailure::Status(status) => format!("HTTP {status}"),
+        }
     }
 }
 
