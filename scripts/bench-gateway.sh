@@ -426,6 +426,28 @@ read -r gw_rps gw_p50 gw_p99 gw_err gw_cpu <<<"$(median_row plain)"
 read -r tr_rps tr_p50 tr_p99 tr_err tr_cpu <<<"$(median_row traced)"
 read -r one_rps one_p50 one_p99 one_err one_cpu <<<"$(median_row one)"
 read -r ru_rps ru_p50 ru_p99 ru_err ru_cpu <<<"$(median_row ruled)"
+# The same ratios paired by round: each round's ratio of the paths' CPU
+# per call (a path on two processes: their mean in that round), then the
+# median over rounds. A slow stretch of the machine falls on both sides of
+# a round's ratio; reported beside the medians of rows, not instead.
+paired="$(python3 - "$work" "$ROUNDS" <<'PY'
+import statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def by_round(label):
+    cpu = [float(line.split()[4]) for line in open(f"{work}/{label}.rows")]
+    per = len(cpu) // rounds
+    return [statistics.mean(cpu[r * per:(r + 1) * per]) for r in range(rounds)]
+nginx, bare, logged, plain, traced = (by_round(label) for label in ("nginx", "bare", "logged", "plain", "traced"))
+median = lambda values: statistics.median(values)
+floor = [p / l for p, l in zip(plain, logged)]
+span = [(t / p - 1) * 100 for t, p in zip(traced, plain)]
+recording = [l - b for l, b in zip(logged, bare)]
+over_nginx = [p / n for p, n in zip(plain, nginx)]
+print(f"- Paired by round (each round's ratio, the median over {rounds} rounds): mcpgate ÷ the logging floor **{median(floor):.2f}×** "
+      f"(rounds {', '.join(f'{v:.2f}' for v in floor)}); span export on **{median(span):+.0f}%** ({', '.join(f'{v:+.0f}' for v in span)}); "
+      f"recording **{median(recording):.0f} µs** ({', '.join(f'{v:.0f}' for v in recording)}); mcpgate ÷ nginx **{median(over_nginx):.2f}×**.")
+PY
+)"
 step "one policy condition (benches/policy.rs)"
 policy_json="$(./target/release/examples/bench-policy 500000)"
 gw_rss="$(cat "/proc/$plain_pid/status" "/proc/$plain2_pid/status" | awk '/VmHWM/ && $2 > peak {peak = $2} END {printf "%.0f", peak / 1024}')"
@@ -515,6 +537,7 @@ the proxy's user + system time (children included, from \`/proc/PID/stat\`) over
 the measured run divided by the calls it served.
 
 $figures
+$paired
 
 Saturation, $ROUNDS rounds with the paths alternating (their order rotating by three a round); each row is the path's round with the median CPU per call (the range over rounds beside it). The logging floor, "mcpgate, span export off" and "span export on" each run as two processes, measured in every round: their rows are the median of both processes' rounds (the lower of the middle two):
 

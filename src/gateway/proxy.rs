@@ -328,15 +328,15 @@ impl ResponseHook {
 
     /// Completes the answers in `bytes` from their ids and outcomes alone,
     /// when that is all the hook needs of them (and they parse as answers).
-    fn completed_answers_only(&mut self, bytes: &[u8]) -> bool {
-        let Some(answers) = self.reads_answers_only().then(|| jsonrpc::Answer::read_all(bytes)).flatten() else { return false };
+    fn completed_answers_only(&mut self, text: &str) -> bool {
+        let Some(answers) = self.reads_answers_only().then(|| jsonrpc::Answer::read_all(text)).flatten() else { return false };
         answers.iter().for_each(|answer| self.exchanges.complete_answer(answer));
         true
     }
 
     /// An SSE event's message: the data to send instead, when the hook changed it.
     fn on_event_data(&mut self, data: &str) -> Option<String> {
-        if self.completed_answers_only(data.as_bytes()) {
+        if self.completed_answers_only(data) {
             return None;
         }
         let mut message: Value = serde_json::from_str(data).ok()?;
@@ -765,7 +765,7 @@ fn as_received(status: StatusCode, headers: HeaderMap, bytes: Bytes) -> Response
 
 fn rewrite_json(status: StatusCode, headers: HeaderMap, bytes: Bytes, hook: &mut ResponseHook, local: Vec<Value>) -> Response {
     // Nothing to rewrite or log: read only what the records need.
-    if local.is_empty() && hook.completed_answers_only(&bytes) {
+    if local.is_empty() && std::str::from_utf8(&bytes).is_ok_and(|text| hook.completed_answers_only(text)) {
         return as_received(status, headers, bytes);
     }
     let Ok(mut body) = serde_json::from_slice::<Value>(&bytes) else { return as_received(status, headers, bytes) };

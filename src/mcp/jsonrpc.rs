@@ -279,6 +279,16 @@ impl<E: Envelope + ?Sized> Envelope for &E {
     }
 }
 
+/// JSON parsed with its UTF-8 checked once, up front: read from bytes,
+/// serde_json checks each string again (a dozen a call). Bytes that are not
+/// UTF-8 are read as bytes, for serde_json's error naming where.
+fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 /// A request body: one message or a batch (protocol 2025-03-26).
 #[derive(Debug, Clone)]
 pub enum Body {
@@ -338,7 +348,7 @@ impl<'de> Deserialize<'de> for Parsed {
 
 impl Body {
     pub fn parse(bytes: &[u8]) -> Result<Body, String> {
-        match serde_json::from_slice::<Parsed>(bytes) {
+        match from_json::<Parsed>(bytes) {
             Ok(Parsed::Batch(items)) if items.is_empty() => Err("an empty batch is not a JSON-RPC request".into()),
             Ok(Parsed::Batch(items)) => Ok(Body::Batch(items)),
             Ok(Parsed::Single(message)) => Ok(Body::Single(message)),
@@ -549,9 +559,9 @@ impl<'a> Answer<'a> {
     /// The answers in a response body, when every one of them is a plain
     /// response this reading can judge; `None` sends the caller to the whole
     /// parse (a tool error's text, notifications, anything unusual).
-    pub fn read_all(bytes: &'a [u8]) -> Option<Vec<Answer<'a>>> {
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
-        let answers = if *first == b'[' { serde_json::from_slice(bytes).ok()? } else { vec![serde_json::from_slice(bytes).ok()?] };
+    pub fn read_all(text: &'a str) -> Option<Vec<Answer<'a>>> {
+        let first = text.bytes().find(|b| !b.is_ascii_whitespace())?;
+        let answers = if first == b'[' { serde_json::from_str(text).ok()? } else { vec![serde_json::from_str(text).ok()?] };
         answers.iter().all(Answer::is_plain).then_some(answers)
     }
 
@@ -599,7 +609,7 @@ mod tests {
         // An answer's id is read as it came, and keyed as its request's.
         for raw in ["1", "-7", "0", "-0", "1e2", "1.0", "123456789012345678901234", "\"x\"", " 5"] {
             let body = format!(r#"{{"jsonrpc":"2.0","id":{raw},"result":{{}}}}"#);
-            let answers = Answer::read_all(body.as_bytes()).expect("an answer");
+            let answers = Answer::read_all(&body).expect("an answer");
             let parsed: Value = serde_json::from_str(raw).expect("JSON");
             assert_eq!(answers[0].id_key(), Some(id_key(&parsed)), "{raw}");
         }
@@ -624,25 +634,25 @@ mod tests {
 
     #[test]
     fn answers_are_read_without_the_whole_message() {
-        let answers = Answer::read_all(br#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}"#).unwrap();
+        let answers = Answer::read_all(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}"#).unwrap();
         assert_eq!((answers[0].id_key().as_deref(), answers[0].outcome()), (Some("7"), Outcome::Succeeded));
-        let failed = br#" [{"id":"a","error":{"code":-32602,"message":"Unknown tool: x \u00e9"}},{"id":2,"error":{"code":1.5}}]"#;
+        let failed = r#" [{"id":"a","error":{"code":-32602,"message":"Unknown tool: x \u00e9"}},{"id":2,"error":{"code":1.5}}]"#;
         let answers = Answer::read_all(failed).unwrap();
         assert_eq!(answers[0].id_key().as_deref(), Some(r#""a""#));
         assert_eq!(answers[0].outcome(), Outcome::Failed { code: Some("-32602"), message: "Unknown tool: x é" });
         assert_eq!(answers[1].outcome(), Outcome::Failed { code: None, message: "" });
         // Left to the whole parse: tool errors, notifications, requests, odd shapes, not JSON.
         for body in [
-            &br#"{"id":1,"result":{"isError":true,"content":[]}}"#[..],
-            br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#,
-            br#"{"id":1,"method":"sampling/createMessage"}"#,
-            br#"{"id":null,"result":{}}"#,
-            br#"{"id":1,"result":"ok"}"#,
-            br#"{"id":1,"error":"bad"}"#,
-            br#"{"id":1}"#,
-            b"not json",
+            r#"{"id":1,"result":{"isError":true,"content":[]}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#,
+            r#"{"id":1,"method":"sampling/createMessage"}"#,
+            r#"{"id":null,"result":{}}"#,
+            r#"{"id":1,"result":"ok"}"#,
+            r#"{"id":1,"error":"bad"}"#,
+            r#"{"id":1}"#,
+            "not json",
         ] {
-            assert!(Answer::read_all(body).is_none(), "{}", String::from_utf8_lossy(body));
+            assert!(Answer::read_all(body).is_none(), "{body}");
         }
     }
 
