@@ -17,8 +17,9 @@
 # discards), as bench-gateway.sh's "span export on" row.
 # THREADS=1 reads each thread's CPU time instead (run without valgrind; use
 # more CALLS, e.g. 20000): where a call's CPU goes by thread, including what
-# instruction counts leave out (the kernel, cache misses, hand-offs); and the
-# process's peak and current memory after the calls.
+# instruction counts leave out (the kernel, cache misses, hand-offs); the
+# process's user and system time a call; and its peak and current memory
+# after the calls.
 # SYSCALLS=1 counts system calls instead (strace -c on every thread of the
 # process, run without valgrind), per call: the kernel's share, which
 # instruction counts leave out. SESSIONS=N (default 8) sets how many sessions
@@ -151,10 +152,15 @@ if [ -n "${THREADS:-}" ]; then
     # Each thread's time on a CPU (schedstat's first field, in ns) before and
     # after the calls, by thread name, digits dropped (one row for a pool).
     times() { for task in "/proc/$gateway_pid/task/"*; do echo "$(tr -d '0-9 ' <"$task/comm") $(cut -d' ' -f1 "$task/schedstat")"; done; }
+    # And the process's user and system time (/proc/PID/stat's utime and
+    # stime, in clock ticks): the kernel's share, which instructions leave out.
+    user_system() { cut -d' ' -f14,15 "/proc/$gateway_pid/stat"; }
     times >"$work/before"
+    read -r user_before system_before <<<"$(user_system)"
     calls "$CALLS"
     sleep 1.5
     times >"$work/after"
+    read -r user_after system_after <<<"$(user_system)"
     python3 - "$work/before" "$work/after" "$CALLS" <<'PY'
 import collections, sys
 def read(path):
@@ -170,6 +176,7 @@ for name, ns in sorted(spent.items(), key=lambda item: -item[1]):
         print(f"{name:<24} {ns / calls / 1000:6.2f} µs a call")
 print(f"{'all threads':<24} {sum(spent.values()) / calls / 1000:6.2f} µs a call")
 PY
+    python3 -c "import os; tick, calls = 1e6 / os.sysconf('SC_CLK_TCK'), $CALLS; print(f'user {($user_after - $user_before) * tick / calls:.2f} µs a call, system {($system_after - $system_before) * tick / calls:.2f} µs a call')"
     # What the process holds: its peak, and now by kind (RssAnon is the heap).
     grep -E "VmHWM|RssAnon|RssFile" "/proc/$gateway_pid/status" | tr -s ' \t' ' ' | tr '\n' ' '; echo
     exit 0
