@@ -5,7 +5,7 @@
 
 use super::backend::{read_all, SendError};
 use super::config::{Association, VersionConfig};
-use super::limits::Standing;
+use super::limits::{LimitKind, Standing};
 use super::observe::Exchanges;
 use super::policy::{PolicyCharge, Verdict};
 use super::refusal::{Refusal, RequestIds};
@@ -14,7 +14,7 @@ use super::sessions::Session;
 use super::{admit, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER};
 use crate::mcp::{jsonrpc, revision};
 use crate::model::policy::RedactIn;
-use crate::model::{Transport, VersionStatus};
+use crate::model::{CallLimit, Transport, VersionStatus};
 use crate::upstream::legacy_sse::BridgeError;
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -107,30 +107,56 @@ pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, rout
 /// front of the gateway says is kept, with that proxy appended.
 fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool, headers: &mut HeaderMap) {
     let joined = |name: &HeaderName| {
-        if !trusted {
-            return None;
-        }
         let values: Vec<&str> = client.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
         (!values.is_empty()).then(|| values.join(", "))
     };
+    let earlier = if trusted { (joined(&X_FORWARDED_FOR), joined(&header::FORWARDED)) } else { (None, None) };
+    let (x_forwarded_for, forwarded) = match earlier {
+        (None, None) => peer_values(peer),
+        (earlier_for, earlier_forwarded) => {
+            let (address, node) = peer_texts(peer);
+            let x_forwarded_for = earlier_for.map_or_else(|| address.clone(), |earlier| [&earlier, ", ", &address].concat());
+            let forwarded = earlier_forwarded.map_or_else(|| node.clone(), |earlier| [&earlier, ", ", &node].concat());
+            (HeaderValue::try_from(x_forwarded_for).ok(), HeaderValue::try_from(forwarded).ok())
+        }
+    };
+    for (name, value) in [(X_FORWARDED_FOR, x_forwarded_for), (header::FORWARDED, forwarded)] {
+        if let Some(value) = value {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// A peer's address as `X-Forwarded-For` names it, and as a `Forwarded` node.
+fn peer_texts(peer: std::net::IpAddr) -> (String, String) {
     let address = crate::telemetry::observation::address_text(peer);
     let node = match peer {
         std::net::IpAddr::V4(_) => ["for=", &address].concat(),
         std::net::IpAddr::V6(_) => ["for=\"[", &address, "]\""].concat(),
     };
-    let x_forwarded_for = match joined(&X_FORWARDED_FOR) {
-        Some(earlier) => [&earlier, ", ", &address].concat(),
-        None => address,
-    };
-    let forwarded = match joined(&header::FORWARDED) {
-        Some(earlier) => format!("{earlier}, {node}"),
-        None => node,
-    };
-    for (name, value) in [(X_FORWARDED_FOR, x_forwarded_for), (header::FORWARDED, forwarded)] {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(name, value);
+    (address, node)
+}
+
+thread_local! {
+    /// The last peer's `X-Forwarded-For` and `Forwarded` values, shared
+    /// rather than written and allocated again on every call. A connection's
+    /// calls all come from one peer, and behind a load balancer every
+    /// connection's do; a thread whose peers alternate writes them afresh.
+    static PEER_VALUES: std::cell::RefCell<Option<(std::net::IpAddr, HeaderValue, HeaderValue)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `X-Forwarded-For` and `Forwarded` naming only `peer`.
+fn peer_values(peer: std::net::IpAddr) -> (Option<HeaderValue>, Option<HeaderValue>) {
+    PEER_VALUES.with_borrow_mut(|last| {
+        if let Some((_, x_forwarded_for, forwarded)) = last.as_ref().filter(|(address, ..)| *address == peer) {
+            return (Some(x_forwarded_for.clone()), Some(forwarded.clone()));
         }
-    }
+        let (address, node) = peer_texts(peer);
+        // An address's text is always a valid header value.
+        let (Ok(x_forwarded_for), Ok(forwarded)) = (HeaderValue::try_from(address), HeaderValue::try_from(node)) else { return (None, None) };
+        *last = Some((peer, x_forwarded_for.clone(), forwarded.clone()));
+        (Some(x_forwarded_for), Some(forwarded))
+    })
 }
 
 /// Sets the policies' headers; the version's own `backend_headers` (its
@@ -204,21 +230,48 @@ pub(super) fn rate_limit_headers(standings: &[Standing], headers: &mut HeaderMap
     // Numbers written by itoa into one buffer each, handed over without a
     // copy: this runs on every call, where `write!` cost 2,000 instructions.
     let mut numbers = itoa::Buffer::new();
-    let mut policy = String::with_capacity(40 * standings.len());
-    for (i, s) in standings.iter().enumerate() {
-        if i > 0 {
-            policy.push_str(", ");
-        }
-        write_item(&mut policy, s.kind.reason(), ("q", s.limit.calls), ("w", s.limit.period_seconds), &mut numbers);
-    }
-    if let Ok(value) = HeaderValue::try_from(policy) {
-        headers.insert(RATELIMIT_POLICY, value);
+    if let Some(policy) = rate_limit_policy(standings, &mut numbers) {
+        headers.insert(RATELIMIT_POLICY, policy);
     }
     let mut current = String::with_capacity(40);
     write_item(&mut current, tightest.kind.reason(), ("r", tightest.remaining), ("t", tightest.reset_seconds), &mut numbers);
     if let Ok(value) = HeaderValue::try_from(current) {
         headers.insert(RATELIMIT, value);
     }
+}
+
+/// A `RateLimit-Policy` value and the limits it names.
+struct WrittenPolicy {
+    limits: Vec<(LimitKind, CallLimit)>,
+    value: HeaderValue,
+}
+
+thread_local! {
+    /// The thread's last `RateLimit-Policy`. A product's limits change only
+    /// with its configuration, so a call mostly names the same ones as the
+    /// thread's call before it: the value is shared, not written and
+    /// allocated again.
+    static LAST_POLICY: std::cell::RefCell<Option<WrittenPolicy>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `RateLimit-Policy`: each limit's quota and window.
+fn rate_limit_policy(standings: &[Standing], numbers: &mut itoa::Buffer) -> Option<HeaderValue> {
+    let limits = || standings.iter().map(|s| (s.kind, s.limit));
+    LAST_POLICY.with_borrow_mut(|last| {
+        if let Some(written) = last.as_ref().filter(|written| written.limits.iter().copied().eq(limits())) {
+            return Some(written.value.clone());
+        }
+        let mut policy = String::with_capacity(40 * standings.len());
+        for (i, s) in standings.iter().enumerate() {
+            if i > 0 {
+                policy.push_str(", ");
+            }
+            write_item(&mut policy, s.kind.reason(), ("q", s.limit.calls), ("w", s.limit.period_seconds), numbers);
+        }
+        let value = HeaderValue::try_from(policy).ok()?;
+        *last = Some(WrittenPolicy { limits: limits().collect(), value: value.clone() });
+        Some(value)
+    })
 }
 
 /// `"name";a=1;b=2`: a structured-field item with two integer parameters.
@@ -1172,9 +1225,27 @@ pub(super) fn end_session(gateway: &Gateway, session: &Session) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::limits::LimitKind;
     use crate::gateway::SUBSCRIPTION_KEY_HEADER;
-    use crate::model::product::CallLimit;
+
+    #[test]
+    fn forwarded_headers_name_each_calls_own_peer() {
+        // One thread, its peer changing between calls: the values kept from
+        // the last call are never handed to another peer's.
+        let (v4, v6): (std::net::IpAddr, std::net::IpAddr) = ("10.0.0.7".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        let expected = [(v4, "10.0.0.7", "for=10.0.0.7"), (v6, "2001:db8::1", "for=\"[2001:db8::1]\""), (v4, "10.0.0.7", "for=10.0.0.7")];
+        let mut trusted_proxy = HeaderMap::new();
+        trusted_proxy.insert(X_FORWARDED_FOR, HeaderValue::from_static("192.0.2.1"));
+        for (peer, x_forwarded_for, forwarded) in expected.into_iter().chain(expected) {
+            let mut headers = HeaderMap::new();
+            forwarded_for(&trusted_proxy, peer, false, &mut headers);
+            assert_eq!(headers[X_FORWARDED_FOR], x_forwarded_for, "{peer}");
+            assert_eq!(headers[header::FORWARDED], forwarded, "{peer}");
+            // Behind a trusted proxy, what it says comes first.
+            forwarded_for(&trusted_proxy, peer, true, &mut headers);
+            assert_eq!(headers[X_FORWARDED_FOR], format!("192.0.2.1, {x_forwarded_for}"));
+            assert_eq!(headers[header::FORWARDED], forwarded);
+        }
+    }
 
     #[test]
     fn hop_headers_and_the_gateways_own_stay() {
@@ -1201,6 +1272,16 @@ mod tests {
         rate_limit_headers(&standings, &mut headers);
         assert_eq!(headers[RATELIMIT_POLICY], "\"rate_limit\";q=60;w=60, \"quota\";q=1000;w=86400");
         assert_eq!(headers[RATELIMIT], "\"quota\";r=12;t=3600");
+        // The policy kept from the call before is not another product's.
+        let other = [standing(LimitKind::RateLimit, 60, 60, 59, 1), standing(LimitKind::Quota, 1000, 3600, 12, 3600)];
+        for (standings, policy) in
+            [(&other, "\"rate_limit\";q=60;w=60, \"quota\";q=1000;w=3600"), (&standings, "\"rate_limit\";q=60;w=60, \"quota\";q=1000;w=86400")]
+        {
+            rate_limit_headers(standings, &mut headers);
+            assert_eq!(headers[RATELIMIT_POLICY], policy);
+        }
+        rate_limit_headers(&standings[..1], &mut headers);
+        assert_eq!(headers[RATELIMIT_POLICY], "\"rate_limit\";q=60;w=60");
         let mut none = HeaderMap::new();
         rate_limit_headers(&[], &mut none);
         assert!(none.is_empty());

@@ -540,6 +540,23 @@ struct AnswerResult<'a> {
     result_type: Option<Cow<'a, str>>,
 }
 
+/// The answers of a response body: one (no list allocated for it), or a batch's.
+pub enum Answers<'a> {
+    One(Answer<'a>),
+    Batch(Vec<Answer<'a>>),
+}
+
+impl<'a> std::ops::Deref for Answers<'a> {
+    type Target = [Answer<'a>];
+
+    fn deref(&self) -> &[Answer<'a>] {
+        match self {
+            Answers::One(answer) => std::slice::from_ref(answer),
+            Answers::Batch(answers) => answers,
+        }
+    }
+}
+
 /// The `resultType` of a 2026-07-28 result that asks the client for input
 /// before the request can complete.
 pub const INPUT_REQUIRED: &str = "input_required";
@@ -559,9 +576,9 @@ impl<'a> Answer<'a> {
     /// The answers in a response body, when every one of them is a plain
     /// response this reading can judge; `None` sends the caller to the whole
     /// parse (a tool error's text, notifications, anything unusual).
-    pub fn read_all(text: &'a str) -> Option<Vec<Answer<'a>>> {
+    pub fn read_all(text: &'a str) -> Option<Answers<'a>> {
         let first = text.bytes().find(|b| !b.is_ascii_whitespace())?;
-        let answers = if first == b'[' { serde_json::from_str(text).ok()? } else { vec![serde_json::from_str(text).ok()?] };
+        let answers = if first == b'[' { Answers::Batch(serde_json::from_str(text).ok()?) } else { Answers::One(serde_json::from_str(text).ok()?) };
         answers.iter().all(Answer::is_plain).then_some(answers)
     }
 
