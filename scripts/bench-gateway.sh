@@ -15,12 +15,12 @@
 # ONLY=gaps times idle calls against the gap between them.
 # The upstream keeps sessions (as most MCP servers do) and every path's load
 # carries SESSIONS of them, opened through that path, taken in turn.
-#   DURATION=15 ROUNDS=3 CONNECTIONS=64 RATE=2000 SESSIONS=64 PROFILE=1 ./scripts/bench-gateway.sh
+#   DURATION=5 ROUNDS=9 CONNECTIONS=64 RATE=2000 SESSIONS=64 PROFILE=1 ./scripts/bench-gateway.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/tools.sh
 
-DURATION="${DURATION:-15}"
+DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-64}"
 RATE="${RATE:-2000}"
 SESSIONS="${SESSIONS:-64}"
@@ -393,7 +393,10 @@ fi
 # round: in a fixed order a path always ran right after the same neighbour
 # (whose call log was still being written, say), and the same build read
 # 8-20% apart as "span export off" and "ten rules" in three runs.
-ROUNDS="${ROUNDS:-3}"
+# Nine 5 s rounds rather than three of 15 s, in the same time: two runs of
+# one build read the floor ratio 1.18x and 1.03x (medians of rows) in three
+# rounds, 1.32x and 1.27x in nine (docs/benchmarks.md, eighteenth pass).
+ROUNDS="${ROUNDS:-9}"
 saturation_paths=(
     "direct|http://127.0.0.1:$upstream_port/mcp||$upstream_pid"
     "nginx|$NGINX_URL||$NGINX_PIDS"
