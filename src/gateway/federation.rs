@@ -88,7 +88,7 @@ pub async fn handle(
             };
             match jsonrpc::Body::parse(&bytes) {
                 Ok(body) => match super::check_routing_headers(&parts.headers, &body) {
-                    Ok(()) => serve(&gateway, &mut endpoint, parts, body).await,
+                    Ok(_) => serve(&gateway, &mut endpoint, parts, body).await,
                     Err(refusal) => refusal.respond(&RequestIds::of(&body)),
                 },
                 Err(err) => Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default()),
@@ -975,10 +975,10 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut mess
     if let Some(params) = message.params.as_mut().and_then(Value::as_object_mut) {
         params.insert("name".into(), json!(upstream_name));
     }
-    if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &parts.headers, &message) {
+    let stateless_client = revision::is_stateless(&parts.headers, &message);
+    if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &parts.headers, &message, stateless_client) {
         return refusal.respond(requests);
     }
-    let stateless_client = revision::is_stateless(&parts.headers, &message);
     let bridged = stateless_client && stored.protocol != revision::STATELESS;
     if bridged {
         revision::strip_envelope(&mut message);

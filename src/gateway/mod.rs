@@ -452,24 +452,22 @@ fn call_context(
 
 /// Refuses a request whose `Mcp-Method`, `Mcp-Name` or protocol header
 /// disagrees with its body (MCP 2026-07-28), before it is charged or
-/// forwarded: HTTP 400 and -32020. A batch (no 2026-07-28 request is one)
-/// may not carry them.
-fn check_routing_headers(headers: &HeaderMap, body: &jsonrpc::Body) -> Result<(), Box<Refusal>> {
+/// forwarded: HTTP 400 and -32020; or that names a revision not served
+/// here. A batch (no 2026-07-28 request is one) may not carry them. `Ok`
+/// says whether a single request speaks 2026-07-28.
+fn check_routing_headers(headers: &HeaderMap, body: &jsonrpc::Body) -> Result<bool, Box<Refusal>> {
     let mismatch = match body {
-        jsonrpc::Body::Single(message) => match revision::check_headers(headers, message) {
-            Ok(()) => return revision::check_request(headers, message).map_err(|unservable| Box::new(unservable_refusal(unservable))),
-            Err(mismatch) => Some(mismatch),
+        jsonrpc::Body::Single(message) => match revision::check_arrival(headers, message) {
+            Ok(stateless) => return Ok(stateless),
+            Err(revision::Refused::Unservable(unservable)) => return Err(Box::new(unservable_refusal(unservable))),
+            Err(revision::Refused::Mismatch(mismatch)) => mismatch,
         },
-        jsonrpc::Body::Batch(_) => {
-            headers.contains_key(revision::METHOD_HEADER).then(|| revision::Mismatch("a batch cannot carry the Mcp-Method header".to_string()))
+        jsonrpc::Body::Batch(_) if headers.contains_key(revision::METHOD_HEADER) => {
+            revision::Mismatch("a batch cannot carry the Mcp-Method header".to_string())
         }
+        jsonrpc::Body::Batch(_) => return Ok(false),
     };
-    match mismatch {
-        Some(mismatch) => {
-            Err(Box::new(Refusal::new(StatusCode::BAD_REQUEST, "header_mismatch", mismatch.to_string()).with_code(revision::HEADER_MISMATCH)))
-        }
-        None => Ok(()),
-    }
+    Err(Box::new(Refusal::new(StatusCode::BAD_REQUEST, "header_mismatch", mismatch.to_string()).with_code(revision::HEADER_MISMATCH)))
 }
 
 /// What a request the gateway cannot serve in the revision it names is told.
@@ -491,10 +489,18 @@ fn unservable_refusal(unservable: revision::Unservable) -> Refusal {
 
 /// Refuses a 2026-07-28 `tools/call` whose `Mcp-Param-*` headers disagree
 /// with the arguments the called tool's schema mirrors into them (as the gateway last
-/// saw `server`'s `version` list it): HTTP 400 and -32020.
-fn check_param_headers(gateway: &Gateway, server: &str, version: &str, headers: &HeaderMap, message: &jsonrpc::Message) -> Result<(), Box<Refusal>> {
-    // The cheaper test first: most requests are not 2026-07-28 ones.
-    if !revision::is_stateless(headers, message) {
+/// saw `server`'s `version` list it): HTTP 400 and -32020. `stateless`:
+/// whether the request speaks 2026-07-28, as its arrival's checks found.
+fn check_param_headers(
+    gateway: &Gateway,
+    server: &str,
+    version: &str,
+    headers: &HeaderMap,
+    message: &jsonrpc::Message,
+    stateless: bool,
+) -> Result<(), Box<Refusal>> {
+    // Only a 2026-07-28 request carries them.
+    if !stateless {
         return Ok(());
     }
     let jsonrpc::CalledTool::Named(tool) = jsonrpc::CalledTool::of(message) else { return Ok(()) };
@@ -568,9 +574,10 @@ async fn handle(
             return Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default());
         }
     };
-    if let Err(refusal) = check_routing_headers(&parts.headers, &message) {
-        return refusal.respond(&RequestIds::of(&message));
-    }
+    let stateless = match check_routing_headers(&parts.headers, &message) {
+        Ok(stateless) => stateless,
+        Err(refusal) => return refusal.respond(&RequestIds::of(&message)),
+    };
     if message.messages().len() > gateway.settings.max_batch {
         let message_text = format!("a batch of {} messages exceeds the limit of {}", message.messages().len(), gateway.settings.max_batch);
         let refusal = Refusal::new(StatusCode::BAD_REQUEST, "batch_too_large", message_text).with_code(jsonrpc::INVALID_REQUEST);
@@ -581,14 +588,14 @@ async fn handle(
             Arc::make_mut(&mut routed.context).http_version = http_version;
             gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
             if let jsonrpc::Body::Single(single) = &message {
-                if let Err(refusal) = check_param_headers(&gateway, &routed.server, &routed.version, &parts.headers, single) {
+                if let Err(refusal) = check_param_headers(&gateway, &routed.server, &routed.version, &parts.headers, single, stateless) {
                     return refusal.respond(&RequestIds::of(&message));
                 }
             }
             if routed.is_rest() {
                 return Box::pin(rest::serve(&gateway, routed, parts, message)).await;
             }
-            match bridge_stateless(&gateway, &mut routed, &mut parts, message, bytes).await {
+            match bridge_stateless(&gateway, &mut routed, &mut parts, message, bytes, stateless).await {
                 Ok((message, bytes)) if routed.federated.as_ref().is_some_and(|f| f.bridged) => {
                     Box::pin(bridge::forward(&gateway, routed, parts, message, bytes)).await
                 }
@@ -604,16 +611,18 @@ async fn handle(
 /// earlier revision, goes into the caller's bridge session (rewritten), or
 /// is answered here (`server/discover`); an earlier revision's request for a
 /// backend that speaks only 2026-07-28 goes to it statelessly (its
-/// `initialize` answered here); anything else goes as it came.
+/// `initialize` answered here); anything else goes as it came. `stateless`:
+/// whether the request speaks 2026-07-28.
 async fn bridge_stateless(
     gateway: &Gateway,
     routed: &mut Routed,
     parts: &mut axum::http::request::Parts,
     body: jsonrpc::Body,
     bytes: axum::body::Bytes,
+    stateless: bool,
 ) -> Result<(jsonrpc::Body, axum::body::Bytes), Response> {
     let jsonrpc::Body::Single(mut message) = body else { return Ok((body, bytes)) };
-    let outcome = match (revision::is_stateless(&parts.headers, &message), routed.session.is_some()) {
+    let outcome = match (stateless, routed.session.is_some()) {
         (false, _) => Box::pin(bridge::earlier(gateway, routed, parts, &mut message))
             .await
             .map_err(|why| format!("cannot reach the MCP server, which speaks only {}: {why}", revision::STATELESS)),

@@ -100,11 +100,14 @@ pub struct Mismatch(pub String);
 /// (`Mcp-Name` for the methods that name something); any request that
 /// carries them must agree with its body.
 pub fn check_headers<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<(), Mismatch> {
+    headers_agree(Declared::of(headers, message), headers, message)
+}
+
+fn headers_agree<E: Envelope + ?Sized>(declared: Declared, headers: &HeaderMap, message: &E) -> Result<(), Mismatch> {
     let Some(method) = message.method() else {
         // A response or a malformed message: nothing to route on.
         return Ok(());
     };
-    let declared = Declared::of(headers, message);
     let stateless = declared.is_stateless();
     match single(headers, &METHOD_HEADER)? {
         Some(value) if value.to_str().ok() != Some(method) => {
@@ -166,7 +169,10 @@ pub enum Unservable {
 /// Checks what a request says of its revision: a known one, and for a
 /// 2026-07-28 request the per-request envelope and a method that revision has.
 pub fn check_request<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<(), Unservable> {
-    let declared = Declared::of(headers, message);
+    servable(Declared::of(headers, message), message)
+}
+
+fn servable<E: Envelope + ?Sized>(declared: Declared, message: &E) -> Result<(), Unservable> {
     if let Some(version) = declared.named().filter(|v| !is_known(v)) {
         let supported = if declared.envelope.is_some() { vec![STATELESS] } else { supported_versions() };
         return Err(Unservable::Version { requested: version.chars().take(64).collect(), supported });
@@ -189,6 +195,24 @@ pub fn check_request<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> 
         return Err(Unservable::Envelope(format!("params._meta lacks {CAPABILITIES_META_KEY:?} (an object)")));
     }
     Ok(())
+}
+
+/// Why a request was refused on arrival: a routing header disagrees with its
+/// body, or the revision it names cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    Mismatch(Mismatch),
+    Unservable(Unservable),
+}
+
+/// `check_headers`, then `check_request`, from one reading of what the
+/// request declares (each alone reads the protocol header and the envelope
+/// again); `Ok` says whether the request speaks 2026-07-28.
+pub fn check_arrival<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<bool, Refused> {
+    let declared = Declared::of(headers, message);
+    headers_agree(declared, headers, message).map_err(Refused::Mismatch)?;
+    servable(declared, message).map_err(Refused::Unservable)?;
+    Ok(declared.is_stateless())
 }
 
 /// A revision some client may name: one spoken here, or 2024-11-05 (whose
@@ -480,6 +504,41 @@ mod tests {
         assert!(check_headers(&twice, &call("echo")).unwrap_err().0.contains("more than once"));
         let other_version = headers(&[("mcp-protocol-version", "2025-11-25"), ("mcp-method", "tools/call"), ("mcp-name", "echo")]);
         assert!(check_headers(&other_version, &call("echo")).unwrap_err().0.contains("params._meta"));
+    }
+
+    #[test]
+    fn arrival_checks_are_both_checks_from_one_reading() {
+        let routed = |version: &str, method: &str, name: &str| {
+            let mut pairs = vec![("mcp-protocol-version", version), ("mcp-method", method)];
+            pairs.extend((!name.is_empty()).then_some(("mcp-name", name)));
+            headers(&pairs)
+        };
+        let legacy = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo"}});
+        let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"_meta": {PROTOCOL_META_KEY: STATELESS}}});
+        let notification = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let servable = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo",
+            "_meta": {PROTOCOL_META_KEY: STATELESS, CAPABILITIES_META_KEY: {}}}});
+        let cases = [
+            (routed(STATELESS, "tools/call", "echo"), servable),
+            (routed(STATELESS, "tools/call", "add"), call("echo")),
+            (routed(STATELESS, "tools/call", "echo"), legacy.clone()),
+            (routed("1999-01-01", "tools/call", "echo"), legacy.clone()),
+            (routed(STATELESS, "initialize", ""), initialize),
+            (headers(&[("mcp-protocol-version", "2025-11-25")]), legacy.clone()),
+            (HeaderMap::new(), legacy),
+            (headers(&[("mcp-protocol-version", STATELESS)]), notification),
+        ];
+        let mut refused = 0;
+        for (headers, message) in &cases {
+            let apart = check_headers(headers, message)
+                .map_err(Refused::Mismatch)
+                .and_then(|()| check_request(headers, message).map_err(Refused::Unservable))
+                .map(|()| is_stateless(headers, message));
+            refused += usize::from(apart.is_err());
+            assert_eq!(check_arrival(headers, message), apart, "{headers:?} {message}");
+        }
+        // Refused: another name, no envelope, an unknown revision, a removed method.
+        assert_eq!(refused, 4);
     }
 
     #[test]
