@@ -88,7 +88,7 @@ pub async fn handle(
             };
             match jsonrpc::Body::parse(&bytes) {
                 Ok(body) => match super::check_routing_headers(&parts.headers, &body) {
-                    Ok(_) => serve(&gateway, &mut endpoint, parts, body).await,
+                    Ok(stateless) => serve(&gateway, &mut endpoint, parts, body, stateless).await,
                     Err(refusal) => refusal.respond(&RequestIds::of(&body)),
                 },
                 Err(err) => Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default()),
@@ -484,7 +484,9 @@ async fn check_session(gateway: &Gateway, endpoint: &Endpoint) -> Result<(), Box
     }
 }
 
-async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: jsonrpc::Body) -> Response {
+/// `stateless`: whether the request speaks 2026-07-28, as its arrival's
+/// checks found.
+async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: jsonrpc::Body, stateless: bool) -> Response {
     let requests = RequestIds::of(&body);
     let jsonrpc::Body::Single(message) = body else {
         let message = "a product endpoint takes one JSON-RPC message per request (MCP 2025-06-18 removed batches)";
@@ -496,13 +498,12 @@ async fn serve(gateway: &Gateway, endpoint: &mut Endpoint, parts: Parts, body: j
     }
     let id = jsonrpc::id(&message).cloned().unwrap_or(Value::Null);
     let method = jsonrpc::method(&message).unwrap_or_default().to_string();
-    let stateless = revision::is_stateless(&parts.headers, &message);
     if stateless && endpoint.session.is_none() {
         endpoint.session = Some(Arc::new(stateless_session(endpoint, &message)));
     }
     let endpoint = &*endpoint;
     if method == "tools/call" {
-        return call(gateway, endpoint, parts, message, &requests).await;
+        return call(gateway, endpoint, parts, message, &requests, stateless).await;
     }
     let answered_here = matches!(method.as_str(), "initialize" | "server/discover" | "ping" | "logging/setLevel");
     if !answered_here && List::of(&method).is_none() && !ROUTED_BY_REFERENCE.contains(&method.as_str()) {
@@ -950,8 +951,15 @@ async fn fetch_page(
 /// `tools/call`: routed by the name's prefix to its member and sent on the
 /// member's byte path (what `/mcp/{server}` does), the name unprefixed. A
 /// name no member holds, or a member that is down, is a JSON-RPC error
-/// naming the tool.
-async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut message: Message, requests: &RequestIds) -> Response {
+/// naming the tool. `stateless`: whether the client's request speaks 2026-07-28.
+async fn call(
+    gateway: &Gateway,
+    endpoint: &Endpoint,
+    mut parts: Parts,
+    mut message: Message,
+    requests: &RequestIds,
+    stateless_client: bool,
+) -> Response {
     let id = jsonrpc::id(&message).cloned();
     let Some(name) = jsonrpc::tool_name(&message).map(str::to_string) else {
         return (StatusCode::OK, axum::Json(jsonrpc::invalid_tool_name(id.as_ref()))).into_response();
@@ -975,7 +983,6 @@ async fn call(gateway: &Gateway, endpoint: &Endpoint, mut parts: Parts, mut mess
     if let Some(params) = message.params.as_mut().and_then(Value::as_object_mut) {
         params.insert("name".into(), json!(upstream_name));
     }
-    let stateless_client = revision::is_stateless(&parts.headers, &message);
     if let Err(refusal) = super::check_param_headers(gateway, &member.server, &member.version, &parts.headers, &message, stateless_client) {
         return refusal.respond(requests);
     }

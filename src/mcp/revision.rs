@@ -99,10 +99,6 @@ pub struct Mismatch(pub String);
 /// headers against its body. A 2026-07-28 request must carry the first two
 /// (`Mcp-Name` for the methods that name something); any request that
 /// carries them must agree with its body.
-pub fn check_headers<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<(), Mismatch> {
-    headers_agree(Declared::of(headers, message), headers, message)
-}
-
 fn headers_agree<E: Envelope + ?Sized>(declared: Declared, headers: &HeaderMap, message: &E) -> Result<(), Mismatch> {
     let Some(method) = message.method() else {
         // A response or a malformed message: nothing to route on.
@@ -168,10 +164,6 @@ pub enum Unservable {
 
 /// Checks what a request says of its revision: a known one, and for a
 /// 2026-07-28 request the per-request envelope and a method that revision has.
-pub fn check_request<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<(), Unservable> {
-    servable(Declared::of(headers, message), message)
-}
-
 fn servable<E: Envelope + ?Sized>(declared: Declared, message: &E) -> Result<(), Unservable> {
     if let Some(version) = declared.named().filter(|v| !is_known(v)) {
         let supported = if declared.envelope.is_some() { vec![STATELESS] } else { supported_versions() };
@@ -205,9 +197,9 @@ pub enum Refused {
     Unservable(Unservable),
 }
 
-/// `check_headers`, then `check_request`, from one reading of what the
-/// request declares (each alone reads the protocol header and the envelope
-/// again); `Ok` says whether the request speaks 2026-07-28.
+/// A request checked on arrival: its routing headers against its body
+/// (`headers_agree`), then its revision (`servable`), both from one reading
+/// of what it declares; `Ok` says whether the request speaks 2026-07-28.
 pub fn check_arrival<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<bool, Refused> {
     let declared = Declared::of(headers, message);
     headers_agree(declared, headers, message).map_err(Refused::Mismatch)?;
@@ -483,6 +475,15 @@ mod tests {
             map.append(*name, HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    /// Each step of `check_arrival` alone, from its own reading of the request.
+    fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatch> {
+        headers_agree(Declared::of(headers, message), headers, message)
+    }
+
+    fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unservable> {
+        servable(Declared::of(headers, message), message)
     }
 
     fn call(name: &str) -> Value {
