@@ -75,7 +75,7 @@ pub(super) enum Bridged {
 
 /// Sets up `routed` for a 2026-07-28 `message` that carries no session.
 pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mut Message) -> Result<Bridged, String> {
-    let Some(config) = routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned() else {
+    let Some(config) = routed.snapshot.servers.get(routed.server()).and_then(|s| s.versions.get(routed.version())).cloned() else {
         return Ok(Bridged::Through);
     };
     if config.rest().is_some() || spoken(gateway, &config.spec).await != Spoken::Earlier {
@@ -84,9 +84,9 @@ pub(super) async fn prepare(gateway: &Gateway, routed: &mut Routed, message: &mu
     let client = client_of(routed, message);
     let key = session_key(routed);
     let members = members_of(gateway, &key).await.map_err(|e| e.to_string())?;
-    let stored = match members.get(&routed.server).filter(|m| m.version == routed.version) {
+    let stored = match members.get(routed.server()).filter(|m| m.version == routed.version()) {
         Some(stored) => stored.clone(),
-        None => open_upstream_session(gateway, &key, &routed.server, &routed.version, &config, &client).await.map_err(|e| e.to_string())?,
+        None => open_upstream_session(gateway, &key, routed.server(), routed.version(), &config, &client).await.map_err(|e| e.to_string())?,
     };
     if jsonrpc::method(message) == Some("server/discover") {
         return Ok(Bridged::Answered(json_reply(discover(gateway, routed, message), None)));
@@ -120,14 +120,14 @@ pub(super) async fn forward(
     let (mut routed, parts, bytes) = again;
     let Ok(message) = jsonrpc::Body::parse(&bytes) else { return response };
     let (Some(session), Some(config)) =
-        (routed.session.clone(), routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned())
+        (routed.session.clone(), routed.snapshot.servers.get(routed.server()).and_then(|s| s.versions.get(routed.version())).cloned())
     else {
         return response;
     };
     let stale = MemberSession {
         session: session_key(&routed),
-        server: routed.server.clone(),
-        version: routed.version.clone(),
+        server: routed.server().to_string(),
+        version: routed.version().to_string(),
         upstream: session.upstream.clone(),
         protocol: session.protocol_version.clone().unwrap_or_default(),
         created_at: chrono::Utc::now(),
@@ -199,7 +199,7 @@ pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut 
         if jsonrpc::method(message) != Some("initialize") || routed.session.is_some() {
             return Ok(Bridged::Through);
         }
-        let Some(config) = routed.snapshot.servers.get(&routed.server).and_then(|s| s.versions.get(&routed.version)).cloned() else {
+        let Some(config) = routed.snapshot.servers.get(routed.server()).and_then(|s| s.versions.get(routed.version())).cloned() else {
             return Ok(Bridged::Through);
         };
         if config.rest().is_some() || spoken(gateway, &config.spec).await != Spoken::StatelessOnly {
@@ -217,7 +217,7 @@ pub(super) async fn earlier(gateway: &Gateway, routed: &mut Routed, parts: &mut 
         return Ok(Bridged::Answered(json_reply(json!({ "jsonrpc": "2.0", "id": id, "result": {} }), client_session)));
     }
     let session = routed.session.take().unwrap_or_else(|| Arc::new(client_of(routed, message)));
-    into_stateless(gateway, &routed.server, &routed.version, &mut parts.headers, message, &session);
+    into_stateless(gateway, routed.server(), routed.version(), &mut parts.headers, message, &session);
     routed.federated = Some(Federated { session_header: client_session, protocol: None, name: None, bridged: false });
     Ok(Bridged::Into)
 }
@@ -306,7 +306,7 @@ async fn initialize(
     let server_info = discovered
         .pointer("/_meta/io.modelcontextprotocol~1serverInfo")
         .cloned()
-        .unwrap_or_else(|| json!({ "name": routed.server, "version": routed.version }));
+        .unwrap_or_else(|| json!({ "name": routed.server(), "version": routed.version() }));
     let protocol = crate::mcp::negotiate(asked);
     let mut result = json!({
         "protocolVersion": protocol,
@@ -336,7 +336,7 @@ fn json_reply(body: Value, session: Option<HeaderValue>) -> axum::response::Resp
 
 /// The gateway's session key for `routed`'s caller on its version.
 fn session_key(routed: &Routed) -> String {
-    held_session_key("bridge-", &[&routed.caller, &routed.server, &routed.version])
+    held_session_key("bridge-", &[&routed.caller, routed.server(), routed.version()])
 }
 
 /// The key of a session the gateway holds for a caller (in `member_sessions`):
@@ -351,8 +351,8 @@ pub(super) fn held_session_key(prefix: &str, held_for: &[&str]) -> String {
 fn client_of(routed: &Routed, message: &Message) -> Session {
     let (client_name, client_version) = revision::envelope_client(message);
     Session {
-        server: routed.server.clone(),
-        version: routed.version.clone(),
+        server: routed.server().to_string(),
+        version: routed.version().to_string(),
         owner: routed.caller.clone(),
         upstream: String::new(),
         started: chrono::Utc::now().timestamp(),
@@ -365,7 +365,7 @@ fn client_of(routed: &Routed, message: &Message) -> Session {
 /// `server/discover` for a backend that does not answer it: what its
 /// `initialize` said, private to the caller's product.
 fn discover(gateway: &Gateway, routed: &Routed, message: &Message) -> Value {
-    let info = gateway.server_infos.get(&routed.server, &routed.version).map(|i| super::sessions::ServerInfo::clone(&i)).unwrap_or_default();
+    let info = gateway.server_infos.get(routed.server(), routed.version()).map(|i| super::sessions::ServerInfo::clone(&i)).unwrap_or_default();
     let server_info = info.name.map(|name| json!({ "name": name, "version": info.version.unwrap_or_default() }));
     let result = revision::discover_result(info.capabilities.unwrap_or_else(|| json!({})), info.instructions, server_info);
     json!({ "jsonrpc": "2.0", "id": jsonrpc::id(message), "result": result })

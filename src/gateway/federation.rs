@@ -16,9 +16,11 @@
 
 use super::access::{Grant, Resource};
 use super::config::{Association, ProductConfig, Snapshot, VersionConfig};
+use super::context::{self, Asked};
 use super::limits::{Decision, Limits};
 use super::observe::Exchanges;
 use super::refusal::{Refusal, RequestIds};
+use super::request_headers::RequestHeaders;
 use super::sessions::{ServerInfo, Session};
 use super::{Federated, Gateway, Routed, SESSION_HEADER};
 use crate::mcp::jsonrpc::Message;
@@ -56,7 +58,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub async fn handle(
     State(gateway): State<Arc<Gateway>>,
     params: RawPathParams,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(connection): ConnectInfo<super::listener::Connection>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
@@ -64,11 +66,12 @@ pub async fn handle(
         let refusal = Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST, GET or DELETE");
         return refusal.with_header(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE")).respond(&RequestIds::default());
     }
-    if let Err(refusal) = super::check_headers(&gateway, &parts.headers) {
+    let headers = RequestHeaders::read(&parts.headers);
+    if let Err(refusal) = super::check_headers(&gateway, &headers) {
         return refusal.respond(&RequestIds::default());
     }
     let product = params.iter().next().map(|(_, v)| v.to_string()).unwrap_or_default();
-    let mut endpoint = match Endpoint::open(&gateway, &product, &parts, client).await {
+    let mut endpoint = match Endpoint::open(&gateway, &product, &parts, &headers, connection.peer).await {
         Ok(endpoint) => endpoint,
         Err(refusal) => return refusal.respond(&RequestIds::default()),
     };
@@ -87,7 +90,7 @@ pub async fn handle(
                 }
             };
             match jsonrpc::Body::parse(&bytes) {
-                Ok(body) => match super::check_routing_headers(&parts.headers, &body) {
+                Ok(body) => match super::check_routing_headers(&headers.routing, &body) {
                     Ok(stateless) => serve(&gateway, &mut endpoint, parts, body, stateless).await,
                     Err(refusal) => refusal.respond(&RequestIds::of(&body)),
                 },
@@ -110,7 +113,7 @@ struct Endpoint {
     session_header: Option<HeaderValue>,
     client: SocketAddr,
     behind_trusted_proxy: bool,
-    asked: super::Asked,
+    asked: Asked<'static>,
     http_version: &'static str,
 }
 
@@ -174,26 +177,27 @@ impl MemberError {
 impl Endpoint {
     /// Authenticates and authorizes the caller for `product`, and verifies
     /// the session it presents.
-    async fn open(gateway: &Gateway, product: &str, parts: &Parts, client: SocketAddr) -> Result<Endpoint, Box<Refusal>> {
+    async fn open(
+        gateway: &Gateway,
+        product: &str,
+        parts: &Parts,
+        headers: &RequestHeaders<'_>,
+        client: SocketAddr,
+    ) -> Result<Endpoint, Box<Refusal>> {
         let snapshot = gateway.config.current();
         let Some(config) = snapshot.products.get(product).filter(|p| p.published()).cloned() else {
             let shown: String = product.chars().take(64).collect();
             return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_product", format!("no published product named {shown:?}"))));
         };
         let resource = Resource::Product(product);
-        let (grant, caller) = super::admit_caller(gateway, &snapshot, resource, &parts.uri, &parts.headers, client).await?;
+        let (grant, caller) = super::admit_caller(gateway, &snapshot, resource, &parts.uri, headers, client).await?;
         let path: Arc<str> = Arc::from(resource.path());
         let session_header = parts.headers.get(SESSION_HEADER).cloned();
-        let session = match super::header(&parts.headers, SESSION_HEADER) {
+        let session = match headers.session() {
             Some(id) => Some(gateway.sessions.verify(id, &caller, &path).map_err(|_| super::unknown_session())?),
             None => None,
         };
         let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
-        let http_version = match parts.version {
-            axum::http::Version::HTTP_2 => "2",
-            axum::http::Version::HTTP_10 => "1.0",
-            _ => "1.1",
-        };
         Ok(Endpoint {
             product: config,
             path,
@@ -204,8 +208,8 @@ impl Endpoint {
             session_header,
             client,
             behind_trusted_proxy,
-            asked: super::Asked::of(&parts.headers),
-            http_version,
+            asked: Asked::of(headers).into_owned(),
+            http_version: super::http_version(parts.version),
         })
     }
 
@@ -227,10 +231,20 @@ impl Endpoint {
 
     /// What telemetry reports about a request to `member`.
     fn context(&self, gateway: &Gateway, member: &Member, member_session: Option<&Session>) -> CallContext {
-        let mut context = super::call_context(gateway, &member.server, &member.version, &self.grant, member_session, self.asked.clone(), self.client);
+        let info = gateway.server_infos.get(&member.server, &member.version);
+        let source = context::Source {
+            server: &member.server,
+            version: &member.version,
+            grant: &self.grant,
+            session: member_session,
+            asked: &self.asked,
+            client: self.client,
+            http_version: self.http_version,
+            info: info.as_deref(),
+        };
+        let mut context = source.context();
         context.endpoint = Some(self.path.clone());
         context.session_id = self.session.as_ref().map(|s| s.upstream.clone());
-        context.http_version = self.http_version;
         if let Some(session) = &self.session {
             session.fill(&mut context);
         }
@@ -254,8 +268,6 @@ impl Endpoint {
         Routed {
             peer: self.client.ip(),
             behind_trusted_proxy: self.behind_trusted_proxy,
-            server: member.server.clone(),
-            version: member.version.clone(),
             grant: self.grant.clone(),
             caller: self.caller.clone(),
             session: member_session.map(Arc::new),

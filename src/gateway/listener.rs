@@ -146,11 +146,20 @@ fn http_builder() -> HttpBuilder {
     builder
 }
 
+/// The connection a request came on (`ConnectInfo<Connection>`): its
+/// peer, and what its calls keep between them.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    pub peer: SocketAddr,
+    pub(super) kept: std::sync::Arc<super::context::Kept>,
+}
+
 /// Serves one connection on the current thread's runtime.
 fn serve_connection(http: &HttpBuilder, stream: TcpStream, peer: SocketAddr, watcher: hyper_util::server::graceful::Watcher, router: axum::Router) {
     use tower::Service;
+    let connection = Connection { peer, kept: Default::default() };
     let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        request.extensions_mut().insert(axum::extract::ConnectInfo(connection.clone()));
         router.clone().call(request)
     });
     let connection = http.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(HeadRefusals::new(stream)), service).into_owned();

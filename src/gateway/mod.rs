@@ -7,6 +7,7 @@ pub mod access;
 mod backend;
 mod bridge;
 pub mod config;
+mod context;
 mod federation;
 pub mod limits;
 pub mod listener;
@@ -16,6 +17,7 @@ mod policy;
 mod protected_resource;
 mod proxy;
 mod refusal;
+mod request_headers;
 mod rest;
 mod screen;
 pub mod sessions;
@@ -25,17 +27,18 @@ use crate::mcp::{jsonrpc, revision};
 use crate::model::product::LimitFailureMode;
 use crate::model::routing::{choose_version, Requested, RouteError};
 use crate::store::DynStore;
-use crate::telemetry::observation::{prefix_chars, CallContext};
+use crate::telemetry::observation::CallContext;
 use crate::telemetry::Telemetry;
 use access::{Grant, Resource};
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
 use config::{ConfigHandle, Snapshot};
 use limits::{Decision, Limiter, Limits};
 use refusal::{Refusal, RequestIds};
+use request_headers::RequestHeaders;
 use sessions::{ServerInfos, Session, SessionKeys};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -205,6 +208,15 @@ async fn not_routed() -> Response {
         .respond(&RequestIds::default())
 }
 
+/// The request's HTTP version as telemetry names it.
+fn http_version(version: axum::http::Version) -> &'static str {
+    match version {
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_10 => "1.0",
+        _ => "1.1",
+    }
+}
+
 fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
@@ -216,14 +228,13 @@ pub struct Routed {
     pub peer: std::net::IpAddr,
     /// Whether the peer is a trusted proxy (its forwarding headers are kept).
     pub behind_trusted_proxy: bool,
-    pub server: String,
-    pub version: String,
     pub grant: Grant,
     pub caller: String,
     /// The verified session the request belongs to.
     pub session: Option<Arc<Session>>,
     pub snapshot: Arc<Snapshot>,
-    /// What telemetry reports about this exchange.
+    /// What telemetry reports about this exchange; also where the server
+    /// and version routed to are kept ([`Routed::server`], [`Routed::version`]).
     pub context: Arc<CallContext>,
     /// A call that came through a product's endpoint: the client holds the
     /// endpoint's session, not the member's.
@@ -244,9 +255,17 @@ pub struct Federated {
 }
 
 impl Routed {
+    pub fn server(&self) -> &str {
+        &self.context.server
+    }
+
+    pub fn version(&self) -> &str {
+        &self.context.version
+    }
+
     /// Whether the version is a REST API (the gateway answers MCP itself).
     pub fn is_rest(&self) -> bool {
-        self.snapshot.servers.get(&self.server).and_then(|s| s.versions.get(&self.version)).is_some_and(|v| v.rest().is_some())
+        self.snapshot.servers.get(self.server()).and_then(|s| s.versions.get(self.version())).is_some_and(|v| v.rest().is_some())
     }
 
     pub fn limits(&self) -> Limits {
@@ -276,11 +295,11 @@ fn unknown_session() -> Box<Refusal> {
 
 /// What the caller presented: a subscription key wins over a bearer token
 /// (clients that hold a key may still send an unrelated `Authorization`).
-fn credential<'a>(headers: &'a HeaderMap) -> access::Credential<'a> {
-    if let Some(key) = header(headers, SUBSCRIPTION_KEY_HEADER) {
+fn credential<'a>(headers: &RequestHeaders<'a>) -> access::Credential<'a> {
+    if let Some(key) = headers.subscription_key() {
         return access::Credential::Key(key);
     }
-    match header(headers, header::AUTHORIZATION).and_then(|v| v.split_once(' ')) {
+    match headers.authorization().and_then(|v| v.split_once(' ')) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => access::Credential::Token(token.trim()),
         _ => access::Credential::None,
     }
@@ -293,10 +312,10 @@ fn token_in_query(uri: &axum::http::Uri) -> bool {
 }
 
 /// The refusal for a denial, with its `WWW-Authenticate` challenge.
-fn denial_refusal(gateway: &Gateway, headers: &HeaderMap, resource: Resource<'_>, denial: access::Denial) -> Box<Refusal> {
+fn denial_refusal(gateway: &Gateway, headers: &RequestHeaders, resource: Resource<'_>, denial: access::Denial) -> Box<Refusal> {
     let mut refusal = Refusal::new(denial.status, denial.reason, denial.message.clone());
     if let Some(challenge) = &denial.challenge {
-        let metadata = protected_resource::metadata_url(&gateway.public_url(headers), resource);
+        let metadata = protected_resource::metadata_url(&gateway.public_url(headers.host()), resource);
         if let Ok(value) = protected_resource::www_authenticate(&metadata, challenge, &denial.message).parse() {
             refusal = refusal.with_header(axum::http::header::WWW_AUTHENTICATE, value);
         }
@@ -306,10 +325,10 @@ fn denial_refusal(gateway: &Gateway, headers: &HeaderMap, resource: Resource<'_>
 
 impl Gateway {
     /// `--public-url`, else `http://` plus the request's `Host`.
-    fn public_url(&self, headers: &HeaderMap) -> String {
+    fn public_url(&self, host: Option<&str>) -> String {
         match &self.settings.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", header(headers, header::HOST).unwrap_or("localhost")),
+            None => format!("http://{}", host.unwrap_or("localhost")),
         }
     }
 }
@@ -321,7 +340,7 @@ pub(crate) async fn admit_caller(
     snapshot: &Snapshot,
     resource: Resource<'_>,
     uri: &axum::http::Uri,
-    headers: &HeaderMap,
+    headers: &RequestHeaders<'_>,
     client: SocketAddr,
 ) -> Result<(Grant, String), Box<Refusal>> {
     if token_in_query(uri) {
@@ -333,7 +352,7 @@ pub(crate) async fn admit_caller(
     let credential = credential(headers);
     // Only a token is checked against the resource URI; key callers skip building it.
     let audience = match credential {
-        access::Credential::Token(_) => protected_resource::resource_uri(&gateway.public_url(headers), resource),
+        access::Credential::Token(_) => protected_resource::resource_uri(&gateway.public_url(headers.host()), resource),
         _ => String::new(),
     };
     let grant = access::authorize(snapshot, &gateway.tokens, resource, credential, &audience)
@@ -347,107 +366,43 @@ pub(crate) async fn admit_caller(
 async fn route(
     gateway: &Gateway,
     params: &RawPathParams,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    client: SocketAddr,
+    parts: &axum::http::request::Parts,
+    headers: &RequestHeaders<'_>,
+    connection: &listener::Connection,
 ) -> Result<Routed, Box<Refusal>> {
-    let mut segments = params.iter().map(|(_, v)| v.to_string());
+    let (uri, http_version, client) = (&parts.uri, http_version(parts.version), connection.peer);
+    let mut segments = params.iter().map(|(_, v)| v);
     let server = segments.next().unwrap_or_default();
     let path_version = segments.next();
     let snapshot = gateway.config.current();
-    let Some(server_config) = snapshot.servers.get(&server) else {
+    let Some(server_config) = snapshot.servers.get(server) else {
         let shown: String = server.chars().take(64).collect();
         return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {shown:?}"))));
     };
-    let (grant, caller) = admit_caller(gateway, &snapshot, Resource::Server(&server), uri, headers, client).await?;
-    let session = match header(headers, SESSION_HEADER) {
-        Some(id) => Some(gateway.sessions.verify(id, &caller, &server).map_err(|_| unknown_session())?),
+    let (grant, caller) = admit_caller(gateway, &snapshot, Resource::Server(server), uri, headers, client).await?;
+    let session = match headers.session() {
+        Some(id) => Some(gateway.sessions.verify(id, &caller, server).map_err(|_| unknown_session())?),
         None => None,
     };
-    let requested = match (&path_version, header(headers, SERVER_VERSION_HEADER), &session) {
+    let requested = match (&path_version, headers.server_version(), &session) {
         (Some(v), _, _) => Requested::Path(v),
         (None, Some(v), _) => Requested::Header(v),
         (None, None, Some(s)) => Requested::Session(&s.version),
         (None, None, None) => Requested::Unspecified,
     };
-    let allowed = grant.association(&server).and_then(|a| a.versions.as_deref());
-    let version = choose_version(&server_config.specs, allowed, requested, &caller).map_err(route_refusal)?.to_string();
+    let allowed = grant.association(server).and_then(|a| a.versions.as_deref());
+    let version = choose_version(&server_config.specs, allowed, requested, &caller).map_err(route_refusal)?;
     if session.as_ref().is_some_and(|s| s.version != version) {
         // The session lives on another version's upstream, which would not know it.
         return Err(unknown_session());
     }
-    let context = call_context(gateway, &server, &version, &grant, session.as_deref(), Asked::of(headers), client);
-    let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
-    Ok(Routed {
-        peer: client.ip(),
-        behind_trusted_proxy,
-        server,
-        version,
-        grant,
-        caller,
-        session,
-        snapshot: snapshot.clone(),
-        context: Arc::new(context),
-        federated: None,
-    })
-}
-
-/// What telemetry keeps of a request's headers: the address and port it
-/// was sent to (`Host`) and the protocol revision it names, bounded.
-#[derive(Clone, Default)]
-struct Asked {
-    server_address: Option<String>,
-    server_port: Option<u16>,
-    protocol_version: Option<String>,
-}
-
-impl Asked {
-    fn of(headers: &HeaderMap) -> Asked {
-        let host = header(headers, header::HOST).unwrap_or_default();
-        let (server_address, server_port) = match host.rsplit_once(':') {
-            Some((address, port)) => (Some(address), port.parse().ok()),
-            None => ((!host.is_empty()).then_some(host), None),
-        };
-        Asked {
-            server_address: server_address.map(|a| prefix_chars(a, 256).to_string()),
-            server_port,
-            protocol_version: header(headers, &revision::PROTOCOL_HEADER).map(|v| prefix_chars(v, 64).to_string()),
-        }
-    }
-}
-
-fn call_context(
-    gateway: &Gateway,
-    server: &str,
-    version: &str,
-    grant: &Grant,
-    session: Option<&Session>,
-    asked: Asked,
-    client: SocketAddr,
-) -> CallContext {
+    let asked = context::Asked::of(headers);
     let info = gateway.server_infos.get(server, version);
-    let mut context = CallContext {
-        server: server.to_string(),
-        version: version.to_string(),
-        product: grant.product.name.clone(),
-        subscription: grant.subscription.as_ref().map(|s| s.name.clone()),
-        auth_type: grant.auth_type(),
-        user: grant.subject.clone(),
-        session_id: session.map(|s| s.upstream.clone()),
-        protocol_version: asked.protocol_version,
-        client_address: Some(client.ip()),
-        client_port: Some(client.port()),
-        server_address: asked.server_address,
-        server_port: asked.server_port,
-        server_name: info.as_ref().and_then(|i| i.name.clone()),
-        server_version: info.as_ref().and_then(|i| i.version.clone()),
-        http_version: "1.1",
-        ..CallContext::default()
-    };
-    if let Some(session) = session {
-        session.fill(&mut context);
-    }
-    context
+    let source =
+        context::Source { server, version, grant: &grant, session: session.as_deref(), asked: &asked, client, http_version, info: info.as_deref() };
+    let context = connection.kept.context(&source);
+    let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
+    Ok(Routed { peer: client.ip(), behind_trusted_proxy, grant, caller, session, snapshot: snapshot.clone(), context, federated: None })
 }
 
 /// Refuses a request whose `Mcp-Method`, `Mcp-Name` or protocol header
@@ -455,16 +410,14 @@ fn call_context(
 /// forwarded: HTTP 400 and -32020; or that names a revision not served
 /// here. A batch (no 2026-07-28 request is one) may not carry them. `Ok`
 /// says whether a single request speaks 2026-07-28.
-fn check_routing_headers(headers: &HeaderMap, body: &jsonrpc::Body) -> Result<bool, Box<Refusal>> {
+fn check_routing_headers(routing: &revision::RoutingHeaders, body: &jsonrpc::Body) -> Result<bool, Box<Refusal>> {
     let mismatch = match body {
-        jsonrpc::Body::Single(message) => match revision::check_arrival(headers, message) {
+        jsonrpc::Body::Single(message) => match revision::check_arrival(routing, message) {
             Ok(stateless) => return Ok(stateless),
             Err(revision::Refused::Unservable(unservable)) => return Err(Box::new(unservable_refusal(unservable))),
             Err(revision::Refused::Mismatch(mismatch)) => mismatch,
         },
-        jsonrpc::Body::Batch(_) if headers.contains_key(revision::METHOD_HEADER) => {
-            revision::Mismatch("a batch cannot carry the Mcp-Method header".to_string())
-        }
+        jsonrpc::Body::Batch(_) if routing.has_method() => revision::Mismatch("a batch cannot carry the Mcp-Method header".to_string()),
         jsonrpc::Body::Batch(_) => return Ok(false),
     };
     Err(Box::new(Refusal::new(StatusCode::BAD_REQUEST, "header_mismatch", mismatch.to_string()).with_code(revision::HEADER_MISMATCH)))
@@ -512,8 +465,8 @@ fn check_param_headers(
 }
 
 /// Refuses requests whose headers exceed the limit, with a JSON-RPC body.
-fn check_headers(gateway: &Gateway, headers: &HeaderMap) -> Result<(), Box<Refusal>> {
-    let size: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+fn check_headers(gateway: &Gateway, headers: &RequestHeaders) -> Result<(), Box<Refusal>> {
+    let size = headers.size;
     if size > gateway.settings.max_header_bytes {
         let message = format!("the request headers take {size} bytes, more than the {} allowed", gateway.settings.max_header_bytes);
         return Err(Box::new(
@@ -531,7 +484,7 @@ fn check_headers(gateway: &Gateway, headers: &HeaderMap) -> Result<(), Box<Refus
 async fn handle(
     State(gateway): State<Arc<Gateway>>,
     params: RawPathParams,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(connection): ConnectInfo<listener::Connection>,
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -541,16 +494,12 @@ async fn handle(
             .with_header(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("GET, POST, DELETE"))
             .respond(&RequestIds::default());
     }
-    if let Err(refusal) = check_headers(&gateway, &parts.headers) {
+    let headers = RequestHeaders::read(&parts.headers);
+    if let Err(refusal) = check_headers(&gateway, &headers) {
         return refusal.respond(&RequestIds::default());
     }
-    let http_version = match parts.version {
-        axum::http::Version::HTTP_2 => "2",
-        axum::http::Version::HTTP_10 => "1.0",
-        _ => "1.1",
-    };
     if parts.method != Method::POST {
-        return match route(&gateway, &params, &parts.uri, &parts.headers, client).await {
+        return match route(&gateway, &params, &parts, &headers, &connection).await {
             Ok(routed) if routed.is_rest() => rest::stream(&gateway, &routed, &parts.method),
             Ok(routed) => match bridge::without_upstream_session(&routed, &parts.method) {
                 Some(response) => response,
@@ -574,7 +523,7 @@ async fn handle(
             return Refusal::new(StatusCode::BAD_REQUEST, "parse_error", err).with_code(jsonrpc::PARSE_ERROR).respond(&RequestIds::default());
         }
     };
-    let stateless = match check_routing_headers(&parts.headers, &message) {
+    let stateless = match check_routing_headers(&headers.routing, &message) {
         Ok(stateless) => stateless,
         Err(refusal) => return refusal.respond(&RequestIds::of(&message)),
     };
@@ -583,12 +532,11 @@ async fn handle(
         let refusal = Refusal::new(StatusCode::BAD_REQUEST, "batch_too_large", message_text).with_code(jsonrpc::INVALID_REQUEST);
         return refusal.respond(&RequestIds::of(&message));
     }
-    match route(&gateway, &params, &parts.uri, &parts.headers, client).await {
+    match route(&gateway, &params, &parts, &headers, &connection).await {
         Ok(mut routed) => {
-            Arc::make_mut(&mut routed.context).http_version = http_version;
-            gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, &routed.server);
+            gateway.telemetry.metrics.record_bytes(bytes.len() as u64, 0, routed.server());
             if let jsonrpc::Body::Single(single) = &message {
-                if let Err(refusal) = check_param_headers(&gateway, &routed.server, &routed.version, &parts.headers, single, stateless) {
+                if let Err(refusal) = check_param_headers(&gateway, routed.server(), routed.version(), &parts.headers, single, stateless) {
                     return refusal.respond(&RequestIds::of(&message));
                 }
             }
@@ -691,7 +639,7 @@ async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<polic
     let mut standings = match charge(gateway, &routed.grant.product, &routed.caller, routed.limits(), calls).await? {
         Decision::Admitted(standings) => standings,
         Decision::Throttled { exceeded, standings } => {
-            gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, product);
+            gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), routed.server(), product);
             let refusal = proxy::throttled(exceeded, &standings, None);
             return Err(Throttle { error_type: refusal.code.to_string(), message: exceeded.kind.reason().to_string(), refusal, rule: None });
         }
@@ -712,7 +660,7 @@ async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<polic
             }
             Decision::Throttled { exceeded, standings: policy_standings } => {
                 give_back(gateway, routed, calls, &charged).await;
-                gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), &routed.server, product);
+                gateway.telemetry.metrics.record_throttled(exceeded.kind.reason(), routed.server(), product);
                 gateway.telemetry.metrics.record_policy(screen::RATE_LIMITED, product, &current.rule);
                 let refusal = proxy::throttled(exceeded, &policy_standings, Some(&current.rule));
                 let message = refusal.message.clone();

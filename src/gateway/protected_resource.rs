@@ -95,7 +95,7 @@ fn metadata(gateway: &Gateway, snapshot: &Snapshot, headers: &HeaderMap, resourc
     if authorization_servers.is_empty() {
         return not_found(format!("{} accepts no OAuth access tokens", resource.path()));
     }
-    let public_url = gateway.public_url(headers);
+    let public_url = gateway.public_url(super::header(headers, axum::http::header::HOST));
     Json(json!({
         "resource": resource_uri(&public_url, resource),
         "authorization_servers": authorization_servers,
@@ -118,7 +118,7 @@ pub async fn root(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Re
     scopes.sort();
     scopes.dedup();
     Json(json!({
-        "resource": gateway.public_url(&headers),
+        "resource": gateway.public_url(super::header(&headers, axum::http::header::HOST)),
         "authorization_servers": authorization_servers,
         "scopes_supported": scopes,
         "bearer_methods_supported": ["header"],

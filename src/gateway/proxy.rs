@@ -194,7 +194,7 @@ pub(super) async fn authenticate_upstream(gateway: &Gateway, version: &VersionCo
 }
 
 pub(super) fn version_of(routed: &Routed) -> Option<&Arc<VersionConfig>> {
-    routed.snapshot.servers.get(&routed.server)?.versions.get(&routed.version)
+    routed.snapshot.servers.get(routed.server())?.versions.get(routed.version())
 }
 
 /// Copies upstream response headers that may cross the hop, and adds the
@@ -208,7 +208,7 @@ pub(super) fn response_headers(upstream: &HeaderMap, routed: &Routed, version: &
             headers.append(name.clone(), value.clone());
         }
     }
-    if let Ok(value) = HeaderValue::from_str(&routed.version) {
+    if let Ok(value) = HeaderValue::from_str(routed.version()) {
         headers.insert(SERVER_VERSION_HEADER, value);
     }
     if version.spec.status == VersionStatus::Deprecated {
@@ -521,7 +521,7 @@ pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, m
     let Some(version) = version_of(&routed).cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
     };
-    let association = routed.grant.association(&routed.server).cloned();
+    let association = routed.grant.association(routed.server()).cloned();
     let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
     let incoming_traceparent = parts.headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
@@ -683,7 +683,7 @@ async fn forward_streamable(
         hook.exchanges.stored().await;
         return local_only(local_replies, charged.batch, routed, version, standings);
     }
-    let metrics_server = routed.server.clone();
+    let metrics_server = routed.server().to_string();
     if !status.is_success() {
         if status.is_client_error() {
             // The upstream refused the whole body: none of it was served.
@@ -717,7 +717,7 @@ async fn forward_streamable(
             Err(_) => upstream_timed_out(&mut hook.exchanges, &requests),
             Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, &requests),
             Ok(Ok(bytes)) => {
-                gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, &routed.server);
+                gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, routed.server());
                 let response = rewrite_json(status, headers, bytes, &mut hook, local_replies);
                 hook.exchanges.stored().await;
                 response
@@ -1213,7 +1213,7 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
         }
     }
     let headers = response_headers(upstream.headers(), routed, version, false);
-    stream_through(upstream.status(), headers, upstream, gateway, routed.server.clone())
+    stream_through(upstream.status(), headers, upstream, gateway, routed.server().to_string())
 }
 
 /// Records how long an ended session lasted.

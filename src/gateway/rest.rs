@@ -41,7 +41,7 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
     let Some(rest) = version.rest().cloned() else {
         return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not a REST API").respond(&requests);
     };
-    let association = routed.grant.association(&routed.server).cloned();
+    let association = routed.grant.association(routed.server()).cloned();
     let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
     let traceparent = parts.headers.get(&super::proxy::TRACEPARENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     exchanges.begin(body.messages_mut(), traceparent.as_deref());
@@ -149,7 +149,7 @@ impl Server<'_> {
 
     /// `server/discover` (2026-07-28): the revisions spoken here and the tools capability.
     fn discover(&self, id: &Value) -> Value {
-        let server_info = json!({ "name": self.routed.server, "version": self.routed.version });
+        let server_info = json!({ "name": self.routed.server(), "version": self.routed.version() });
         let result = revision::discover_result(json!({ "tools": { "listChanged": false } }), None, Some(server_info));
         json!({ "jsonrpc": "2.0", "id": id, "result": result })
     }
@@ -160,14 +160,14 @@ impl Server<'_> {
         json!({ "jsonrpc": "2.0", "id": id, "result": {
             "protocolVersion": protocol,
             "capabilities": { "tools": { "listChanged": false } },
-            "serverInfo": { "name": self.routed.server, "version": self.routed.version },
+            "serverInfo": { "name": self.routed.server(), "version": self.routed.version() },
         } })
     }
 
     fn list(&mut self, id: &Value) -> Value {
         let mut tools = self.rest.api.tools();
         let approved = self.version.spec.approved_tools.as_ref();
-        let association = self.routed.grant.association(&self.routed.server).cloned();
+        let association = self.routed.grant.association(self.routed.server()).cloned();
         proxy::filter_listed(&self.gateway.tools, self.exchanges, id, &mut tools, approved, association.as_deref());
         json!({ "jsonrpc": "2.0", "id": id, "result": { "tools": tools } })
     }

@@ -78,8 +78,8 @@ impl Screen<'_> {
             arguments: jsonrpc::at(message, &["params", "arguments"]),
             subscription: context.subscription.as_deref(),
             product: &context.product,
-            server: &self.routed.server,
-            version: &self.routed.version,
+            server: self.routed.server(),
+            version: self.routed.version(),
             client: context.client_name.as_deref(),
             claims: self.routed.grant.claims.as_deref(),
             headers: self.headers,
@@ -89,7 +89,7 @@ impl Screen<'_> {
     /// Screens every tool call of `body`, recording each refusal.
     pub async fn run(&self, body: &mut jsonrpc::Body, exchanges: &mut Exchanges) -> Screened {
         let gateway = self.gateway;
-        let (server, version) = (&self.routed.server, &self.routed.version);
+        let (server, version) = (self.routed.server(), self.routed.version());
         let chains = self.chains();
         let approved = self.version.spec.approved_tools.as_ref();
         if approved.is_some() {
@@ -160,7 +160,7 @@ impl Screen<'_> {
             CalledTool::Named(tool) => tool,
         };
         let gateway = self.gateway;
-        let (server, version) = (&self.routed.server, &self.routed.version);
+        let (server, version) = (self.routed.server(), self.routed.version());
         if self.association.is_some_and(|a| a.restricts_tools && !a.tools.allows(tool)) {
             return Some(Refused { reply: jsonrpc::unknown_tool(id, tool), error_type: None, rule: None });
         }

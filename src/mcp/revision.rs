@@ -46,6 +46,76 @@ fn protocol_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(&PROTOCOL_HEADER).and_then(|v| v.to_str().ok())
 }
 
+/// A request's routing headers as read off its map: `MCP-Protocol-Version`'s
+/// first value, and `Mcp-Method`'s and `Mcp-Name`'s with whether they
+/// repeat. Filled by whoever walks the map ([`RoutingHeaders::see`]), so
+/// a gateway reading its own headers in the same pass looks nothing up twice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoutingHeaders<'a> {
+    protocol: Option<&'a HeaderValue>,
+    method: Once<'a>,
+    name: Once<'a>,
+}
+
+/// A header that may appear once: its first value, and whether another came.
+#[derive(Debug, Clone, Copy, Default)]
+struct Once<'a> {
+    first: Option<&'a HeaderValue>,
+    repeated: bool,
+}
+
+impl<'a> Once<'a> {
+    fn see(&mut self, value: &'a HeaderValue) {
+        match self.first {
+            Some(_) => self.repeated = true,
+            None => self.first = Some(value),
+        }
+    }
+
+    /// Twice is a mismatch: first-copy and last-copy readers would disagree.
+    fn single(self, name: &HeaderName) -> Result<Option<&'a HeaderValue>, Mismatch> {
+        if self.repeated {
+            return Err(Mismatch(format!("the {name} header appears more than once")));
+        }
+        Ok(self.first)
+    }
+}
+
+impl<'a> RoutingHeaders<'a> {
+    /// Walks `headers` for the routing headers alone.
+    pub fn of(headers: &'a HeaderMap) -> RoutingHeaders<'a> {
+        let mut routing = RoutingHeaders::default();
+        for (name, value) in headers {
+            routing.see(name.as_str(), value);
+        }
+        routing
+    }
+
+    /// Takes `value` when `name` (lowercase, as `HeaderName` keeps it) is a
+    /// routing header; says whether it was one.
+    pub fn see(&mut self, name: &str, value: &'a HeaderValue) -> bool {
+        match name {
+            "mcp-protocol-version" => {
+                self.protocol.get_or_insert(value);
+            }
+            "mcp-method" => self.method.see(value),
+            "mcp-name" => self.name.see(value),
+            _ => return false,
+        }
+        true
+    }
+
+    /// `MCP-Protocol-Version`'s first value.
+    pub fn protocol(&self) -> Option<&'a HeaderValue> {
+        self.protocol
+    }
+
+    /// Whether `Mcp-Method` came at all.
+    pub fn has_method(&self) -> bool {
+        self.method.first.is_some()
+    }
+}
+
 /// What a request says of its revision, each read once for the checks
 /// below: the `MCP-Protocol-Version` header, the `_meta` envelope and the
 /// revision it names.
@@ -57,9 +127,9 @@ struct Declared<'a> {
 }
 
 impl<'a> Declared<'a> {
-    fn of<E: Envelope + ?Sized>(headers: &'a HeaderMap, message: &'a E) -> Declared<'a> {
+    fn of<E: Envelope + ?Sized>(routing: &RoutingHeaders<'a>, message: &'a E) -> Declared<'a> {
         let meta = meta_of(message);
-        Declared { header: protocol_header(headers), meta, envelope: meta.and_then(meta_version) }
+        Declared { header: routing.protocol.and_then(|v| v.to_str().ok()), meta, envelope: meta.and_then(meta_version) }
     }
 
     /// The revision the request names: its header's, else its envelope's.
@@ -99,13 +169,13 @@ pub struct Mismatch(pub String);
 /// headers against its body. A 2026-07-28 request must carry the first two
 /// (`Mcp-Name` for the methods that name something); any request that
 /// carries them must agree with its body.
-fn headers_agree<E: Envelope + ?Sized>(declared: Declared, headers: &HeaderMap, message: &E) -> Result<(), Mismatch> {
+fn headers_agree<E: Envelope + ?Sized>(declared: Declared, routing: &RoutingHeaders, message: &E) -> Result<(), Mismatch> {
     let Some(method) = message.method() else {
         // A response or a malformed message: nothing to route on.
         return Ok(());
     };
     let stateless = declared.is_stateless();
-    match single(headers, &METHOD_HEADER)? {
+    match routing.method.single(&METHOD_HEADER)? {
         Some(value) if value.to_str().ok() != Some(method) => {
             return Err(Mismatch(format!("the Mcp-Method header does not match the body's method {method:?}")));
         }
@@ -121,7 +191,7 @@ fn headers_agree<E: Envelope + ?Sized>(declared: Declared, headers: &HeaderMap, 
     }
     let Some(field) = named_field(method) else { return Ok(()) };
     let Some(body) = message.member("params").and_then(|p| p.get(field)).and_then(Value::as_str) else { return Ok(()) };
-    match single(headers, &NAME_HEADER)? {
+    match routing.name.single(&NAME_HEADER)? {
         Some(value) => match value.to_str().ok().and_then(decode) {
             Some(named) if named == body => Ok(()),
             Some(_) => Err(Mismatch(format!("the Mcp-Name header does not match the body's {field} {body:?}"))),
@@ -200,9 +270,9 @@ pub enum Refused {
 /// A request checked on arrival: its routing headers against its body
 /// (`headers_agree`), then its revision (`servable`), both from one reading
 /// of what it declares; `Ok` says whether the request speaks 2026-07-28.
-pub fn check_arrival<E: Envelope + ?Sized>(headers: &HeaderMap, message: &E) -> Result<bool, Refused> {
-    let declared = Declared::of(headers, message);
-    headers_agree(declared, headers, message).map_err(Refused::Mismatch)?;
+pub fn check_arrival<E: Envelope + ?Sized>(routing: &RoutingHeaders, message: &E) -> Result<bool, Refused> {
+    let declared = Declared::of(routing, message);
+    headers_agree(declared, routing, message).map_err(Refused::Mismatch)?;
     servable(declared, message).map_err(Refused::Unservable)?;
     Ok(declared.is_stateless())
 }
@@ -479,11 +549,12 @@ mod tests {
 
     /// Each step of `check_arrival` alone, from its own reading of the request.
     fn check_headers(headers: &HeaderMap, message: &Value) -> Result<(), Mismatch> {
-        headers_agree(Declared::of(headers, message), headers, message)
+        let routing = RoutingHeaders::of(headers);
+        headers_agree(Declared::of(&routing, message), &routing, message)
     }
 
     fn check_request(headers: &HeaderMap, message: &Value) -> Result<(), Unservable> {
-        servable(Declared::of(headers, message), message)
+        servable(Declared::of(&RoutingHeaders::of(headers), message), message)
     }
 
     fn call(name: &str) -> Value {
@@ -536,10 +607,21 @@ mod tests {
                 .and_then(|()| check_request(headers, message).map_err(Refused::Unservable))
                 .map(|()| is_stateless(headers, message));
             refused += usize::from(apart.is_err());
-            assert_eq!(check_arrival(headers, message), apart, "{headers:?} {message}");
+            assert_eq!(check_arrival(&RoutingHeaders::of(headers), message), apart, "{headers:?} {message}");
         }
         // Refused: another name, no envelope, an unknown revision, a removed method.
         assert_eq!(refused, 4);
+    }
+
+    #[test]
+    fn routing_headers_are_known_by_the_names_they_are_sent_under() {
+        let value = HeaderValue::from_static("x");
+        let mut routing = RoutingHeaders::default();
+        for name in [&PROTOCOL_HEADER, &METHOD_HEADER, &NAME_HEADER] {
+            assert!(routing.see(name.as_str(), &value), "{name}");
+        }
+        assert!(!routing.see("mcp-session-id", &value));
+        assert!(routing.has_method() && routing.protocol().is_some());
     }
 
     #[test]

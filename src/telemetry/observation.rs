@@ -88,7 +88,7 @@ pub fn prefix_chars(value: &str, max_chars: usize) -> &str {
 }
 
 /// Facts shared by every request of one HTTP exchange.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallContext {
     pub server: String,
     pub version: String,
