@@ -192,7 +192,7 @@ impl Endpoint {
         let resource = Resource::Product(product);
         let (grant, caller) = super::admit_caller(gateway, &snapshot, resource, &parts.uri, headers, client).await?;
         let path: Arc<str> = Arc::from(resource.path());
-        let session_header = parts.headers.get(SESSION_HEADER).cloned();
+        let session_header = headers.session_value().cloned();
         let session = match headers.session() {
             Some(id) => Some(gateway.sessions.verify(id, &caller, &path).map_err(|_| super::unknown_session())?),
             None => None,

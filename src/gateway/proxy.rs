@@ -675,7 +675,7 @@ async fn forward_streamable(
     }
     let Some(target) = version.mcp() else { return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(&requests) };
     let request = gateway.backends.send(target, Method::POST, headers, payload);
-    let upstream = match timeout(deadline - Instant::now(), request).await {
+    let mut upstream = match timeout(deadline - Instant::now(), request).await {
         Err(_) => return upstream_timed_out(&mut hook.exchanges, &requests),
         Ok(Err(err)) => {
             if err.is_connect() {
@@ -687,7 +687,6 @@ async fn forward_streamable(
         Ok(Ok(response)) => response,
     };
     let standings = &standings[..];
-    let mut upstream = upstream;
     let session = session_header(gateway, routed, &parts.headers, upstream.headers(), &mut hook.exchanges);
     let status = upstream.status();
     let sse = is_media_type(upstream.headers(), "text/event-stream");
@@ -1224,7 +1223,7 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
     }
     let Some(target) = version.mcp() else { return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(&requests) };
     let request = gateway.backends.send(target, parts.method.clone(), headers, Bytes::new());
-    let upstream = match timeout(wait, request).await {
+    let mut upstream = match timeout(wait, request).await {
         Err(_) => return timed_out(&requests),
         Ok(Err(err)) => return upstream_failure(&err, &requests),
         Ok(Ok(response)) => response,
@@ -1234,7 +1233,6 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
             end_session(gateway, session);
         }
     }
-    let mut upstream = upstream;
     let headers = response_headers(std::mem::take(upstream.headers_mut()), routed, version, false);
     stream_through(upstream.status(), headers, upstream, gateway, routed.server().to_string())
 }
@@ -1307,8 +1305,7 @@ mod tests {
         headers.append(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         // Eleven names to remove: more than one walk finds.
         remove_hop_headers(&mut headers, |name| name == header::CONTENT_LENGTH);
-        let left: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
-        let mut names: Vec<&str> = left.iter().map(|(n, _)| *n).collect();
+        let mut names: Vec<&str> = headers.iter().map(|(name, _)| name.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["content-length", "content-length", "content-type", "link", "link"]);
         assert_eq!(headers.get_all(header::LINK).iter().collect::<Vec<_>>(), ["<a>", "<b>"], "one name's values keep their order");

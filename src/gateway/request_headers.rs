@@ -61,6 +61,12 @@ impl<'a> RequestHeaders<'a> {
         text(self.session)
     }
 
+    /// `Mcp-Session-Id`'s first value as it came (what a product endpoint
+    /// answers back).
+    pub(crate) fn session_value(&self) -> Option<&'a HeaderValue> {
+        self.session
+    }
+
     /// `Mcp-Server-Version`: the version a caller asks for.
     pub(crate) fn server_version(&self) -> Option<&'a str> {
         text(self.server_version)
@@ -106,6 +112,7 @@ mod tests {
             assert_eq!(found, super::super::header(&headers, name), "{name}");
             assert!(found.is_some_and(|v| v.starts_with("value-")), "{name}: the first value, trimmed");
         }
+        assert_eq!(read.session_value(), headers.get(super::super::SESSION_HEADER));
         let size: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
         assert_eq!(read.size, size);
 

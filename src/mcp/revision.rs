@@ -73,7 +73,7 @@ impl<'a> Once<'a> {
     }
 
     /// Twice is a mismatch: first-copy and last-copy readers would disagree.
-    fn single(self, name: &HeaderName) -> Result<Option<&'a HeaderValue>, Mismatch> {
+    fn single(self, name: impl std::fmt::Display) -> Result<Option<&'a HeaderValue>, Mismatch> {
         if self.repeated {
             return Err(Mismatch(format!("the {name} header appears more than once")));
         }
@@ -92,17 +92,16 @@ impl<'a> RoutingHeaders<'a> {
     }
 
     /// Takes `value` when `name` (lowercase, as `HeaderName` keeps it) is a
-    /// routing header; says whether it was one.
-    pub fn see(&mut self, name: &str, value: &'a HeaderValue) -> bool {
+    /// routing header.
+    pub fn see(&mut self, name: &str, value: &'a HeaderValue) {
         match name {
             "mcp-protocol-version" => {
                 self.protocol.get_or_insert(value);
             }
             "mcp-method" => self.method.see(value),
             "mcp-name" => self.name.see(value),
-            _ => return false,
+            _ => {}
         }
-        true
     }
 
     /// `MCP-Protocol-Version`'s first value.
@@ -283,15 +282,11 @@ fn is_known(version: &str) -> bool {
     version == STATELESS || version == "2024-11-05" || super::PROTOCOL_VERSIONS.contains(&version)
 }
 
-/// A header that may appear once; twice is a mismatch (first-copy and
-/// last-copy readers would disagree).
+/// A header that may appear once, looked up in `headers` ([`Once::single`]).
 fn single(headers: &HeaderMap, name: impl http::header::AsHeaderName + std::fmt::Display + Copy) -> Result<Option<&HeaderValue>, Mismatch> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(Mismatch(format!("the {name} header appears more than once")));
-    }
-    Ok(first)
+    let mut once = Once::default();
+    headers.get_all(name).iter().take(2).for_each(|value| once.see(value));
+    once.single(name)
 }
 
 /// A header value as the body would say it: itself, or what its
@@ -617,11 +612,12 @@ mod tests {
     fn routing_headers_are_known_by_the_names_they_are_sent_under() {
         let value = HeaderValue::from_static("x");
         let mut routing = RoutingHeaders::default();
+        routing.see("mcp-session-id", &value);
+        assert!(!routing.has_method() && routing.protocol().is_none() && routing.name.first.is_none());
         for name in [&PROTOCOL_HEADER, &METHOD_HEADER, &NAME_HEADER] {
-            assert!(routing.see(name.as_str(), &value), "{name}");
+            routing.see(name.as_str(), &value);
         }
-        assert!(!routing.see("mcp-session-id", &value));
-        assert!(routing.has_method() && routing.protocol().is_some());
+        assert!(routing.has_method() && routing.protocol().is_some() && routing.name.first.is_some());
     }
 
     #[test]
