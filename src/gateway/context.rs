@@ -152,9 +152,9 @@ impl Source<'_> {
 /// (`Arc::make_mut`). Kept per connection, not per thread: a connection
 /// thread serves many connections, and their calls interleave.
 #[derive(Default)]
-pub(crate) struct Kept(Mutex<Option<Arc<CallContext>>>);
+pub(crate) struct LastContext(Mutex<Option<Arc<CallContext>>>);
 
-impl Kept {
+impl LastContext {
     /// The context `source` describes: the last one when it is that, else
     /// a new one, kept as the last.
     pub(super) fn context(&self, source: &Source) -> Arc<CallContext> {
@@ -231,7 +231,7 @@ mod tests {
             Source { http_version: "2", ..base },
             Source { info: Some(&info), ..base },
         ];
-        let connection = Kept::default();
+        let connection = LastContext::default();
         let shared = |source: &Source| connection.context(source);
         let kept = shared(&base);
         assert!(Arc::ptr_eq(&kept, &shared(&base)), "the same inputs share the kept context");

@@ -151,7 +151,16 @@ fn http_builder() -> HttpBuilder {
 #[derive(Clone)]
 pub(crate) struct Connection {
     pub peer: SocketAddr,
-    pub(super) kept: std::sync::Arc<super::context::Kept>,
+    pub(super) kept: std::sync::Arc<Kept>,
+}
+
+/// What a connection's calls keep between them, each the last call's and
+/// checked before it is reused: a client's calls on one connection usually
+/// name one session and describe themselves alike.
+#[derive(Default)]
+pub(crate) struct Kept {
+    pub(super) context: super::context::LastContext,
+    pub(super) session: super::sessions::LastSession,
 }
 
 /// Serves one connection on the current thread's runtime.

@@ -381,7 +381,7 @@ async fn route(
     };
     let (grant, caller) = admit_caller(gateway, &snapshot, Resource::Server(server), uri, headers, client).await?;
     let session = match headers.session() {
-        Some(id) => Some(gateway.sessions.verify(id, &caller, server).map_err(|_| unknown_session())?),
+        Some(id) => Some(gateway.sessions.verify_on(&connection.kept.session, id, &caller, server).map_err(|_| unknown_session())?),
         None => None,
     };
     let requested = match (&path_version, headers.server_version(), &session) {
@@ -400,7 +400,7 @@ async fn route(
     let info = gateway.server_infos.get(server, version);
     let source =
         context::Source { server, version, grant: &grant, session: session.as_deref(), asked: &asked, client, http_version, info: info.as_deref() };
-    let context = connection.kept.context(&source);
+    let context = connection.kept.context.context(&source);
     let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));
     Ok(Routed { peer: client.ip(), behind_trusted_proxy, grant, caller, session, snapshot: snapshot.clone(), context, federated: None })
 }

@@ -143,17 +143,33 @@ impl SessionKeys {
 
     /// The session behind `id`, if it is genuine and belongs to `caller` on `server`.
     pub fn verify(&self, id: &str, caller: &str, server: &str) -> Result<Arc<Session>, Rejected> {
-        let session = match self.verified.get(id) {
+        belonging(self.genuine(id)?, caller, server)
+    }
+
+    /// `verify`, for a call on a connection whose last session is `last`:
+    /// a client's calls on one connection name one session, and finding it
+    /// among all sessions takes a shard's lock, which calls on every
+    /// connection thread take (the profile's costliest lookup per
+    /// instruction: the lock's cache line moves between cores).
+    pub(crate) fn verify_on(&self, last: &LastSession, id: &str, caller: &str, server: &str) -> Result<Arc<Session>, Rejected> {
+        let session = match last.get(id) {
             Some(session) => session,
             None => {
-                let session = Arc::new(self.open(id).ok_or(Rejected::Unknown)?);
-                self.verified.keep(id, &session);
+                let session = self.genuine(id)?;
+                last.keep(id, &session);
                 session
             }
         };
-        if session.owner != caller || session.server != server {
-            return Err(Rejected::Foreign);
+        belonging(session, caller, server)
+    }
+
+    /// The session `id` carries, if it is genuine (the verified ones kept).
+    fn genuine(&self, id: &str) -> Result<Arc<Session>, Rejected> {
+        if let Some(session) = self.verified.get(id) {
+            return Ok(session);
         }
+        let session = Arc::new(self.open(id).ok_or(Rejected::Unknown)?);
+        self.verified.keep(id, &session);
         Ok(session)
     }
 
@@ -165,6 +181,31 @@ impl SessionKeys {
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
         hmac::verify(&self.key, payload.as_bytes(), &tag).ok()?;
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+}
+
+/// A genuine session, if it belongs to `caller` on `server`.
+fn belonging(session: Arc<Session>, caller: &str, server: &str) -> Result<Arc<Session>, Rejected> {
+    if session.owner != caller || session.server != server {
+        return Err(Rejected::Foreign);
+    }
+    Ok(session)
+}
+
+/// The last genuine session a connection's calls named, with its id. Only
+/// that connection's calls lock it, one at a time unless pipelined; what is
+/// kept was verified, and whom it belongs to is checked on every call.
+#[derive(Default)]
+pub(crate) struct LastSession(Mutex<Option<(Box<str>, Arc<Session>)>>);
+
+impl LastSession {
+    fn get(&self, id: &str) -> Option<Arc<Session>> {
+        let last = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.as_ref().filter(|(kept, _)| **kept == *id).map(|(_, session)| session.clone())
+    }
+
+    fn keep(&self, id: &str, session: &Arc<Session>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((id.into(), session.clone()));
     }
 }
 
@@ -244,6 +285,27 @@ mod tests {
         assert_eq!(keys.verify(&id, "alice", "everything").unwrap().upstream, "5d2c");
         assert_eq!(keys.verify(&id, "mallory", "everything"), Err(Rejected::Foreign));
         assert_eq!(keys.verify(&id, "alice", "other"), Err(Rejected::Foreign));
+    }
+
+    #[test]
+    fn a_connections_last_session_is_reused_and_still_checked() {
+        let keys = SessionKeys::new(&SecretKey::generate().0);
+        let last = LastSession::default();
+        let id = keys.issue(&session());
+        let first = keys.verify_on(&last, &id, "alice", "everything").unwrap();
+        assert!(Arc::ptr_eq(&first, &keys.verify_on(&last, &id, "alice", "everything").unwrap()), "kept");
+        // Kept, it still belongs to its owner on its server only.
+        assert_eq!(keys.verify_on(&last, &id, "mallory", "everything"), Err(Rejected::Foreign));
+        assert_eq!(keys.verify_on(&last, &id, "alice", "other"), Err(Rejected::Foreign));
+        // Another id is verified on its own, forged or genuine.
+        let (_, tag) = id.rsplit_once('.').unwrap();
+        let mut forged = session();
+        forged.owner = "mallory".into();
+        let forged_id = format!("{PREFIX}{}.{tag}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap()));
+        assert_eq!(keys.verify_on(&last, &forged_id, "mallory", "everything"), Err(Rejected::Unknown));
+        let other = keys.issue(&Session { upstream: "77".into(), ..session() });
+        assert_eq!(keys.verify_on(&last, &other, "alice", "everything").unwrap().upstream, "77");
+        assert_eq!(keys.verify_on(&last, &id, "alice", "everything").unwrap().upstream, "5d2c");
     }
 
     #[test]
