@@ -8,15 +8,16 @@ use super::policy::Verdict;
 use super::sessions::{ServerInfo, ServerInfos};
 use super::tools::ToolCatalog;
 use crate::mcp::jsonrpc;
-use crate::mcp::jsonrpc::Message;
+use crate::mcp::jsonrpc::{IdKey, Message};
 use crate::telemetry::observation::{prefix_chars, CallContext, InputRound, Observation, ObservedError, TraceIds};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 struct Pending {
-    method: String,
+    method: Cow<'static, str>,
     request_id: String,
     tool: Option<String>,
     prompt: Option<String>,
@@ -49,7 +50,7 @@ pub struct Exchanges {
     pub context: Arc<CallContext>,
     /// Requests awaiting their answer, by id key: a body holds one request
     /// or a batch of at most `max_batch` (100), so a list beats a map.
-    pending: Vec<(String, Pending)>,
+    pending: Vec<(IdKey, Pending)>,
     version: Arc<VersionConfig>,
     /// Where what an initialize result says about the server is kept.
     server_infos: Arc<ServerInfos>,
@@ -66,10 +67,19 @@ fn id_text(id: &Value) -> String {
         Some(text) => prefix_chars(text, MAX_ATTRIBUTE_CHARS).to_string(),
         None => {
             // Capped in place: a number's text is written once, not copied.
-            let mut text = jsonrpc::id_key(id);
+            let mut text = jsonrpc::id_key(id).into_text();
             text.truncate(prefix_chars(&text, MAX_ATTRIBUTE_CHARS).len());
             text
         }
+    }
+}
+
+/// A request's method for its observation: MCP's own names as they are
+/// (static), any other copied and capped.
+fn method_name(message: &Message) -> Cow<'static, str> {
+    match &message.method {
+        Some(Cow::Borrowed(name)) => Cow::Borrowed(name),
+        other => Cow::Owned(capped(other.as_deref()).unwrap_or_default()),
     }
 }
 
@@ -145,7 +155,7 @@ impl Exchanges {
     /// What is followed of a request, by its id key (none for other
     /// messages): its fields read through one lookup of `params`, where each
     /// read from the top walked the message again.
-    fn pending_of(&mut self, message: &Message, header_traceparent: Option<&str>) -> Option<(String, Pending)> {
+    fn pending_of(&mut self, message: &Message, header_traceparent: Option<&str>) -> Option<(IdKey, Pending)> {
         let (Some(method), Some(id)) = (jsonrpc::method(message), jsonrpc::id(message)) else { return None };
         let params = message.params.as_ref();
         let param = |path: &[&str]| capped(params.and_then(|p| jsonrpc::at(p, path)).and_then(Value::as_str));
@@ -164,7 +174,7 @@ impl Exchanges {
         let pending = Pending {
             prompt: (method == "prompts/get").then(|| param(&["name"])).flatten(),
             resource_uri: method.starts_with("resources/").then(|| param(&["uri"])).flatten(),
-            method: capped(Some(method)).unwrap_or_default(),
+            method: method_name(message),
             request_id: id_text(id),
             tool,
             start: SystemTime::now(),
@@ -339,7 +349,7 @@ impl Exchanges {
         }
     }
 
-    fn take_pending(&mut self, key: &str) -> Option<Pending> {
+    fn take_pending(&mut self, key: &IdKey) -> Option<Pending> {
         let at = self.pending.iter().position(|(k, _)| k == key)?;
         Some(self.pending.swap_remove(at).1)
     }

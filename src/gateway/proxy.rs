@@ -376,9 +376,9 @@ struct ResponseHook {
     allow_list: Option<Arc<Association>>,
     /// The version's approved manifest, when it has one.
     approved: Option<Arc<VersionConfig>>,
-    list_ids: HashSet<String>,
+    list_ids: HashSet<jsonrpc::IdKey>,
     /// Policies' patterns to replace in the results of these requests, by id key.
-    redact_results: Vec<(String, Vec<Arc<regex::Regex>>)>,
+    redact_results: Vec<(jsonrpc::IdKey, Vec<Arc<regex::Regex>>)>,
     exchanges: Exchanges,
     tools: Arc<super::tools::ToolCatalog>,
     /// The client speaks 2026-07-28 and the upstream session an earlier
@@ -601,11 +601,11 @@ pub(super) struct UpstreamEffects {
     /// The shortest `timeout` of the forwarded calls.
     pub timeout: Option<Duration>,
     /// Patterns to replace in the results of these requests, by id key.
-    pub redact_results: Vec<(String, Vec<Arc<regex::Regex>>)>,
+    pub redact_results: Vec<(jsonrpc::IdKey, Vec<Arc<regex::Regex>>)>,
 }
 
 impl UpstreamEffects {
-    pub(super) fn of(verdicts: &[(String, Verdict)]) -> UpstreamEffects {
+    pub(super) fn of(verdicts: &[(jsonrpc::IdKey, Verdict)]) -> UpstreamEffects {
         let mut effects = UpstreamEffects { headers: Vec::new(), timeout: None, redact_results: Vec::new() };
         for (id, verdict) in verdicts {
             for (name, value) in &verdict.headers {

@@ -35,7 +35,7 @@ pub(crate) struct Screened {
     /// The replies to refused requests.
     pub replies: Vec<Value>,
     /// The policies' verdict on each forwarded call, by id key.
-    pub verdicts: Vec<(String, Verdict)>,
+    pub verdicts: Vec<(jsonrpc::IdKey, Verdict)>,
     /// Whether a forwarded message was rewritten (its arguments redacted).
     pub rewritten: bool,
 }

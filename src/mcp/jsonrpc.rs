@@ -411,15 +411,34 @@ pub fn at<'a, E: Envelope + ?Sized>(message: &'a E, path: &[&str]) -> Option<&'a
     rest.iter().try_fold(message.member(first)?, |value, key| value.get(key))
 }
 
-/// A map key for a JSON-RPC id (`1` and `"1"` stay distinct): its JSON text.
-pub fn id_key(id: &Value) -> String {
-    // Integers, the usual ids, by itoa: `Value`'s `Display` runs serde_json's
-    // serializer through a formatter (twice a call, ~250 instructions each).
-    let mut digits = itoa::Buffer::new();
+/// A JSON-RPC id as a map key: an integer, the usual id, held as its
+/// number, any other id as its JSON text, so `1` and `"1"` stay distinct.
+/// A request's key is made when it is sent and its answer's when it comes
+/// back: as text, each was an allocation, and the comparison between them
+/// a read of two more heap lines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IdKey {
+    Integer(i128),
+    Text(Box<str>),
+}
+
+impl IdKey {
+    /// The id's JSON text (an integer's by itoa: `Value`'s `Display` runs
+    /// serde_json's serializer through a formatter, ~250 instructions).
+    pub fn into_text(self) -> String {
+        match self {
+            IdKey::Integer(n) => itoa::Buffer::new().format(n).to_string(),
+            IdKey::Text(text) => text.into(),
+        }
+    }
+}
+
+/// The map key of a JSON-RPC id.
+pub fn id_key(id: &Value) -> IdKey {
     match (id.as_i64(), id.as_u64()) {
-        (Some(n), _) => digits.format(n).to_string(),
-        (None, Some(n)) => digits.format(n).to_string(),
-        (None, None) => id.to_string(),
+        (Some(n), _) => IdKey::Integer(n.into()),
+        (None, Some(n)) => IdKey::Integer(n.into()),
+        (None, None) => IdKey::Text(id.to_string().into()),
     }
 }
 
@@ -592,12 +611,12 @@ impl<'a> Answer<'a> {
         judged && self.method.is_none() && self.id.is_some_and(|id| id.get() != "null")
     }
 
-    /// The id as `id_key` spells it (an integer's text as it came, without
-    /// parsing it).
-    pub fn id_key(&self) -> Option<String> {
+    /// The id's key, as `id_key` makes it (an integer's read off its
+    /// text, without parsing it into a `Value`).
+    pub fn id_key(&self) -> Option<IdKey> {
         let raw = self.id?.get();
-        if is_canonical_integer(raw) {
-            return Some(raw.to_string());
+        if let Some(n) = is_canonical_integer(raw).then(|| raw.parse::<i64>().ok()).flatten() {
+            return Some(IdKey::Integer(n.into()));
         }
         let id: Value = serde_json::from_str(raw).ok()?;
         Some(id_key(&id))
@@ -621,8 +640,10 @@ mod tests {
     #[test]
     fn id_keys_spell_ids_as_their_json_text() {
         for id in [json!(1), json!(-7), json!(0), json!(u64::MAX), json!(i64::MIN), json!(1.5), json!("1"), json!("a\"b"), json!(null)] {
-            assert_eq!(id_key(&id), id.to_string(), "{id}");
+            assert_eq!(id_key(&id).into_text(), id.to_string(), "{id}");
         }
+        assert_ne!(id_key(&json!(1)), id_key(&json!("1")), "a number and a string stay distinct");
+        assert_ne!(id_key(&json!(1)), id_key(&json!(1.0)));
         // An answer's id is read as it came, and keyed as its request's.
         for raw in ["1", "-7", "0", "-0", "1e2", "1.0", "123456789012345678901234", "\"x\"", " 5"] {
             let body = format!(r#"{{"jsonrpc":"2.0","id":{raw},"result":{{}}}}"#);
@@ -652,10 +673,10 @@ mod tests {
     #[test]
     fn answers_are_read_without_the_whole_message() {
         let answers = Answer::read_all(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}}"#).unwrap();
-        assert_eq!((answers[0].id_key().as_deref(), answers[0].outcome()), (Some("7"), Outcome::Succeeded));
+        assert_eq!((answers[0].id_key(), answers[0].outcome()), (Some(IdKey::Integer(7)), Outcome::Succeeded));
         let failed = r#" [{"id":"a","error":{"code":-32602,"message":"Unknown tool: x \u00e9"}},{"id":2,"error":{"code":1.5}}]"#;
         let answers = Answer::read_all(failed).unwrap();
-        assert_eq!(answers[0].id_key().as_deref(), Some(r#""a""#));
+        assert_eq!(answers[0].id_key().map(IdKey::into_text).as_deref(), Some(r#""a""#));
         assert_eq!(answers[0].outcome(), Outcome::Failed { code: Some("-32602"), message: "Unknown tool: x é" });
         assert_eq!(answers[1].outcome(), Outcome::Failed { code: None, message: "" });
         // Left to the whole parse: tool errors, notifications, requests, odd shapes, not JSON.

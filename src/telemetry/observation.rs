@@ -137,7 +137,8 @@ pub struct BackendCall {
 /// One finished JSON-RPC request.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    pub method: String,
+    /// MCP's own method names are not copied.
+    pub method: std::borrow::Cow<'static, str>,
     pub request_id: Option<String>,
     pub tool: Option<String>,
     /// Whether the version offers (or the product names) `tool`: only then

@@ -469,7 +469,7 @@ mod tests {
     fn observation(method: &str, trace: TraceIds) -> Observation {
         let start = UNIX_EPOCH + Duration::from_nanos(1_780_000_000_123_456_789);
         Observation {
-            method: method.into(),
+            method: method.to_string().into(),
             request_id: Some("7".into()),
             tool: None,
             tool_known: false,

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 /// Server-initiated messages kept for a client's GET stream.
 const SERVER_MESSAGE_BUFFER: usize = 64;
 
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
+type Waiters = Arc<Mutex<HashMap<jsonrpc::IdKey, oneshot::Sender<Value>>>>;
 
 pub struct Bridge {
     endpoint: String,
