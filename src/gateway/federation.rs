@@ -71,7 +71,7 @@ pub async fn handle(
         return refusal.respond(&RequestIds::default());
     }
     let product = params.iter().next().map(|(_, v)| v.to_string()).unwrap_or_default();
-    let mut endpoint = match Endpoint::open(&gateway, &product, &parts, &headers, connection.peer).await {
+    let mut endpoint = match Endpoint::open(&gateway, &product, &parts, &headers, &connection).await {
         Ok(endpoint) => endpoint,
         Err(refusal) => return refusal.respond(&RequestIds::default()),
     };
@@ -182,8 +182,9 @@ impl Endpoint {
         product: &str,
         parts: &Parts,
         headers: &RequestHeaders<'_>,
-        client: SocketAddr,
+        connection: &super::listener::Connection,
     ) -> Result<Endpoint, Box<Refusal>> {
+        let client = connection.peer;
         let snapshot = gateway.config.current();
         let Some(config) = snapshot.products.get(product).filter(|p| p.published()).cloned() else {
             let shown: String = product.chars().take(64).collect();
@@ -194,7 +195,7 @@ impl Endpoint {
         let path: Arc<str> = Arc::from(resource.path());
         let session_header = headers.session_value().cloned();
         let session = match headers.session() {
-            Some(id) => Some(gateway.sessions.verify(id, &caller, &path).map_err(|_| super::unknown_session())?),
+            Some(id) => Some(gateway.sessions.verify(&connection.kept.session, id, &caller, &path).map_err(|_| super::unknown_session())?),
             None => None,
         };
         let behind_trusted_proxy = gateway.settings.trusted_proxies.iter().any(|net| net.contains(&client.ip()));

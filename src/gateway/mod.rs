@@ -381,7 +381,7 @@ async fn route(
     };
     let (grant, caller) = admit_caller(gateway, &snapshot, Resource::Server(server), uri, headers, client).await?;
     let session = match headers.session() {
-        Some(id) => Some(gateway.sessions.verify_on(&connection.kept.session, id, &caller, server).map_err(|_| unknown_session())?),
+        Some(id) => Some(gateway.sessions.verify(&connection.kept.session, id, &caller, server).map_err(|_| unknown_session())?),
         None => None,
     };
     let requested = match (&path_version, headers.server_version(), &session) {

@@ -141,17 +141,13 @@ impl SessionKeys {
         format!("{PREFIX}{payload}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
-    /// The session behind `id`, if it is genuine and belongs to `caller` on `server`.
-    pub fn verify(&self, id: &str, caller: &str, server: &str) -> Result<Arc<Session>, Rejected> {
-        belonging(self.genuine(id)?, caller, server)
-    }
-
-    /// `verify`, for a call on a connection whose last session is `last`:
-    /// a client's calls on one connection name one session, and finding it
+    /// The session behind `id`, if it is genuine and belongs to `caller` on
+    /// `server`, for a call on a connection whose last session is `last`: a
+    /// client's calls on one connection name one session, and finding it
     /// among all sessions takes a shard's lock, which calls on every
     /// connection thread take (the profile's costliest lookup per
     /// instruction: the lock's cache line moves between cores).
-    pub(crate) fn verify_on(&self, last: &LastSession, id: &str, caller: &str, server: &str) -> Result<Arc<Session>, Rejected> {
+    pub(crate) fn verify(&self, last: &LastSession, id: &str, caller: &str, server: &str) -> Result<Arc<Session>, Rejected> {
         let session = match last.get(id) {
             Some(session) => session,
             None => {
@@ -160,7 +156,10 @@ impl SessionKeys {
                 session
             }
         };
-        belonging(session, caller, server)
+        if session.owner != caller || session.server != server {
+            return Err(Rejected::Foreign);
+        }
+        Ok(session)
     }
 
     /// The session `id` carries, if it is genuine (the verified ones kept).
@@ -182,14 +181,6 @@ impl SessionKeys {
         hmac::verify(&self.key, payload.as_bytes(), &tag).ok()?;
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
     }
-}
-
-/// A genuine session, if it belongs to `caller` on `server`.
-fn belonging(session: Arc<Session>, caller: &str, server: &str) -> Result<Arc<Session>, Rejected> {
-    if session.owner != caller || session.server != server {
-        return Err(Rejected::Foreign);
-    }
-    Ok(session)
 }
 
 /// The last genuine session a connection's calls named, with its id. Only
@@ -282,9 +273,9 @@ mod tests {
         let keys = SessionKeys::new(&SecretKey::generate().0);
         let id = keys.issue(&session());
         assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)), "visible ASCII, as Mcp-Session-Id requires");
-        assert_eq!(keys.verify(&id, "alice", "everything").unwrap().upstream, "5d2c");
-        assert_eq!(keys.verify(&id, "mallory", "everything"), Err(Rejected::Foreign));
-        assert_eq!(keys.verify(&id, "alice", "other"), Err(Rejected::Foreign));
+        assert_eq!(keys.verify(&LastSession::default(), &id, "alice", "everything").unwrap().upstream, "5d2c");
+        assert_eq!(keys.verify(&LastSession::default(), &id, "mallory", "everything"), Err(Rejected::Foreign));
+        assert_eq!(keys.verify(&LastSession::default(), &id, "alice", "other"), Err(Rejected::Foreign));
     }
 
     #[test]
@@ -292,20 +283,20 @@ mod tests {
         let keys = SessionKeys::new(&SecretKey::generate().0);
         let last = LastSession::default();
         let id = keys.issue(&session());
-        let first = keys.verify_on(&last, &id, "alice", "everything").unwrap();
-        assert!(Arc::ptr_eq(&first, &keys.verify_on(&last, &id, "alice", "everything").unwrap()), "kept");
+        let first = keys.verify(&last, &id, "alice", "everything").unwrap();
+        assert!(Arc::ptr_eq(&first, &keys.verify(&last, &id, "alice", "everything").unwrap()), "kept");
         // Kept, it still belongs to its owner on its server only.
-        assert_eq!(keys.verify_on(&last, &id, "mallory", "everything"), Err(Rejected::Foreign));
-        assert_eq!(keys.verify_on(&last, &id, "alice", "other"), Err(Rejected::Foreign));
+        assert_eq!(keys.verify(&last, &id, "mallory", "everything"), Err(Rejected::Foreign));
+        assert_eq!(keys.verify(&last, &id, "alice", "other"), Err(Rejected::Foreign));
         // Another id is verified on its own, forged or genuine.
         let (_, tag) = id.rsplit_once('.').unwrap();
         let mut forged = session();
         forged.owner = "mallory".into();
         let forged_id = format!("{PREFIX}{}.{tag}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap()));
-        assert_eq!(keys.verify_on(&last, &forged_id, "mallory", "everything"), Err(Rejected::Unknown));
+        assert_eq!(keys.verify(&last, &forged_id, "mallory", "everything"), Err(Rejected::Unknown));
         let other = keys.issue(&Session { upstream: "77".into(), ..session() });
-        assert_eq!(keys.verify_on(&last, &other, "alice", "everything").unwrap().upstream, "77");
-        assert_eq!(keys.verify_on(&last, &id, "alice", "everything").unwrap().upstream, "5d2c");
+        assert_eq!(keys.verify(&last, &other, "alice", "everything").unwrap().upstream, "77");
+        assert_eq!(keys.verify(&last, &id, "alice", "everything").unwrap().upstream, "5d2c");
     }
 
     #[test]
@@ -316,12 +307,12 @@ mod tests {
         let mut forged = session();
         forged.owner = "mallory".into();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
-        assert_eq!(keys.verify(&format!("{PREFIX}{forged_payload}.{tag}"), "mallory", "everything"), Err(Rejected::Unknown));
-        assert_eq!(keys.verify(&format!("{payload}.AAAA"), "alice", "everything"), Err(Rejected::Unknown));
-        assert_eq!(keys.verify("5d2c", "alice", "everything"), Err(Rejected::Unknown), "a raw upstream id");
+        assert_eq!(keys.verify(&LastSession::default(), &format!("{PREFIX}{forged_payload}.{tag}"), "mallory", "everything"), Err(Rejected::Unknown));
+        assert_eq!(keys.verify(&LastSession::default(), &format!("{payload}.AAAA"), "alice", "everything"), Err(Rejected::Unknown));
+        assert_eq!(keys.verify(&LastSession::default(), "5d2c", "alice", "everything"), Err(Rejected::Unknown), "a raw upstream id");
         let other = SessionKeys::new(&SecretKey::generate().0);
-        assert_eq!(other.verify(&id, "alice", "everything"), Err(Rejected::Unknown));
-        assert_eq!(keys.verify(&"x".repeat(MAX_SESSION_ID + 1), "alice", "everything"), Err(Rejected::Unknown));
+        assert_eq!(other.verify(&LastSession::default(), &id, "alice", "everything"), Err(Rejected::Unknown));
+        assert_eq!(keys.verify(&LastSession::default(), &"x".repeat(MAX_SESSION_ID + 1), "alice", "everything"), Err(Rejected::Unknown));
     }
 
     #[test]
