@@ -180,7 +180,8 @@ pub(super) async fn refund(gateway: &Gateway, routed: &Routed, charged: &Charged
 /// Adds the version's client-credentials token, when it has one.
 pub(super) async fn authenticate_upstream(gateway: &Gateway, version: &VersionConfig, headers: &mut HeaderMap) -> Result<(), Refusal> {
     let Some(credentials) = &version.spec.client_credentials else { return Ok(()) };
-    match gateway.upstream.tokens.authorization(credentials).await {
+    // Boxed: only versions with client credentials pay for its state.
+    match Box::pin(gateway.upstream.tokens.authorization(credentials)).await {
         Ok(value) => {
             headers.insert(header::AUTHORIZATION, value);
             Ok(())
@@ -536,62 +537,74 @@ pub(super) fn copy_parts(parts: &Parts) -> Parts {
     request.into_parts().0
 }
 
-pub async fn forward_messages(gateway: &Gateway, routed: Routed, parts: Parts, mut body: jsonrpc::Body, raw: Bytes) -> Response {
-    let requests = RequestIds::of(&body);
-    let Some(version) = version_of(&routed).cloned() else {
-        return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
-    };
-    let association = routed.grant.association(routed.server()).cloned();
-    let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
-    let incoming_traceparent = parts.headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
-    let allow_list = association.as_ref().filter(|a| a.restricts_tools).cloned();
+// Not an `async fn`: an async fn's future keeps each argument twice, as
+// it came and moved into its body (rust-lang/rust#62958), and this future
+// sits in every call's; an async block uses what it captured in place.
+#[allow(clippy::manual_async_fn)]
+pub fn forward_messages(
+    gateway: &Gateway,
+    routed: Routed,
+    parts: Parts,
+    mut body: jsonrpc::Body,
+    raw: Bytes,
+) -> impl std::future::Future<Output = Response> + Send + '_ {
+    async move {
+        let requests = RequestIds::of(&body);
+        let Some(version) = version_of(&routed).cloned() else {
+            return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "the version vanished").respond(&requests);
+        };
+        let association = routed.grant.association(routed.server()).cloned();
+        let mut exchanges = Exchanges::new(gateway, routed.context.clone(), version.clone(), association.clone());
+        let incoming_traceparent = parts.headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let upstream_traceparent = exchanges.begin(body.messages_mut(), incoming_traceparent.as_deref());
+        let allow_list = association.as_ref().filter(|a| a.restricts_tools).cloned();
 
-    let screen = Screen { gateway, routed: &routed, version: &version, association: association.as_ref(), headers: &parts.headers };
-    let screened = screen.run(&mut body, &mut exchanges).await;
-    let batch = body.is_batch();
-    // Unless a message was dropped, rewritten or given trace context, the
-    // client's bytes go upstream as they came.
-    let untouched = upstream_traceparent.is_none() && !screened.rewritten && !screened.refused.contains(&true);
-    let forwarded = body.retain(|i| !screened.refused[i]);
-    let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(jsonrpc::is_request).count() as u64);
-    let charged = match admit(gateway, &routed, calls, screened.charges()).await {
-        Ok(charged) => charged,
-        Err(refused) => {
-            exchanges.fail_all_by(&refused.error_type, &refused.message, refused.rule.as_ref());
-            return refused.response(&requests);
+        let screen = Screen { gateway, routed: &routed, version: &version, association: association.as_ref(), headers: &parts.headers };
+        let screened = screen.run(&mut body, &mut exchanges).await;
+        let batch = body.is_batch();
+        // Unless a message was dropped, rewritten or given trace context, the
+        // client's bytes go upstream as they came.
+        let untouched = upstream_traceparent.is_none() && !screened.rewritten && !screened.refused.contains(&true);
+        let forwarded = body.retain(|i| !screened.refused[i]);
+        let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(jsonrpc::is_request).count() as u64);
+        let charged = match admit(gateway, &routed, calls, screened.charges()).await {
+            Ok(charged) => charged,
+            Err(refused) => {
+                exchanges.fail_all_by(&refused.error_type, &refused.message, refused.rule.as_ref());
+                return refused.response(&requests);
+            }
+        };
+        let local_replies = screened.replies;
+        let Some(forwarded) = forwarded else {
+            exchanges.stored().await;
+            return local_only(local_replies, batch, &routed, &version, &charged.standings);
+        };
+        let charged = Charged { batch: forwarded.is_batch(), ..charged };
+        exchanges.forwarded();
+        let effects = UpstreamEffects::of(&screened.verdicts);
+        let hook = ResponseHook {
+            allow_list,
+            list_ids: forwarded
+                .messages()
+                .iter()
+                .filter(|m| jsonrpc::method(m) == Some("tools/list"))
+                .filter_map(|m| jsonrpc::id(m).map(jsonrpc::id_key))
+                .collect(),
+            redact_results: effects.redact_results,
+            exchanges,
+            tools: gateway.tools.clone(),
+            approved: version.spec.approved_tools.as_ref().map(|_| version.clone()),
+            bridged: routed.federated.as_ref().is_some_and(|f| f.bridged),
+        };
+        if version.spec.transport == Transport::Sse {
+            let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, charged: &charged };
+            // Boxed, as rarer branches of a request are (`gateway::handle`).
+            return Box::pin(forward_legacy(gateway, exchange, forwarded, hook, local_replies)).await;
         }
-    };
-    let local_replies = screened.replies;
-    let Some(forwarded) = forwarded else {
-        exchanges.stored().await;
-        return local_only(local_replies, batch, &routed, &version, &charged.standings);
-    };
-    let charged = Charged { batch: forwarded.is_batch(), ..charged };
-    exchanges.forwarded();
-    let effects = UpstreamEffects::of(&screened.verdicts);
-    let hook = ResponseHook {
-        allow_list,
-        list_ids: forwarded
-            .messages()
-            .iter()
-            .filter(|m| jsonrpc::method(m) == Some("tools/list"))
-            .filter_map(|m| jsonrpc::id(m).map(jsonrpc::id_key))
-            .collect(),
-        redact_results: effects.redact_results,
-        exchanges,
-        tools: gateway.tools.clone(),
-        approved: version.spec.approved_tools.as_ref().map(|_| version.clone()),
-        bridged: routed.federated.as_ref().is_some_and(|f| f.bridged),
-    };
-    if version.spec.transport == Transport::Sse {
-        let exchange = LegacyExchange { routed: &routed, version: &version, parts: &parts, requests: &requests, charged: &charged };
-        // Boxed, as rarer branches of a request are (`gateway::handle`).
-        return Box::pin(forward_legacy(gateway, exchange, forwarded, hook, local_replies)).await;
+        let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
+        let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests, headers: effects.headers, timeout: effects.timeout };
+        forward_streamable(gateway, leg, (charged, payload), hook, local_replies, upstream_traceparent).await
     }
-    let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
-    let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests, headers: effects.headers, timeout: effects.timeout };
-    forward_streamable(gateway, leg, (charged, payload), hook, local_replies, upstream_traceparent).await
 }
 
 /// What the forwarded calls' policy verdicts ask of the upstream leg.
@@ -649,104 +662,110 @@ struct Upstream<'a> {
 }
 
 /// `payload`: what was charged for it, and its bytes.
-async fn forward_streamable(
-    gateway: &Gateway,
-    leg: Upstream<'_>,
+// Not an `async fn`, for the reason `forward_messages` gives.
+#[allow(clippy::manual_async_fn)]
+fn forward_streamable<'a>(
+    gateway: &'a Gateway,
+    leg: Upstream<'a>,
     payload: (Charged, Bytes),
     mut hook: ResponseHook,
     local_replies: Vec<Value>,
     traceparent: Option<String>,
-) -> Response {
-    let Upstream { routed, version, parts, requests, headers: policy_headers, timeout: policy_timeout } = leg;
-    let wait = policy_timeout.map_or(timeout_of(version), |t| t.min(timeout_of(version)));
-    let deadline = Instant::now() + wait;
-    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_deref());
-    if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
-        headers.insert(TRACEPARENT, value);
-    }
-    with_policy_headers(&mut headers, policy_headers, version);
-    let (mut charged, payload) = payload;
-    // Taken, not copied: a refund reads only the charges.
-    let standings = std::mem::take(&mut charged.standings);
-    if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
-        refund(gateway, routed, &charged).await;
-        hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
-        return refusal.respond(&requests);
-    }
-    let Some(target) = version.mcp() else { return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(&requests) };
-    let request = gateway.backends.send(target, Method::POST, headers, payload);
-    let mut upstream = match timeout(deadline - Instant::now(), request).await {
-        Err(_) => return upstream_timed_out(&mut hook.exchanges, &requests),
-        Ok(Err(err)) => {
-            if err.is_connect() {
-                // Nothing reached the upstream: nothing was served.
+) -> impl std::future::Future<Output = Response> + Send + 'a {
+    async move {
+        let Upstream { routed, version, parts, requests, headers: policy_headers, timeout: policy_timeout } = leg;
+        let wait = policy_timeout.map_or(timeout_of(version), |t| t.min(timeout_of(version)));
+        let deadline = Instant::now() + wait;
+        let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_deref());
+        if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+            headers.insert(TRACEPARENT, value);
+        }
+        with_policy_headers(&mut headers, policy_headers, version);
+        let (mut charged, payload) = payload;
+        // Taken, not copied: a refund reads only the charges.
+        let standings = std::mem::take(&mut charged.standings);
+        if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
+            refund(gateway, routed, &charged).await;
+            hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
+            return refusal.respond(&requests);
+        }
+        let Some(target) = version.mcp() else {
+            return Refusal::new(StatusCode::NOT_FOUND, "unknown_version", "not an MCP backend").respond(&requests);
+        };
+        let request = gateway.backends.send(target, Method::POST, headers, payload);
+        let mut upstream = match timeout(deadline - Instant::now(), request).await {
+            Err(_) => return upstream_timed_out(&mut hook.exchanges, &requests),
+            Ok(Err(err)) => {
+                if err.is_connect() {
+                    // Nothing reached the upstream: nothing was served.
+                    refund(gateway, routed, &charged).await;
+                }
+                return failed_upstream(&mut hook.exchanges, &err, &requests);
+            }
+            Ok(Ok(response)) => response,
+        };
+        let standings = &standings[..];
+        let session = session_header(gateway, routed, &parts.headers, upstream.headers(), &mut hook.exchanges);
+        let status = upstream.status();
+        let sse = is_media_type(upstream.headers(), "text/event-stream");
+        let json = !sse && is_media_type(upstream.headers(), "application/json");
+        // Only a successful SSE or JSON answer is rewritten (its length may
+        // change) and carries the limits' standing.
+        let rewritten = status.is_success() && (sse || json);
+        let mut headers = response_headers(std::mem::take(upstream.headers_mut()), routed, version, rewritten);
+        if let Some(session) = session {
+            headers.insert(SESSION_HEADER, session);
+        }
+        if rewritten {
+            rate_limit_headers(standings, &mut headers);
+        }
+
+        if status == StatusCode::ACCEPTED && !local_replies.is_empty() {
+            // Only notifications went upstream; the client still awaits the refusals.
+            hook.exchanges.stored().await;
+            return local_only(local_replies, charged.batch, routed, version, standings);
+        }
+        let metrics_server = routed.server().to_string();
+        if !status.is_success() {
+            if status.is_client_error() {
+                // The upstream refused the whole body: none of it was served.
                 refund(gateway, routed, &charged).await;
             }
-            return failed_upstream(&mut hook.exchanges, &err, &requests);
+            if matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST) && in_held_session(routed) {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let body = timeout(remaining, read_all(upstream.into_body())).await.ok().and_then(Result::ok).unwrap_or_default();
+                let mut response = (status, headers, body.clone()).into_response();
+                if crate::upstream::forgets_session(status, &body) {
+                    // The request is sent again in a new session, and recorded then.
+                    hook.exchanges.abandon();
+                    response.extensions_mut().insert(ForgottenSession);
+                } else {
+                    hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
+                }
+                return response;
+            }
+            hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
+            return stream_through(status, headers, upstream, gateway, metrics_server);
         }
-        Ok(Ok(response)) => response,
-    };
-    let standings = &standings[..];
-    let session = session_header(gateway, routed, &parts.headers, upstream.headers(), &mut hook.exchanges);
-    let status = upstream.status();
-    let sse = is_media_type(upstream.headers(), "text/event-stream");
-    let json = !sse && is_media_type(upstream.headers(), "application/json");
-    // Only a successful SSE or JSON answer is rewritten (its length may
-    // change) and carries the limits' standing.
-    let rewritten = status.is_success() && (sse || json);
-    let mut headers = response_headers(std::mem::take(upstream.headers_mut()), routed, version, rewritten);
-    if let Some(session) = session {
-        headers.insert(SESSION_HEADER, session);
-    }
-    if rewritten {
-        rate_limit_headers(standings, &mut headers);
-    }
-
-    if status == StatusCode::ACCEPTED && !local_replies.is_empty() {
-        // Only notifications went upstream; the client still awaits the refusals.
-        hook.exchanges.stored().await;
-        return local_only(local_replies, charged.batch, routed, version, standings);
-    }
-    let metrics_server = routed.server().to_string();
-    if !status.is_success() {
-        if status.is_client_error() {
-            // The upstream refused the whole body: none of it was served.
-            refund(gateway, routed, &charged).await;
+        if sse {
+            let answer = SseAnswer { status, headers, upstream, deadline, requests };
+            return rewrite_sse(answer, hook, local_replies, gateway, metrics_server).await;
         }
-        if matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST) && in_held_session(routed) {
+        if json {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let body = timeout(remaining, read_all(upstream.into_body())).await.ok().and_then(Result::ok).unwrap_or_default();
-            let mut response = (status, headers, body.clone()).into_response();
-            if crate::upstream::forgets_session(status, &body) {
-                // The request is sent again in a new session, and recorded then.
-                hook.exchanges.abandon();
-                response.extensions_mut().insert(ForgottenSession);
-            } else {
-                hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
-            }
-            return response;
+            return match timeout(remaining, read_all(upstream.into_body())).await {
+                Err(_) => upstream_timed_out(&mut hook.exchanges, &requests),
+                Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, &requests),
+                Ok(Ok(bytes)) => {
+                    gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, routed.server());
+                    let response = rewrite_json(status, headers, bytes, &mut hook, local_replies);
+                    hook.exchanges.stored().await;
+                    response
+                }
+            };
         }
-        hook.exchanges.fail_all(status.as_str(), &format!("the MCP server answered HTTP {status}"));
-        return stream_through(status, headers, upstream, gateway, metrics_server);
+        stream_through(status, headers, upstream, gateway, metrics_server)
     }
-    if sse {
-        let answer = SseAnswer { status, headers, upstream, deadline, requests };
-        return rewrite_sse(answer, hook, local_replies, gateway, metrics_server).await;
-    }
-    if json {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        return match timeout(remaining, read_all(upstream.into_body())).await {
-            Err(_) => upstream_timed_out(&mut hook.exchanges, &requests),
-            Ok(Err(err)) => failed_upstream(&mut hook.exchanges, &err, &requests),
-            Ok(Ok(bytes)) => {
-                gateway.telemetry.metrics.record_bytes(0, bytes.len() as u64, routed.server());
-                let response = rewrite_json(status, headers, bytes, &mut hook, local_replies);
-                hook.exchanges.stored().await;
-                response
-            }
-        };
-    }
-    stream_through(status, headers, upstream, gateway, metrics_server)
 }
 
 /// The session id the client gets: the one it sent (verified when routed;
@@ -875,7 +894,16 @@ struct SseAnswer {
     requests: RequestIds,
 }
 
-async fn rewrite_sse(answer: SseAnswer, hook: ResponseHook, local: Vec<Value>, gateway: &Gateway, server: String) -> Response {
+// Not an `async fn`: the state is built before the future, which holds it
+// once (an async fn would keep its arguments beside it, rust-lang/rust#62958).
+#[allow(clippy::manual_async_fn)]
+fn rewrite_sse(
+    answer: SseAnswer,
+    hook: ResponseHook,
+    local: Vec<Value>,
+    gateway: &Gateway,
+    server: String,
+) -> impl std::future::Future<Output = Response> + Send {
     let SseAnswer { status, headers, upstream, deadline, requests } = answer;
     let mut state = SseRewrite {
         ready: local.iter().map(|m| Ok(sse_event(m))).collect(),
@@ -887,17 +915,19 @@ async fn rewrite_sse(answer: SseAnswer, hook: ResponseHook, local: Vec<Value>, g
         counted_bytes: ResponseBytes::new(gateway, server),
         got_message: false,
     };
-    state.hold_until_first_message().await;
-    let body = match state.whole() {
-        Some(bytes) => Body::from(bytes),
-        // Polled by the connection's own task as the client reads: no task
-        // or channel per answer.
-        None => Body::from_stream(futures::stream::unfold(state, |mut state| async move { state.next_item().await.map(|item| (item, state)) })),
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
+    async move {
+        state.hold_until_first_message().await;
+        let body = match state.whole() {
+            Some(bytes) => Body::from(bytes),
+            // Polled by the connection's own task as the client reads: no task
+            // or channel per answer.
+            None => Body::from_stream(futures::stream::unfold(state, |mut state| async move { state.next_item().await.map(|item| (item, state)) })),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
 }
 
 /// An SSE answer on its way through: what is ready to go out, and the

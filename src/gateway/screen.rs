@@ -115,7 +115,9 @@ impl Screen<'_> {
                 && jsonrpc::tool_name(message).is_some_and(|tool| gateway.tools.tool(server, version, tool).is_none())
         });
         if manifest_checks || validates_unknown {
-            gateway.tools.ensure_fetched(&gateway.upstream, server, version, self.version).await;
+            // Boxed: a fetch's state (2 KB) would otherwise sit in every
+            // call's future, and most calls never fetch (docs/benchmarks.md).
+            Box::pin(gateway.tools.ensure_fetched(&gateway.upstream, server, version, self.version)).await;
         }
 
         let mut screened = Screened::default();

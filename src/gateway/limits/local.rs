@@ -270,6 +270,13 @@ impl LocalLimiter {
         if let Step::Done(decision) = step {
             return Ok(decision);
         }
+        // Boxed: a reservation (the store's state) is taken once a chunk,
+        // and would otherwise sit in every call's future.
+        Box::pin(self.reserve_and_admit(name, &caller, limits, calls, clock)).await
+    }
+
+    /// Reserves capacity from the store, in the caller's turn, then admits.
+    async fn reserve_and_admit(&self, name: &str, caller: &Caller, limits: Limits, calls: u64, clock: Clock) -> Result<Decision, Unavailable> {
         let _turn = caller.reserving.lock().await;
         let (quota, rate, chunk_quota, chunk_rate, allowed_rate, window) = {
             let mut state = lock(&caller.state);

@@ -72,7 +72,10 @@ impl Limiter {
         }
         match self {
             Limiter::Local(local) => local.admit(caller, limits, calls).await,
-            Limiter::Redis(redis) => redis.admit(caller, limits, calls).await,
+            // Boxed: the script call's state would otherwise sit in every
+            // call's future on a node that counts locally; beside a Redis
+            // round trip, the allocation is nothing.
+            Limiter::Redis(redis) => Box::pin(redis.admit(caller, limits, calls)).await,
         }
     }
 
@@ -84,7 +87,7 @@ impl Limiter {
         }
         match self {
             Limiter::Local(local) => local.refund(caller, limits, calls),
-            Limiter::Redis(redis) => redis.refund(caller, limits, calls).await,
+            Limiter::Redis(redis) => Box::pin(redis.refund(caller, limits, calls)).await,
         }
     }
 
