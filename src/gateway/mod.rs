@@ -675,7 +675,8 @@ async fn admit(gateway: &Gateway, routed: &Routed, calls: u64, policy: Vec<polic
     Ok(proxy::Charged { calls, batch: false, policy: charged, standings })
 }
 
-/// Takes back a body's charges (a later charge of it was refused).
+/// Takes back a body's charges: a later charge of it was refused, or
+/// nothing of it was served.
 async fn give_back(gateway: &Gateway, routed: &Routed, calls: u64, policy: &[policy::PolicyCharge]) {
     gateway.limiter.refund(&routed.caller, routed.limits(), calls).await;
     for charge in policy {

@@ -11,7 +11,7 @@ use super::policy::{PolicyCharge, Verdict};
 use super::refusal::{Refusal, RequestIds};
 use super::screen::Screen;
 use super::sessions::Session;
-use super::{admit, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER};
+use super::{admit, give_back, Gateway, Routed, SERVER_VERSION_HEADER, SESSION_HEADER};
 use crate::mcp::{jsonrpc, revision};
 use crate::model::policy::RedactIn;
 use crate::model::{CallLimit, Transport, VersionStatus};
@@ -166,14 +166,6 @@ pub(super) fn with_policy_headers(headers: &mut HeaderMap, policy_headers: Vec<(
         if !version.spec.backend_headers.keys().any(|own| own.eq_ignore_ascii_case(name.as_str())) {
             headers.insert(name, value);
         }
-    }
-}
-
-/// Gives back what a body was charged: nothing of it was served.
-pub(super) async fn refund(gateway: &Gateway, routed: &Routed, charged: &Charged) {
-    gateway.limiter.refund(&routed.caller, routed.limits(), charged.calls).await;
-    for charge in &charged.policy {
-        gateway.limiter.refund(&charge.bucket, charge.limits(), 1).await;
     }
 }
 
@@ -685,7 +677,7 @@ fn forward_streamable<'a>(
         // Taken, not copied: a refund reads only the charges.
         let standings = std::mem::take(&mut charged.standings);
         if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
-            refund(gateway, routed, &charged).await;
+            give_back(gateway, routed, charged.calls, &charged.policy).await;
             hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
             return refusal.respond(&requests);
         }
@@ -698,7 +690,7 @@ fn forward_streamable<'a>(
             Ok(Err(err)) => {
                 if err.is_connect() {
                     // Nothing reached the upstream: nothing was served.
-                    refund(gateway, routed, &charged).await;
+                    give_back(gateway, routed, charged.calls, &charged.policy).await;
                 }
                 return failed_upstream(&mut hook.exchanges, &err, &requests);
             }
@@ -729,7 +721,7 @@ fn forward_streamable<'a>(
         if !status.is_success() {
             if status.is_client_error() {
                 // The upstream refused the whole body: none of it was served.
-                refund(gateway, routed, &charged).await;
+                give_back(gateway, routed, charged.calls, &charged.policy).await;
             }
             if matches!(status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST) && in_held_session(routed) {
                 let remaining = deadline.saturating_duration_since(Instant::now());
