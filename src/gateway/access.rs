@@ -7,7 +7,7 @@ use super::oauth::{Claims, TokenError, TokenVerifier};
 use crate::model::subscription::KeyHash;
 use crate::model::SubscriptionState;
 use axum::http::StatusCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// How the caller proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,19 +136,48 @@ fn challenge(snapshot: &Snapshot, resource: Resource<'_>, error: Option<&'static
 
 /// Decides whether a caller presenting `credential` may reach `resource`;
 /// tokens are validated for `audience`, its resource URI.
-pub async fn authorize(
+pub(crate) async fn authorize(
     snapshot: &Snapshot,
     verifier: &TokenVerifier,
     resource: Resource<'_>,
     credential: Credential<'_>,
     audience: &str,
+    last_key: &LastKey,
 ) -> Result<Grant, Denial> {
     match credential {
         Credential::None => anonymous(snapshot, resource),
-        Credential::Key(key) => by_key(snapshot, resource, key),
+        Credential::Key(key) => by_key(snapshot, resource, &last_key.hash(key)),
         // Boxed, as rarer branches of a request are (`gateway::handle`).
         Credential::Token(token) => Box::pin(by_token(snapshot, verifier, resource, token, audience)).await,
     }
+}
+
+/// The last subscription key a connection presented, and its hash. A
+/// client sends one key on every call of a connection, and hashing it
+/// (SHA-256) was the largest single step of admitting a call. Only the
+/// hash is looked up, in the current snapshot, so a revoked or rotated
+/// key is refused on its next call as before. Keys are compared in
+/// constant time: a trusted proxy in front may carry several clients'
+/// calls on one connection.
+#[derive(Default)]
+pub(crate) struct LastKey(Mutex<Option<(Box<str>, KeyHash)>>);
+
+impl LastKey {
+    pub(crate) fn hash(&self, key: &str) -> KeyHash {
+        // Only this connection's calls lock it, one at a time unless pipelined.
+        let mut last = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, hash)) = last.as_ref().filter(|(kept, _)| same_key(kept, key)) {
+            return *hash;
+        }
+        let hash = KeyHash::of(key);
+        *last = Some((key.into(), hash));
+        hash
+    }
+}
+
+/// Whether two keys are the same, in time that depends on their length only.
+fn same_key(kept: &str, presented: &str) -> bool {
+    kept.len() == presented.len() && kept.bytes().zip(presented.bytes()).fold(0u8, |differs, (a, b)| differs | (a ^ b)) == 0
 }
 
 /// The published product that admits callers without a key, if any.
@@ -170,8 +199,8 @@ fn anonymous(snapshot: &Snapshot, resource: Resource<'_>) -> Result<Grant, Denia
     Err(Denial { challenge, ..deny(StatusCode::UNAUTHORIZED, "unauthorized", message.into()) })
 }
 
-fn by_key(snapshot: &Snapshot, resource: Resource<'_>, key: &str) -> Result<Grant, Denial> {
-    let Some(subscription) = snapshot.subscriptions_by_key.get(KeyHash::of(key).as_str()) else {
+fn by_key(snapshot: &Snapshot, resource: Resource<'_>, key: &KeyHash) -> Result<Grant, Denial> {
+    let Some(subscription) = snapshot.subscriptions_by_key.get(key.as_str()) else {
         return Err(deny(StatusCode::UNAUTHORIZED, "unauthorized", "the subscription key is not valid".into()));
     };
     let product = admit(snapshot, resource, subscription)?;
@@ -271,4 +300,21 @@ async fn by_token(snapshot: &Snapshot, verifier: &TokenVerifier, resource: Resou
 
 fn join(scopes: &[&String]) -> String {
     scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_key_hash_serves_only_the_same_key() {
+        let last = LastKey::default();
+        let (alice, bob) = ("mcpk_alice_0123456789", "mcpk_bobby_0123456789");
+        assert_eq!(last.hash(alice).as_str(), KeyHash::of(alice).as_str());
+        assert_eq!(last.hash(alice).as_str(), KeyHash::of(alice).as_str(), "kept");
+        assert_eq!(last.hash(bob).as_str(), KeyHash::of(bob).as_str(), "another key of the same length is hashed, not given the kept hash");
+        assert_eq!(last.hash("mcpk_alice").as_str(), KeyHash::of("mcpk_alice").as_str(), "a prefix of the kept key is another key");
+        assert_eq!(last.hash(alice).as_str(), KeyHash::of(alice).as_str());
+        assert!(same_key(alice, alice) && !same_key(alice, bob) && !same_key(alice, "") && !same_key("", alice));
+    }
 }

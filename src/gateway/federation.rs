@@ -191,7 +191,7 @@ impl Endpoint {
             return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_product", format!("no published product named {shown:?}"))));
         };
         let resource = Resource::Product(product);
-        let (grant, caller) = super::admit_caller(gateway, &snapshot, resource, &parts.uri, headers, client).await?;
+        let (grant, caller) = super::admit_caller(gateway, &snapshot, resource, &parts.uri, headers, connection).await?;
         let path: Arc<str> = Arc::from(resource.path());
         let session_header = headers.session_value().cloned();
         let session = match headers.session() {

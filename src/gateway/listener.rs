@@ -161,6 +161,7 @@ pub(crate) struct Connection {
 pub(crate) struct Kept {
     pub(super) context: super::context::LastContext,
     pub(super) session: super::sessions::LastSession,
+    pub(super) key: super::access::LastKey,
 }
 
 /// Serves one connection on the current thread's runtime.

@@ -40,7 +40,6 @@ use limits::{Decision, Limiter, Limits};
 use refusal::{Refusal, RequestIds};
 use request_headers::RequestHeaders;
 use sessions::{ServerInfos, Session, SessionKeys};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -341,7 +340,7 @@ pub(crate) async fn admit_caller(
     resource: Resource<'_>,
     uri: &axum::http::Uri,
     headers: &RequestHeaders<'_>,
-    client: SocketAddr,
+    connection: &listener::Connection,
 ) -> Result<(Grant, String), Box<Refusal>> {
     if token_in_query(uri) {
         let message = "access tokens are accepted only in the Authorization header, never in the URL".to_string();
@@ -355,10 +354,10 @@ pub(crate) async fn admit_caller(
         access::Credential::Token(_) => protected_resource::resource_uri(&gateway.public_url(headers.host()), resource),
         _ => String::new(),
     };
-    let grant = access::authorize(snapshot, &gateway.tokens, resource, credential, &audience)
+    let grant = access::authorize(snapshot, &gateway.tokens, resource, credential, &audience, &connection.kept.key)
         .await
         .map_err(|denial| denial_refusal(gateway, headers, resource, denial))?;
-    let caller = grant.caller(client.ip());
+    let caller = grant.caller(connection.peer.ip());
     Ok((grant, caller))
 }
 
@@ -379,7 +378,7 @@ async fn route(
         let shown: String = server.chars().take(64).collect();
         return Err(Box::new(Refusal::new(StatusCode::NOT_FOUND, "unknown_server", format!("no MCP server named {shown:?}"))));
     };
-    let (grant, caller) = admit_caller(gateway, &snapshot, Resource::Server(server), uri, headers, client).await?;
+    let (grant, caller) = admit_caller(gateway, &snapshot, Resource::Server(server), uri, headers, connection).await?;
     let session = match headers.session() {
         Some(id) => Some(gateway.sessions.verify(&connection.kept.session, id, &caller, server).map_err(|_| unknown_session())?),
         None => None,

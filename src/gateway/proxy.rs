@@ -556,8 +556,8 @@ pub fn forward_messages(
         let batch = body.is_batch();
         // Unless a message was dropped, rewritten or given trace context, the
         // client's bytes go upstream as they came.
-        let untouched = upstream_traceparent.is_none() && !screened.rewritten && !screened.refused.contains(&true);
-        let forwarded = body.retain(|i| !screened.refused[i]);
+        let untouched = upstream_traceparent.is_none() && !screened.rewritten && screened.refused.is_empty();
+        let forwarded = body.retain(|i| !screened.is_refused(i));
         let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(jsonrpc::is_request).count() as u64);
         let charged = match admit(gateway, &routed, calls, screened.charges()).await {
             Ok(charged) => charged,

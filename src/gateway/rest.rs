@@ -48,7 +48,7 @@ pub async fn serve(gateway: &Gateway, routed: Routed, parts: Parts, mut body: js
     let screen = Screen { gateway, routed: &routed, version: &version, association: association.as_ref(), headers: &parts.headers };
     let screened = screen.run(&mut body, &mut exchanges).await;
     let batch = body.is_batch();
-    let forwarded = body.retain(|i| !screened.refused[i]);
+    let forwarded = body.retain(|i| !screened.is_refused(i));
     let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(jsonrpc::is_request).count() as u64);
     let charged = match super::admit(gateway, &routed, calls, screened.charges()).await {
         Ok(charged) => charged,

@@ -30,8 +30,9 @@ pub(crate) const RATE_LIMITED: &str = "rate_limited";
 /// What screening decided for a body.
 #[derive(Default)]
 pub(crate) struct Screened {
-    /// Per message: whether it stays at the gateway.
-    pub refused: Vec<bool>,
+    /// The messages that stay at the gateway, by index (none, and no
+    /// allocation, on a call's usual path).
+    pub refused: Vec<usize>,
     /// The replies to refused requests.
     pub replies: Vec<Value>,
     /// The policies' verdict on each forwarded call, by id key.
@@ -41,6 +42,11 @@ pub(crate) struct Screened {
 }
 
 impl Screened {
+    /// Whether the message at `index` stays at the gateway.
+    pub fn is_refused(&self, index: usize) -> bool {
+        self.refused.contains(&index)
+    }
+
     /// The policy limits the forwarded calls are charged against.
     pub fn charges(&self) -> Vec<policy::PolicyCharge> {
         self.verdicts.iter().flat_map(|(_, v)| v.charges.iter().cloned()).collect()
@@ -98,17 +104,16 @@ impl Screen<'_> {
         // The policies first (no I/O), so the manifest is fetched once, and
         // only when a check needs it. Without policies or a manifest, a
         // message's tool is read once, by `check`.
-        let verdicts: Vec<Option<Verdict>> = body
-            .messages()
-            .iter()
-            .map(|message| {
-                if chains.is_empty() {
-                    return None;
-                }
+        // Without policies no message has a verdict, and none is allocated.
+        let verdicts: Vec<Option<Verdict>> = if chains.is_empty() {
+            Vec::new()
+        } else {
+            let verdict = |message: &Message| {
                 let CalledTool::Named(tool) = CalledTool::of(message) else { return None };
                 Some(policy::evaluate(&chains, &self.facts(message, tool), &self.routed.caller))
-            })
-            .collect();
+            };
+            body.messages().iter().map(verdict).collect()
+        };
         let manifest_checks = approved.is_some() && body.messages().iter().any(|m| CalledTool::of(m).is_call());
         let validates_unknown = body.messages().iter().zip(&verdicts).any(|(message, verdict)| {
             verdict.as_ref().is_some_and(|v| v.validate.is_some())
@@ -121,7 +126,9 @@ impl Screen<'_> {
         }
 
         let mut screened = Screened::default();
-        for (message, verdict) in body.messages_mut().iter_mut().zip(verdicts) {
+        let mut verdicts = verdicts.into_iter();
+        for (index, message) in body.messages_mut().iter_mut().enumerate() {
+            let verdict = verdicts.next().flatten();
             let refusal = self.check(message, verdict.as_ref());
             if let Some(verdict) = &verdict {
                 for rule in &verdict.failed {
@@ -134,7 +141,7 @@ impl Screen<'_> {
                         exchanges.refused(&refused.reply, refused.error_type, refused.rule);
                         screened.replies.push(refused.reply);
                     }
-                    screened.refused.push(true);
+                    screened.refused.push(index);
                 }
                 None => {
                     if let Some(verdict) = verdict {
@@ -144,7 +151,6 @@ impl Screen<'_> {
                             screened.verdicts.push((jsonrpc::id_key(id), verdict));
                         }
                     }
-                    screened.refused.push(false);
                 }
             }
         }

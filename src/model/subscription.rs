@@ -160,6 +160,7 @@ pub fn hash_key(key: &str) -> String {
 
 /// A key's hash as hex on the stack: what the gateway looks keys up by on
 /// every call, without an allocation.
+#[derive(Clone, Copy)]
 pub struct KeyHash([u8; 64]);
 
 impl KeyHash {
