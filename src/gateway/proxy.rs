@@ -74,15 +74,18 @@ const ADDED_UPSTREAM: usize = 6;
 /// session, `RateLimit-Policy` and `RateLimit`, `Deprecation` and `Sunset`.
 const ADDED_RESPONSE: usize = 6;
 
-pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
-    // Sized once: a map grown insert by insert is rehashed twice per call.
-    let mut headers = HeaderMap::with_capacity(client.len() + ADDED_UPSTREAM + version.spec.backend_headers.len());
-    for (name, value) in client {
-        if !stays_on_this_hop(name) {
-            headers.append(name.clone(), value.clone());
+/// The client's headers as the upstream gets them, edited in place: what
+/// stays on this hop removed, what the gateway says added. Copying the
+/// rest into a new map cost an allocation per header value and the map's.
+pub(super) fn upstream_headers(mut headers: HeaderMap, version: &VersionConfig, routed: &Routed, session: Option<&Session>) -> HeaderMap {
+    let forwarded = forwarded_for(&headers, routed.peer, routed.behind_trusted_proxy);
+    remove_hop_headers(&mut headers, |_| false);
+    headers.reserve(ADDED_UPSTREAM + version.spec.backend_headers.len());
+    for (name, value) in forwarded {
+        if let Some(value) = value {
+            headers.insert(name, value);
         }
     }
-    forwarded_for(client, routed.peer, routed.behind_trusted_proxy, &mut headers);
     if let Some(value) = session.and_then(|s| HeaderValue::from_str(&s.upstream).ok()) {
         headers.insert(SESSION_HEADER, value);
     }
@@ -105,7 +108,7 @@ pub(super) fn upstream_headers(client: &HeaderMap, version: &VersionConfig, rout
 /// `X-Forwarded-For` and `Forwarded` (RFC 7239) naming the connection's
 /// peer. What a client says of itself is dropped; what a trusted proxy in
 /// front of the gateway says is kept, with that proxy appended.
-fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool, headers: &mut HeaderMap) {
+fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool) -> [(HeaderName, Option<HeaderValue>); 2] {
     let joined = |name: &HeaderName| {
         let values: Vec<&str> = client.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
         (!values.is_empty()).then(|| values.join(", "))
@@ -120,11 +123,7 @@ fn forwarded_for(client: &HeaderMap, peer: std::net::IpAddr, trusted: bool, head
             (HeaderValue::try_from(x_forwarded_for).ok(), HeaderValue::try_from(forwarded).ok())
         }
     };
-    for (name, value) in [(X_FORWARDED_FOR, x_forwarded_for), (header::FORWARDED, forwarded)] {
-        if let Some(value) = value {
-            headers.insert(name, value);
-        }
-    }
+    [(X_FORWARDED_FOR, x_forwarded_for), (header::FORWARDED, forwarded)]
 }
 
 /// A peer's address as `X-Forwarded-For` names it, and as a `Forwarded` node.
@@ -536,7 +535,7 @@ pub(super) fn copy_parts(parts: &Parts) -> Parts {
 pub fn forward_messages(
     gateway: &Gateway,
     routed: Routed,
-    parts: Parts,
+    mut parts: Parts,
     mut body: jsonrpc::Body,
     raw: Bytes,
 ) -> impl std::future::Future<Output = Response> + Send + '_ {
@@ -594,7 +593,9 @@ pub fn forward_messages(
             return Box::pin(forward_legacy(gateway, exchange, forwarded, hook, local_replies)).await;
         }
         let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
-        let leg = Upstream { routed: &routed, version: &version, parts: &parts, requests, headers: effects.headers, timeout: effects.timeout };
+        // The client's headers become the upstream request's.
+        let client = std::mem::take(&mut parts.headers);
+        let leg = Upstream { routed: &routed, version: &version, client, requests, headers: effects.headers, timeout: effects.timeout };
         forward_streamable(gateway, leg, (charged, payload), hook, local_replies, upstream_traceparent).await
     }
 }
@@ -644,7 +645,8 @@ pub(crate) struct Charged {
 struct Upstream<'a> {
     routed: &'a Routed,
     version: &'a VersionConfig,
-    parts: &'a Parts,
+    /// The client's headers, edited into the upstream request's.
+    client: HeaderMap,
     /// Owned: an SSE answer keeps them for the stream's life.
     requests: RequestIds,
     /// Headers the policies set.
@@ -665,10 +667,11 @@ fn forward_streamable<'a>(
     traceparent: Option<String>,
 ) -> impl std::future::Future<Output = Response> + Send + 'a {
     async move {
-        let Upstream { routed, version, parts, requests, headers: policy_headers, timeout: policy_timeout } = leg;
+        let Upstream { routed, version, client, requests, headers: policy_headers, timeout: policy_timeout } = leg;
         let wait = policy_timeout.map_or(timeout_of(version), |t| t.min(timeout_of(version)));
         let deadline = Instant::now() + wait;
-        let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_deref());
+        let sent_session = client.get(SESSION_HEADER).cloned();
+        let mut headers = upstream_headers(client, version, routed, routed.session.as_deref());
         if let Some(value) = traceparent.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
             headers.insert(TRACEPARENT, value);
         }
@@ -697,7 +700,7 @@ fn forward_streamable<'a>(
             Ok(Ok(response)) => response,
         };
         let standings = &standings[..];
-        let session = session_header(gateway, routed, &parts.headers, upstream.headers(), &mut hook.exchanges);
+        let session = session_header(gateway, routed, sent_session, upstream.headers(), &mut hook.exchanges);
         let status = upstream.status();
         let sse = is_media_type(upstream.headers(), "text/event-stream");
         let json = !sse && is_media_type(upstream.headers(), "application/json");
@@ -764,14 +767,20 @@ fn forward_streamable<'a>(
 /// issuing it again would sign the same token), while the upstream keeps
 /// the session; a new one, owned by the caller, when the upstream starts a
 /// session.
-fn session_header(gateway: &Gateway, routed: &Routed, client: &HeaderMap, upstream: &HeaderMap, exchanges: &mut Exchanges) -> Option<HeaderValue> {
+fn session_header(
+    gateway: &Gateway,
+    routed: &Routed,
+    sent: Option<HeaderValue>,
+    upstream: &HeaderMap,
+    exchanges: &mut Exchanges,
+) -> Option<HeaderValue> {
     if let Some(federated) = &routed.federated {
         return federated.session_header.clone();
     }
     let upstream_id = upstream.get(SESSION_HEADER).and_then(|v| v.to_str().ok())?;
     if let Some(session) = routed.session.as_ref().filter(|s| s.upstream == upstream_id) {
-        return match client.get(SESSION_HEADER) {
-            Some(sent) => Some(sent.clone()),
+        return match sent {
+            Some(sent) => Some(sent),
             None => HeaderValue::from_str(&gateway.sessions.issue(session)).ok(),
         };
     }
@@ -1152,7 +1161,7 @@ async fn forward_legacy(
 ) -> Response {
     let LegacyExchange { routed, version, parts, requests, charged } = exchange;
     let standings = &charged.standings[..];
-    let mut upstream_headers = upstream_headers(&parts.headers, version, routed, None);
+    let mut upstream_headers = upstream_headers(parts.headers.clone(), version, routed, None);
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut upstream_headers).await {
         hook.exchanges.fail_all(&StatusCode::BAD_GATEWAY.as_u16().to_string(), &refusal.message);
         return refusal.respond(requests);
@@ -1239,7 +1248,7 @@ pub async fn forward_stream(gateway: &Gateway, routed: &Routed, parts: Parts) ->
         return legacy_stream(gateway, routed, &parts.method);
     }
     let wait = timeout_of(version);
-    let mut headers = upstream_headers(&parts.headers, version, routed, routed.session.as_deref());
+    let mut headers = upstream_headers(parts.headers, version, routed, routed.session.as_deref());
     if let Err(refusal) = authenticate_upstream(gateway, version, &mut headers).await {
         return refusal.respond(&requests);
     }
@@ -1279,14 +1288,13 @@ mod tests {
         let mut trusted_proxy = HeaderMap::new();
         trusted_proxy.insert(X_FORWARDED_FOR, HeaderValue::from_static("192.0.2.1"));
         for (peer, x_forwarded_for, forwarded) in expected.into_iter().chain(expected) {
-            let mut headers = HeaderMap::new();
-            forwarded_for(&trusted_proxy, peer, false, &mut headers);
-            assert_eq!(headers[X_FORWARDED_FOR], x_forwarded_for, "{peer}");
-            assert_eq!(headers[header::FORWARDED], forwarded, "{peer}");
+            let [(_, direct_for), (_, direct_forwarded)] = forwarded_for(&trusted_proxy, peer, false);
+            assert_eq!(direct_for.unwrap(), x_forwarded_for, "{peer}");
+            assert_eq!(direct_forwarded.unwrap(), forwarded, "{peer}");
             // Behind a trusted proxy, what it says comes first.
-            forwarded_for(&trusted_proxy, peer, true, &mut headers);
-            assert_eq!(headers[X_FORWARDED_FOR], format!("192.0.2.1, {x_forwarded_for}"));
-            assert_eq!(headers[header::FORWARDED], forwarded);
+            let [(_, proxied_for), (_, proxied_forwarded)] = forwarded_for(&trusted_proxy, peer, true);
+            assert_eq!(proxied_for.unwrap(), format!("192.0.2.1, {x_forwarded_for}"));
+            assert_eq!(proxied_forwarded.unwrap(), forwarded);
         }
     }
 
