@@ -592,12 +592,26 @@ pub fn forward_messages(
             // Boxed, as rarer branches of a request are (`gateway::handle`).
             return Box::pin(forward_legacy(gateway, exchange, forwarded, hook, local_replies)).await;
         }
-        let payload = if untouched { raw } else { Bytes::from(forwarded.to_bytes()) };
+        // Given only trace context, a single message goes as it came but for that.
+        let only_traced = !batch && !screened.rewritten && screened.refused.is_empty();
+        let traced = upstream_traceparent.as_deref().filter(|_| only_traced).and_then(|t| with_trace_context(&raw, t));
+        let payload = if untouched { raw } else { traced.unwrap_or_else(|| Bytes::from(forwarded.to_bytes())) };
         // The client's headers become the upstream request's.
         let client = std::mem::take(&mut parts.headers);
         let leg = Upstream { routed: &routed, version: &version, client, requests, headers: effects.headers, timeout: effects.timeout };
         forward_streamable(gateway, leg, (charged, payload), hook, local_replies, upstream_traceparent).await
     }
+}
+
+/// A single message's bytes with the `params._meta.traceparent` that
+/// `observe` gave the message, added as text.
+fn with_trace_context(raw: &[u8], traceparent: &str) -> Option<Bytes> {
+    // Ours: hex digits and dashes, nothing a JSON string would escape.
+    if !traceparent.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return None;
+    }
+    let text = std::str::from_utf8(raw).ok()?;
+    jsonrpc::with_params_meta(text, &["\"traceparent\":\"", traceparent, "\""].concat()).map(Bytes::from)
 }
 
 /// What the forwarded calls' policy verdicts ask of the upstream leg.
