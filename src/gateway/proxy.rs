@@ -555,7 +555,8 @@ pub fn forward_messages(
         let batch = body.is_batch();
         // Unless a message was dropped, rewritten or given trace context, the
         // client's bytes go upstream as they came.
-        let untouched = upstream_traceparent.is_none() && !screened.rewritten && screened.refused.is_empty();
+        let kept_whole = !screened.rewritten && screened.refused.is_empty();
+        let untouched = kept_whole && upstream_traceparent.is_none();
         let forwarded = body.retain(|i| !screened.is_refused(i));
         let calls = forwarded.as_ref().map_or(0, |b| b.messages().iter().filter(jsonrpc::is_request).count() as u64);
         let charged = match admit(gateway, &routed, calls, screened.charges()).await {
@@ -593,8 +594,7 @@ pub fn forward_messages(
             return Box::pin(forward_legacy(gateway, exchange, forwarded, hook, local_replies)).await;
         }
         // Given only trace context, a single message goes as it came but for that.
-        let only_traced = !batch && !screened.rewritten && screened.refused.is_empty();
-        let traced = upstream_traceparent.as_deref().filter(|_| only_traced).and_then(|t| with_trace_context(&raw, t));
+        let traced = upstream_traceparent.as_deref().filter(|_| kept_whole && !batch).and_then(|t| with_trace_context(&raw, t));
         let payload = if untouched { raw } else { traced.unwrap_or_else(|| Bytes::from(forwarded.to_bytes())) };
         // The client's headers become the upstream request's.
         let client = std::mem::take(&mut parts.headers);
