@@ -8,6 +8,8 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 
+mod members;
+
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
@@ -395,86 +397,35 @@ impl Body {
     }
 }
 
-/// `text`, one JSON-RPC message, with `"_meta":{meta}` as the first member
-/// of its `params`: the client's bytes but for that member, where writing
-/// the message again cost a traced call 3,800 instructions. None, for the
-/// caller to write the message again, unless `text` is one object whose
-/// one `params` is an object without `_meta`.
+/// `text`, one JSON-RPC message the caller has parsed, with
+/// `"_meta":{meta}` as the first member of its `params`: the client's bytes
+/// but for that member, where writing the message again cost a traced call
+/// 3,800 instructions. None, for the caller to write the message again,
+/// unless `text` is one object whose one `params` is an object without
+/// `_meta`.
 pub fn with_params_meta(text: &str, meta: &str) -> Option<String> {
-    let top: TopMembers = serde_json::from_str(text).ok()?;
-    let (Some(params), 1) = (top.params, top.params_count) else { return None };
-    let members: ParamsMembers = serde_json::from_str(params.get()).ok()?;
-    if members.meta {
+    let bytes = text.as_bytes();
+    let (mut open, mut count, mut any, mut has_meta) = (0, 0, false, false);
+    // One pass: `params`' own members are read as the message's are skipped.
+    let end = members::each(text, members::skip_space(bytes, 0), |name, start| {
+        if name != "params" {
+            return members::value_end(bytes, start);
+        }
+        open = start;
+        count += 1;
+        members::each(text, start, |name, start| {
+            any = true;
+            has_meta |= name == "_meta";
+            members::value_end(bytes, start)
+        })
+    })?;
+    if count != 1 || has_meta || members::skip_space(bytes, end) != bytes.len() {
         return None;
     }
-    // The raw value is a slice of `text` itself: its offset is where params' `{` is.
-    let raw = params.get();
-    let open = (raw.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    if text.get(open..open + 1) != Some("{") {
-        return None;
-    }
+    // `each` found params' `{` at `open`.
     let (before, after) = text.split_at(open + 1);
-    let separator = if members.any { "," } else { "" };
+    let separator = if any { "," } else { "" };
     Some([before, "\"_meta\":{", meta, "}", separator, after].concat())
-}
-
-/// A message's top-level `params`, borrowed as it came, and how many there were.
-struct TopMembers<'a> {
-    params: Option<&'a RawValue>,
-    params_count: usize,
-}
-
-impl<'de> Deserialize<'de> for TopMembers<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<TopMembers<'de>, D::Error> {
-        struct TopVisitor;
-        impl<'de> serde::de::Visitor<'de> for TopVisitor {
-            type Value = TopMembers<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON-RPC message")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TopMembers<'de>, A::Error> {
-                let mut top = TopMembers { params: None, params_count: 0 };
-                while let Some(name) = map.next_key::<Name<'de>>()? {
-                    if name.as_str() == "params" {
-                        top.params = Some(map.next_value()?);
-                        top.params_count += 1;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(top)
-            }
-        }
-        deserializer.deserialize_map(TopVisitor)
-    }
-}
-
-/// Whether an object has any member, and a `_meta` one.
-struct ParamsMembers {
-    any: bool,
-    meta: bool,
-}
-
-impl<'de> Deserialize<'de> for ParamsMembers {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ParamsMembers, D::Error> {
-        struct MembersVisitor;
-        impl<'de> serde::de::Visitor<'de> for MembersVisitor {
-            type Value = ParamsMembers;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ParamsMembers, A::Error> {
-                let mut members = ParamsMembers { any: false, meta: false };
-                while let Some(name) = map.next_key::<Name<'de>>()? {
-                    members.any = true;
-                    members.meta |= name.as_str() == "_meta";
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Ok(members)
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
 }
 
 pub fn method<E: Envelope + ?Sized>(message: &E) -> Option<&str> {

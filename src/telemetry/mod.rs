@@ -427,7 +427,7 @@ fn call_record(observation: &Observation) -> CallRecord {
         trace_id: Some(observation.trace.trace_id_hex()),
         policy_rule: observation.policy_rule.as_deref().map(str::to_string),
         // Built here, off the request path: calls without a product's endpoint came through the server's.
-        endpoint: Some(ctx.endpoint.as_deref().map_or_else(|| format!("/mcp/{}", ctx.server), str::to_string)),
+        endpoint: Some(ctx.endpoint.as_deref().map_or_else(|| ["/mcp/", &ctx.server].concat(), str::to_string)),
         awaits_input: observation.input_round.awaits.clone(),
         continues: observation.input_round.continues.clone(),
         tool_refused: observation.tool_refused,
