@@ -9,10 +9,15 @@ use std::borrow::Cow;
 
 /// The offset of the first byte at or after `at` that is not JSON whitespace.
 pub(super) fn skip_space(bytes: &[u8], mut at: usize) -> usize {
-    while bytes.get(at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+    while bytes.get(at).copied().is_some_and(is_space) {
         at += 1;
     }
     at
+}
+
+/// JSON's whitespace (narrower than ASCII's: no form feed).
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Calls `member` with the name and the value's first offset of each
@@ -95,7 +100,7 @@ pub(super) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
         }
         // A number, true, false or null: up to what follows a value.
         _ => {
-            let length = bytes[start..].iter().position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'));
+            let length = bytes[start..].iter().position(|&b| matches!(b, b',' | b'}' | b']') || is_space(b));
             let end = length.map_or(bytes.len(), |length| start + length);
             (end > start).then_some(end)
         }
